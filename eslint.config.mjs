@@ -1,0 +1,51 @@
+// @ts-check
+import eslint from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+// Workflow code runs in Temporal's deterministic sandbox: no I/O, no clocks, no drivers.
+// Side effects belong in activities (see ../shared/style.md).
+const forbiddenInWorkflows = [
+  ...builtinModules,
+  ...builtinModules.map((m) => `node:${m}`),
+  'postgres',
+  'drizzle-orm',
+  'drizzle-orm/*',
+  'twilio',
+  'twilio/*',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'data/', 'db/migrations/', 'bin/'] },
+  eslint.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: forbiddenInWorkflows
+            .filter((m) => !m.includes('*'))
+            .map((name) => ({ name, message: 'Workflow code must stay deterministic: use an activity.' })),
+          patterns: [
+            {
+              group: forbiddenInWorkflows.filter((m) => m.includes('*')),
+              message: 'Workflow code must stay deterministic: use an activity.',
+            },
+            {
+              group: ['../activities/*', '../activities', '../db/*', '../server/*', '../client/*', '../lib/*'],
+              allowTypeImports: true,
+              message: 'Workflows import only @temporalio/workflow, their shared definitions and types.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,122 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one place that reads process.env. Every other module takes a Config (or a part of it),
+ * so tests can build their own without touching the environment.
+ */
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$/, 'must look like host:port, e.g. 127.0.0.1:7233');
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalUrl = z
+  .string()
+  .url()
+  .transform((u) => u.replace(/\/+$/, ''))
+  .optional();
+const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+const schema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('dialer'),
+  TEMPORAL_UI_PORT: port.default(8233),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/dialer'),
+  TWILIO_ACCOUNT_SID: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')
+      .optional(),
+  ),
+  TWILIO_AUTH_TOKEN: z.preprocess(emptyToUndefined, z.string().min(8).optional()),
+  TWILIO_API_BASE_URL: z.preprocess(emptyToUndefined, optionalUrl),
+  PUBLIC_BASE_URL: z.preprocess(emptyToUndefined, optionalUrl),
+  SERVER_PORT: port.default(3000),
+  SERVER_HOST: z.string().default('127.0.0.1'),
+  SIMULATOR_PORT: port.default(3100),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DEFAULT_REGION: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be a two-letter ISO country code, e.g. US')
+    .default('US'),
+  DIALER_DATA_DIR: z.string().default(path.resolve(__dirname, '..', 'data')),
+  DIALER_TOOLS_DIR: z.string().default(path.join(os.homedir(), '.cache', 'dialer-tools')),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  temporal: { address: string; namespace: string; taskQueue: string; uiPort: number };
+  databaseUrl: string;
+  twilio: { accountSid?: string; authToken?: string; apiBaseUrl?: string };
+  publicBaseUrl?: string;
+  server: { host: string; port: number };
+  simulatorPort: number;
+  logLevel: Env['LOG_LEVEL'];
+  defaultRegion: string;
+  dataDir: string;
+  toolsDir: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration in the environment:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiPort: e.TEMPORAL_UI_PORT,
+    },
+    databaseUrl: e.DATABASE_URL,
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID,
+      authToken: e.TWILIO_AUTH_TOKEN,
+      apiBaseUrl: e.TWILIO_API_BASE_URL,
+    },
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    server: { host: e.SERVER_HOST, port: e.SERVER_PORT },
+    simulatorPort: e.SIMULATOR_PORT,
+    logLevel: e.LOG_LEVEL,
+    defaultRegion: e.DEFAULT_REGION,
+    dataDir: e.DIALER_DATA_DIR,
+    toolsDir: e.DIALER_TOOLS_DIR,
+  };
+}
+
+let cached: Config | undefined;
+/** The process's configuration, parsed once. */
+export function config(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** Demo credentials used with the simulator when none are configured (never valid at Twilio). */
+export const SIMULATOR_ACCOUNT_SID = 'AC00000000000000000000000000000000';
+export const SIMULATOR_AUTH_TOKEN = 'simulator-auth-token';
+
+/** Account credentials, with the simulator's demo pair when talking to the simulator. */
+export function twilioCredentials(cfg: Config): { accountSid: string; authToken: string } {
+  const { accountSid, authToken, apiBaseUrl } = cfg.twilio;
+  if (accountSid && authToken) return { accountSid, authToken };
+  if (apiBaseUrl && !accountSid && !authToken) {
+    return { accountSid: SIMULATOR_ACCOUNT_SID, authToken: SIMULATOR_AUTH_TOKEN };
+  }
+  throw new ConfigError(
+    'Twilio credentials missing: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, ' +
+      'or set TWILIO_API_BASE_URL to a Twilio simulator (see `dialer simulator`).',
+  );
+}
