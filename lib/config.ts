@@ -6,9 +6,7 @@ import { z } from 'zod';
  * The one place that reads process.env. Every other module takes a Config (or a part of it),
  * so tests can build their own without touching the environment.
  */
-const hostPort = z
-  .string()
-  .regex(/^[^\s:]+:\d{1,5}$/, 'must look like host:port, e.g. 127.0.0.1:7233');
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must look like host:port, e.g. 127.0.0.1:7233');
 const port = z.coerce.number().int().min(0).max(65535);
 const optionalUrl = z
   .string()
@@ -26,6 +24,11 @@ const schema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/dialer'),
+  /** The database the test suite may wipe and fill (never DATABASE_URL, which may be real). */
+  TEST_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/dialer_test'),
   TWILIO_ACCOUNT_SID: z.preprocess(
     emptyToUndefined,
     z
@@ -53,6 +56,7 @@ export type Env = z.infer<typeof schema>;
 export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; uiPort: number };
   databaseUrl: string;
+  testDatabaseUrl: string;
   twilio: { accountSid?: string; authToken?: string; apiBaseUrl?: string };
   publicBaseUrl?: string;
   server: { host: string; port: number };
@@ -82,6 +86,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       uiPort: e.TEMPORAL_UI_PORT,
     },
     databaseUrl: e.DATABASE_URL,
+    testDatabaseUrl: e.TEST_DATABASE_URL,
     twilio: {
       accountSid: e.TWILIO_ACCOUNT_SID,
       authToken: e.TWILIO_AUTH_TOKEN,

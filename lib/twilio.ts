@@ -17,9 +17,7 @@ export class RedirectingRequestClient extends RequestClient {
     super(opts);
   }
 
-  override request<TData>(
-    opts: RequestClient.RequestOptions<TData>,
-  ): Promise<Response<TData>> {
+  override request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
     const target = new URL(opts.uri);
     const base = new URL(this.baseUrl);
     target.protocol = base.protocol;

@@ -1,0 +1,230 @@
+import { and, eq } from 'drizzle-orm';
+import { Context } from '@temporalio/activity';
+import { bannedNumbers, callAttempts, contacts } from '../db/schema';
+import { toE164 } from '../lib/phone';
+import { maskPhone } from '../lib/logger';
+import { mapOutcome, nextContactState, wasPlaced } from '../workflows/outcome';
+import type { AttemptResult, CallFacts, ContactSuccessful, RetryRules } from '../workflows/shared';
+import { permanent } from './errors';
+import { CreateRejected, type CallInfo } from './twilio-calls';
+import type { Deps } from './index';
+
+export interface AttemptKey {
+  campaign: string;
+  contactId: number;
+  attemptNo: number;
+}
+
+export interface PlaceCallInput extends AttemptKey {
+  workflowId: string;
+  phoneNumber: string;
+  callerId: string;
+  ringTimeoutSeconds: number;
+  dueAt: string | null;
+}
+
+export type PlaceCallResult =
+  | { kind: 'placed'; callSid: string }
+  /** Ended before any call existed: banned, unparsable, or the create was rejected. */
+  | { kind: 'final'; facts: CallFacts };
+
+export interface RecordOutcomeInput extends AttemptKey {
+  facts: CallFacts;
+  maxAttempts: number;
+  retryRules: RetryRules;
+}
+
+/** Twilio's clock and ours differ a little; a call created this long before our stamp is still ours. */
+const CLOCK_SKEW_MS = 60_000;
+
+const TERMINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
+
+export function factsFromCall(call: CallInfo): CallFacts {
+  return {
+    callSid: call.sid,
+    callStatus: call.status,
+    ...(call.durationSeconds !== null ? { callDurationSeconds: call.durationSeconds } : {}),
+    ...(call.answeredBy ? { answeredBy: call.answeredBy } : {}),
+  };
+}
+
+export const callActivities = (deps: Deps) => {
+  const { db } = deps.db;
+  const attemptWhere = (k: AttemptKey) =>
+    and(
+      eq(callAttempts.campaignName, k.campaign),
+      eq(callAttempts.contactId, k.contactId),
+      eq(callAttempts.attemptNo, k.attemptNo),
+    );
+
+  const webhookUrl = (path: string, input: PlaceCallInput) => {
+    const u = new URL(path, deps.publicBaseUrl + '/');
+    u.searchParams.set('wf', input.workflowId);
+    u.searchParams.set('campaign', input.campaign);
+    u.searchParams.set('attempt', String(input.attemptNo));
+    return u.toString();
+  };
+
+  async function finalBeforeCreate(k: AttemptKey, facts: CallFacts): Promise<PlaceCallResult> {
+    await db
+      .update(callAttempts)
+      .set({ facts, lastState: mapOutcome(facts) })
+      .where(attemptWhere(k));
+    return { kind: 'final', facts };
+  }
+
+  return {
+    /**
+     * Places at most one call for the attempt (telephony.md §1). The attempt row is written
+     * before the create; a retry that finds a create already sent lists Twilio's calls for the
+     * same to/from first and adopts the one it finds instead of creating a second.
+     */
+    async placeCall(input: PlaceCallInput): Promise<PlaceCallResult> {
+      const log = Context.current().log;
+      const e164 = toE164(input.phoneNumber, deps.defaultRegion);
+      await db
+        .insert(callAttempts)
+        .values({
+          campaignName: input.campaign,
+          contactId: input.contactId,
+          attemptNo: input.attemptNo,
+          workflowId: input.workflowId,
+          phoneNumber: e164 ?? input.phoneNumber,
+          dueAt: input.dueAt ? new Date(input.dueAt) : null,
+        })
+        .onConflictDoNothing();
+      const [attempt] = await db.select().from(callAttempts).where(attemptWhere(input));
+      if (!attempt) throw permanent('AttemptMissing', `attempt ${JSON.stringify(input)} vanished`);
+      if (attempt.callSid) return { kind: 'placed', callSid: attempt.callSid };
+      if (attempt.facts) return { kind: 'final', facts: attempt.facts };
+
+      if (e164 === null) return finalBeforeCreate(input, { unparsable: true });
+      const [banned] = await db.select().from(bannedNumbers).where(eq(bannedNumbers.phoneNumber, e164));
+      if (banned) return finalBeforeCreate(input, { banned: true });
+
+      if (attempt.createRequestedAt) {
+        // An earlier try sent the create and did not live to store the SID: find that call.
+        const since = attempt.createRequestedAt.getTime() - CLOCK_SKEW_MS;
+        const calls = await deps.calls.list({ to: e164, from: input.callerId, limit: 20 });
+        const mine = calls
+          .filter((c) => c.dateCreated !== null && c.dateCreated.getTime() >= since)
+          .sort((a, b) => a.dateCreated!.getTime() - b.dateCreated!.getTime())[0];
+        if (mine) {
+          log.warn('adopting the call an earlier try created', {
+            callSid: mine.sid,
+            ...input,
+            phoneNumber: maskPhone(e164),
+          });
+          await db
+            .update(callAttempts)
+            .set({ callSid: mine.sid, placed: true, placedAt: deps.clock() })
+            .where(attemptWhere(input));
+          return { kind: 'placed', callSid: mine.sid };
+        }
+      }
+
+      await db.update(callAttempts).set({ createRequestedAt: deps.clock() }).where(attemptWhere(input));
+      let call: CallInfo;
+      try {
+        call = await deps.calls.create({
+          to: e164,
+          from: input.callerId,
+          url: webhookUrl('twilio/answer', input),
+          statusCallback: webhookUrl('twilio/status', input),
+          statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+          timeout: input.ringTimeoutSeconds,
+        });
+      } catch (err) {
+        if (err instanceof CreateRejected) {
+          return finalBeforeCreate(input, {
+            createError: { code: err.code, status: err.status, message: err.message },
+          });
+        }
+        throw err;
+      }
+      await db
+        .update(callAttempts)
+        .set({ callSid: call.sid, placed: true, placedAt: deps.clock() })
+        .where(attemptWhere(input));
+      log.info('call placed', {
+        callSid: call.sid,
+        campaign: input.campaign,
+        contactId: input.contactId,
+        attemptNo: input.attemptNo,
+      });
+      return { kind: 'placed', callSid: call.sid };
+    },
+
+    /** Asks Twilio for a call whose final callback never came (telephony.md §1.5). */
+    async fetchCallFacts({ callSid }: { callSid: string }): Promise<CallFacts> {
+      const call = await deps.calls.fetch(callSid);
+      if (!TERMINAL.has(call.status)) {
+        // Still live after the call timeout: end it, and decide from what Twilio says then.
+        const ended = await deps.calls.hangup(callSid);
+        return factsFromCall(ended);
+      }
+      return factsFromCall(call);
+    },
+
+    /**
+     * Applies an attempt's outcome to the contact row and the attempt row in one transaction
+     * (§7), exactly once: an attempt already recorded returns what was recorded.
+     */
+    async recordOutcome(input: RecordOutcomeInput): Promise<AttemptResult> {
+      return db.transaction(async (tx) => {
+        const [attempt] = await tx.select().from(callAttempts).where(attemptWhere(input)).for('update');
+        if (!attempt) throw permanent('AttemptMissing', `no attempt row for ${JSON.stringify(input)}`);
+        const [contact] = await tx
+          .select()
+          .from(contacts)
+          .where(eq(contacts.id, input.contactId))
+          .for('update');
+        if (!contact) throw permanent('ContactMissing', `contact ${input.contactId} no longer exists`);
+        if (attempt.recordedAt) {
+          return {
+            contactId: input.contactId,
+            attemptNo: input.attemptNo,
+            lastState: attempt.lastState as AttemptResult['lastState'],
+            contactSuccessful: contact.contactSuccessful as ContactSuccessful,
+            placed: attempt.placed,
+            redialTime: contact.redialTime ? contact.redialTime.toISOString() : null,
+          };
+        }
+        const facts = { ...(attempt.facts ?? {}), ...input.facts };
+        const state = mapOutcome(facts);
+        const placed = attempt.placed || wasPlaced(facts);
+        const count = contact.numberOfContacts + (placed ? 1 : 0);
+        const next = nextContactState(state, count, input.maxAttempts, input.retryRules);
+        const now = deps.clock();
+        const redialTime = next.redialDelayMs === null ? null : new Date(now.getTime() + next.redialDelayMs);
+        await tx
+          .update(contacts)
+          .set({
+            contactSuccessful: next.contactSuccessful,
+            lastState: state,
+            numberOfContacts: count,
+            redialTime,
+            cachedFrom: null,
+            cachedBy: null,
+            cacheReservation: null,
+            cachedAt: null,
+          })
+          .where(eq(contacts.id, input.contactId));
+        await tx
+          .update(callAttempts)
+          .set({ facts, lastState: state, placed, endedAt: now, recordedAt: now })
+          .where(attemptWhere(input));
+        return {
+          contactId: input.contactId,
+          attemptNo: input.attemptNo,
+          lastState: state,
+          contactSuccessful: next.contactSuccessful,
+          placed,
+          redialTime: redialTime ? redialTime.toISOString() : null,
+        };
+      });
+    },
+  };
+};
+
+export type CallActivities = ReturnType<typeof callActivities>;

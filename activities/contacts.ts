@@ -1,0 +1,127 @@
+import { eq } from 'drizzle-orm';
+import { campaigns } from '../db/schema';
+import {
+  byDialOrder,
+  type CachedContact,
+  type CampaignSettings,
+  type CampaignStatus,
+} from '../workflows/shared';
+import { permanent } from './errors';
+import type { Deps } from './index';
+
+export interface ReserveInput {
+  campaign: string;
+  /** Workflow id of the campaign taking the contacts (recorded on the row). */
+  holder: string;
+  /** Deterministic per reservation: a retried activity returns the rows it already took. */
+  reservation: string;
+  limit: number;
+  maxAttempts: number;
+  lookaheadMs: number;
+}
+
+export interface ReserveResult {
+  contacts: CachedContact[];
+  /** The earliest redial_time of an eligible contact that was not taken (not due yet). */
+  nextRedialAt: string | null;
+}
+
+type Row = {
+  id: string | number;
+  phone_number: string;
+  redial_time: Date | null;
+  number_of_contacts: number;
+  cached_from: number;
+};
+
+const toCached = (r: Row): CachedContact => ({
+  id: Number(r.id),
+  phoneNumber: r.phone_number,
+  redialAt: r.redial_time ? r.redial_time.toISOString() : null,
+  numberOfContacts: r.number_of_contacts,
+  cachedFrom: r.cached_from,
+});
+
+export const contactActivities = (deps: Deps) => ({
+  async loadCampaign({ name }: { name: string }): Promise<CampaignSettings> {
+    const [row] = await deps.db.db.select().from(campaigns).where(eq(campaigns.name, name));
+    if (!row) throw permanent('UnknownCampaign', `No campaign named "${name}"`);
+    return {
+      name: row.name,
+      maxAttempts: row.maxAttempts,
+      lines: row.lines,
+      callsPerSecond: row.callsPerSecond,
+      callerId: row.callerId,
+      ringTimeoutSeconds: row.ringTimeoutSeconds,
+      retryRules: row.retryRules,
+    };
+  },
+
+  async setCampaignStatus({ name, status }: { name: string; status: CampaignStatus }): Promise<void> {
+    await deps.db.db.update(campaigns).set({ status }).where(eq(campaigns.name, name));
+  },
+
+  /**
+   * Takes eligible contacts into the campaign's cache (§5, §6) in one statement: the rows are
+   * locked with SKIP LOCKED, so no other campaign run or worker can take the same contact, and
+   * set to 3 together with what to restore on pause or stop.
+   */
+  async reserveContacts(input: ReserveInput): Promise<ReserveResult> {
+    const { sql: pg } = deps.db;
+    const again = await pg<Row[]>`
+      select id, phone_number, redial_time, number_of_contacts, cached_from from contacts
+      where cache_reservation = ${input.reservation} and contact_successful = 3`;
+    let taken = again;
+    if (again.length === 0) {
+      const horizon = new Date(deps.clock().getTime() + input.lookaheadMs);
+      taken = await pg<Row[]>`
+        with picked as (
+          select id from contacts
+          where campaign_name = ${input.campaign}
+            and contact_successful in (0, 2)
+            and number_of_contacts < ${input.maxAttempts}
+            and phone_number is not null and btrim(phone_number) <> ''
+            and (redial_time is null or redial_time <= ${horizon})
+          order by redial_time asc nulls last, id
+          limit ${input.limit}
+          for update skip locked
+        )
+        update contacts c set
+          cached_from = c.contact_successful,
+          contact_successful = 3,
+          cached_by = ${input.holder},
+          cache_reservation = ${input.reservation},
+          cached_at = now()
+        from picked where c.id = picked.id
+        returning c.id, c.phone_number, c.redial_time, c.number_of_contacts, c.cached_from`;
+    }
+    const [next] = await pg<{ at: Date | null }[]>`
+      select min(redial_time) as at from contacts
+      where campaign_name = ${input.campaign}
+        and contact_successful in (0, 2)
+        and number_of_contacts < ${input.maxAttempts}
+        and phone_number is not null and btrim(phone_number) <> ''
+        and redial_time is not null`;
+    return {
+      contacts: taken.map(toCached).sort(byDialOrder),
+      nextRedialAt: next?.at ? next.at.toISOString() : null,
+    };
+  },
+
+  /**
+   * Returns undialed cached contacts to the value they had before (§6): only rows still at 3
+   * and held by this campaign, nothing else on the row changes.
+   */
+  async releaseContacts({ holder, contactIds }: { holder: string; contactIds: number[] }): Promise<number> {
+    if (contactIds.length === 0) return 0;
+    const rows = await deps.db.sql`
+      update contacts set
+        contact_successful = coalesce(cached_from, 0),
+        cached_from = null, cached_by = null, cache_reservation = null, cached_at = null
+      where id = any(${contactIds}::bigint[]) and contact_successful = 3 and cached_by = ${holder}
+      returning id`;
+    return rows.length;
+  },
+});
+
+export type ContactActivities = ReturnType<typeof contactActivities>;

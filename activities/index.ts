@@ -1,0 +1,21 @@
+import type { Database } from '../db/client';
+import { callActivities } from './calls';
+import { contactActivities } from './contacts';
+import type { TwilioCalls } from './twilio-calls';
+
+export interface Deps {
+  db: Database;
+  calls: TwilioCalls;
+  clock: () => Date;
+  /** Our webhook server's address as Twilio sees it (answer and status callback URLs). */
+  publicBaseUrl: string;
+  /** Region for numbers the CRM wrote without a country code. */
+  defaultRegion: string;
+}
+
+export const createActivities = (deps: Deps) => ({
+  ...contactActivities(deps),
+  ...callActivities(deps),
+});
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,295 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Command, Option } from 'commander';
+import { eq, sql } from 'drizzle-orm';
+import { campaigns, contacts } from '../../db/schema';
+import {
+  type CampaignInput,
+  type CampaignOptions,
+  type CampaignStatusView,
+  CampaignNameKey,
+  DEFAULT_RETRY_RULES,
+  type LastStateName,
+  campaignStatusQuery,
+  campaignWorkflowId,
+  lastStateName,
+  pauseSignal,
+  resumeSignal,
+  stopSignal,
+} from '../../workflows/shared';
+import { type CommandContext, UserError } from '../context';
+import {
+  applyRetryOptions,
+  campaignNameArg,
+  durationArg,
+  e164Arg,
+  finalArg,
+  intArg,
+  positiveNumberArg,
+  retryArg,
+} from '../parse';
+
+interface CreateOpts {
+  callerId: string;
+  maxAttempts: number;
+  lines: number;
+  callsPerSecond: number;
+  ringTimeout: number;
+  retry?: Record<string, number>;
+  final?: LastStateName[];
+  message?: string;
+}
+
+const CS_NAMES: Record<string, string> = {
+  '-1': 'Unreachable',
+  '0': 'NotUsed',
+  '1': 'Successful',
+  '2': 'NoSuccess',
+  '3': 'MarkedForDialing',
+};
+
+export interface CampaignStatusReport {
+  name: string;
+  status: string;
+  contacts: number;
+  byContactSuccessful: Record<string, number>;
+  byLastState: Record<string, number>;
+  attempts: number;
+  workflow: CampaignStatusView | null;
+}
+
+async function requireCampaign(ctx: CommandContext, name: string) {
+  const [row] = await ctx.db().db.select().from(campaigns).where(eq(campaigns.name, name));
+  if (!row)
+    throw new UserError(
+      `Unknown campaign "${name}". Create it with \`dialer campaign create ${name} --caller-id …\`.`,
+    );
+  return row;
+}
+
+export async function campaignStatus(ctx: CommandContext, name: string): Promise<CampaignStatusReport> {
+  const row = await requireCampaign(ctx, name);
+  const { db } = ctx.db();
+  const byCs = await db
+    .select({
+      cs: contacts.contactSuccessful,
+      n: sql<number>`count(*)::int`,
+      attempts: sql<number>`coalesce(sum(${contacts.numberOfContacts}), 0)::int`,
+    })
+    .from(contacts)
+    .where(eq(contacts.campaignName, name))
+    .groupBy(contacts.contactSuccessful);
+  const byLs = await db
+    .select({ ls: contacts.lastState, n: sql<number>`count(*)::int` })
+    .from(contacts)
+    .where(eq(contacts.campaignName, name))
+    .groupBy(contacts.lastState);
+  let workflow: CampaignStatusView | null = null;
+  try {
+    const client = await ctx.temporal();
+    const handle = client.workflow.getHandle(campaignWorkflowId(name));
+    const desc = await handle.describe();
+    if (desc.status.name === 'RUNNING') workflow = await handle.query(campaignStatusQuery);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  return {
+    name,
+    status: row.status,
+    contacts: byCs.reduce((a, r) => a + r.n, 0),
+    byContactSuccessful: Object.fromEntries(byCs.map((r) => [CS_NAMES[String(r.cs)] ?? String(r.cs), r.n])),
+    byLastState: Object.fromEntries(
+      byLs.map((r) => [r.ls === null ? 'none' : (lastStateName(r.ls) ?? String(r.ls)), r.n]),
+    ),
+    attempts: byCs.reduce((a, r) => a + r.attempts, 0),
+    workflow,
+  };
+}
+
+function printStatus(r: CampaignStatusReport): void {
+  const lines = [
+    `campaign ${r.name}: ${r.status}`,
+    `  contacts: ${r.contacts}   attempts placed: ${r.attempts}`,
+    `  by ContactSuccessful: ${
+      Object.entries(r.byContactSuccessful)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || '—'
+    }`,
+    `  by LastState: ${
+      Object.entries(r.byLastState)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || '—'
+    }`,
+  ];
+  if (r.workflow) {
+    lines.push(
+      `  workflow: ${r.workflow.status}, cached ${r.workflow.cached}, calls in flight ${r.workflow.inFlight}, ` +
+        `next redial ${r.workflow.nextRedialAt ?? '—'}`,
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+async function signalCampaign(ctx: CommandContext, name: string, what: 'pause' | 'resume' | 'stop') {
+  await requireCampaign(ctx, name);
+  const client = await ctx.temporal();
+  const handle = client.workflow.getHandle(campaignWorkflowId(name));
+  try {
+    const desc = await handle.describe();
+    if (desc.status.name !== 'RUNNING')
+      throw new WorkflowNotFoundError('not running', handle.workflowId, undefined);
+    await handle.signal(what === 'pause' ? pauseSignal : what === 'resume' ? resumeSignal : stopSignal);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new UserError(
+        `Campaign "${name}" is not running (start it with \`dialer campaign start ${name}\`).`,
+      );
+    }
+    throw err;
+  }
+  return handle;
+}
+
+export function registerCampaignCommands(program: Command, ctx: () => CommandContext): void {
+  const campaign = program
+    .command('campaign')
+    .description('create, start, pause, resume, stop and watch campaigns');
+
+  campaign
+    .command('create')
+    .description('create a campaign (its contacts are the rows whose campaign_name equals its name)')
+    .argument('<name>', 'campaign name', campaignNameArg)
+    .requiredOption('--caller-id <e164>', 'the number calls come from, in E.164', e164Arg)
+    .option('--max-attempts <n>', 'attempts per contact before it is Unreachable', intArg(1, 1000), 3)
+    .option('--lines <n>', 'calls in flight at most', intArg(1, 10_000), 5)
+    .option('--calls-per-second <n>', 'new calls per second at most', positiveNumberArg, 1)
+    .option(
+      '--ring-timeout <seconds>',
+      'how long a call rings before it is AlertingTimeout',
+      intArg(15, 600),
+      30,
+    )
+    .option(
+      '--retry <state=delay>',
+      'redial delay per LastState, repeatable (e.g. Busy=5m, default=15m)',
+      retryArg,
+    )
+    .option(
+      '--final <states>',
+      'LastStates that end a contact as Unreachable, comma-separated (e.g. Fax)',
+      finalArg,
+    )
+    .option('--message <text>', 'what a person hears when the campaign has no agent for them')
+    .option('--json', 'print the created campaign as JSON')
+    .action(async (name: string, o: CreateOpts & { json?: boolean }) => {
+      const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, o.retry, o.final);
+      const [row] = await ctx()
+        .db()
+        .db.insert(campaigns)
+        .values({
+          name,
+          callerId: o.callerId,
+          maxAttempts: o.maxAttempts,
+          lines: o.lines,
+          callsPerSecond: o.callsPerSecond,
+          ringTimeoutSeconds: o.ringTimeout,
+          retryRules,
+          ...(o.message ? { message: o.message } : {}),
+        })
+        .onConflictDoNothing({ target: campaigns.name })
+        .returning();
+      if (!row) throw new UserError(`A campaign named "${name}" already exists.`);
+      if (o.json) console.log(JSON.stringify(row, null, 2));
+      else
+        console.log(
+          `created campaign ${name} (max attempts ${row.maxAttempts}, lines ${row.lines}, caller id ${row.callerId})`,
+        );
+    });
+
+  campaign
+    .command('start')
+    .description('start dialing a campaign')
+    .argument('<name>', 'campaign name', campaignNameArg)
+    .option('--refill-interval <duration>', 'how often to look for new and changed contacts', durationArg)
+    .option(
+      '--call-timeout <duration>',
+      'ask Twilio for a call whose final status has not arrived after this',
+      durationArg,
+    )
+    .option(
+      '--lookahead <duration>',
+      'take redials into the cache this long before they are due',
+      durationArg,
+    )
+    .addOption(new Option('--keep-running', 'keep running when nothing is left to dial (wait for the CRM)'))
+    .action(
+      async (
+        name: string,
+        o: { refillInterval?: number; callTimeout?: number; lookahead?: number; keepRunning?: boolean },
+      ) => {
+        await requireCampaign(ctx(), name);
+        const client = await ctx().temporal();
+        const options: Partial<CampaignOptions> = {
+          ...(o.refillInterval !== undefined ? { refillIntervalMs: o.refillInterval } : {}),
+          ...(o.callTimeout !== undefined ? { callTimeoutMs: o.callTimeout } : {}),
+          ...(o.lookahead !== undefined ? { lookaheadMs: o.lookahead } : {}),
+          ...(o.keepRunning ? { finishWhenDone: false } : {}),
+        };
+        const input: CampaignInput = { name, options };
+        try {
+          await client.workflow.start('campaignWorkflow', {
+            workflowId: campaignWorkflowId(name),
+            taskQueue: ctx().cfg.temporal.taskQueue,
+            args: [input],
+            typedSearchAttributes: [{ key: CampaignNameKey, value: name }],
+          });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            throw new UserError(`Campaign "${name}" is already running.`);
+          }
+          throw err;
+        }
+        console.log(`started campaign ${name} (workflow ${campaignWorkflowId(name)})`);
+      },
+    );
+
+  for (const what of ['pause', 'resume'] as const) {
+    campaign
+      .command(what)
+      .description(
+        what === 'pause'
+          ? 'stop placing new calls; undialed cached contacts go back'
+          : 'continue a paused campaign',
+      )
+      .argument('<name>', 'campaign name', campaignNameArg)
+      .action(async (name: string) => {
+        await signalCampaign(ctx(), name, what);
+        console.log(`${what === 'pause' ? 'paused' : 'resumed'} campaign ${name}`);
+      });
+  }
+
+  campaign
+    .command('stop')
+    .description('stop a campaign: undialed contacts go back, calls in progress finish')
+    .argument('<name>', 'campaign name', campaignNameArg)
+    .option('--wait', 'wait until the campaign has ended')
+    .action(async (name: string, o: { wait?: boolean }) => {
+      const handle = await signalCampaign(ctx(), name, 'stop');
+      if (o.wait) {
+        await handle.result();
+        console.log(`stopped campaign ${name}`);
+      } else {
+        console.log(`stopping campaign ${name}`);
+      }
+    });
+
+  campaign
+    .command('status')
+    .description('counts per ContactSuccessful and LastState, cache and calls in flight')
+    .argument('<name>', 'campaign name', campaignNameArg)
+    .option('--json', 'print as JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const report = await campaignStatus(ctx(), name);
+      if (o.json) console.log(JSON.stringify(report, null, 2));
+      else printStatus(report);
+    });
+}

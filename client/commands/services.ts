@@ -1,0 +1,236 @@
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+// Heavy modules (the worker and its native bridge, fastify, the simulator) load only in the
+// commands that need them, so `dialer campaign status` starts fast.
+import type { Command } from 'commander';
+import { connectDatabase } from '../../db/client';
+import { ensureDatabase, migrateDatabase } from '../../db/migrate';
+import { type Config, twilioCredentials } from '../../lib/config';
+import { createLogger } from '../../lib/logger';
+import {
+  ensureTemporalCli,
+  registerSearchAttributes,
+  startDevServer,
+  stopDevServer,
+  temporalAnswers,
+} from '../../lib/temporal-server';
+import type { CommandContext } from '../context';
+import { intArg } from '../parse';
+
+const progress = (line: string) => console.error(line);
+
+/** require() at the point of use; the type comes from the module itself. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lazy = <T>(id: string): T => require(id) as T;
+
+/** Runs `body`, then waits for SIGINT or SIGTERM, then runs the returned cleanup. */
+async function untilSignalled(body: () => Promise<() => Promise<void>>): Promise<void> {
+  const cleanup = await body();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  console.error('shutting down…');
+  await cleanup();
+}
+
+/** Uses the Temporal server answering at the configured address, or starts a dev server there. */
+export async function ensureTemporal(cfg: Config, opts: { dbFile?: string; logFile?: string } = {}) {
+  if (await temporalAnswers(cfg.temporal.address)) {
+    const added = await registerSearchAttributes(cfg.temporal.address, cfg.temporal.namespace);
+    if (added.length) progress(`registered search attributes ${added.join(', ')}`);
+    return { started: undefined as ChildProcess | undefined };
+  }
+  const cli = await ensureTemporalCli(cfg.toolsDir, progress);
+  progress(`starting Temporal dev server at ${cfg.temporal.address} (${cli})…`);
+  const started = await startDevServer({
+    cli,
+    address: cfg.temporal.address,
+    uiPort: cfg.temporal.uiPort,
+    namespace: cfg.temporal.namespace,
+    ...opts,
+  });
+  return { started };
+}
+
+export function registerServiceCommands(program: Command, ctx: () => CommandContext): void {
+  program
+    .command('worker')
+    .description('run a Temporal worker for the campaign and contact workflows')
+    .action(async () => {
+      const { runWorker } = lazy<typeof import('../../worker/main')>('../../worker/main');
+      await runWorker(ctx().cfg);
+    });
+
+  program
+    .command('server')
+    .description('run the webhook server (Twilio callbacks, health)')
+    .action(async () => {
+      const cfg = ctx().cfg;
+      await untilSignalled(async () => {
+        const app = await startServer(
+          cfg,
+          cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`,
+        );
+        return async () => void (await app.close());
+      });
+    });
+
+  program
+    .command('simulator')
+    .description('run the Twilio simulator (dry-run campaigns without Twilio)')
+    .option('--port <port>', 'port to listen on (default SIMULATOR_PORT)', intArg(0, 65535))
+    .option('--scenario <file>', 'scenario JSON: what each number does')
+    .option('--time-scale <factor>', 'multiply ring and talk times (0.1 = ten times faster)', Number, 1)
+    .action(async (o: { port?: number; scenario?: string; timeScale: number }) => {
+      const cfg = ctx().cfg;
+      const creds = twilioCredentials({ ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: 'http://simulator' } });
+      const { loadScenarioFile, startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
+      await untilSignalled(async () => {
+        const sim = await startSimulator({
+          port: o.port ?? cfg.simulatorPort,
+          ...creds,
+          ...(o.scenario ? { scenario: loadScenarioFile(o.scenario) } : {}),
+          timeScale: o.timeScale,
+          logger: createLogger(cfg.logLevel, 'simulator'),
+        });
+        console.log(`Twilio simulator listening at ${sim.url} (account ${creds.accountSid})`);
+        return () => sim.close();
+      });
+    });
+
+  const temporal = program.command('temporal').description('the Temporal development server');
+  temporal
+    .command('build')
+    .description('find the temporal CLI, or build it with Go into the tools cache')
+    .action(async () => {
+      console.log(await ensureTemporalCli(ctx().cfg.toolsDir, progress));
+    });
+  temporal
+    .command('start')
+    .description('start a Temporal dev server (file database under the data folder) and wait for Ctrl-C')
+    .action(async () => {
+      const cfg = ctx().cfg;
+      await untilSignalled(async () => {
+        const { started } = await ensureTemporal(cfg, { dbFile: path.join(cfg.dataDir, 'temporal.db') });
+        if (!started) {
+          console.log(`Temporal already answers at ${cfg.temporal.address}; nothing to start.`);
+          return async () => {};
+        }
+        console.log(`Temporal at ${cfg.temporal.address}, Web UI at http://127.0.0.1:${cfg.temporal.uiPort}`);
+        return () => stopDevServer(started);
+      });
+    });
+
+  program
+    .command('dev')
+    .description('run everything locally: Temporal, the simulator, the webhook server and a worker')
+    .action(async () => {
+      await untilSignalled(() => startDev(ctx().cfg));
+    });
+}
+
+async function startServer(cfg: Config, publicBaseUrl: string) {
+  const { buildServer } = lazy<typeof import('../../server/app')>('../../server/app');
+  const creds = twilioCredentials(cfg);
+  const database = connectDatabase(cfg.databaseUrl);
+  const connection = await Connection.connect({ address: cfg.temporal.address });
+  const temporal = new Client({ connection, namespace: cfg.temporal.namespace });
+  const app = await buildServer({
+    temporal,
+    db: database,
+    authToken: creds.authToken,
+    publicBaseUrl,
+    logger: createLogger(cfg.logLevel, 'server'),
+  });
+  app.addHook('onClose', async () => {
+    await connection.close();
+    await database.close();
+  });
+  await app.listen({ host: cfg.server.host, port: cfg.server.port });
+  return app;
+}
+
+/** `dialer dev`: every piece on embedded defaults, torn down in reverse order on exit. */
+async function startDev(base: Config): Promise<() => Promise<void>> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch((e) => console.error(String(e)));
+  };
+  try {
+    const created = await ensureDatabase(base.databaseUrl);
+    await migrateDatabase(base.databaseUrl);
+    progress(`${created ? 'created and ' : ''}migrated the database`);
+
+    const { started } = await ensureTemporal(base, {
+      dbFile: path.join(base.dataDir, 'temporal.db'),
+      logFile: path.join(base.dataDir, 'temporal.log'),
+    });
+    if (started) cleanups.push(() => stopDevServer(started));
+
+    let cfg = base;
+    if (!cfg.twilio.apiBaseUrl && !cfg.twilio.accountSid) {
+      const { startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
+      const creds = twilioCredentials({ ...cfg, twilio: { apiBaseUrl: 'http://simulator' } });
+      const sim = await startSimulator({
+        port: cfg.simulatorPort,
+        ...creds,
+        logger: createLogger(cfg.logLevel, 'simulator'),
+      });
+      cleanups.push(() => sim.close());
+      cfg = { ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: sim.url } };
+    }
+    const publicBaseUrl = cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`;
+    cfg = { ...cfg, publicBaseUrl };
+    const app = await startServer(cfg, publicBaseUrl);
+    cleanups.push(async () => void (await app.close()));
+
+    const { NativeConnection } = lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
+    const { createWorker } = lazy<typeof import('../../worker/main')>('../../worker/main');
+    const { twilioCalls } = lazy<typeof import('../../activities/twilio-calls')>('../../activities/twilio-calls');
+    const { createTwilioClient } = lazy<typeof import('../../lib/twilio')>('../../lib/twilio');
+    const creds = twilioCredentials(cfg);
+    const database = connectDatabase(cfg.databaseUrl);
+    const connection = await NativeConnection.connect({ address: cfg.temporal.address });
+    const worker = await createWorker({
+      connection,
+      namespace: cfg.temporal.namespace,
+      taskQueue: cfg.temporal.taskQueue,
+      deps: {
+        db: database,
+        calls: twilioCalls(
+          createTwilioClient({ ...creds, apiBaseUrl: cfg.twilio.apiBaseUrl, timeoutMs: 10_000 }),
+        ),
+        clock: () => new Date(),
+        publicBaseUrl,
+        defaultRegion: cfg.defaultRegion,
+      },
+    });
+    const running = worker.run();
+    cleanups.push(async () => {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await database.close();
+    });
+
+    const db = new URL(cfg.databaseUrl);
+    console.log(
+      [
+        'dialer dev is running:',
+        `  Temporal          ${cfg.temporal.address}  (${started ? 'started here' : 'already running'})`,
+        `  Temporal Web UI   http://127.0.0.1:${cfg.temporal.uiPort}`,
+        `  Database          ${db.host}${db.pathname}`,
+        `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
+        `  Webhook server    ${publicBaseUrl}  (GET /health)`,
+        `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
+        'Ctrl-C stops everything started here.',
+      ].join('\n'),
+    );
+    return cleanup;
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../lib/config';
+import { TemporalSetupError } from '../lib/temporal-server';
+import { registerCampaignCommands } from './commands/campaign';
+import { registerDbCommands } from './commands/db';
+import { registerServiceCommands } from './commands/services';
+import { CommandContext, UserError } from './context';
+
+export function buildProgram(): { program: Command; close: () => Promise<void> } {
+  let context: CommandContext | undefined;
+  const ctx = () => (context ??= new CommandContext());
+  const program = new Command('dialer')
+    .description('Outbound call-campaign dialer on Temporal, PostgreSQL and Twilio')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerDbCommands(program, ctx);
+  registerCampaignCommands(program, ctx);
+  registerServiceCommands(program, ctx);
+  return { program, close: async () => context?.close() };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { program, close } = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode; // commander already printed it
+    if (err instanceof UserError || err instanceof ConfigError || err instanceof TemporalSetupError) {
+      console.error(`error: ${err.message}`);
+      return 1;
+    }
+    console.error(err);
+    return 2;
+  } finally {
+    await close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,89 @@
+import { InvalidArgumentError } from 'commander';
+import { type LastStateName, lastStateNames, type RetryRules } from '../workflows/shared';
+
+/** "90", "90s", "5m", "2h", "1h30m", "250ms" → milliseconds. */
+export function parseDuration(text: string): number {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  let total = 0;
+  let consumed = '';
+  for (const m of t.matchAll(re)) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    consumed += m[0];
+  }
+  if (!consumed || consumed !== t) {
+    throw new InvalidArgumentError(`"${text}" is not a duration (examples: 90s, 5m, 2h, 1h30m)`);
+  }
+  return Math.round(total);
+}
+
+export const durationArg = (v: string) => parseDuration(v);
+
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`"${v}" is not a whole number`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`${n} is out of range (${min}–${max})`);
+    return n;
+  };
+}
+
+export function positiveNumberArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${v}" is not a positive number`);
+  return n;
+}
+
+/** Campaign names end up in workflow ids (campaign/<name>) and URLs: keep them plain. */
+export function campaignNameArg(v: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$/.test(v)) {
+    throw new InvalidArgumentError(
+      `"${v}" is not a valid campaign name: use letters, digits, space, "_", "." and "-" (at most 100)`,
+    );
+  }
+  return v;
+}
+
+export function e164Arg(v: string): string {
+  if (!/^\+[1-9]\d{6,14}$/.test(v)) {
+    throw new InvalidArgumentError(`"${v}" is not a phone number in E.164 form (e.g. +15005550006)`);
+  }
+  return v;
+}
+
+export function lastStateArg(v: string): LastStateName {
+  const found = lastStateNames.find((n) => n.toLowerCase() === v.trim().toLowerCase());
+  if (!found)
+    throw new InvalidArgumentError(`"${v}" is not a LastState; one of: ${lastStateNames.join(', ')}`);
+  return found;
+}
+
+/** --retry Busy=5m --retry default=15m, collected into RetryRules.delaySeconds / defaultDelaySeconds. */
+export function retryArg(v: string, acc: Record<string, number> = {}): Record<string, number> {
+  const m = /^([A-Za-z]+)=(.+)$/.exec(v.trim());
+  if (!m)
+    throw new InvalidArgumentError(
+      `"${v}" should look like <LastState>=<delay>, e.g. Busy=5m or default=15m`,
+    );
+  const key = m[1]!.toLowerCase() === 'default' ? 'default' : lastStateArg(m[1]!);
+  return { ...acc, [key]: parseDuration(m[2]!) / 1000 };
+}
+
+export function finalArg(v: string, acc: LastStateName[] = []): LastStateName[] {
+  return [...acc, ...v.split(',').filter(Boolean).map(lastStateArg)];
+}
+
+export function applyRetryOptions(
+  base: RetryRules,
+  retry: Record<string, number> | undefined,
+  final: LastStateName[] | undefined,
+): RetryRules {
+  const { default: def, ...perState } = retry ?? {};
+  return {
+    defaultDelaySeconds: def ?? base.defaultDelaySeconds,
+    delaySeconds: { ...base.delaySeconds, ...perState },
+    final: final ? [...new Set<LastStateName>(['WrongNumber', 'Banned', ...final])] : base.final,
+  };
+}

@@ -1,0 +1,155 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  real,
+  smallint,
+  text,
+  timestamp,
+  unique,
+} from 'drizzle-orm/pg-core';
+import type { CallFacts, RetryRules } from '../workflows/shared';
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * The contact rows the CRM shares with us. The columns the contract names (§2 of
+ * campaign-semantics.md) keep their names and types; every other column has a default so that a
+ * CRM can insert rows with plain SQL. The cache_* columns are the dialer's own bookkeeping for
+ * contacts at contact_successful = 3 (§6): who holds them and what to restore on pause or stop.
+ */
+export const contacts = pgTable(
+  'contacts',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    campaignName: text('campaign_name'),
+    contactSuccessful: smallint('contact_successful').notNull().default(0),
+    lastState: integer('last_state'),
+    redialTime: timestamptz('redial_time'),
+    numberOfContacts: integer('number_of_contacts').notNull().default(0),
+    phoneNumber: text('phone_number'),
+    name: text('name'),
+    timeZone: text('time_zone'),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+    /** contact_successful before the contact was taken into a cache (0 or 2); null when not cached. */
+    cachedFrom: smallint('cached_from'),
+    /** Workflow id of the campaign whose cache holds the contact. */
+    cachedBy: text('cached_by'),
+    /** Key of the reservation that took it (makes a retried reservation return the same rows). */
+    cacheReservation: text('cache_reservation'),
+    cachedAt: timestamptz('cached_at'),
+  },
+  (t) => [
+    // Serves the selection query (§5): per campaign, eligible rows only, redials by time first.
+    index('contacts_selection_idx')
+      .on(t.campaignName, t.redialTime.asc().nullsLast(), t.id)
+      .where(sql`${t.contactSuccessful} in (0, 2)`),
+    index('contacts_cache_idx')
+      .on(t.cachedBy)
+      .where(sql`${t.contactSuccessful} = 3`),
+    index('contacts_reservation_idx').on(t.cacheReservation),
+    check('contacts_contact_successful_check', sql`${t.contactSuccessful} between -1 and 3`),
+    check('contacts_number_of_contacts_check', sql`${t.numberOfContacts} >= 0`),
+  ],
+);
+
+export const campaigns = pgTable(
+  'campaigns',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    name: text('name').notNull().unique(),
+    maxAttempts: integer('max_attempts').notNull().default(3),
+    lines: integer('lines').notNull().default(5),
+    callsPerSecond: real('calls_per_second').notNull().default(1),
+    callerId: text('caller_id').notNull(),
+    ringTimeoutSeconds: integer('ring_timeout_seconds').notNull().default(30),
+    retryRules: jsonb('retry_rules').$type<RetryRules>().notNull(),
+    /** Played when a person answers and the campaign has no agent step (or no agent is free). */
+    message: text('message')
+      .notNull()
+      .default('Hello. This is a call from our contact center. We will call you back. Goodbye.'),
+    /** idle · running · paused · stopping · stopped · completed */
+    status: text('status').notNull().default('idle'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    check('campaigns_max_attempts_check', sql`${t.maxAttempts} >= 1`),
+    check('campaigns_lines_check', sql`${t.lines} >= 1`),
+    check('campaigns_cps_check', sql`${t.callsPerSecond} > 0`),
+    check('campaigns_ring_timeout_check', sql`${t.ringTimeoutSeconds} between 15 and 600`),
+    check(
+      'campaigns_status_check',
+      sql`${t.status} in ('idle', 'running', 'paused', 'stopping', 'stopped', 'completed')`,
+    ),
+  ],
+);
+
+/**
+ * One row per attempt, keyed by campaign + contact + attempt number: written before Twilio is
+ * asked for a call, so that a retried or crashed placing step can tell whether a call exists.
+ */
+export const callAttempts = pgTable(
+  'call_attempts',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    campaignName: text('campaign_name').notNull(),
+    contactId: bigint('contact_id', { mode: 'number' })
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    attemptNo: integer('attempt_no').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    /** The number as dialed (E.164), or as written when it could not be parsed. */
+    phoneNumber: text('phone_number').notNull(),
+    callSid: text('call_sid').unique(),
+    /** Whether a call was placed at Twilio (§7: only placed attempts count). */
+    placed: boolean('placed').notNull().default(false),
+    /** When the attempt was due (redial_time, or when it was cached for a new contact). */
+    dueAt: timestamptz('due_at'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    /** When calls.create was first sent: a retry after this lists calls before creating again. */
+    createRequestedAt: timestamptz('create_requested_at'),
+    placedAt: timestamptz('placed_at'),
+    endedAt: timestamptz('ended_at'),
+    /** Set in the transaction that applied the outcome to the contact row; never twice. */
+    recordedAt: timestamptz('recorded_at'),
+    lastState: integer('last_state'),
+    /** The raw Twilio facts the outcome was decided from (telephony.md §2). */
+    facts: jsonb('facts').$type<CallFacts>(),
+  },
+  (t) => [
+    unique('call_attempts_key').on(t.campaignName, t.contactId, t.attemptNo),
+    index('call_attempts_contact_idx').on(t.contactId),
+  ],
+);
+
+export const bannedNumbers = pgTable('banned_numbers', {
+  phoneNumber: text('phone_number').primaryKey(),
+  reason: text('reason'),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+});
+
+export const agents = pgTable(
+  'agents',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    /** Twilio Client identity (client:alice) or a phone number in E.164. */
+    endpoint: text('endpoint').notNull().unique(),
+    name: text('name'),
+    /** available · on-call · wrap-up · offline */
+    status: text('status').notNull().default('offline'),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [check('agents_status_check', sql`${t.status} in ('available', 'on-call', 'wrap-up', 'offline')`)],
+);
+
+export type Contact = typeof contacts.$inferSelect;
+export type Campaign = typeof campaigns.$inferSelect;
+export type CallAttempt = typeof callAttempts.$inferSelect;

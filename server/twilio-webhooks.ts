@@ -1,0 +1,92 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import twilio from 'twilio';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { campaigns } from '../db/schema';
+import { type CallStatusEvent, callStatusSignal } from '../workflows/shared';
+
+export interface WebhookDeps {
+  temporal: Client;
+  db: Database;
+  authToken: string;
+  /** The server's address as Twilio sees it; Twilio signs that URL, not ours. */
+  publicBaseUrl: string;
+}
+
+type Params = Record<string, string>;
+type Query = { wf?: string; attempt?: string; campaign?: string };
+
+const num = (v: string | undefined): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+};
+
+/** telephony.md §1.3: only requests signed with our auth token are believed. */
+function verified(deps: WebhookDeps, req: FastifyRequest, reply: FastifyReply): Params | undefined {
+  const signature = req.headers['x-twilio-signature'];
+  const params = (req.body ?? {}) as Params;
+  const url = deps.publicBaseUrl + req.url;
+  if (typeof signature !== 'string' || !twilio.validateRequest(deps.authToken, signature, url, params)) {
+    req.log.warn({ url: req.routeOptions.url }, 'rejected a webhook without a valid X-Twilio-Signature');
+    void reply.code(403).send({ error: 'invalid or missing X-Twilio-Signature' });
+    return undefined;
+  }
+  return params;
+}
+
+const xml = (s: string) =>
+  s.replace(
+    /[<>&'"]/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!,
+  );
+
+export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps): void {
+  app.post<{ Querystring: Query }>('/twilio/status', async (req, reply) => {
+    const p = verified(deps, req, reply);
+    if (!p) return reply;
+    const wf = req.query.wf;
+    if (!wf || !p.CallSid || !p.CallStatus) {
+      return reply.code(400).send({ error: 'status callback needs ?wf= and CallSid, CallStatus' });
+    }
+    const event: CallStatusEvent = {
+      callSid: p.CallSid,
+      callStatus: p.CallStatus,
+      sequenceNumber: num(p.SequenceNumber) ?? null,
+      ...(num(p.SipResponseCode) !== undefined ? { sipResponseCode: num(p.SipResponseCode) } : {}),
+      ...(p.AnsweredBy ? { answeredBy: p.AnsweredBy } : {}),
+      ...(num(p.CallDuration) !== undefined ? { callDurationSeconds: num(p.CallDuration) } : {}),
+      ...(p.Timestamp ? { timestamp: p.Timestamp } : {}),
+    };
+    try {
+      await deps.temporal.workflow.getHandle(wf).signal(callStatusSignal, event);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        req.log.warn({ wf, callSid: p.CallSid }, 'status callback for a workflow that is not running');
+        return reply.code(404).send({ error: `no running workflow ${wf}` });
+      }
+      throw err;
+    }
+    return reply.code(204).send();
+  });
+
+  // A person (or machine) answered. Without an agent step the campaign's message is played and
+  // the call ends: telephony.md §2 row 20 counts that as Connected.
+  app.post<{ Querystring: Query }>('/twilio/answer', async (req, reply) => {
+    const p = verified(deps, req, reply);
+    if (!p) return reply;
+    let message = 'Goodbye.';
+    if (req.query.campaign) {
+      const [c] = await deps.db.db
+        .select({ message: campaigns.message })
+        .from(campaigns)
+        .where(eq(campaigns.name, req.query.campaign));
+      if (c) message = c.message;
+    }
+    return reply
+      .type('text/xml')
+      .send(`<?xml version="1.0" encoding="UTF-8"?><Response><Say>${xml(message)}</Say><Hangup/></Response>`);
+  });
+}

@@ -1,0 +1,232 @@
+/**
+ * The platform's proof: a campaign created and started through the operator's command line dials
+ * every contact through the real Twilio SDK against the simulator, redials by the campaign's
+ * rules, and leaves every row as campaign-semantics.md §7 says.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { campaignWorkflowId, ContactSuccessful, LastState } from '../workflows/shared';
+import { type Stack, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+
+type Expect = { cs: number; ls: number; attempts: number; states: number[] };
+
+describe('a campaign end to end', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ timeScale: 0.05 });
+  });
+  after(async () => stack?.stop());
+
+  test('dials, redials by rule and finishes with every row as the contract says', async () => {
+    const name = uid('e2e');
+    const groups = {
+      human: Array.from({ length: 8 }, testPhone),
+      busy: Array.from({ length: 6 }, testPhone),
+      noAnswerThenHuman: Array.from({ length: 5 }, testPhone),
+      busyThenNoAnswer: Array.from({ length: 5 }, testPhone),
+    };
+    const numbers: Record<string, unknown> = {};
+    for (const p of groups.human) numbers[p] = 'human';
+    for (const p of groups.busy) numbers[p] = 'busy';
+    for (const p of groups.noAnswerThenHuman) numbers[p] = ['no-answer', 'human'];
+    for (const p of groups.busyThenNoAnswer) numbers[p] = ['busy', 'no-answer'];
+    const res = await fetch(`${stack.sim.url}/sim/scenario`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers }),
+    });
+    assert.equal(res.status, 200, await res.text());
+
+    const create = await runCli(
+      [
+        'campaign',
+        'create',
+        name,
+        '--caller-id',
+        '+15005550006',
+        '--max-attempts',
+        '3',
+        '--lines',
+        '4',
+        '--ring-timeout',
+        '15',
+        '--retry',
+        'default=1s',
+        '--retry',
+        'Busy=1s',
+        '--retry',
+        'AlertingTimeout=2s',
+      ],
+      stack.env,
+    );
+    assert.equal(create.code, 0, create.stderr);
+    const all = Object.values(groups).flat();
+    const ids = await insertContacts(stack.db, name, all);
+    const idOf = new Map(all.map((p, i) => [p, ids[i]!]));
+
+    const start = await runCli(['campaign', 'start', name, '--refill-interval', '2s'], stack.env);
+    assert.equal(start.code, 0, start.stderr);
+    const result = await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+    assert.equal(result.status, 'completed');
+
+    const expected = new Map<string, Expect>();
+    const { Connected, Busy, AlertingTimeout } = LastState;
+    for (const p of groups.human) expected.set(p, { cs: 1, ls: Connected, attempts: 1, states: [Connected] });
+    for (const p of groups.busy)
+      expected.set(p, { cs: -1, ls: Busy, attempts: 3, states: [Busy, Busy, Busy] });
+    for (const p of groups.noAnswerThenHuman)
+      expected.set(p, { cs: 1, ls: Connected, attempts: 2, states: [AlertingTimeout, Connected] });
+    for (const p of groups.busyThenNoAnswer)
+      expected.set(p, {
+        cs: -1,
+        ls: AlertingTimeout,
+        attempts: 3,
+        states: [Busy, AlertingTimeout, AlertingTimeout],
+      });
+
+    const rows = await stack.db.sql<
+      {
+        id: string;
+        phone_number: string;
+        contact_successful: number;
+        last_state: number;
+        number_of_contacts: number;
+        redial_time: Date | null;
+      }[]
+    >`select id, phone_number, contact_successful, last_state, number_of_contacts, redial_time
+      from contacts where campaign_name = ${name} order by id`;
+    assert.equal(rows.length, all.length);
+    assert.equal(
+      rows.filter((r) => r.contact_successful === ContactSuccessful.MarkedForDialing).length,
+      0,
+      'no contact left at 3',
+    );
+
+    const attempts = await stack.db.sql<
+      {
+        contact_id: string;
+        attempt_no: number;
+        call_sid: string | null;
+        placed: boolean;
+        last_state: number;
+        placed_at: Date;
+        recorded_at: Date | null;
+        phone_number: string;
+      }[]
+    >`select contact_id, attempt_no, call_sid, placed, last_state, placed_at, recorded_at, phone_number
+      from call_attempts where campaign_name = ${name} order by contact_id, attempt_no`;
+    const simCalls = (await (await fetch(`${stack.sim.url}/sim/calls`)).json()) as {
+      to: string;
+      sid: string;
+    }[];
+
+    for (const row of rows) {
+      const want = expected.get(row.phone_number)!;
+      const label = `${row.phone_number} (contact ${row.id})`;
+      assert.equal(row.contact_successful, want.cs, `${label}: contact_successful`);
+      assert.equal(row.last_state, want.ls, `${label}: last_state`);
+      assert.equal(row.number_of_contacts, want.attempts, `${label}: number_of_contacts`);
+      // Successful and Unreachable contacts have no next try.
+      assert.equal(row.redial_time, null, `${label}: redial_time`);
+
+      const mine = attempts.filter((a) => Number(a.contact_id) === Number(row.id));
+      assert.deepEqual(
+        mine.map((a) => a.attempt_no),
+        want.states.map((_, i) => i + 1),
+        `${label}: attempt numbers`,
+      );
+      assert.deepEqual(
+        mine.map((a) => a.last_state),
+        want.states,
+        `${label}: attempt states`,
+      );
+      for (const a of mine) {
+        assert.ok(
+          a.placed && a.call_sid && a.recorded_at,
+          `${label}: attempt ${a.attempt_no} placed and recorded`,
+        );
+      }
+      // A redial is never dialed before the campaign's retry delay for the previous outcome.
+      for (let i = 1; i < mine.length; i++) {
+        const delay = mine[i - 1]!.last_state === AlertingTimeout ? 2000 : 1000;
+        const gap = mine[i]!.placed_at.getTime() - mine[i - 1]!.recorded_at!.getTime();
+        assert.ok(
+          gap >= delay - 5,
+          `${label}: attempt ${i + 1} placed ${gap} ms after the last outcome (delay ${delay})`,
+        );
+      }
+      const calls = simCalls.filter((c) => c.to === row.phone_number);
+      assert.equal(calls.length, want.attempts, `${label}: calls the simulator saw`);
+      assert.deepEqual(
+        new Set(calls.map((c) => c.sid)),
+        new Set(mine.map((a) => a.call_sid)),
+        `${label}: call SIDs`,
+      );
+    }
+    assert.ok(idOf.size === all.length);
+
+    const status = await runCli(['campaign', 'status', name, '--json'], stack.env);
+    assert.equal(status.code, 0, status.stderr);
+    const report = JSON.parse(status.stdout);
+    assert.equal(report.status, 'completed');
+    assert.equal(report.contacts, 24);
+    assert.deepEqual(report.byContactSuccessful, { Unreachable: 11, Successful: 13 });
+    assert.equal(report.attempts, 8 * 1 + 6 * 3 + 5 * 2 + 5 * 3);
+  });
+
+  test('stop returns undialed contacts to what they were and leaves none at 3', async () => {
+    const name = uid('stop');
+    const phones = Array.from({ length: 30 }, testPhone);
+    const res = await fetch(`${stack.sim.url}/sim/scenario`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      // long calls, so that most contacts are still waiting in the cache when we stop
+      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 40 } }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(
+      (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', '2'], stack.env))
+        .code,
+      0,
+    );
+    const fresh = await insertContacts(stack.db, name, phones.slice(0, 20));
+    const redials = await insertContacts(stack.db, name, phones.slice(20), {
+      contact_successful: 2,
+      number_of_contacts: 1,
+      redial_time: new Date(Date.now() - 60_000),
+    });
+    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
+    // wait until two calls are in flight
+    for (let i = 0; i < 100; i++) {
+      const placed = await stack.db.sql`select 1 from call_attempts where campaign_name = ${name} and placed`;
+      if (placed.length >= 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stop = await runCli(['campaign', 'stop', name, '--wait'], stack.env);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal((await handle.result()).status, 'stopped');
+
+    const rows = await stack.db.sql<
+      { id: string; contact_successful: number; number_of_contacts: number; cached_by: string | null }[]
+    >`
+      select id, contact_successful, number_of_contacts, cached_by from contacts where campaign_name = ${name}`;
+    assert.equal(rows.filter((r) => r.contact_successful === 3).length, 0, 'no contact left at 3');
+    const dialed = await stack.db.sql<
+      { contact_id: string }[]
+    >`select contact_id from call_attempts where campaign_name = ${name}`;
+    const dialedIds = new Set(dialed.map((d) => Number(d.contact_id)));
+    assert.equal(dialedIds.size, 2, 'only the two calls in flight were placed');
+    for (const r of rows) {
+      const id = Number(r.id);
+      if (dialedIds.has(id)) continue;
+      // §6: back to the value it had before it was cached, untouched otherwise
+      assert.equal(r.contact_successful, redials.includes(id) ? 2 : 0, `contact ${id}`);
+      assert.equal(r.number_of_contacts, redials.includes(id) ? 1 : 0, `contact ${id}`);
+      assert.equal(r.cached_by, null);
+    }
+    assert.ok(fresh.length === 20);
+    const status = await runCli(['campaign', 'status', name, '--json'], stack.env);
+    assert.equal(JSON.parse(status.stdout).status, 'stopped');
+  });
+});

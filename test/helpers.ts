@@ -1,0 +1,183 @@
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { twilioCalls } from '../activities/twilio-calls';
+import { connectDatabase, type Database } from '../db/client';
+import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { createTwilioClient } from '../lib/twilio';
+import { buildServer } from '../server/app';
+import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../simulator';
+import { createWorker, workflowsPath } from '../worker/main';
+
+export const cfg = parseConfig(process.env);
+export const repoRoot = path.resolve(__dirname, '..');
+
+// Tests share one Temporal server: keep the SDK's own logging to warnings.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+/** A name no other test (or earlier run) uses: campaigns, task queues, workflow ids. */
+export function uid(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+export function testDatabase(): Database {
+  return connectDatabase(cfg.testDatabaseUrl, { max: 5 });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** One workflow bundle per test process: bundling takes seconds. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath,
+    logger: { ...console, trace() {}, debug() {}, info() {} } as never,
+  });
+  return bundle;
+}
+
+export interface Stack {
+  taskQueue: string;
+  db: Database;
+  client: Client;
+  sim: RunningSimulator;
+  server: FastifyInstance;
+  serverUrl: string;
+  /** Environment for a spawned `dialer` process that talks to this stack. */
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+/** The real pieces, in-process: simulator, webhook server and a worker on a task queue of its own. */
+export async function startStack(sim: Partial<SimulatorOptions> = {}): Promise<Stack> {
+  const taskQueue = uid('tq');
+  const db = testDatabase();
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'test');
+  const simulator = await startSimulator({
+    accountSid: SIMULATOR_ACCOUNT_SID,
+    authToken: SIMULATOR_AUTH_TOKEN,
+    logger,
+    ...sim,
+  });
+  const connection = await Connection.connect({ address: cfg.temporal.address });
+  const client = new Client({ connection, namespace: cfg.temporal.namespace });
+  const serverDeps = {
+    temporal: client,
+    db,
+    authToken: SIMULATOR_AUTH_TOKEN,
+    publicBaseUrl: '', // known once the server listens; the routes read it per request
+    logger,
+  };
+  const server = await buildServer(serverDeps);
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const address = server.server.address();
+  const serverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  serverDeps.publicBaseUrl = serverUrl;
+  const nativeConnection = await NativeConnection.connect({ address: cfg.temporal.address });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: cfg.temporal.namespace,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    deps: {
+      db,
+      calls: twilioCalls(
+        createTwilioClient({
+          accountSid: SIMULATOR_ACCOUNT_SID,
+          authToken: SIMULATOR_AUTH_TOKEN,
+          apiBaseUrl: simulator.url,
+          timeoutMs: 10_000,
+        }),
+      ),
+      clock: () => new Date(),
+      publicBaseUrl: serverUrl,
+      defaultRegion: 'US',
+    },
+  });
+  const running = worker.run();
+  return {
+    taskQueue,
+    db,
+    client,
+    sim: simulator,
+    server,
+    serverUrl,
+    env: {
+      ...process.env,
+      DATABASE_URL: cfg.testDatabaseUrl,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      TWILIO_API_BASE_URL: simulator.url,
+      PUBLIC_BASE_URL: serverUrl,
+      LOG_LEVEL: 'warn',
+    },
+    async stop() {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await server.close();
+      await connection.close();
+      await simulator.close();
+      await db.close();
+    },
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the operator's command line as a separate process, as an operator would. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), ...args],
+      {
+        env,
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** Inserts contacts the way a CRM does: plain SQL with the contract's columns. */
+export async function insertContacts(
+  db: Database,
+  campaign: string,
+  phones: string[],
+  extra: { contact_successful?: number; redial_time?: Date | null; number_of_contacts?: number } = {},
+): Promise<number[]> {
+  const rows = phones.map((p) => ({
+    campaign_name: campaign,
+    phone_number: p,
+    contact_successful: extra.contact_successful ?? 0,
+    redial_time: extra.redial_time ?? null,
+    number_of_contacts: extra.number_of_contacts ?? 0,
+  }));
+  const inserted = await db.sql<{ id: string }[]>`insert into contacts ${db.sql(rows)} returning id`;
+  return inserted.map((r) => Number(r.id));
+}
+
+/** Distinct test phone numbers in a +1 500 555 range (Twilio's test range), unique per call. */
+let phoneSeq = crypto.randomInt(0, 9_000_000);
+export function testPhone(): string {
+  phoneSeq = (phoneSeq + 1) % 10_000_000;
+  return `+1500${String(phoneSeq).padStart(7, '0')}`;
+}

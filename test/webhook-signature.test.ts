@@ -1,0 +1,96 @@
+/**
+ * telephony.md §1.3: the webhook server believes only requests signed with our auth token. A
+ * forged status callback must be refused with 403 and reach no workflow.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import twilio from 'twilio';
+import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
+import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
+import { type Stack, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+
+describe('Twilio webhook signatures', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ timeScale: 0.05 });
+  });
+  after(async () => stack?.stop());
+
+  test('unsigned, wrongly signed and tampered callbacks are refused and change nothing', async () => {
+    const name = uid('sig');
+    const phone = testPhone();
+    await fetch(`${stack.sim.url}/sim/scenario`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 600 } }), // 30 s at 0.05
+    });
+    assert.equal(
+      (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006'], stack.env)).code,
+      0,
+    );
+    const [id] = await insertContacts(stack.db, name, [phone]);
+    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+
+    const contact = stack.client.workflow.getHandle(contactWorkflowId(name, id!));
+    let view;
+    for (let i = 0; i < 100; i++) {
+      view = await contact.query(contactStatusQuery).catch(() => undefined);
+      if (view?.callStatus === 'in-progress') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(view?.callStatus, 'in-progress', 'the call is live');
+    const before = view!;
+
+    const path = `/twilio/status?wf=${encodeURIComponent(contactWorkflowId(name, id!))}&campaign=${encodeURIComponent(name)}&attempt=1`;
+    const url = stack.serverUrl + path;
+    const params = {
+      CallSid: before.callSid!,
+      CallStatus: 'completed',
+      SequenceNumber: '99',
+      SipResponseCode: '200',
+      CallDuration: '1',
+    };
+    const post = (headers: Record<string, string>, body = params) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(body).toString(),
+      });
+
+    const unsigned = await post({});
+    assert.equal(unsigned.status, 403);
+    const wrongKey = await post({
+      'x-twilio-signature': twilio.getExpectedTwilioSignature('not-our-token', url, params),
+    });
+    assert.equal(wrongKey.status, 403);
+    // signed for other parameters: someone changed the status after Twilio signed it
+    const signedBusy = twilio.getExpectedTwilioSignature(SIMULATOR_AUTH_TOKEN, url, {
+      ...params,
+      CallStatus: 'busy',
+    });
+    const tampered = await post({ 'x-twilio-signature': signedBusy });
+    assert.equal(tampered.status, 403);
+    const garbage = await post({ 'x-twilio-signature': 'abc' });
+    assert.equal(garbage.status, 403);
+
+    const afterForged = await contact.query(contactStatusQuery);
+    assert.equal(afterForged.callbacks, before.callbacks, 'no forged callback reached the workflow');
+    assert.equal(afterForged.phase, 'ringing');
+    const [attempt] = await stack.db.sql<{ recorded_at: Date | null; last_state: number | null }[]>`
+      select recorded_at, last_state from call_attempts where contact_id = ${id!}`;
+    assert.equal(attempt?.recorded_at, null, 'the attempt is not recorded');
+    const [row] = await stack.db.sql<
+      { contact_successful: number }[]
+    >`select contact_successful from contacts where id = ${id!}`;
+    assert.equal(row?.contact_successful, 3, 'the contact is still in the cache');
+
+    // The same request, correctly signed, is taken: the check above could have failed.
+    const signed = await post({
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(SIMULATOR_AUTH_TOKEN, url, params),
+    });
+    assert.equal(signed.status, 204);
+    const result = await contact.result();
+    assert.equal(result.lastState, 0);
+    await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+  });
+});

@@ -1,0 +1,56 @@
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities, type Deps } from '../activities';
+import { twilioCalls } from '../activities/twilio-calls';
+import { connectDatabase } from '../db/client';
+import { type Config, ConfigError, twilioCredentials } from '../lib/config';
+import { createTwilioClient } from '../lib/twilio';
+
+export const workflowsPath = require.resolve('../workflows');
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: Deps;
+  /** A prebuilt bundle (tests build one per file); otherwise the worker bundles workflowsPath. */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+export async function createWorker(o: WorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
+    activities: createActivities(o.deps),
+  });
+}
+
+/** The worker process: builds its dependencies once, runs until SIGINT/SIGTERM, closes them. */
+export async function runWorker(cfg: Config): Promise<void> {
+  if (!cfg.publicBaseUrl) {
+    throw new ConfigError('PUBLIC_BASE_URL is not set: Twilio needs the webhook server’s address.');
+  }
+  const creds = twilioCredentials(cfg);
+  const database = connectDatabase(cfg.databaseUrl);
+  const connection = await NativeConnection.connect({ address: cfg.temporal.address });
+  try {
+    const client = createTwilioClient({ ...creds, apiBaseUrl: cfg.twilio.apiBaseUrl, timeoutMs: 10_000 });
+    const worker = await createWorker({
+      connection,
+      namespace: cfg.temporal.namespace,
+      taskQueue: cfg.temporal.taskQueue,
+      deps: {
+        db: database,
+        calls: twilioCalls(client),
+        clock: () => new Date(),
+        publicBaseUrl: cfg.publicBaseUrl,
+        defaultRegion: cfg.defaultRegion,
+      },
+    });
+    await worker.run();
+  } finally {
+    await connection.close();
+    await database.close();
+  }
+}

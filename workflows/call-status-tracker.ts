@@ -1,0 +1,57 @@
+import type { CallFacts, CallStatusEvent } from './shared';
+
+const TERMINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
+
+/**
+ * Collects a call's status callbacks. Twilio may deliver them twice or out of order
+ * (telephony.md §1.3): duplicates and callbacks for other calls are ignored, and the outcome is
+ * taken from the terminal callback only, whenever it arrives.
+ */
+export class CallStatusTracker {
+  private readonly events: CallStatusEvent[] = [];
+  private callSid: string | undefined;
+
+  add(e: CallStatusEvent): void {
+    const dup = this.events.some(
+      (x) =>
+        x.callSid === e.callSid &&
+        x.callStatus === e.callStatus &&
+        (x.sequenceNumber === e.sequenceNumber || x.sequenceNumber === null || e.sequenceNumber === null),
+    );
+    if (!dup) this.events.push(e);
+  }
+
+  /** From now on only callbacks of this call count. */
+  expect(callSid: string): void {
+    this.callSid = callSid;
+  }
+
+  get count(): number {
+    return this.mine().length;
+  }
+
+  /** The latest status by sequence number (what an operator would call "where the call is"). */
+  get latestStatus(): string | null {
+    const mine = this.mine();
+    if (mine.length === 0) return null;
+    return mine.reduce((a, b) => ((b.sequenceNumber ?? -1) >= (a.sequenceNumber ?? -1) ? b : a)).callStatus;
+  }
+
+  /** The facts of the terminal callback, once it has arrived. */
+  get final(): CallFacts | undefined {
+    const end = this.mine().find((e) => TERMINAL.has(e.callStatus));
+    if (!end) return undefined;
+    const answeredBy = this.mine().find((e) => e.answeredBy)?.answeredBy;
+    return {
+      callSid: end.callSid,
+      callStatus: end.callStatus,
+      ...(end.sipResponseCode !== undefined ? { sipResponseCode: end.sipResponseCode } : {}),
+      ...(answeredBy ? { answeredBy } : {}),
+      ...(end.callDurationSeconds !== undefined ? { callDurationSeconds: end.callDurationSeconds } : {}),
+    };
+  }
+
+  private mine(): CallStatusEvent[] {
+    return this.callSid === undefined ? [] : this.events.filter((e) => e.callSid === this.callSid);
+  }
+}

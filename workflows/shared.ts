@@ -1,0 +1,274 @@
+/**
+ * The contract every room of the house imports: enums of the product contract, message
+ * definitions, and the input and result types of the workflows. Imports nothing but
+ * @temporalio/workflow (and the @temporalio/common it re-exports from), so workflows, activities, the server and the client can all use it.
+ */
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+/** campaign-semantics.md §3 */
+export const ContactSuccessful = {
+  Unreachable: -1,
+  NotUsed: 0,
+  Successful: 1,
+  NoSuccess: 2,
+  MarkedForDialing: 3,
+} as const;
+export type ContactSuccessful = (typeof ContactSuccessful)[keyof typeof ContactSuccessful];
+
+/** campaign-semantics.md §4 */
+export const LastState = {
+  Connected: 0,
+  Busy: 1,
+  Knocking: 2,
+  Unreachable: 3,
+  WrongNumber: 4,
+  Incompatible: 5,
+  Fax: 6,
+  AnsweringMachine: 7,
+  NoLine: 8,
+  ErrorOccurred: 9,
+  NoAgent: 10,
+  AgentTransfer: 11,
+  AgentHangUp: 12,
+  AlertingTimeout: 13,
+  TransferTimeout: 14,
+  Abandoned: 15,
+  Rejected: 16,
+  Banned: 1000,
+} as const;
+export type LastStateName = keyof typeof LastState;
+export type LastState = (typeof LastState)[LastStateName];
+
+export const lastStateNames = Object.keys(LastState) as LastStateName[];
+export function lastStateName(value: number): LastStateName | undefined {
+  return lastStateNames.find((n) => LastState[n] === value);
+}
+
+/**
+ * Per-campaign retry rules (§7): the delay before the next try per LastState, a default delay,
+ * and the LastStates that end a contact as Unreachable (-1). WrongNumber and Banned are always
+ * final; Connected and AgentHangUp are always Successful.
+ */
+export interface RetryRules {
+  defaultDelaySeconds: number;
+  delaySeconds: Partial<Record<LastStateName, number>>;
+  final: LastStateName[];
+}
+
+export const DEFAULT_RETRY_RULES: RetryRules = {
+  defaultDelaySeconds: 15 * 60,
+  delaySeconds: {
+    Busy: 5 * 60,
+    AlertingTimeout: 30 * 60,
+    AnsweringMachine: 2 * 60 * 60,
+    NoAgent: 60 * 60,
+    Abandoned: 60 * 60,
+  },
+  final: ['WrongNumber', 'Banned'],
+};
+
+/** A campaign's settings as the workflows see them (loaded from the campaigns table). */
+export interface CampaignSettings {
+  name: string;
+  maxAttempts: number;
+  lines: number;
+  callsPerSecond: number;
+  callerId: string;
+  ringTimeoutSeconds: number;
+  retryRules: RetryRules;
+}
+
+/** Knobs for how the campaign workflow runs; delays are inputs so tests can use seconds. */
+export interface CampaignOptions {
+  /** How often the cache is refilled from the database when nothing else wakes the campaign. */
+  refillIntervalMs: number;
+  /** How long a call may take from create to its final status before we ask Twilio for it. */
+  callTimeoutMs: number;
+  /** Take redials into the cache this long before they are due (their child waits on a timer). */
+  lookaheadMs: number;
+  /** Complete once nothing is left to dial (no eligible contact, no pending redial, no call). */
+  finishWhenDone: boolean;
+  /** Continue as new after this many history events even if the server has not suggested it. */
+  maxHistoryEvents: number;
+}
+
+export const DEFAULT_CAMPAIGN_OPTIONS: CampaignOptions = {
+  refillIntervalMs: 30_000,
+  callTimeoutMs: 10 * 60_000,
+  lookaheadMs: 0,
+  finishWhenDone: true,
+  maxHistoryEvents: 10_000,
+};
+
+/** A contact as it was taken into the cache: dialed with this data even if its row changes (§6). */
+export interface CachedContact {
+  id: number;
+  phoneNumber: string;
+  redialAt: string | null;
+  /** number_of_contacts when cached; this attempt is number + 1. */
+  numberOfContacts: number;
+  cachedFrom: number;
+}
+
+export interface InFlightContact {
+  contactId: number;
+  attemptNo: number;
+  startedAt: string;
+}
+
+export type CampaignStatus = 'idle' | 'running' | 'paused' | 'stopping' | 'stopped' | 'completed';
+
+export interface CampaignStats {
+  attemptsFinished: number;
+  byLastState: Partial<Record<LastStateName, number>>;
+  byContactSuccessful: Record<string, number>;
+}
+
+/** State carried across continue-as-new. */
+export interface CampaignCarry {
+  settings: CampaignSettings;
+  cache: CachedContact[];
+  inFlight: InFlightContact[];
+  stats: CampaignStats;
+  paused: boolean;
+  stopping: boolean;
+  reservationSeq: number;
+  runsSoFar: number;
+  toRelease: number[];
+}
+
+export interface CampaignInput {
+  name: string;
+  options?: Partial<CampaignOptions>;
+  carry?: CampaignCarry;
+}
+
+export interface CampaignResult {
+  name: string;
+  status: 'stopped' | 'completed';
+  stats: CampaignStats;
+}
+
+export interface CampaignStatusView {
+  name: string;
+  status: CampaignStatus;
+  cached: number;
+  inFlight: number;
+  stats: CampaignStats;
+  nextRedialAt: string | null;
+  runsSoFar: number;
+}
+
+/** The Twilio facts an outcome is decided from (telephony.md §2), stored on the attempt. */
+export interface CallFacts {
+  /** The number could not be parsed into E.164. */
+  unparsable?: boolean;
+  /** The number is on our banned / do-not-call list. */
+  banned?: boolean;
+  /** calls.create was rejected by Twilio. */
+  createError?: { code: number | null; status: number | null; message: string };
+  callSid?: string;
+  callStatus?: string;
+  sipResponseCode?: number;
+  answeredBy?: string;
+  /** From the <Dial> action request. */
+  dialCallStatus?: string;
+  /** The agent's leg ended first (bridged call). */
+  agentHungUpFirst?: boolean;
+  /** A person answered but no agent was free (the safe-harbor message was played). */
+  noAgentFree?: boolean;
+  /** The call went through the agent step (the answer TwiML dialled an agent). */
+  agentStep?: boolean;
+  callDurationSeconds?: number;
+  /** No final status could be had from callbacks or from Twilio. */
+  unresolved?: boolean;
+}
+
+export interface CallContactInput {
+  campaign: string;
+  campaignWorkflowId: string;
+  contact: CachedContact;
+  attemptNo: number;
+  /** When the attempt is due (ISO); null → now. */
+  dueAt: string | null;
+  settings: CampaignSettings;
+  callTimeoutMs: number;
+}
+
+export interface AttemptResult {
+  contactId: number;
+  attemptNo: number;
+  lastState: LastState;
+  contactSuccessful: ContactSuccessful;
+  placed: boolean;
+  redialTime: string | null;
+  /** Set when the attempt failed for good before its outcome was recorded (a bug or a lost row). */
+  error?: string;
+}
+
+/** One Twilio status callback as the webhook server forwards it. */
+export interface CallStatusEvent {
+  callSid: string;
+  callStatus: string;
+  sequenceNumber: number | null;
+  sipResponseCode?: number;
+  answeredBy?: string;
+  callDurationSeconds?: number;
+  timestamp?: string;
+}
+
+export interface ContactStatusView {
+  contactId: number;
+  attemptNo: number;
+  phase: 'waiting' | 'placing' | 'ringing' | 'recording' | 'done';
+  dueAt: string | null;
+  callSid: string | null;
+  callStatus: string | null;
+  callbacks: number;
+}
+
+// Campaign messages
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const stopSignal = defineSignal('stop');
+/** The CRM (or an operator) changed contacts: refill now instead of at the next interval. */
+export const refillSignal = defineSignal('refill');
+/** A child reports its attempt's result (by the campaign's workflow id, so continue-as-new keeps it). */
+export const attemptFinishedSignal = defineSignal<[AttemptResult]>('attemptFinished');
+export const campaignStatusQuery = defineQuery<CampaignStatusView>('status');
+
+// Contact messages
+export const callStatusSignal = defineSignal<[CallStatusEvent]>('callStatus');
+/** Move the attempt's due time (ISO string); the durable timer follows. */
+export const rescheduleSignal = defineSignal<[{ dueAt: string }]>('reschedule');
+export const contactStatusQuery = defineQuery<ContactStatusView>('status');
+
+// Search attributes (registered on the server by the temporal-server script)
+export const CampaignNameKey = defineSearchAttributeKey('CampaignName', 'KEYWORD');
+export const ContactIdKey = defineSearchAttributeKey('ContactId', 'INT');
+export const LastStateKey = defineSearchAttributeKey('LastState', 'INT');
+export const ContactSuccessfulKey = defineSearchAttributeKey('ContactSuccessful', 'INT');
+export const NextDialTimeKey = defineSearchAttributeKey('NextDialTime', 'DATETIME');
+
+/** Name → type as `temporal server start-dev --search-attribute` and the operator API take them. */
+export const SEARCH_ATTRIBUTES = {
+  CampaignName: 'Keyword',
+  ContactId: 'Int',
+  LastState: 'Int',
+  ContactSuccessful: 'Int',
+  NextDialTime: 'Datetime',
+} as const;
+
+export const campaignWorkflowId = (name: string) => `campaign/${name}`;
+export const contactWorkflowId = (campaign: string, contactId: number) => `contact/${campaign}/${contactId}`;
+
+/** §5 order: due redials oldest redial_time first, then new contacts in insertion (id) order. */
+export function byDialOrder(a: CachedContact, b: CachedContact): number {
+  if (a.redialAt !== b.redialAt) {
+    if (a.redialAt === null) return 1;
+    if (b.redialAt === null) return -1;
+    return a.redialAt < b.redialAt ? -1 : 1;
+  }
+  return a.id - b.id;
+}
