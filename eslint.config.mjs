@@ -39,7 +39,14 @@ export default tseslint.config(
               message: 'Workflow code must stay deterministic: use an activity.',
             },
             {
-              group: ['../activities/*', '../activities', '../db/*', '../server/*', '../client/*', '../lib/*'],
+              group: [
+                '../activities/*',
+                '../activities',
+                '../db/*',
+                '../server/*',
+                '../client/*',
+                '../lib/*',
+              ],
               allowTypeImports: true,
               message: 'Workflows import only @temporalio/workflow, their shared definitions and types.',
             },

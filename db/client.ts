@@ -5,16 +5,28 @@ import * as schema from './schema';
 export type Db = PostgresJsDatabase<typeof schema>;
 
 export interface Database {
+  /** The query builder, for everything that fits it. */
   db: Db;
+  /**
+   * Plain postgres.js for the statements the builder cannot express (the reservation's
+   * UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)). A client of its own: drizzle replaces its
+   * client's date parsers and serializers, and raw queries want postgres.js's Date handling.
+   */
   sql: postgres.Sql;
   close(): Promise<void>;
 }
 
 export function connectDatabase(url: string, opts: { max?: number } = {}): Database {
-  const sql = postgres(url, {
-    max: opts.max ?? 10,
-    onnotice: () => undefined,
-  });
-  const db = drizzle(sql, { schema });
-  return { db, sql, close: () => sql.end({ timeout: 5 }) };
+  const max = opts.max ?? 10;
+  const options = { onnotice: () => undefined };
+  const sql = postgres(url, { ...options, max: Math.max(1, Math.ceil(max / 2)) });
+  const builderClient = postgres(url, { ...options, max });
+  const db = drizzle(builderClient, { schema });
+  return {
+    db,
+    sql,
+    close: async () => {
+      await Promise.all([sql.end({ timeout: 5 }), builderClient.end({ timeout: 5 })]);
+    },
+  };
 }

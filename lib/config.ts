@@ -42,6 +42,7 @@ const schema = z.object({
   SERVER_PORT: port.default(3000),
   SERVER_HOST: z.string().default('127.0.0.1'),
   SIMULATOR_PORT: port.default(3100),
+  SIMULATOR_HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEFAULT_REGION: z
     .string()
@@ -60,7 +61,7 @@ export interface Config {
   twilio: { accountSid?: string; authToken?: string; apiBaseUrl?: string };
   publicBaseUrl?: string;
   server: { host: string; port: number };
-  simulatorPort: number;
+  simulator: { host: string; port: number };
   logLevel: Env['LOG_LEVEL'];
   defaultRegion: string;
   dataDir: string;
@@ -94,7 +95,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     publicBaseUrl: e.PUBLIC_BASE_URL,
     server: { host: e.SERVER_HOST, port: e.SERVER_PORT },
-    simulatorPort: e.SIMULATOR_PORT,
+    simulator: { host: e.SIMULATOR_HOST, port: e.SIMULATOR_PORT },
     logLevel: e.LOG_LEVEL,
     defaultRegion: e.DEFAULT_REGION,
     dataDir: e.DIALER_DATA_DIR,

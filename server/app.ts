@@ -9,7 +9,6 @@ export type ServerDeps = WebhookDeps & { logger: pino.Logger };
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
   });
   await app.register(formbody);
   app.get('/health', async (_req, reply) => {

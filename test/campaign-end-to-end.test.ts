@@ -181,7 +181,7 @@ describe('a campaign end to end', () => {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       // long calls, so that most contacts are still waiting in the cache when we stop
-      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 40 } }),
+      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 100 } }),
     });
     assert.equal(res.status, 200);
     assert.equal(
@@ -216,7 +216,13 @@ describe('a campaign end to end', () => {
       { contact_id: string }[]
     >`select contact_id from call_attempts where campaign_name = ${name}`;
     const dialedIds = new Set(dialed.map((d) => Number(d.contact_id)));
-    assert.equal(dialedIds.size, 2, 'only the two calls in flight were placed');
+    assert.ok(
+      dialedIds.size >= 2 && dialedIds.size <= 6,
+      `${dialedIds.size} contacts dialed before the stop`,
+    );
+    const unfinished = await stack.db
+      .sql`select 1 from call_attempts where campaign_name = ${name} and recorded_at is null`;
+    assert.equal(unfinished.length, 0, 'every call in flight finished and was recorded');
     for (const r of rows) {
       const id = Number(r.id);
       if (dialedIds.has(id)) continue;

@@ -60,7 +60,7 @@ export interface Stack {
 export async function startStack(sim: Partial<SimulatorOptions> = {}): Promise<Stack> {
   const taskQueue = uid('tq');
   const db = testDatabase();
-  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn', 'test');
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'error', 'test');
   const simulator = await startSimulator({
     accountSid: SIMULATOR_ACCOUNT_SID,
     authToken: SIMULATOR_AUTH_TOKEN,

@@ -89,7 +89,8 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
       const { loadScenarioFile, startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
       await untilSignalled(async () => {
         const sim = await startSimulator({
-          port: o.port ?? cfg.simulatorPort,
+          host: cfg.simulator.host,
+          port: o.port ?? cfg.simulator.port,
           ...creds,
           ...(o.scenario ? { scenario: loadScenarioFile(o.scenario) } : {}),
           timeScale: o.timeScale,
@@ -174,7 +175,7 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
       const { startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
       const creds = twilioCredentials({ ...cfg, twilio: { apiBaseUrl: 'http://simulator' } });
       const sim = await startSimulator({
-        port: cfg.simulatorPort,
+        ...cfg.simulator,
         ...creds,
         logger: createLogger(cfg.logLevel, 'simulator'),
       });
@@ -188,7 +189,9 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
 
     const { NativeConnection } = lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
     const { createWorker } = lazy<typeof import('../../worker/main')>('../../worker/main');
-    const { twilioCalls } = lazy<typeof import('../../activities/twilio-calls')>('../../activities/twilio-calls');
+    const { twilioCalls } = lazy<typeof import('../../activities/twilio-calls')>(
+      '../../activities/twilio-calls',
+    );
     const { createTwilioClient } = lazy<typeof import('../../lib/twilio')>('../../lib/twilio');
     const creds = twilioCredentials(cfg);
     const database = connectDatabase(cfg.databaseUrl);
