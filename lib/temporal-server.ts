@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -20,25 +20,46 @@ export function cachedCliPath(toolsDir: string): string {
   return path.join(toolsDir, `temporal-${TEMPORAL_CLI_VERSION}`, 'bin', 'temporal');
 }
 
-function onPath(cmd: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  const found = r.stdout.trim();
-  return r.status === 0 && found ? found : undefined;
+/** Where to look for executables: PATH, and the places Go's installer puts it. */
+export interface ToolSearch {
+  path: string;
+  goFallbacks: string[];
+}
+const defaultSearch = (): ToolSearch => ({
+  path: process.env.PATH ?? '',
+  goFallbacks: ['/usr/local/go/bin/go'],
+});
+
+function onPath(cmd: string, searchPath: string): string | undefined {
+  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, cmd);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
 }
 
 /** A `temporal` CLI on PATH, else the project's cached build, else undefined. */
-export function findTemporalCli(toolsDir: string): string | undefined {
-  const fromPath = onPath('temporal');
+export function findTemporalCli(toolsDir: string, search: ToolSearch = defaultSearch()): string | undefined {
+  const fromPath = onPath('temporal', search.path);
   if (fromPath) return fromPath;
   const cached = cachedCliPath(toolsDir);
   return fs.existsSync(cached) ? cached : undefined;
 }
 
 /** Finds the CLI or builds it with `go install` into the tools cache (about 3 minutes the first time). */
-export async function ensureTemporalCli(toolsDir: string, progress: Progress = () => {}): Promise<string> {
-  const found = findTemporalCli(toolsDir);
+export async function ensureTemporalCli(
+  toolsDir: string,
+  progress: Progress = () => {},
+  search: ToolSearch = defaultSearch(),
+): Promise<string> {
+  const found = findTemporalCli(toolsDir, search);
   if (found) return found;
-  const go = onPath('go') ?? (fs.existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = onPath('go', search.path) ?? search.goFallbacks.find((g) => fs.existsSync(g));
   if (!go) {
     throw new TemporalSetupError(
       'No Temporal server available: there is no `temporal` CLI on PATH or in ' +

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { campaignWorkflowId, ContactSuccessful, LastState } from '../workflows/shared';
-import { type Stack, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import { campaignStatusQuery, campaignWorkflowId, ContactSuccessful, LastState } from '../workflows/shared';
+import { type Stack, eventually, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
 
 type Expect = { cs: number; ls: number; attempts: number; states: number[] };
 
@@ -234,5 +234,60 @@ describe('a campaign end to end', () => {
     assert.ok(fresh.length === 20);
     const status = await runCli(['campaign', 'status', name, '--json'], stack.env);
     assert.equal(JSON.parse(status.stdout).status, 'stopped');
+  });
+
+  test('pause returns the cache and places no call until resume; resume finishes the campaign', async () => {
+    const name = uid('pause');
+    const phones = Array.from({ length: 6 }, testPhone);
+    await fetch(`${stack.sim.url}/sim/scenario`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 20 } }),
+    });
+    assert.equal(
+      (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', '1'], stack.env))
+        .code,
+      0,
+    );
+    const ids = await insertContacts(stack.db, name, phones);
+    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
+    const placedCount = async () =>
+      (await stack.db.sql`select 1 from call_attempts where campaign_name = ${name} and placed`).length;
+    await eventually(async () => (await placedCount()) >= 1, 20_000, 'the first call');
+    const pause = await runCli(['campaign', 'pause', name], stack.env);
+    assert.equal(pause.code, 0, pause.stderr);
+    const view = await eventually(
+      async () => {
+        const v = await handle.query(campaignStatusQuery);
+        return v.status === 'paused' && v.inFlight === 0 && v.cached === 0 ? v : undefined;
+      },
+      20_000,
+      'the campaign to be paused with no call in flight',
+    );
+    const dialedWhilePausing = await placedCount();
+    const rows = await stack.db.sql<{ contact_successful: number; cached_by: string | null }[]>`
+      select contact_successful, cached_by from contacts where campaign_name = ${name} and number_of_contacts = 0`;
+    assert.equal(rows.length, 6 - dialedWhilePausing);
+    assert.ok(
+      rows.every((r) => r.contact_successful === 0 && r.cached_by === null),
+      'undialed contacts are back at 0',
+    );
+    const [campaignRow] = await stack.db.sql`select status from campaigns where name = ${name}`;
+    assert.equal(campaignRow!.status, 'paused');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await placedCount(), dialedWhilePausing, 'no call placed while paused');
+    assert.equal(view.stats.attemptsFinished, dialedWhilePausing);
+
+    const resume = await runCli(['campaign', 'resume', name], stack.env);
+    assert.equal(resume.code, 0, resume.stderr);
+    assert.equal((await handle.result()).status, 'completed');
+    const done = await stack.db.sql<{ id: string; contact_successful: number; number_of_contacts: number }[]>`
+      select id, contact_successful, number_of_contacts from contacts where campaign_name = ${name} order by id`;
+    assert.deepEqual(
+      done.map((r) => [Number(r.id), r.contact_successful, r.number_of_contacts]),
+      ids.map((id) => [id, 1, 1]),
+      'every contact dialed exactly once',
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type Deps } from '../activities';
 import { twilioCalls } from '../activities/twilio-calls';
-import { connectDatabase } from '../db/client';
+import { connectDatabase, type Database } from '../db/client';
 import { type Config, ConfigError, twilioCredentials } from '../lib/config';
 import { createTwilioClient } from '../lib/twilio';
 
@@ -26,27 +26,34 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
   });
 }
 
+/** The activities' dependencies for a worker process, from the configuration. */
+export function workerDeps(cfg: Config & { publicBaseUrl: string }, database: Database): Deps {
+  const creds = twilioCredentials(cfg);
+  const client = createTwilioClient({ ...creds, apiBaseUrl: cfg.twilio.apiBaseUrl, timeoutMs: 10_000 });
+  return {
+    db: database,
+    calls: twilioCalls(client),
+    clock: () => new Date(),
+    publicBaseUrl: cfg.publicBaseUrl,
+    defaultRegion: cfg.defaultRegion,
+  };
+}
+
 /** The worker process: builds its dependencies once, runs until SIGINT/SIGTERM, closes them. */
 export async function runWorker(cfg: Config): Promise<void> {
-  if (!cfg.publicBaseUrl) {
+  const { publicBaseUrl } = cfg;
+  if (!publicBaseUrl) {
     throw new ConfigError('PUBLIC_BASE_URL is not set: Twilio needs the webhook server’s address.');
   }
-  const creds = twilioCredentials(cfg);
+  twilioCredentials(cfg); // fail fast, before connecting anywhere
   const database = connectDatabase(cfg.databaseUrl);
   const connection = await NativeConnection.connect({ address: cfg.temporal.address });
   try {
-    const client = createTwilioClient({ ...creds, apiBaseUrl: cfg.twilio.apiBaseUrl, timeoutMs: 10_000 });
     const worker = await createWorker({
       connection,
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
-      deps: {
-        db: database,
-        calls: twilioCalls(client),
-        clock: () => new Date(),
-        publicBaseUrl: cfg.publicBaseUrl,
-        defaultRegion: cfg.defaultRegion,
-      },
+      deps: workerDeps({ ...cfg, publicBaseUrl }, database),
     });
     await worker.run();
   } finally {

@@ -188,27 +188,14 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
     cleanups.push(async () => void (await app.close()));
 
     const { NativeConnection } = lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
-    const { createWorker } = lazy<typeof import('../../worker/main')>('../../worker/main');
-    const { twilioCalls } = lazy<typeof import('../../activities/twilio-calls')>(
-      '../../activities/twilio-calls',
-    );
-    const { createTwilioClient } = lazy<typeof import('../../lib/twilio')>('../../lib/twilio');
-    const creds = twilioCredentials(cfg);
+    const { createWorker, workerDeps } = lazy<typeof import('../../worker/main')>('../../worker/main');
     const database = connectDatabase(cfg.databaseUrl);
     const connection = await NativeConnection.connect({ address: cfg.temporal.address });
     const worker = await createWorker({
       connection,
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
-      deps: {
-        db: database,
-        calls: twilioCalls(
-          createTwilioClient({ ...creds, apiBaseUrl: cfg.twilio.apiBaseUrl, timeoutMs: 10_000 }),
-        ),
-        clock: () => new Date(),
-        publicBaseUrl,
-        defaultRegion: cfg.defaultRegion,
-      },
+      deps: workerDeps({ ...cfg, publicBaseUrl }, database),
     });
     const running = worker.run();
     cleanups.push(async () => {
@@ -219,15 +206,29 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
     });
 
     const db = new URL(cfg.databaseUrl);
+    const creds = twilioCredentials(cfg);
+    if (db.password) db.password = '***';
     console.log(
       [
         'dialer dev is running:',
         `  Temporal          ${cfg.temporal.address}  (${started ? 'started here' : 'already running'})`,
-        `  Temporal Web UI   http://127.0.0.1:${cfg.temporal.uiPort}`,
+        `  Temporal Web UI   ${started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : 'wherever the running server serves it'}`,
         `  Database          ${db.host}${db.pathname}`,
         `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
         `  Webhook server    ${publicBaseUrl}  (GET /health)`,
         `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
+        'Configuration in use:',
+        `  TEMPORAL_ADDRESS=${cfg.temporal.address}`,
+        `  TEMPORAL_NAMESPACE=${cfg.temporal.namespace}`,
+        `  TEMPORAL_TASK_QUEUE=${cfg.temporal.taskQueue}`,
+        `  DATABASE_URL=${db.toString()}`,
+        `  TWILIO_ACCOUNT_SID=${creds.accountSid}`,
+        `  TWILIO_AUTH_TOKEN=(set, not shown)`,
+        `  TWILIO_API_BASE_URL=${cfg.twilio.apiBaseUrl ?? '(unset: real Twilio)'}`,
+        `  PUBLIC_BASE_URL=${publicBaseUrl}`,
+        `  SERVER_PORT=${cfg.server.port}`,
+        `  SIMULATOR_PORT=${cfg.simulator.port}`,
+        `  LOG_LEVEL=${cfg.logLevel}`,
         'Ctrl-C stops everything started here.',
       ].join('\n'),
     );

@@ -1,0 +1,100 @@
+/**
+ * `dialer dev` brings every piece up for local use (here on the suite's Temporal server and test
+ * database), prints where they are, dials a campaign, and stops what it started on SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
+import { campaignWorkflowId } from '../workflows/shared';
+import {
+  cfg,
+  eventually,
+  freePort,
+  insertContacts,
+  repoRoot,
+  runCli,
+  testDatabase,
+  testPhone,
+  uid,
+} from './helpers';
+
+test('dialer dev runs a campaign end to end and stops on SIGTERM', async () => {
+  const serverPort = await freePort();
+  const simulatorPort = await freePort();
+  const env = {
+    ...process.env,
+    DATABASE_URL: cfg.testDatabaseUrl,
+    TEMPORAL_TASK_QUEUE: uid('tq'),
+    SERVER_PORT: String(serverPort),
+    SIMULATOR_PORT: String(simulatorPort),
+    // no Twilio settings: dev starts the simulator with its demo credentials
+    TWILIO_ACCOUNT_SID: '',
+    TWILIO_AUTH_TOKEN: '',
+    TWILIO_API_BASE_URL: '',
+    PUBLIC_BASE_URL: '',
+    LOG_LEVEL: 'warn',
+  };
+  const dev = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), 'dev'], {
+    env,
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  dev.stdout.on('data', (d) => (out += d));
+  dev.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => dev.on('exit', (code) => r(code)));
+  const db = testDatabase();
+  const connection = await Connection.connect({ address: cfg.temporal.address });
+  try {
+    await eventually(async () => out.includes('Ctrl-C stops everything'), 60_000, `dev to start:\n${out}`);
+    for (const v of [
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_TASK_QUEUE',
+      'DATABASE_URL',
+      'TWILIO_ACCOUNT_SID',
+      'TWILIO_AUTH_TOKEN',
+      'TWILIO_API_BASE_URL',
+      'PUBLIC_BASE_URL',
+      'SERVER_PORT',
+      'SIMULATOR_PORT',
+      'LOG_LEVEL',
+    ]) {
+      assert.match(out, new RegExp(`${v}=`), `dev prints ${v}`);
+    }
+    assert.match(out, new RegExp(`simulator at http://127.0.0.1:${simulatorPort}`));
+    assert.doesNotMatch(out, new RegExp(SIMULATOR_AUTH_TOKEN), 'the auth token is never printed');
+    const health = await fetch(`http://127.0.0.1:${serverPort}/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(((await health.json()) as { checks: unknown }).checks, {
+      database: 'ok',
+      temporal: 'ok',
+    });
+
+    const name = uid('dev');
+    const phones = [testPhone(), testPhone(), testPhone()];
+    assert.equal((await runCli(['campaign', 'create', name, '--caller-id', '+15005550006'], env)).code, 0);
+    await insertContacts(db, name, phones);
+    assert.equal((await runCli(['campaign', 'start', name], env)).code, 0);
+    const client = new Client({ connection });
+    const result = await client.workflow.getHandle(campaignWorkflowId(name)).result();
+    assert.equal(result.status, 'completed');
+    const rows =
+      await db.sql`select contact_successful, last_state, number_of_contacts from contacts where campaign_name = ${name}`;
+    assert.deepEqual(
+      rows.map((r) => ({ ...r })),
+      phones.map(() => ({ contact_successful: 1, last_state: 0, number_of_contacts: 1 })),
+    );
+  } finally {
+    dev.kill('SIGTERM');
+    const code = await exited;
+    await connection.close();
+    await db.close();
+    assert.equal(code, 0, `dev exits cleanly on SIGTERM:\n${out}`);
+  }
+  await assert.rejects(fetch(`http://127.0.0.1:${serverPort}/health`), 'the webhook server is down');
+  await assert.rejects(fetch(`http://127.0.0.1:${simulatorPort}/health`), 'the simulator is down');
+});
