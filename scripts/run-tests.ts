@@ -41,7 +41,10 @@ async function main(): Promise<number> {
     log(`started an in-memory Temporal dev server at ${cfg.temporal.address}`);
   }
 
-  const files = process.argv.slice(2);
+  // arguments: test files, and node --test options (e.g. --test-name-pattern=…) passed through
+  const args = process.argv.slice(2);
+  const files = args.filter((a) => !a.startsWith('--'));
+  const passThrough = args.filter((a) => a.startsWith('--'));
   const testFiles = files.length
     ? files
     : fs
@@ -53,7 +56,7 @@ async function main(): Promise<number> {
     return await new Promise<number>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', '--test', '--test-reporter=spec', ...testFiles],
+        ['--import', 'tsx', '--test', '--test-reporter=spec', ...passThrough, ...testFiles],
         {
           stdio: 'inherit',
           cwd: path.join(__dirname, '..'),

@@ -10,7 +10,7 @@ import { type Stack, eventually, insertContacts, runCli, startStack, testPhone, 
 
 type Expect = { cs: number; ls: number; attempts: number; states: number[] };
 
-describe('a campaign end to end', () => {
+describe('a campaign end to end', { timeout: 180_000 }, () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({ timeScale: 0.05 });
@@ -289,5 +289,46 @@ describe('a campaign end to end', () => {
       ids.map((id) => [id, 1, 1]),
       'every contact dialed exactly once',
     );
+  });
+
+  test('a campaign that continues as new several times loses and doubles no contact', async () => {
+    const name = uid('can');
+    const phones = Array.from({ length: 16 }, testPhone);
+    const numbers = Object.fromEntries(phones.slice(0, 6).map((p) => [p, ['busy', 'human']]));
+    await fetch(`${stack.sim.url}/sim/scenario`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers }),
+    });
+    const create = [
+      'campaign',
+      'create',
+      name,
+      '--caller-id',
+      '+15005550006',
+      '--lines',
+      '3',
+      '--retry',
+      'Busy=1s',
+    ];
+    assert.equal((await runCli(create, stack.env)).code, 0);
+    const ids = await insertContacts(stack.db, name, phones);
+    assert.equal((await runCli(['campaign', 'start', name, '--max-history', '60'], stack.env)).code, 0);
+    const result = await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+    assert.equal(result.status, 'completed');
+    assert.equal(result.stats.attemptsFinished, 16 + 6, 'every attempt reported once across runs');
+
+    let runs = 0;
+    for await (const _ of stack.client.workflow.list({ query: `WorkflowId = '${campaignWorkflowId(name)}'` }))
+      runs++;
+    assert.ok(runs >= 3, `continued as new (${runs} runs)`);
+    const rows = await stack.db.sql<{ id: string; contact_successful: number; number_of_contacts: number }[]>`
+      select id, contact_successful, number_of_contacts from contacts where campaign_name = ${name} order by id`;
+    assert.deepEqual(
+      rows.map((r) => [Number(r.id), r.contact_successful, r.number_of_contacts]),
+      ids.map((id, i) => [id, 1, i < 6 ? 2 : 1]),
+    );
+    const calls = (await (await fetch(`${stack.sim.url}/sim/calls`)).json()) as { to: string }[];
+    assert.equal(calls.filter((c) => phones.includes(c.to)).length, 22, 'the simulator saw each call once');
   });
 });

@@ -21,7 +21,7 @@ import {
   uid,
 } from './helpers';
 
-test('dialer dev runs a campaign end to end and stops on SIGTERM', async () => {
+test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 180_000 }, async () => {
   const serverPort = await freePort();
   const simulatorPort = await freePort();
   const env = {

@@ -9,7 +9,7 @@ import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
 import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
 import { type Stack, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
 
-describe('Twilio webhook signatures', () => {
+describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({ timeScale: 0.05 });

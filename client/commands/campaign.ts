@@ -221,10 +221,21 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       durationArg,
     )
     .addOption(new Option('--keep-running', 'keep running when nothing is left to dial (wait for the CRM)'))
+    .option(
+      '--max-history <events>',
+      'continue as new after this many history events (default 10000)',
+      intArg(50),
+    )
     .action(
       async (
         name: string,
-        o: { refillInterval?: number; callTimeout?: number; lookahead?: number; keepRunning?: boolean },
+        o: {
+          refillInterval?: number;
+          callTimeout?: number;
+          lookahead?: number;
+          keepRunning?: boolean;
+          maxHistory?: number;
+        },
       ) => {
         await requireCampaign(ctx(), name);
         const client = await ctx().temporal();
@@ -233,6 +244,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           ...(o.callTimeout !== undefined ? { callTimeoutMs: o.callTimeout } : {}),
           ...(o.lookahead !== undefined ? { lookaheadMs: o.lookahead } : {}),
           ...(o.keepRunning ? { finishWhenDone: false } : {}),
+          ...(o.maxHistory !== undefined ? { maxHistoryEvents: o.maxHistory } : {}),
         };
         const input: CampaignInput = { name, options };
         try {
