@@ -30,12 +30,7 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     for (const p of groups.busy) numbers[p] = 'busy';
     for (const p of groups.noAnswerThenHuman) numbers[p] = ['no-answer', 'human'];
     for (const p of groups.busyThenNoAnswer) numbers[p] = ['busy', 'no-answer'];
-    const res = await fetch(`${stack.sim.url}/sim/scenario`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers }),
-    });
-    assert.equal(res.status, 200, await res.text());
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers });
 
     const create = await runCli(
       [
@@ -177,13 +172,8 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
   test('stop returns undialed contacts to what they were and leaves none at 3', async () => {
     const name = uid('stop');
     const phones = Array.from({ length: 30 }, testPhone);
-    const res = await fetch(`${stack.sim.url}/sim/scenario`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      // long calls, so that most contacts are still waiting in the cache when we stop
-      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 100 } }),
-    });
-    assert.equal(res.status, 200);
+    // long calls, so that most contacts are still waiting in the cache when we stop
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 100 } });
     assert.equal(
       (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', '2'], stack.env))
         .code,
@@ -239,11 +229,7 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
   test('pause returns the cache and places no call until resume; resume finishes the campaign', async () => {
     const name = uid('pause');
     const phones = Array.from({ length: 6 }, testPhone);
-    await fetch(`${stack.sim.url}/sim/scenario`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 20 } }),
-    });
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 20 } });
     assert.equal(
       (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', '1'], stack.env))
         .code,
@@ -295,11 +281,7 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     const name = uid('can');
     const phones = Array.from({ length: 16 }, testPhone);
     const numbers = Object.fromEntries(phones.slice(0, 6).map((p) => [p, ['busy', 'human']]));
-    await fetch(`${stack.sim.url}/sim/scenario`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers }),
-    });
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers });
     const create = [
       'campaign',
       'create',

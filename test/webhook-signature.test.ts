@@ -19,11 +19,8 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
   test('unsigned, wrongly signed and tampered callbacks are refused and change nothing', async () => {
     const name = uid('sig');
     const phone = testPhone();
-    await fetch(`${stack.sim.url}/sim/scenario`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 600 } }), // 30 s at 0.05
-    });
+    // a call that stays live for 30 s (600 s at time scale 0.05)
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 600 } });
     assert.equal(
       (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006'], stack.env)).code,
       0,
