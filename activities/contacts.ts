@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { campaigns } from '../db/schema';
 import {
-  byDialOrder,
+  dialOrder,
   type CachedContact,
   type CampaignSettings,
   type CampaignStatus,
@@ -62,29 +62,42 @@ export const contactActivities = (deps: Deps) => ({
   },
 
   /**
-   * Takes eligible contacts into the campaign's cache (§5, §6) in one statement: the rows are
-   * locked with SKIP LOCKED, so no other campaign run or worker can take the same contact, and
+   * Takes eligible contacts into the campaign's cache (§5, §6) in one statement. Candidates come
+   * in the contract's order, each tier an ordered range of contacts_selection_idx: due redials by
+   * redial_time, then new contacts by id, then redials due within the look-ahead window. The rows
+   * are locked with SKIP LOCKED, so no other campaign run or worker can take the same contact, and
    * set to 3 together with what to restore on pause or stop.
    */
   async reserveContacts(input: ReserveInput): Promise<ReserveResult> {
     const { sql: pg } = deps.db;
+    const now = deps.clock();
     const again = await pg<Row[]>`
       select id, phone_number, redial_time, number_of_contacts, cached_from from contacts
       where cache_reservation = ${input.reservation} and contact_successful = 3`;
     let taken = again;
     if (again.length === 0) {
-      const horizon = new Date(deps.clock().getTime() + input.lookaheadMs);
+      const horizon = new Date(now.getTime() + input.lookaheadMs);
+      const eligible = pg`
+        campaign_name = ${input.campaign}
+        and contact_successful in (0, 2)
+        and number_of_contacts < ${input.maxAttempts}
+        and phone_number is not null and btrim(phone_number) <> ''`;
       taken = await pg<Row[]>`
-        with picked as (
-          select id from contacts
-          where campaign_name = ${input.campaign}
-            and contact_successful in (0, 2)
-            and number_of_contacts < ${input.maxAttempts}
-            and phone_number is not null and btrim(phone_number) <> ''
-            and (redial_time is null or redial_time <= ${horizon})
-          order by redial_time asc nulls last, id
+        with candidates as (
+          (select id, 0 as tier from contacts where ${eligible} and redial_time <= ${now}
+            order by redial_time nulls last, id limit ${input.limit})
+          union all
+          (select id, 1 from contacts where ${eligible} and redial_time is null
+            order by redial_time nulls last, id limit ${input.limit})
+          union all
+          (select id, 2 from contacts where ${eligible} and redial_time > ${now} and redial_time <= ${horizon}
+            order by redial_time nulls last, id limit ${input.limit})
+        ), picked as (
+          select c.id from contacts c join candidates k on k.id = c.id
+          where c.contact_successful in (0, 2)
+          order by k.tier, c.redial_time, c.id
           limit ${input.limit}
-          for update skip locked
+          for update of c skip locked
         )
         update contacts c set
           cached_from = c.contact_successful,
@@ -103,7 +116,7 @@ export const contactActivities = (deps: Deps) => ({
         and phone_number is not null and btrim(phone_number) <> ''
         and redial_time is not null`;
     return {
-      contacts: taken.map(toCached).sort(byDialOrder),
+      contacts: taken.map(toCached).sort(dialOrder(now.getTime())),
       nextRedialAt: next?.at ? next.at.toISOString() : null,
     };
   },

@@ -15,14 +15,19 @@ import {
   type CallFacts,
   ContactSuccessful,
   ContactSuccessfulKey,
-  LastState,
   type ContactStatusView,
+  LastState,
   LastStateKey,
   NextDialTimeKey,
   attemptFinishedSignal,
   callStatusSignal,
   contactStatusQuery,
+  lineGrantSignal,
+  lineRequestSignal,
+  lineReturnSignal,
   rescheduleSignal,
+  withdrawSignal,
+  withdrawUpdate,
 } from './shared';
 
 const db = proxyActivities<Activities>({
@@ -37,23 +42,23 @@ const twilio = proxyActivities<Activities>({
   retry: { initialInterval: '2s', maximumInterval: '1m' },
 });
 
+type Phase = ContactStatusView['phase'];
+
 /** One attempt for one contact: wait until due, dial, wait for the outcome, record it, report. */
 export async function callContactWorkflow(input: CallContactInput): Promise<AttemptResult> {
+  const base = { contactId: input.contact.id, attemptNo: input.attemptNo, placed: false, redialTime: null };
   try {
     const result = await attempt(input);
     await reportToCampaign(input.campaignWorkflowId, result);
     return result;
   } catch (err) {
     // The campaign must hear of every child it started, or it would wait for it forever.
-    await reportToCampaign(input.campaignWorkflowId, {
-      contactId: input.contact.id,
-      attemptNo: input.attemptNo,
+    const failed = {
+      ...base,
       lastState: LastState.ErrorOccurred,
       contactSuccessful: ContactSuccessful.MarkedForDialing,
-      placed: false,
-      redialTime: null,
-      error: String(err),
-    });
+    };
+    await reportToCampaign(input.campaignWorkflowId, { ...failed, error: String(err) });
     throw err;
   }
 }
@@ -61,11 +66,26 @@ export async function callContactWorkflow(input: CallContactInput): Promise<Atte
 async function attempt(input: CallContactInput): Promise<AttemptResult> {
   const tracker = new CallStatusTracker();
   let dueAt = input.dueAt;
-  let phase: ContactStatusView['phase'] = 'waiting';
+  let hasLine = input.lineGranted;
+  let withdrawn = false;
+  let phase: Phase = 'waiting';
   let callSid: string | null = null;
+  const undialed = () => phase === 'waiting' || phase === 'waiting-for-line';
   setHandler(callStatusSignal, (e) => tracker.add(e));
   setHandler(rescheduleSignal, ({ dueAt: at }) => {
-    dueAt = at;
+    if (undialed()) dueAt = at;
+  });
+  setHandler(lineGrantSignal, ({ attemptNo }) => {
+    if (attemptNo === input.attemptNo) hasLine = true;
+  });
+  setHandler(withdrawSignal, () => {
+    if (undialed()) withdrawn = true;
+  });
+  setHandler(withdrawUpdate, async () => {
+    if (!undialed()) return { outcome: 'dialing' as const };
+    withdrawn = true;
+    await condition(() => phase === 'withdrawn');
+    return { outcome: 'released' as const };
   });
   setHandler(contactStatusQuery, () => ({
     contactId: input.contact.id,
@@ -77,7 +97,43 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     callbacks: tracker.count,
   }));
 
-  await waitUntilDue(() => dueAt);
+  // Wait for the due time and a line; a reschedule to later gives the line back (§5: never early).
+  const campaign = getExternalWorkflowHandle(input.campaignWorkflowId);
+  const ids = { contactId: input.contact.id, attemptNo: input.attemptNo };
+  for (;;) {
+    await waitUntilDue(
+      () => dueAt,
+      () => withdrawn,
+    );
+    if (withdrawn) break;
+    if (!hasLine) {
+      phase = 'waiting-for-line';
+      await campaign.signal(lineRequestSignal, { ...ids, dueAt });
+      const at = dueAt;
+      await condition(() => hasLine || withdrawn || dueAt !== at);
+      phase = 'waiting';
+    }
+    if (withdrawn) break;
+    if (isDue(dueAt)) break;
+    if (hasLine) {
+      hasLine = false;
+      await campaign.signal(lineReturnSignal, ids);
+    }
+  }
+  if (withdrawn) {
+    // §6: back to the value it had before it was cached; nothing else on the row changes
+    await db.releaseContacts({ holder: input.campaignWorkflowId, contactIds: [input.contact.id] });
+    if (hasLine) await campaign.signal(lineReturnSignal, ids).catch(() => undefined);
+    phase = 'withdrawn';
+    return {
+      ...ids,
+      lastState: LastState.ErrorOccurred,
+      contactSuccessful: input.contact.cachedFrom as ContactSuccessful,
+      placed: false,
+      redialTime: null,
+      withdrawn: true,
+    };
+  }
 
   phase = 'placing';
   const placed = await twilio.placeCall({
@@ -119,14 +175,16 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   return result;
 }
 
-/** A durable timer until the due time; a reschedule signal moves it, earlier or later. */
-async function waitUntilDue(due: () => string | null): Promise<void> {
+const isDue = (at: string | null) => at === null || new Date(at).getTime() <= Date.now();
+
+/** A durable timer until the due time; a reschedule moves it, earlier or later. */
+async function waitUntilDue(due: () => string | null, cancelled: () => boolean): Promise<void> {
   for (;;) {
     const at = due();
     const wait = at === null ? 0 : new Date(at).getTime() - Date.now();
-    if (wait <= 0) return;
-    // wakes early when the due time changes; loops to wait for the new one
-    await condition(() => due() !== at, wait);
+    if (wait <= 0 || cancelled()) return;
+    // wakes early when the due time changes or the contact is withdrawn; loops for the new time
+    await condition(() => due() !== at || cancelled(), wait);
   }
 }
 

@@ -8,34 +8,44 @@ import {
   type CampaignStatus,
   type CampaignStatusView,
   type InFlightContact,
-  byDialOrder,
+  type LineRequest,
+  dialOrder,
+  dialTier,
   lastStateName,
 } from './shared';
 
 /** Refills that find nothing new are spaced at least this far apart (no busy loop on a locked row). */
 const MIN_REFILL_GAP_MS = 250;
 
+/** What to start: a child that may dial at once (holds a line) or one that waits for its time. */
+export interface ToStart {
+  contact: CachedContact;
+  lineGranted: boolean;
+}
+
 /**
- * The campaign's in-memory state: the cache of undialed contacts (§6), the children in flight,
- * the counters, and when to look at the database again. Pure bookkeeping, no I/O; the workflow
+ * The campaign's in-memory state: the cache of due contacts waiting for a line (§6), the children
+ * in flight and which of them hold lines, the queue of children whose redial time has come, the
+ * counters, and when to look at the database again. Pure bookkeeping, no I/O; the workflow
  * function drives it. Everything here survives continue-as-new through carry().
  */
 export class CampaignRun {
   cache: CachedContact[];
   inFlight: Map<number, InFlightContact>;
+  lineRequests: LineRequest[];
   stats: CampaignStats;
   paused: boolean;
   stopping: boolean;
   reservationSeq: number;
   runsSoFar: number;
+  /** Contacts whose child failed before recording an outcome: back to the database with them. */
+  toRelease: number[];
   /** Something changed since the last refill (an attempt ended, the CRM asked, a resume). */
   changed = true;
   lastRefillAt = -Infinity;
   nextRedialAt: string | null = null;
   /** Contacts whose previous child was still closing when we tried to start the next one. */
   retryStartAt: number | null = null;
-  /** Contacts whose child failed before recording an outcome: back to the database with them. */
-  toRelease: number[];
 
   constructor(
     readonly settings: CampaignSettings,
@@ -44,12 +54,19 @@ export class CampaignRun {
   ) {
     this.cache = carry?.cache ?? [];
     this.inFlight = new Map((carry?.inFlight ?? []).map((f) => [f.contactId, f]));
+    this.lineRequests = carry?.lineRequests ?? [];
     this.stats = carry?.stats ?? { attemptsFinished: 0, byLastState: {}, byContactSuccessful: {} };
     this.paused = carry?.paused ?? false;
     this.stopping = carry?.stopping ?? false;
     this.reservationSeq = carry?.reservationSeq ?? 0;
     this.runsSoFar = carry?.runsSoFar ?? 0;
     this.toRelease = carry?.toRelease ?? [];
+  }
+
+  get linesInUse(): number {
+    let n = 0;
+    for (const f of this.inFlight.values()) if (f.hasLine) n++;
+    return n;
   }
 
   /** When the cache should next be refilled from the database (Infinity: only on a signal). */
@@ -72,51 +89,99 @@ export class CampaignRun {
   addToCache(contacts: CachedContact[], nextRedialAt: string | null, now: number): void {
     const known = new Set([...this.cache.map((c) => c.id), ...this.inFlight.keys()]);
     this.cache.push(...contacts.filter((c) => !known.has(c.id)));
-    this.cache.sort(byDialOrder);
+    this.cache.sort(dialOrder(now));
     this.nextRedialAt = nextRedialAt;
     this.lastRefillAt = now;
     this.changed = false;
   }
 
-  /** Contacts to start now: as many as there are free lines. */
-  takeForDialing(now: number): CachedContact[] {
-    if (this.retryStartAt !== null && now < this.retryStartAt) return [];
+  /**
+   * Who may go now. Redials not due yet start at once without a line (their child waits on its
+   * own durable timer). Free lines go first to children whose redial time has come, oldest
+   * redial first, then to due contacts in the cache in §5 order.
+   */
+  nextMoves(now: number): { grants: LineRequest[]; starts: ToStart[] } {
+    let free = this.settings.lines - this.linesInUse;
+    const grants: LineRequest[] = [];
+    this.lineRequests.sort((a, b) =>
+      a.dueAt === b.dueAt ? a.contactId - b.contactId : (a.dueAt ?? '') < (b.dueAt ?? '') ? -1 : 1,
+    );
+    while (free > 0 && this.lineRequests.length > 0) {
+      const r = this.lineRequests.shift()!;
+      const f = this.inFlight.get(r.contactId);
+      if (!f || f.attemptNo !== r.attemptNo || f.hasLine) continue;
+      f.hasLine = true;
+      grants.push(r);
+      free--;
+    }
+    const starts: ToStart[] = [];
+    if (this.retryStartAt !== null && now < this.retryStartAt) return { grants, starts };
     this.retryStartAt = null;
-    const free = this.settings.lines - this.inFlight.size;
-    return free > 0 ? this.cache.splice(0, free) : [];
+    const nowIso = new Date(now).toISOString();
+    const notDue = this.cache.filter((c) => dialTier(c.redialAt, nowIso) === 2);
+    this.cache = this.cache.filter((c) => dialTier(c.redialAt, nowIso) !== 2);
+    for (const c of notDue) {
+      this.markStarted(c, now, false);
+      starts.push({ contact: c, lineGranted: false });
+    }
+    for (const c of this.cache.splice(0, Math.max(0, free))) {
+      this.markStarted(c, now, true);
+      starts.push({ contact: c, lineGranted: true });
+    }
+    return { grants, starts };
   }
 
-  started(c: CachedContact, now: number): void {
+  private markStarted(c: CachedContact, now: number, hasLine: boolean): void {
     this.inFlight.set(c.id, {
       contactId: c.id,
       attemptNo: c.numberOfContacts + 1,
       startedAt: new Date(now).toISOString(),
+      dueAt: c.redialAt,
+      hasLine,
     });
   }
 
   /** A child could not be started yet (its previous run still closing): try again shortly. */
   startFailed(c: CachedContact, now: number): void {
     this.inFlight.delete(c.id);
-    this.cache.unshift(c);
-    this.cache.sort(byDialOrder);
+    this.cache.push(c);
+    this.cache.sort(dialOrder(now));
     this.retryStartAt = now + 1000;
+  }
+
+  requestLine(r: LineRequest): void {
+    const f = this.inFlight.get(r.contactId);
+    if (!f || f.attemptNo !== r.attemptNo || f.hasLine) return;
+    if (!this.lineRequests.some((q) => q.contactId === r.contactId)) this.lineRequests.push(r);
+  }
+
+  returnLine(contactId: number, attemptNo: number): void {
+    const f = this.inFlight.get(contactId);
+    if (f && f.attemptNo === attemptNo) f.hasLine = false;
   }
 
   finished(r: AttemptResult): void {
     const f = this.inFlight.get(r.contactId);
     if (!f || f.attemptNo !== r.attemptNo) return; // a duplicate or stale report
     this.inFlight.delete(r.contactId);
+    this.lineRequests = this.lineRequests.filter((q) => q.contactId !== r.contactId);
     this.changed = true;
     if (r.error !== undefined) {
       this.toRelease.push(r.contactId);
       return;
     }
+    if (r.withdrawn) return;
     this.stats.attemptsFinished += 1;
-    const name = lastStateName(r.lastState) ?? String(r.lastState);
-    this.stats.byLastState[name as keyof CampaignStats['byLastState']] =
-      (this.stats.byLastState[name as keyof CampaignStats['byLastState']] ?? 0) + 1;
+    const name = (lastStateName(r.lastState) ?? String(r.lastState)) as keyof CampaignStats['byLastState'];
+    this.stats.byLastState[name] = (this.stats.byLastState[name] ?? 0) + 1;
     const cs = String(r.contactSuccessful);
     this.stats.byContactSuccessful[cs] = (this.stats.byContactSuccessful[cs] ?? 0) + 1;
+  }
+
+  /** Takes one contact out of the cache if it is there (not started yet). */
+  takeFromCache(contactId: number): CachedContact | undefined {
+    const i = this.cache.findIndex((c) => c.id === contactId);
+    return i < 0 ? undefined : this.cache.splice(i, 1)[0];
   }
 
   /** Nothing cached, nothing in flight, and the last look at the database found nothing to come. */
@@ -136,11 +201,14 @@ export class CampaignRun {
   }
 
   view(status: CampaignStatus): CampaignStatusView {
+    const dialing = this.linesInUse;
     return {
       name: this.settings.name,
       status,
       cached: this.cache.length,
       inFlight: this.inFlight.size,
+      dialing,
+      waiting: this.inFlight.size - dialing,
       stats: this.stats,
       nextRedialAt: this.nextRedialAt,
       runsSoFar: this.runsSoFar,
@@ -152,6 +220,7 @@ export class CampaignRun {
       settings: this.settings,
       cache: this.cache,
       inFlight: [...this.inFlight.values()],
+      lineRequests: this.lineRequests,
       stats: this.stats,
       paused: this.paused,
       stopping: this.stopping,

@@ -1,8 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ParentClosePolicy,
+  allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   log,
   proxyActivities,
   setHandler,
@@ -11,9 +13,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { callContactWorkflow } from './call-contact';
-import { CampaignRun } from './campaign-run';
+import { CampaignRun, type ToStart } from './campaign-run';
 import {
-  type CachedContact,
   type CampaignInput,
   type CampaignResult,
   type CampaignStatus,
@@ -24,10 +25,18 @@ import {
   attemptFinishedSignal,
   campaignStatusQuery,
   contactWorkflowId,
+  dialOrder,
+  lineGrantSignal,
+  lineRequestSignal,
+  lineReturnSignal,
   pauseSignal,
+  redialSignal,
   refillSignal,
+  releaseContactUpdate,
+  rescheduleSignal,
   resumeSignal,
   stopSignal,
+  withdrawSignal,
 } from './shared';
 
 const db = proxyActivities<Activities>({
@@ -41,6 +50,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const holder = workflowInfo().workflowId;
   const settings = input.carry?.settings ?? (await db.loadCampaign({ name: input.name }));
   const run = new CampaignRun(settings, opts, input.carry);
+  const child = (contactId: number) => getExternalWorkflowHandle(contactWorkflowId(settings.name, contactId));
+  const reschedules: { contactId: number; at: string }[] = [];
   let status: CampaignStatus = run.paused ? 'paused' : 'running';
   let signals = 0; // every message bumps it; the loop sleeps until it moves
   const poke = () => void signals++;
@@ -49,6 +60,25 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   setHandler(stopSignal, () => ((run.stopping = true), poke()));
   setHandler(refillSignal, () => ((run.changed = true), poke()));
   setHandler(attemptFinishedSignal, (r) => (run.finished(r), poke()));
+  setHandler(lineRequestSignal, (r) => (run.requestLine(r), poke()));
+  setHandler(lineReturnSignal, (r) => (run.returnLine(r.contactId, r.attemptNo), poke()));
+  setHandler(redialSignal, (r) => {
+    // §8: a CRM redial moves a cached contact's time instead of dialing it twice
+    const cached = run.cache.find((c) => c.id === r.contactId);
+    if (cached) {
+      cached.redialAt = r.at;
+      run.cache.sort(dialOrder(Date.now()));
+    } else if (run.inFlight.has(r.contactId)) reschedules.push(r);
+    else run.changed = true;
+    poke();
+  });
+  setHandler(releaseContactUpdate, async ({ contactId }) => {
+    if (run.takeFromCache(contactId)) {
+      await db.releaseContacts({ holder, contactIds: [contactId] });
+      return { contactId, outcome: 'released' };
+    }
+    return { contactId, outcome: run.inFlight.has(contactId) ? 'in-flight' : 'unknown' };
+  });
   setHandler(campaignStatusQuery, () => run.view(status));
 
   const setStatus = async (s: CampaignStatus) => {
@@ -60,37 +90,77 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   while (!run.stopping) {
     const seen = signals;
     if (run.paused) {
-      await db.releaseContacts({ holder, contactIds: run.drainCache() });
+      await giveBackUndialed(run, holder, child);
       await setStatus('paused');
       await condition(() => !run.paused || run.stopping);
       if (!run.stopping) await setStatus('running');
       continue;
     }
     if (run.toRelease.length > 0) await db.releaseContacts({ holder, contactIds: run.toRelease.splice(0) });
+    await Promise.all(
+      reschedules.splice(0).map((r) => signalQuietly(child(r.contactId), rescheduleSignal, { dueAt: r.at })),
+    );
     if (Date.now() >= run.nextRefillAt()) await refill(run, holder, opts.lookaheadMs);
-    await startChildren(run, holder, opts.callTimeoutMs);
+    const { grants, starts } = run.nextMoves(Date.now());
+    await Promise.all([
+      ...grants.map((g) => signalQuietly(child(g.contactId), lineGrantSignal, { attemptNo: g.attemptNo })),
+      ...starts.map((s) => startOne(run, holder, s, opts.callTimeoutMs)),
+    ]);
     if (opts.finishWhenDone && run.done) break;
     const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > opts.maxHistoryEvents) {
+    if (
+      (info.continueAsNewSuggested || info.historyLength > opts.maxHistoryEvents) &&
+      reschedules.length === 0
+    ) {
+      await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>({ ...input, carry: run.carry() });
     }
     const wakeAt = Math.min(run.nextRefillAt(), run.retryStartAt ?? Infinity);
     const sleep = wakeAt === Infinity ? undefined : Math.max(1, wakeAt - Date.now());
-    if (signals === seen)
+    if (signals === seen) {
       await (sleep === undefined
         ? condition(() => signals !== seen)
         : condition(() => signals !== seen, sleep));
+    }
   }
 
   // Stopped, or nothing left to dial: undialed contacts go back (§6); calls in progress finish.
-  await db.releaseContacts({ holder, contactIds: run.drainCache() });
+  await giveBackUndialed(run, holder, child);
   if (run.inFlight.size > 0) {
     await setStatus('stopping');
     await condition(() => run.inFlight.size === 0);
   }
   const final = run.stopping ? 'stopped' : 'completed';
   await setStatus(final);
+  await condition(allHandlersFinished);
   return { name: settings.name, status: final, stats: run.stats };
+}
+
+/** §6 on pause and stop: the cache goes back now; children not yet dialing give theirs back. */
+async function giveBackUndialed(
+  run: CampaignRun,
+  holder: string,
+  child: (contactId: number) => ReturnType<typeof getExternalWorkflowHandle>,
+): Promise<void> {
+  await db.releaseContacts({ holder, contactIds: run.drainCache() });
+  run.lineRequests = [];
+  await Promise.all([...run.inFlight.keys()].map((id) => signalQuietly(child(id), withdrawSignal)));
+}
+
+/** A child may have ended between our bookkeeping and the signal; that is not an error. */
+async function signalQuietly<Args extends unknown[]>(
+  handle: ReturnType<typeof getExternalWorkflowHandle>,
+  def: Parameters<typeof handle.signal<Args>>[0],
+  ...args: Args
+): Promise<void> {
+  try {
+    await handle.signal(def, ...args);
+  } catch (err) {
+    log.info('signal to a contact workflow not delivered', {
+      workflowId: handle.workflowId,
+      error: String(err),
+    });
+  }
 }
 
 async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Promise<void> {
@@ -107,14 +177,9 @@ async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Pr
   run.addToCache(contacts, nextRedialAt, Date.now());
 }
 
-async function startChildren(run: CampaignRun, holder: string, callTimeoutMs: number): Promise<void> {
-  const batch = run.takeForDialing(Date.now());
-  await Promise.all(batch.map((c) => startOne(run, holder, c, callTimeoutMs)));
-}
-
-async function startOne(run: CampaignRun, holder: string, c: CachedContact, callTimeoutMs: number) {
+async function startOne(run: CampaignRun, holder: string, s: ToStart, callTimeoutMs: number): Promise<void> {
   const campaign = run.settings.name;
-  run.started(c, Date.now());
+  const c = s.contact;
   try {
     await startChild(callContactWorkflow, {
       workflowId: contactWorkflowId(campaign, c.id),
@@ -127,6 +192,7 @@ async function startOne(run: CampaignRun, holder: string, c: CachedContact, call
           dueAt: c.redialAt,
           settings: run.settings,
           callTimeoutMs,
+          lineGranted: s.lineGranted,
         },
       ],
       // The child outlives a stopped or continued-as-new parent and reports by signal.

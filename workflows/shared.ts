@@ -4,7 +4,7 @@
  * @temporalio/workflow (and the @temporalio/common it re-exports from), so workflows, activities, the server and the client can all use it.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /** campaign-semantics.md §3 */
 export const ContactSuccessful = {
@@ -96,7 +96,7 @@ export interface CampaignOptions {
 export const DEFAULT_CAMPAIGN_OPTIONS: CampaignOptions = {
   refillIntervalMs: 30_000,
   callTimeoutMs: 10 * 60_000,
-  lookaheadMs: 0,
+  lookaheadMs: 60_000,
   finishWhenDone: true,
   maxHistoryEvents: 10_000,
 };
@@ -111,10 +111,21 @@ export interface CachedContact {
   cachedFrom: number;
 }
 
+/** A child the campaign has started and not yet heard back from. */
 export interface InFlightContact {
   contactId: number;
   attemptNo: number;
   startedAt: string;
+  dueAt: string | null;
+  /** Holds one of the campaign's lines (is dialing, or may dial as soon as it is due). */
+  hasLine: boolean;
+}
+
+/** A child whose redial time has come asks the campaign for a line. */
+export interface LineRequest {
+  contactId: number;
+  attemptNo: number;
+  dueAt: string | null;
 }
 
 export type CampaignStatus = 'idle' | 'running' | 'paused' | 'stopping' | 'stopped' | 'completed';
@@ -136,6 +147,7 @@ export interface CampaignCarry {
   reservationSeq: number;
   runsSoFar: number;
   toRelease: number[];
+  lineRequests: LineRequest[];
 }
 
 export interface CampaignInput {
@@ -153,8 +165,14 @@ export interface CampaignResult {
 export interface CampaignStatusView {
   name: string;
   status: CampaignStatus;
+  /** Contacts in the cache waiting for a line (due now). */
   cached: number;
+  /** Children started and not yet finished: dialing, or waiting for their redial time. */
   inFlight: number;
+  /** Children holding a line (calls in flight, or about to be). */
+  dialing: number;
+  /** Children waiting on their durable timer for a redial time. */
+  waiting: number;
   stats: CampaignStats;
   nextRedialAt: string | null;
   runsSoFar: number;
@@ -194,6 +212,8 @@ export interface CallContactInput {
   dueAt: string | null;
   settings: CampaignSettings;
   callTimeoutMs: number;
+  /** Started with a line (due now); otherwise it asks the campaign for one when its time comes. */
+  lineGranted: boolean;
 }
 
 export interface AttemptResult {
@@ -205,6 +225,17 @@ export interface AttemptResult {
   redialTime: string | null;
   /** Set when the attempt failed for good before its outcome was recorded (a bug or a lost row). */
   error?: string;
+  /** Pulled out of the cache before it was dialed (pause, stop, release): nothing was recorded. */
+  withdrawn?: boolean;
+}
+
+export interface ReleaseResult {
+  contactId: number;
+  /**
+   * released: it was in the cache and is back at its earlier value; in-flight: its contact
+   * workflow holds it (ask that workflow to withdraw); unknown: this campaign does not hold it.
+   */
+  outcome: 'released' | 'in-flight' | 'unknown';
 }
 
 /** One Twilio status callback as the webhook server forwards it. */
@@ -221,7 +252,7 @@ export interface CallStatusEvent {
 export interface ContactStatusView {
   contactId: number;
   attemptNo: number;
-  phase: 'waiting' | 'placing' | 'ringing' | 'recording' | 'done';
+  phase: 'waiting' | 'waiting-for-line' | 'placing' | 'ringing' | 'recording' | 'done' | 'withdrawn';
   dueAt: string | null;
   callSid: string | null;
   callStatus: string | null;
@@ -236,12 +267,23 @@ export const stopSignal = defineSignal('stop');
 export const refillSignal = defineSignal('refill');
 /** A child reports its attempt's result (by the campaign's workflow id, so continue-as-new keeps it). */
 export const attemptFinishedSignal = defineSignal<[AttemptResult]>('attemptFinished');
+export const lineRequestSignal = defineSignal<[LineRequest]>('lineRequest');
+export const lineReturnSignal = defineSignal<[{ contactId: number; attemptNo: number }]>('lineReturn');
+/** The CRM set a new redial time for a contact (row already written): reschedule or refill now. */
+export const redialSignal = defineSignal<[{ contactId: number; at: string }]>('redial');
+/** Pull one contact out of the cache safely (§6). */
+export const releaseContactUpdate = defineUpdate<ReleaseResult, [{ contactId: number }]>('releaseContact');
 export const campaignStatusQuery = defineQuery<CampaignStatusView>('status');
 
 // Contact messages
 export const callStatusSignal = defineSignal<[CallStatusEvent]>('callStatus');
 /** Move the attempt's due time (ISO string); the durable timer follows. */
 export const rescheduleSignal = defineSignal<[{ dueAt: string }]>('reschedule');
+export const lineGrantSignal = defineSignal<[{ attemptNo: number }]>('lineGrant');
+/** Give the contact back undialed if the call has not started yet (the campaign pausing or stopping). */
+export const withdrawSignal = defineSignal('withdraw');
+/** The same, asked by an operator: answers whether the contact went back or is being dialed. */
+export const withdrawUpdate = defineUpdate<{ outcome: 'released' | 'dialing' }>('withdraw');
 export const contactStatusQuery = defineQuery<ContactStatusView>('status');
 
 // Search attributes (registered on the server by the temporal-server script)
@@ -263,12 +305,24 @@ export const SEARCH_ATTRIBUTES = {
 export const campaignWorkflowId = (name: string) => `campaign/${name}`;
 export const contactWorkflowId = (campaign: string, contactId: number) => `contact/${campaign}/${contactId}`;
 
-/** §5 order: due redials oldest redial_time first, then new contacts in insertion (id) order. */
-export function byDialOrder(a: CachedContact, b: CachedContact): number {
-  if (a.redialAt !== b.redialAt) {
-    if (a.redialAt === null) return 1;
-    if (b.redialAt === null) return -1;
-    return a.redialAt < b.redialAt ? -1 : 1;
-  }
-  return a.id - b.id;
+/** §5: 0 = a redial that is due, 1 = a new contact, 2 = a redial not due yet. */
+export function dialTier(redialAt: string | null, nowIso: string): 0 | 1 | 2 {
+  if (redialAt === null) return 1;
+  return redialAt <= nowIso ? 0 : 2;
+}
+
+/**
+ * §5 order at `now`: due redials oldest redial_time first, then new contacts in insertion (id)
+ * order, then redials that are not due yet (they never hold up new contacts).
+ */
+export function dialOrder(now: number): (a: CachedContact, b: CachedContact) => number {
+  const nowIso = new Date(now).toISOString();
+  return (a, b) => {
+    const ta = dialTier(a.redialAt, nowIso);
+    const tb = dialTier(b.redialAt, nowIso);
+    if (ta !== tb) return ta - tb;
+    if (a.redialAt !== b.redialAt && a.redialAt !== null && b.redialAt !== null)
+      return a.redialAt < b.redialAt ? -1 : 1;
+    return a.id - b.id;
+  };
 }
