@@ -6,6 +6,7 @@ import {
   type CampaignSettings,
   type CampaignStatus,
 } from '../workflows/shared';
+import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../lib/recovery';
 import { permanent } from './errors';
 import type { Deps } from './index';
 
@@ -119,6 +120,11 @@ export const contactActivities = (deps: Deps) => ({
       contacts: taken.map(toCached).sort(dialOrder(now.getTime())),
       nextRedialAt: next?.at ? next.at.toISOString() : null,
     };
+  },
+
+  /** §6 after a crash: contacts at 3 that no live workflow holds go back (see lib/recovery.ts). */
+  async recoverContacts(opts: RecoveryOptions): Promise<RecoveryReport> {
+    return recoverOrphans(deps.db.sql, deps.temporal, opts);
   },
 
   /**

@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client';
 import { callActivities } from './calls';
 import { contactActivities } from './contacts';
@@ -6,6 +7,8 @@ import type { TwilioCalls } from './twilio-calls';
 export interface Deps {
   db: Database;
   calls: TwilioCalls;
+  /** For recovery: which workflows are still running. */
+  temporal: Client;
   clock: () => Date;
   /** Our webhook server's address as Twilio sees it (answer and status callback URLs). */
   publicBaseUrl: string;

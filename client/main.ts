@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config';
 import { TemporalSetupError } from '../lib/temporal-server';
 import { registerCampaignCommands } from './commands/campaign';
+import { registerContactCommands } from './commands/contacts';
 import { registerDbCommands } from './commands/db';
 import { registerServiceCommands } from './commands/services';
 import { CommandContext, UserError } from './context';
@@ -15,6 +16,7 @@ export function buildProgram(): { program: Command; close: () => Promise<void> }
     .exitOverride();
   registerDbCommands(program, ctx);
   registerCampaignCommands(program, ctx);
+  registerContactCommands(program, ctx);
   registerServiceCommands(program, ctx);
   return { program, close: async () => context?.close() };
 }

@@ -97,6 +97,7 @@ export async function startStack(sim: Partial<SimulatorOptions> = {}): Promise<S
           timeoutMs: 10_000,
         }),
       ),
+      temporal: client,
       clock: () => new Date(),
       publicBaseUrl: serverUrl,
       defaultRegion: 'US',

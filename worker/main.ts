@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type Deps } from '../activities';
 import { twilioCalls } from '../activities/twilio-calls';
@@ -27,12 +28,17 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
 }
 
 /** The activities' dependencies for a worker process, from the configuration. */
-export function workerDeps(cfg: Config & { publicBaseUrl: string }, database: Database): Deps {
+export function workerDeps(
+  cfg: Config & { publicBaseUrl: string },
+  database: Database,
+  connection: NativeConnection,
+): Deps {
   const creds = twilioCredentials(cfg);
   const client = createTwilioClient({ ...creds, apiBaseUrl: cfg.twilio.apiBaseUrl, timeoutMs: 10_000 });
   return {
     db: database,
     calls: twilioCalls(client),
+    temporal: new Client({ connection, namespace: cfg.temporal.namespace }),
     clock: () => new Date(),
     publicBaseUrl: cfg.publicBaseUrl,
     defaultRegion: cfg.defaultRegion,
@@ -53,7 +59,7 @@ export async function runWorker(cfg: Config): Promise<void> {
       connection,
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
-      deps: workerDeps({ ...cfg, publicBaseUrl }, database),
+      deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection),
     });
     await worker.run();
   } finally {

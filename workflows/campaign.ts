@@ -25,6 +25,7 @@ import {
   attemptFinishedSignal,
   campaignStatusQuery,
   contactWorkflowId,
+  heldContactsQuery,
   dialOrder,
   lineGrantSignal,
   lineRequestSignal,
@@ -80,12 +81,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     return { contactId, outcome: run.inFlight.has(contactId) ? 'in-flight' : 'unknown' };
   });
   setHandler(campaignStatusQuery, () => run.view(status));
+  setHandler(heldContactsQuery, () => ({ cached: run.cache.map((c) => c.id), inFlight: [...run.inFlight.keys()] }));
 
   const setStatus = async (s: CampaignStatus) => {
     if (s !== status || !input.carry) await db.setCampaignStatus({ name: settings.name, status: s });
     status = s;
   };
   await setStatus(status);
+  // §6: a contact left at 3 by an earlier run of this campaign that no child holds goes back
+  if (!input.carry) await db.recoverContacts({ holder, self: true });
 
   while (!run.stopping) {
     const seen = signals;

@@ -274,6 +274,8 @@ export const redialSignal = defineSignal<[{ contactId: number; at: string }]>('r
 /** Pull one contact out of the cache safely (§6). */
 export const releaseContactUpdate = defineUpdate<ReleaseResult, [{ contactId: number }]>('releaseContact');
 export const campaignStatusQuery = defineQuery<CampaignStatusView>('status');
+/** The contact ids this campaign holds: in its cache, and with a child started (for recovery). */
+export const heldContactsQuery = defineQuery<{ cached: number[]; inFlight: number[] }>('heldContacts');
 
 // Contact messages
 export const callStatusSignal = defineSignal<[CallStatusEvent]>('callStatus');

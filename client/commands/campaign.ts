@@ -13,6 +13,7 @@ import {
   campaignWorkflowId,
   lastStateName,
   pauseSignal,
+  refillSignal,
   resumeSignal,
   stopSignal,
 } from '../../workflows/shared';
@@ -129,7 +130,11 @@ function printStatus(r: CampaignStatusReport): void {
   console.log(lines.join('\n'));
 }
 
-async function signalCampaign(ctx: CommandContext, name: string, what: 'pause' | 'resume' | 'stop') {
+async function signalCampaign(
+  ctx: CommandContext,
+  name: string,
+  what: 'pause' | 'resume' | 'stop' | 'refill',
+) {
   await requireCampaign(ctx, name);
   const client = await ctx.temporal();
   const handle = client.workflow.getHandle(campaignWorkflowId(name));
@@ -137,7 +142,8 @@ async function signalCampaign(ctx: CommandContext, name: string, what: 'pause' |
     const desc = await handle.describe();
     if (desc.status.name !== 'RUNNING')
       throw new WorkflowNotFoundError('not running', handle.workflowId, undefined);
-    await handle.signal(what === 'pause' ? pauseSignal : what === 'resume' ? resumeSignal : stopSignal);
+    const signals = { pause: pauseSignal, resume: resumeSignal, stop: stopSignal, refill: refillSignal };
+    await handle.signal(signals[what]);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
       throw new UserError(
@@ -278,6 +284,15 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
         console.log(`${what === 'pause' ? 'paused' : 'resumed'} campaign ${name}`);
       });
   }
+
+  campaign
+    .command('refill')
+    .description('look at the contacts table now (after the CRM added or changed contacts)')
+    .argument('<name>', 'campaign name', campaignNameArg)
+    .action(async (name: string) => {
+      await signalCampaign(ctx(), name, 'refill');
+      console.log(`campaign ${name} is refilling its cache`);
+    });
 
   campaign
     .command('stop')

@@ -195,7 +195,7 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
       connection,
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
-      deps: workerDeps({ ...cfg, publicBaseUrl }, database),
+      deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection),
     });
     const running = worker.run();
     cleanups.push(async () => {

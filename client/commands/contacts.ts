@@ -1,0 +1,137 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import {
+  OperationError,
+  parseTime,
+  pushRedial,
+  releaseContact,
+  resetContact,
+} from '../../lib/contact-operations';
+import { recoverOrphans } from '../../lib/recovery';
+import { campaignWorkflowId } from '../../workflows/shared';
+import { type CommandContext, UserError } from '../context';
+import { campaignNameArg, intArg } from '../parse';
+
+const STATES: Record<string, number> = {
+  unreachable: -1,
+  notused: 0,
+  successful: 1,
+  nosuccess: 2,
+  markedfordialing: 3,
+};
+
+function stateArg(v: string): number {
+  const t = v.trim().toLowerCase();
+  if (t in STATES) return STATES[t]!;
+  if (/^-?\d$/.test(t) && Number(t) >= -1 && Number(t) <= 3) return Number(t);
+  throw new InvalidArgumentError(
+    `"${v}" is not a ContactSuccessful value: -1..3 or Unreachable, NotUsed, Successful, NoSuccess, MarkedForDialing`,
+  );
+}
+
+function timeArg(v: string): Date {
+  try {
+    return parseTime(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** OperationErrors are the user's to fix: print them plainly. */
+async function op<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OperationError) throw new UserError(err.message);
+    throw err;
+  }
+}
+
+export function registerContactCommands(program: Command, ctx: () => CommandContext): void {
+  const contacts = program.command('contacts').description('look at contacts and move single contacts');
+  const deps = async () => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
+
+  contacts
+    .command('list')
+    .description('list contacts, e.g. the Unreachable ones of a campaign for review')
+    .option('--campaign <name>', 'only this campaign', campaignNameArg)
+    .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg)
+    .option('--limit <n>', 'at most this many', intArg(1, 100_000), 100)
+    .option('--json', 'print as JSON')
+    .action(async (o: { campaign?: string; state?: number; limit: number; json?: boolean }) => {
+      const { sql } = ctx().db();
+      const rows = await sql`
+        select id, campaign_name, phone_number, name, contact_successful, last_state, number_of_contacts, redial_time
+        from contacts
+        where (${o.campaign ?? null}::text is null or campaign_name = ${o.campaign ?? null})
+          and (${o.state ?? null}::smallint is null or contact_successful = ${o.state ?? null})
+        order by id limit ${o.limit}`;
+      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+      for (const r of rows) {
+        console.log(
+          [
+            r.id,
+            r.campaign_name ?? '—',
+            r.phone_number ?? '—',
+            `cs=${r.contact_successful}`,
+            `last=${r.last_state ?? '—'}`,
+            `attempts=${r.number_of_contacts}`,
+            `redial=${r.redial_time ? (r.redial_time as Date).toISOString() : '—'}`,
+          ].join('  '),
+        );
+      }
+      console.error(`${rows.length} contact(s)`);
+    });
+
+  contacts
+    .command('redial')
+    .description('call this contact at a time (a cached contact’s timer moves; no second dial)')
+    .argument('<id>', 'contact id', intArg(1))
+    .requiredOption('--at <time>', 'ISO 8601 with a zone, "now", or +30m / +2h / +1d', timeArg)
+    .option('--json', 'print the result as JSON')
+    .action(async (id: number, o: { at: Date; json?: boolean }) => {
+      const r = await op(async () => pushRedial(await deps(), id, o.at));
+      if (o.json) console.log(JSON.stringify(r));
+      else console.log(`contact ${id}: redial at ${r.at} (${r.how})`);
+    });
+
+  contacts
+    .command('release')
+    .description('pull a contact out of its running campaign’s cache, back to the value it had')
+    .argument('<id>', 'contact id', intArg(1))
+    .action(async (id: number) => {
+      const r = await op(async () => releaseContact(await deps(), id));
+      if (r.outcome === 'dialing')
+        throw new UserError(`Contact ${id} is being dialed now; its outcome will be recorded as usual`);
+      console.log(`contact ${id}: released`);
+    });
+
+  contacts
+    .command('reset')
+    .description('put a reviewed contact (e.g. Unreachable) back into its campaign')
+    .argument('<id>', 'contact id', intArg(1))
+    .option('--at <time>', 'dial it at this time (else as a new contact)', timeArg)
+    .option('--keep-attempts', 'keep number_of_contacts (default: back to 0)')
+    .action(async (id: number, o: { at?: Date; keepAttempts?: boolean }) => {
+      const r = await op(async () => resetContact(await deps(), id, o));
+      console.log(`contact ${id}: contact_successful = ${r.contactSuccessful}`);
+    });
+
+  program
+    .command('recover')
+    .description('return contacts left at 3 by a crash (no live workflow holds them) to their earlier value')
+    .option('--campaign <name>', 'only this campaign’s contacts', campaignNameArg)
+    .option('--json', 'print as JSON')
+    .action(async (o: { campaign?: string; json?: boolean }) => {
+      const d = await deps();
+      const r = await recoverOrphans(
+        d.sql,
+        d.temporal,
+        o.campaign ? { holder: campaignWorkflowId(o.campaign) } : {},
+      );
+      if (o.json) console.log(JSON.stringify(r));
+      else
+        console.log(
+          `released ${r.released.length} contact(s)${r.released.length ? `: ${r.released.join(', ')}` : ''}; ${r.kept.length} still held by running workflows`,
+        );
+    });
+}

@@ -1,0 +1,187 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type postgres from 'postgres';
+import {
+  campaignWorkflowId,
+  contactWorkflowId,
+  redialSignal,
+  refillSignal,
+  releaseContactUpdate,
+  withdrawUpdate,
+} from '../workflows/shared';
+
+/**
+ * What operators (the CLI) and CRMs (the API) do to single contacts. Each checks its input and
+ * refuses with an OperationError that says what is wrong, before changing anything.
+ */
+export class OperationError extends Error {
+  override name = 'OperationError';
+  constructor(
+    readonly kind: 'not-found' | 'invalid' | 'conflict',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface OperationDeps {
+  sql: postgres.Sql;
+  temporal: Client;
+}
+
+type ContactRow = {
+  id: string;
+  campaign_name: string | null;
+  contact_successful: number;
+  number_of_contacts: number;
+  cached_by: string | null;
+};
+
+async function loadContact(sql: postgres.Sql, id: number): Promise<ContactRow> {
+  if (!Number.isSafeInteger(id) || id <= 0)
+    throw new OperationError('invalid', `"${id}" is not a contact id`);
+  const [row] = await sql<ContactRow[]>`
+    select id, campaign_name, contact_successful, number_of_contacts, cached_by from contacts where id = ${id}`;
+  if (!row) throw new OperationError('not-found', `No contact with id ${id}`);
+  return row;
+}
+
+export function parseTime(text: string, now = new Date()): Date {
+  const t = text.trim();
+  const rel = /^\+?(\d+)(s|m|h|d)$/.exec(t);
+  if (rel) {
+    const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+    return new Date(now.getTime() + Number(rel[1]) * unit);
+  }
+  if (t === 'now') return now;
+  // ISO 8601 with a zone only: a time without one would silently mean the server's zone
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(t)) {
+    throw new OperationError(
+      'invalid',
+      `"${text}" is not a time: use ISO 8601 with a zone (2026-12-01T09:30:00+01:00 or …Z), "now", or +30m / +2h / +1d`,
+    );
+  }
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) throw new OperationError('invalid', `"${text}" is not a valid date`);
+  return d;
+}
+
+async function signalIfRunning(
+  temporal: Client,
+  workflowId: string,
+  send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<void>,
+): Promise<boolean> {
+  const handle = temporal.workflow.getHandle(workflowId);
+  try {
+    if ((await handle.describe()).status.name !== 'RUNNING') return false;
+    await send(handle);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+export interface RedialResult {
+  contactId: number;
+  at: string;
+  /** cached: the running campaign moved the contact's timer; queued: the row says when, the campaign was told. */
+  how: 'cached' | 'queued' | 'queued-campaign-not-running';
+}
+
+/**
+ * §8: the CRM wants this contact called at `at`. A cached contact's timer moves (no second dial);
+ * otherwise the row becomes a redial (contact_successful 2, or 0 if it was never dialed) and the
+ * running campaign is told at once instead of finding it at its next refill.
+ */
+export async function pushRedial(deps: OperationDeps, id: number, at: Date): Promise<RedialResult> {
+  const c = await loadContact(deps.sql, id);
+  if (!c.campaign_name)
+    throw new OperationError('invalid', `Contact ${id} belongs to no campaign (campaign_name is empty)`);
+  if (c.contact_successful === -1) {
+    throw new OperationError(
+      'conflict',
+      `Contact ${id} is Unreachable (-1): review it, then put it back with \`contacts reset\``,
+    );
+  }
+  const [campaign] = await deps.sql<{ max_attempts: number }[]>`
+    select max_attempts from campaigns where name = ${c.campaign_name}`;
+  if (campaign && c.number_of_contacts >= campaign.max_attempts) {
+    throw new OperationError(
+      'conflict',
+      `Contact ${id} has had ${c.number_of_contacts} of ${campaign.max_attempts} attempts: reset it to dial it again`,
+    );
+  }
+  const iso = at.toISOString();
+  const wf = campaignWorkflowId(c.campaign_name);
+  if (c.contact_successful === 3) {
+    await deps.sql`update contacts set redial_time = ${at} where id = ${id}`;
+    const told = await signalIfRunning(deps.temporal, c.cached_by ?? wf, (h) =>
+      h.signal(redialSignal, { contactId: id, at: iso }),
+    );
+    if (told) return { contactId: id, at: iso, how: 'cached' };
+    throw new OperationError(
+      'conflict',
+      `Contact ${id} is held by ${c.cached_by} which is not running: run \`dialer recover\` first`,
+    );
+  }
+  await deps.sql`
+    update contacts set redial_time = ${at}, contact_successful = case when contact_successful = 0 then 0 else 2 end
+    where id = ${id} and contact_successful <> 3`;
+  const told = await signalIfRunning(deps.temporal, wf, (h) =>
+    h.signal(redialSignal, { contactId: id, at: iso }),
+  );
+  return { contactId: id, at: iso, how: told ? 'queued' : 'queued-campaign-not-running' };
+}
+
+export interface ReleaseOutcome {
+  contactId: number;
+  outcome: 'released' | 'dialing';
+}
+
+/** §6: pulls one contact out of a running campaign's cache, unless its call is already under way. */
+export async function releaseContact(deps: OperationDeps, id: number): Promise<ReleaseOutcome> {
+  const c = await loadContact(deps.sql, id);
+  if (c.contact_successful !== 3 || !c.cached_by) {
+    throw new OperationError(
+      'conflict',
+      `Contact ${id} is not in a campaign's cache (contact_successful = ${c.contact_successful})`,
+    );
+  }
+  const campaign = c.cached_by.replace(/^campaign\//, '');
+  const answers: { campaign?: string; child?: 'released' | 'dialing' } = {};
+  await signalIfRunning(deps.temporal, c.cached_by, async (h) => {
+    answers.campaign = (await h.executeUpdate(releaseContactUpdate, { args: [{ contactId: id }] })).outcome;
+  });
+  if (answers.campaign === 'released') return { contactId: id, outcome: 'released' };
+  await signalIfRunning(deps.temporal, contactWorkflowId(campaign, id), async (h) => {
+    answers.child = (await h.executeUpdate(withdrawUpdate)).outcome;
+  });
+  if (answers.child) return { contactId: id, outcome: answers.child };
+  throw new OperationError(
+    'conflict',
+    `No running workflow holds contact ${id}: run \`dialer recover\` to return it`,
+  );
+}
+
+/** For a reviewed Unreachable (-1) contact: back into its campaign as a new contact, attempts reset. */
+export async function resetContact(
+  deps: OperationDeps,
+  id: number,
+  opts: { at?: Date; keepAttempts?: boolean } = {},
+): Promise<{ contactId: number; contactSuccessful: number }> {
+  const c = await loadContact(deps.sql, id);
+  if (c.contact_successful === 3)
+    throw new OperationError('conflict', `Contact ${id} is in a campaign's cache; release it first`);
+  const [row] = await deps.sql<{ contact_successful: number }[]>`
+    update contacts set
+      contact_successful = ${opts.at ? 2 : 0},
+      redial_time = ${opts.at ?? null},
+      number_of_contacts = ${opts.keepAttempts ? deps.sql`number_of_contacts` : 0}
+    where id = ${id} and contact_successful <> 3
+    returning contact_successful`;
+  if (c.campaign_name) {
+    await signalIfRunning(deps.temporal, campaignWorkflowId(c.campaign_name), (h) => h.signal(refillSignal));
+  }
+  return { contactId: id, contactSuccessful: row!.contact_successful };
+}

@@ -1,0 +1,86 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type postgres from 'postgres';
+import { contactWorkflowId, heldContactsQuery } from '../workflows/shared';
+
+export interface RecoveryOptions {
+  /** Only contacts held by this campaign workflow id. */
+  holder?: string;
+  /** The caller is that campaign, starting afresh: it holds nothing yet, so ask it nothing. */
+  self?: boolean;
+  /**
+   * A running campaign may have reserved contacts it has not taken in yet; leave contacts cached
+   * more recently than this alone.
+   */
+  graceMs?: number;
+}
+
+export interface RecoveryReport {
+  /** Returned to the value they had before they were cached. */
+  released: number[];
+  /** Still held: by a running campaign, or by a contact workflow that is still running. */
+  kept: number[];
+}
+
+type Row = { id: string | number; cached_by: string | null; cached_at: Date | null };
+
+async function isRunning(temporal: Client, workflowId: string): Promise<boolean> {
+  try {
+    const d = await temporal.workflow.getHandle(workflowId).describe();
+    return d.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/**
+ * §6: no contact may stay at 3 without a live campaign that holds it. Finds contacts at 3 that
+ * neither their campaign (by its heldContacts query) nor a running contact workflow holds, and
+ * puts them back to the value they had before (0 or 2), nothing else changed.
+ */
+export async function recoverOrphans(
+  sql: postgres.Sql,
+  temporal: Client,
+  opts: RecoveryOptions = {},
+): Promise<RecoveryReport> {
+  const rows = opts.holder
+    ? await sql<
+        Row[]
+      >`select id, cached_by, cached_at from contacts where contact_successful = 3 and cached_by = ${opts.holder}`
+    : await sql<Row[]>`select id, cached_by, cached_at from contacts where contact_successful = 3`;
+  const byHolder = new Map<string, Row[]>();
+  for (const r of rows) {
+    const key = r.cached_by ?? '';
+    byHolder.set(key, [...(byHolder.get(key) ?? []), r]);
+  }
+  const report: RecoveryReport = { released: [], kept: [] };
+  const grace = opts.graceMs ?? 60_000;
+  for (const [holder, list] of byHolder) {
+    const campaign = holder.startsWith('campaign/') ? holder.slice('campaign/'.length) : null;
+    let held = new Set<number>();
+    let campaignRunning = false;
+    if (holder && !opts.self && (await isRunning(temporal, holder))) {
+      campaignRunning = true;
+      const h = await temporal.workflow.getHandle(holder).query(heldContactsQuery);
+      held = new Set([...h.cached, ...h.inFlight]);
+    }
+    for (const r of list) {
+      const id = Number(r.id);
+      const recent = campaignRunning && r.cached_at !== null && Date.now() - r.cached_at.getTime() < grace;
+      const childRunning = campaign !== null && (await isRunning(temporal, contactWorkflowId(campaign, id)));
+      if (held.has(id) || recent || childRunning) {
+        report.kept.push(id);
+        continue;
+      }
+      const back = await sql`
+        update contacts set
+          contact_successful = coalesce(cached_from, 0),
+          cached_from = null, cached_by = null, cache_reservation = null, cached_at = null
+        where id = ${id} and contact_successful = 3 and cached_by is not distinct from ${r.cached_by}
+        returning id`;
+      if (back.length > 0) report.released.push(id);
+    }
+  }
+  return report;
+}
