@@ -82,7 +82,8 @@ export const contactActivities = (deps: Deps) => ({
         campaign_name = ${input.campaign}
         and contact_successful in (0, 2)
         and number_of_contacts < ${input.maxAttempts}
-        and phone_number is not null and btrim(phone_number) <> ''`;
+        and phone_number is not null and btrim(phone_number) <> ''
+        and (hold_until is null or hold_until <= ${now})`;
       taken = await pg<Row[]>`
         with candidates as (
           (select id, 0 as tier from contacts where ${eligible} and redial_time <= ${now}
@@ -131,12 +132,23 @@ export const contactActivities = (deps: Deps) => ({
    * Returns undialed cached contacts to the value they had before (§6): only rows still at 3
    * and held by this campaign, nothing else on the row changes.
    */
-  async releaseContacts({ holder, contactIds }: { holder: string; contactIds: number[] }): Promise<number> {
+  async releaseContacts({
+    holder,
+    contactIds,
+    holdMs,
+  }: {
+    holder: string;
+    contactIds: number[];
+    /** An operator pulled it out: keep it out of every cache this long (time to edit the row). */
+    holdMs?: number;
+  }): Promise<number> {
     if (contactIds.length === 0) return 0;
+    const hold = holdMs ? new Date(deps.clock().getTime() + holdMs) : null;
     const rows = await deps.db.sql`
       update contacts set
         contact_successful = coalesce(cached_from, 0),
-        cached_from = null, cached_by = null, cache_reservation = null, cached_at = null
+        cached_from = null, cached_by = null, cache_reservation = null, cached_at = null,
+        hold_until = coalesce(${hold}, hold_until)
       where id = any(${contactIds}::bigint[]) and contact_successful = 3 and cached_by = ${holder}
       returning id`;
     return rows.length;

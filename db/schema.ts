@@ -45,6 +45,8 @@ export const contacts = pgTable(
     /** Key of the reservation that took it (makes a retried reservation return the same rows). */
     cacheReservation: text('cache_reservation'),
     cachedAt: timestamptz('cached_at'),
+    /** Released by an operator: not taken into a cache again before this time (time to edit it). */
+    holdUntil: timestamptz('hold_until'),
   },
   (t) => [
     // Serves the selection query (§5): per campaign, eligible rows only, redials by time first.

@@ -126,7 +126,8 @@ export async function pushRedial(deps: OperationDeps, id: number, at: Date): Pro
     );
   }
   await deps.sql`
-    update contacts set redial_time = ${at}, contact_successful = case when contact_successful = 0 then 0 else 2 end
+    update contacts set redial_time = ${at}, hold_until = null,
+      contact_successful = case when contact_successful = 0 then 0 else 2 end
     where id = ${id} and contact_successful <> 3`;
   const told = await signalIfRunning(deps.temporal, wf, (h) =>
     h.signal(redialSignal, { contactId: id, at: iso }),
@@ -139,8 +140,16 @@ export interface ReleaseOutcome {
   outcome: 'released' | 'dialing';
 }
 
-/** §6: pulls one contact out of a running campaign's cache, unless its call is already under way. */
-export async function releaseContact(deps: OperationDeps, id: number): Promise<ReleaseOutcome> {
+/**
+ * §6: pulls one contact out of a running campaign's cache, unless its call is already under way.
+ * It goes back to the value it had, and no campaign takes it again for `holdMs` (default 10 min),
+ * so that it can be edited; a redial or reset of it ends the hold.
+ */
+export async function releaseContact(
+  deps: OperationDeps,
+  id: number,
+  holdMs = 10 * 60_000,
+): Promise<ReleaseOutcome> {
   const c = await loadContact(deps.sql, id);
   if (c.contact_successful !== 3 || !c.cached_by) {
     throw new OperationError(
@@ -151,11 +160,13 @@ export async function releaseContact(deps: OperationDeps, id: number): Promise<R
   const campaign = c.cached_by.replace(/^campaign\//, '');
   const answers: { campaign?: string; child?: 'released' | 'dialing' } = {};
   await signalIfRunning(deps.temporal, c.cached_by, async (h) => {
-    answers.campaign = (await h.executeUpdate(releaseContactUpdate, { args: [{ contactId: id }] })).outcome;
+    answers.campaign = (
+      await h.executeUpdate(releaseContactUpdate, { args: [{ contactId: id, holdMs }] })
+    ).outcome;
   });
   if (answers.campaign === 'released') return { contactId: id, outcome: 'released' };
   await signalIfRunning(deps.temporal, contactWorkflowId(campaign, id), async (h) => {
-    answers.child = (await h.executeUpdate(withdrawUpdate)).outcome;
+    answers.child = (await h.executeUpdate(withdrawUpdate, { args: [{ holdMs }] })).outcome;
   });
   if (answers.child) return { contactId: id, outcome: answers.child };
   throw new OperationError(
@@ -177,6 +188,7 @@ export async function resetContact(
     update contacts set
       contact_successful = ${opts.at ? 2 : 0},
       redial_time = ${opts.at ?? null},
+      hold_until = null,
       number_of_contacts = ${opts.keepAttempts ? deps.sql`number_of_contacts` : 0}
     where id = ${id} and contact_successful <> 3
     returning contact_successful`;

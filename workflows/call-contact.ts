@@ -68,6 +68,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   let dueAt = input.dueAt;
   let hasLine = input.lineGranted;
   let withdrawn = false;
+  let holdMs: number | undefined;
   let phase: Phase = 'waiting';
   let callSid: string | null = null;
   const undialed = () => phase === 'waiting' || phase === 'waiting-for-line';
@@ -81,9 +82,10 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   setHandler(withdrawSignal, () => {
     if (undialed()) withdrawn = true;
   });
-  setHandler(withdrawUpdate, async () => {
+  setHandler(withdrawUpdate, async (o) => {
     if (!undialed()) return { outcome: 'dialing' as const };
     withdrawn = true;
+    holdMs = o.holdMs;
     await condition(() => phase === 'withdrawn');
     return { outcome: 'released' as const };
   });
@@ -122,7 +124,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   }
   if (withdrawn) {
     // §6: back to the value it had before it was cached; nothing else on the row changes
-    await db.releaseContacts({ holder: input.campaignWorkflowId, contactIds: [input.contact.id] });
+    await db.releaseContacts({ holder: input.campaignWorkflowId, contactIds: [input.contact.id], holdMs });
     if (hasLine) await campaign.signal(lineReturnSignal, ids).catch(() => undefined);
     phase = 'withdrawn';
     return {

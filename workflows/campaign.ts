@@ -73,15 +73,18 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     else run.changed = true;
     poke();
   });
-  setHandler(releaseContactUpdate, async ({ contactId }) => {
+  setHandler(releaseContactUpdate, async ({ contactId, holdMs }) => {
     if (run.takeFromCache(contactId)) {
-      await db.releaseContacts({ holder, contactIds: [contactId] });
+      await db.releaseContacts({ holder, contactIds: [contactId], holdMs });
       return { contactId, outcome: 'released' };
     }
     return { contactId, outcome: run.inFlight.has(contactId) ? 'in-flight' : 'unknown' };
   });
   setHandler(campaignStatusQuery, () => run.view(status));
-  setHandler(heldContactsQuery, () => ({ cached: run.cache.map((c) => c.id), inFlight: [...run.inFlight.keys()] }));
+  setHandler(heldContactsQuery, () => ({
+    cached: run.cache.map((c) => c.id),
+    inFlight: [...run.inFlight.keys()],
+  }));
 
   const setStatus = async (s: CampaignStatus) => {
     if (s !== status || !input.carry) await db.setCampaignStatus({ name: settings.name, status: s });

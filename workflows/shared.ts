@@ -272,7 +272,9 @@ export const lineReturnSignal = defineSignal<[{ contactId: number; attemptNo: nu
 /** The CRM set a new redial time for a contact (row already written): reschedule or refill now. */
 export const redialSignal = defineSignal<[{ contactId: number; at: string }]>('redial');
 /** Pull one contact out of the cache safely (§6). */
-export const releaseContactUpdate = defineUpdate<ReleaseResult, [{ contactId: number }]>('releaseContact');
+export const releaseContactUpdate = defineUpdate<ReleaseResult, [{ contactId: number; holdMs: number }]>(
+  'releaseContact',
+);
 export const campaignStatusQuery = defineQuery<CampaignStatusView>('status');
 /** The contact ids this campaign holds: in its cache, and with a child started (for recovery). */
 export const heldContactsQuery = defineQuery<{ cached: number[]; inFlight: number[] }>('heldContacts');
@@ -285,7 +287,9 @@ export const lineGrantSignal = defineSignal<[{ attemptNo: number }]>('lineGrant'
 /** Give the contact back undialed if the call has not started yet (the campaign pausing or stopping). */
 export const withdrawSignal = defineSignal('withdraw');
 /** The same, asked by an operator: answers whether the contact went back or is being dialed. */
-export const withdrawUpdate = defineUpdate<{ outcome: 'released' | 'dialing' }>('withdraw');
+export const withdrawUpdate = defineUpdate<{ outcome: 'released' | 'dialing' }, [{ holdMs: number }]>(
+  'withdraw',
+);
 export const contactStatusQuery = defineQuery<ContactStatusView>('status');
 
 // Search attributes (registered on the server by the temporal-server script)

@@ -9,7 +9,7 @@ import {
 import { recoverOrphans } from '../../lib/recovery';
 import { campaignWorkflowId } from '../../workflows/shared';
 import { type CommandContext, UserError } from '../context';
-import { campaignNameArg, intArg } from '../parse';
+import { campaignNameArg, durationArg, intArg } from '../parse';
 
 const STATES: Record<string, number> = {
   unreachable: -1,
@@ -98,11 +98,12 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .command('release')
     .description('pull a contact out of its running campaign’s cache, back to the value it had')
     .argument('<id>', 'contact id', intArg(1))
-    .action(async (id: number) => {
-      const r = await op(async () => releaseContact(await deps(), id));
+    .option('--hold <duration>', 'keep it out of every cache this long, to edit it', durationArg, 10 * 60_000)
+    .action(async (id: number, o: { hold: number }) => {
+      const r = await op(async () => releaseContact(await deps(), id, o.hold));
       if (r.outcome === 'dialing')
         throw new UserError(`Contact ${id} is being dialed now; its outcome will be recorded as usual`);
-      console.log(`contact ${id}: released`);
+      console.log(`contact ${id}: released; no campaign takes it again for ${Math.round(o.hold / 1000)} s`);
     });
 
   contacts

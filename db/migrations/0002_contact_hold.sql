@@ -1,0 +1,1 @@
+ALTER TABLE "contacts" ADD COLUMN "hold_until" timestamp with time zone;
