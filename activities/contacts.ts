@@ -33,6 +33,7 @@ type Row = {
   redial_time: Date | null;
   number_of_contacts: number;
   cached_from: number;
+  attempt_no: number;
 };
 
 const toCached = (r: Row): CachedContact => ({
@@ -40,6 +41,7 @@ const toCached = (r: Row): CachedContact => ({
   phoneNumber: r.phone_number,
   redialAt: r.redial_time ? r.redial_time.toISOString() : null,
   numberOfContacts: r.number_of_contacts,
+  attemptNo: r.attempt_no,
   cachedFrom: r.cached_from,
 });
 
@@ -72,9 +74,13 @@ export const contactActivities = (deps: Deps) => ({
   async reserveContacts(input: ReserveInput): Promise<ReserveResult> {
     const { sql: pg } = deps.db;
     const now = deps.clock();
+    // rows are aliased c in both statements below
+    const nextAttempt = pg`
+      (select coalesce(max(a.attempt_no), 0) + 1 from call_attempts a
+        where a.contact_id = c.id and a.campaign_name = ${input.campaign}) as attempt_no`;
     const again = await pg<Row[]>`
-      select id, phone_number, redial_time, number_of_contacts, cached_from from contacts
-      where cache_reservation = ${input.reservation} and contact_successful = 3`;
+      select c.id, c.phone_number, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}
+      from contacts c where c.cache_reservation = ${input.reservation} and c.contact_successful = 3`;
     let taken = again;
     if (again.length === 0) {
       const horizon = new Date(now.getTime() + input.lookaheadMs);
@@ -108,7 +114,7 @@ export const contactActivities = (deps: Deps) => ({
           cache_reservation = ${input.reservation},
           cached_at = now()
         from picked where c.id = picked.id
-        returning c.id, c.phone_number, c.redial_time, c.number_of_contacts, c.cached_from`;
+        returning c.id, c.phone_number, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}`;
     }
     const [next] = await pg<{ at: Date | null }[]>`
       select min(redial_time) as at from contacts

@@ -320,4 +320,38 @@ describe('campaign rules', { timeout: 240_000 }, () => {
       [id],
     );
   });
+
+  test('§8: a reviewed Unreachable contact put back with reset is dialed again under a new attempt number', async () => {
+    const name = uid('reuse');
+    await create(name, '--max-attempts', '1');
+    const phone = testPhone();
+    stack.sim.setScenario({
+      default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
+      numbers: { [phone]: ['busy', 'human'] },
+    });
+    const [id] = await insertContacts(stack.db, name, [phone]);
+    await cli('campaign', 'start', name);
+    await finish(name);
+    assert.deepEqual(
+      [(await contact(id!)).contact_successful, (await contact(id!)).number_of_contacts],
+      [-1, 1],
+    );
+    await cli('contacts', 'reset', String(id)); // number_of_contacts back to 0
+    await cli('campaign', 'start', name);
+    await finish(name);
+    const c = await contact(id!);
+    assert.deepEqual([c.contact_successful, c.number_of_contacts, c.last_state], [1, 1, 0]);
+    assert.deepEqual(
+      (await attempts(name)).map((a) => [a.attempt_no, a.last_state]),
+      [
+        [1, 1],
+        [2, 0],
+      ],
+    );
+    const calls = (await (
+      await fetch(`${stack.sim.url}/sim/calls?to=${encodeURIComponent(phone)}`)
+    ).json()) as unknown[];
+    assert.equal(calls.length, 2);
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
+  });
 });

@@ -134,7 +134,7 @@ export class CampaignRun {
   private markStarted(c: CachedContact, now: number, hasLine: boolean): void {
     this.inFlight.set(c.id, {
       contactId: c.id,
-      attemptNo: c.numberOfContacts + 1,
+      attemptNo: c.attemptNo,
       startedAt: new Date(now).toISOString(),
       dueAt: c.redialAt,
       hasLine,

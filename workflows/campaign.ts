@@ -195,7 +195,7 @@ async function startOne(run: CampaignRun, holder: string, s: ToStart, callTimeou
           campaign,
           campaignWorkflowId: holder,
           contact: c,
-          attemptNo: c.numberOfContacts + 1,
+          attemptNo: c.attemptNo,
           dueAt: c.redialAt,
           settings: run.settings,
           callTimeoutMs,

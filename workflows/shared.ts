@@ -106,8 +106,14 @@ export interface CachedContact {
   id: number;
   phoneNumber: string;
   redialAt: string | null;
-  /** number_of_contacts when cached; this attempt is number + 1. */
+  /** number_of_contacts when cached. */
   numberOfContacts: number;
+  /**
+   * This attempt's number: one more than the last attempt recorded for the contact in this
+   * campaign. Not number_of_contacts + 1: a CRM may lower that to reuse a contact (§8), and the
+   * attempt key (campaign, contact, attempt number) must never repeat.
+   */
+  attemptNo: number;
   cachedFrom: number;
 }
 
