@@ -1,0 +1,120 @@
+/**
+ * How late redials are dialed: N contacts with redial times spread over a window, dialed by a
+ * campaign on the real stack (Temporal dev server, PostgreSQL, simulator). Lateness is
+ * create_requested_at − due_at per attempt. Baseline in the same run: N bare workflows that sleep
+ * on a durable timer until the same kind of times and stamp the clock in an activity — the
+ * lateness Temporal's timers alone give on this machine.
+ *
+ *   npm run bench:lateness -- [--redials 250] [--spread-seconds 20] [--lines 20]
+ */
+import { parseArgs } from 'node:util';
+import { Worker } from '@temporalio/worker';
+import { campaignWorkflowId } from '../workflows/shared';
+import { cfg, insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
+import { NativeConnection } from '@temporalio/worker';
+import path from 'node:path';
+
+const { values } = parseArgs({
+  options: {
+    redials: { type: 'string', default: '250' },
+    'spread-seconds': { type: 'string', default: '20' },
+    lines: { type: 'string', default: '20' },
+  },
+});
+const N = Number(values.redials);
+const spreadMs = Number(values['spread-seconds']) * 1000;
+const lines = Number(values.lines);
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const summary = (xs: number[]) => ({
+  n: xs.length,
+  p50: pct(xs, 50),
+  p90: pct(xs, 90),
+  p99: pct(xs, 99),
+  max: Math.max(...xs),
+  min: Math.min(...xs),
+});
+
+async function baseline(times: Date[]): Promise<number[]> {
+  const connection = await NativeConnection.connect({ address: cfg.temporal.address });
+  const taskQueue = uid('bench-timer');
+  const stamps = new Map<string, number>();
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowsPath: path.join(__dirname, 'timer-workflow.ts'),
+    activities: { stamp: async (id: string) => void stamps.set(id, Date.now()) },
+  });
+  const running = worker.run();
+  const { Client } = await import('@temporalio/client');
+  const client = new Client({ connection });
+  const handles = await Promise.all(
+    times.map((t, i) =>
+      client.workflow.start('sleepUntil', {
+        taskQueue,
+        workflowId: `${taskQueue}-${i}`,
+        args: [t.toISOString(), String(i)],
+      }),
+    ),
+  );
+  await Promise.all(handles.map((h) => h.result()));
+  worker.shutdown();
+  await running;
+  await connection.close();
+  return times.map((t, i) => stamps.get(String(i))! - t.getTime());
+}
+
+async function main() {
+  const stack = await startStack({ timeScale: 0.01 });
+  try {
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
+    const name = uid('lateness');
+    const create = await runCli(
+      ['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', String(lines)],
+      stack.env,
+    );
+    if (create.code !== 0) throw new Error(create.stderr);
+    const t0 = Date.now() + 8000;
+    const times = Array.from({ length: N }, (_, i) => new Date(t0 + Math.round((i * spreadMs) / N)));
+    for (const t of times) {
+      await insertContacts(stack.db, name, [testPhone()], {
+        contact_successful: 2,
+        number_of_contacts: 1,
+        redial_time: t,
+      });
+    }
+    const started = await runCli(['campaign', 'start', name], stack.env);
+    if (started.code !== 0) throw new Error(started.stderr);
+    console.error(`campaign ${name}: ${N} redials due from +8 s over ${spreadMs / 1000} s, ${lines} lines…`);
+    await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+    const rows = await stack.db.sql<{ late: number }[]>`
+      select extract(epoch from (create_requested_at - due_at)) * 1000 as late
+      from call_attempts where campaign_name = ${name} and due_at is not null`;
+    const dialer = rows.map((r) => Number(r.late));
+    console.error('baseline: bare durable timers to the same kind of times…');
+    const bt0 = Date.now() + 5000;
+    const bare = await baseline(
+      Array.from({ length: N }, (_, i) => new Date(bt0 + Math.round((i * spreadMs) / N))),
+    );
+    const result = {
+      redials: summary(dialer),
+      bareTimers: summary(bare),
+      early: dialer.filter((x) => x < 0).length,
+    };
+    console.table({
+      'dialer redials (ms late)': result.redials,
+      'bare Temporal timers (ms late)': result.bareTimers,
+    });
+    console.log(JSON.stringify(result));
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
