@@ -169,6 +169,12 @@ describe('campaign rules', { timeout: 240_000 }, () => {
     const at = new Date(Date.now() + 3000);
     // what a CRM does (§8): plain SQL, no signal
     await stack.db.sql`update contacts set redial_time = ${at}, contact_successful = 2 where id = ${id!}`;
+    const status = JSON.parse((await cli('campaign', 'status', name, '--json')).stdout);
+    assert.equal(status.status, 'running');
+    assert.deepEqual(status.byLastState, { Connected: 1 });
+    assert.equal(status.workflow.status, 'running');
+    for (const k of ['cached', 'inFlight', 'dialing', 'waiting']) assert.equal(typeof status.workflow[k], 'number', k);
+    assert.equal(status.workflow.stats.byLastState.Connected, 1);
     const second = await eventually(
       async () => (await attempts(name)).find((a) => a.attempt_no === 2 && a.recorded_at),
       30_000,
