@@ -16,7 +16,10 @@ export interface ReserveInput {
   holder: string;
   /** Deterministic per reservation: a retried activity returns the rows it already took. */
   reservation: string;
+  /** Due redials and new contacts: as many as the cache has room for. */
   limit: number;
+  /** Redials due within the look-ahead window: their children wait without a line. */
+  lookaheadLimit: number;
   maxAttempts: number;
   lookaheadMs: number;
 }
@@ -67,7 +70,8 @@ export const contactActivities = (deps: Deps) => ({
   /**
    * Takes eligible contacts into the campaign's cache (§5, §6) in one statement. Candidates come
    * in the contract's order, each tier an ordered range of contacts_selection_idx: due redials by
-   * redial_time, then new contacts by id, then redials due within the look-ahead window. The rows
+   * redial_time, then new contacts by id; redials due within the look-ahead window come on top,
+   * with a limit of their own (they wait on their own timers, they take no place in the cache). The rows
    * are locked with SKIP LOCKED, so no other campaign run or worker can take the same contact, and
    * set to 3 together with what to restore on pause or stop.
    */
@@ -76,7 +80,7 @@ export const contactActivities = (deps: Deps) => ({
     const now = deps.clock();
     // rows are aliased c in both statements below
     const nextAttempt = pg`
-      (select coalesce(max(a.attempt_no), 0) + 1 from call_attempts a
+      (select greatest(coalesce(max(a.attempt_no), 0), c.number_of_contacts) + 1 from call_attempts a
         where a.contact_id = c.id and a.campaign_name = ${input.campaign}) as attempt_no`;
     const again = await pg<Row[]>`
       select c.id, c.phone_number, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}
@@ -97,15 +101,19 @@ export const contactActivities = (deps: Deps) => ({
           union all
           (select id, 1 from contacts where ${eligible} and redial_time is null
             order by redial_time nulls last, id limit ${input.limit})
-          union all
-          (select id, 2 from contacts where ${eligible} and redial_time > ${now} and redial_time <= ${horizon}
-            order by redial_time nulls last, id limit ${input.limit})
-        ), picked as (
+        ), picked_now as (
           select c.id from contacts c join candidates k on k.id = c.id
           where c.contact_successful in (0, 2)
           order by k.tier, c.redial_time, c.id
           limit ${input.limit}
           for update of c skip locked
+        ), picked_soon as (
+          select id from contacts where ${eligible} and redial_time > ${now} and redial_time <= ${horizon}
+          order by redial_time nulls last, id
+          limit ${input.lookaheadLimit}
+          for update skip locked
+        ), picked as (
+          select id from picked_now union all select id from picked_soon
         )
         update contacts c set
           cached_from = c.contact_successful,

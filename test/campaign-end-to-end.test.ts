@@ -185,8 +185,20 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
       number_of_contacts: 1,
       redial_time: new Date(Date.now() - 60_000),
     });
+    // a redial due in 30 s: its child waits on its timer when the stop comes, and must give it back
+    const soon = new Date(Date.now() + 30_000);
+    const [waiting] = await insertContacts(stack.db, name, [testPhone()], {
+      contact_successful: 2,
+      number_of_contacts: 1,
+      redial_time: soon,
+    });
     assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
     const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
+    await eventually(
+      async () => (await handle.query(campaignStatusQuery)).waiting === 1,
+      20_000,
+      'the redial child waiting',
+    );
     // wait until two calls are in flight
     for (let i = 0; i < 100; i++) {
       const placed = await stack.db.sql`select 1 from call_attempts where campaign_name = ${name} and placed`;
@@ -217,11 +229,16 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
       const id = Number(r.id);
       if (dialedIds.has(id)) continue;
       // §6: back to the value it had before it was cached, untouched otherwise
-      assert.equal(r.contact_successful, redials.includes(id) ? 2 : 0, `contact ${id}`);
-      assert.equal(r.number_of_contacts, redials.includes(id) ? 1 : 0, `contact ${id}`);
+      const wasRedial = redials.includes(id) || id === waiting;
+      assert.equal(r.contact_successful, wasRedial ? 2 : 0, `contact ${id}`);
+      assert.equal(r.number_of_contacts, wasRedial ? 1 : 0, `contact ${id}`);
       assert.equal(r.cached_by, null);
     }
     assert.ok(fresh.length === 20);
+    const [w] = await stack.db.sql<
+      { redial_time: Date }[]
+    >`select redial_time from contacts where id = ${waiting!}`;
+    assert.equal(w!.redial_time.getTime(), soon.getTime(), 'the waiting redial keeps its time');
     const status = await runCli(['campaign', 'status', name, '--json'], stack.env);
     assert.equal(JSON.parse(status.stdout).status, 'stopped');
   });

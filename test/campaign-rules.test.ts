@@ -173,7 +173,8 @@ describe('campaign rules', { timeout: 240_000 }, () => {
     assert.equal(status.status, 'running');
     assert.deepEqual(status.byLastState, { Connected: 1 });
     assert.equal(status.workflow.status, 'running');
-    for (const k of ['cached', 'inFlight', 'dialing', 'waiting']) assert.equal(typeof status.workflow[k], 'number', k);
+    for (const k of ['cached', 'inFlight', 'dialing', 'waiting'])
+      assert.equal(typeof status.workflow[k], 'number', k);
     assert.equal(status.workflow.stats.byLastState.Connected, 1);
     const second = await eventually(
       async () => (await attempts(name)).find((a) => a.attempt_no === 2 && a.recorded_at),

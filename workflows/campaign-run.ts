@@ -86,8 +86,16 @@ export class CampaignRun {
     return Math.max(0, 2 * this.settings.lines - this.cache.length);
   }
 
+  /** How many not-yet-due redials may wait on their timers at once (they hold no line). */
+  lookaheadLimit(): number {
+    const waiting = this.inFlight.size - this.linesInUse;
+    return Math.max(0, Math.max(20, 4 * this.settings.lines) - waiting);
+  }
+
   addToCache(contacts: CachedContact[], nextRedialAt: string | null, now: number): void {
-    const known = new Set([...this.cache.map((c) => c.id), ...this.inFlight.keys()]);
+    // A contact may come back while its last attempt's report is still on its way (the row was
+    // recorded first): it stays in the cache until that child has reported, see nextMoves().
+    const known = new Set(this.cache.map((c) => c.id));
     this.cache.push(...contacts.filter((c) => !known.has(c.id)));
     this.cache.sort(dialOrder(now));
     this.nextRedialAt = nextRedialAt;
@@ -118,16 +126,18 @@ export class CampaignRun {
     if (this.retryStartAt !== null && now < this.retryStartAt) return { grants, starts };
     this.retryStartAt = null;
     const nowIso = new Date(now).toISOString();
-    const notDue = this.cache.filter((c) => dialTier(c.redialAt, nowIso) === 2);
-    this.cache = this.cache.filter((c) => dialTier(c.redialAt, nowIso) !== 2);
-    for (const c of notDue) {
-      this.markStarted(c, now, false);
-      starts.push({ contact: c, lineGranted: false });
+    const keep: CachedContact[] = [];
+    for (const c of this.cache) {
+      const due = dialTier(c.redialAt, nowIso) !== 2;
+      if (this.inFlight.has(c.id) || (due && free <= 0)) {
+        keep.push(c); // its previous attempt has not reported yet, or no line is free
+        continue;
+      }
+      this.markStarted(c, now, due);
+      starts.push({ contact: c, lineGranted: due });
+      if (due) free--;
     }
-    for (const c of this.cache.splice(0, Math.max(0, free))) {
-      this.markStarted(c, now, true);
-      starts.push({ contact: c, lineGranted: true });
-    }
+    this.cache = keep;
     return { grants, starts };
   }
 

@@ -178,6 +178,7 @@ async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Pr
     holder,
     reservation: `${holder}#${workflowInfo().firstExecutionRunId}#${run.reservationSeq}`,
     limit,
+    lookaheadLimit: run.lookaheadLimit(),
     maxAttempts: run.settings.maxAttempts,
     lookaheadMs,
   });

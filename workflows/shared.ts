@@ -109,9 +109,9 @@ export interface CachedContact {
   /** number_of_contacts when cached. */
   numberOfContacts: number;
   /**
-   * This attempt's number: one more than the last attempt recorded for the contact in this
-   * campaign. Not number_of_contacts + 1: a CRM may lower that to reuse a contact (§8), and the
-   * attempt key (campaign, contact, attempt number) must never repeat.
+   * This attempt's number: number_of_contacts + 1, or one more than the last attempt recorded
+   * for the contact in this campaign if that is higher. A CRM may lower number_of_contacts to
+   * reuse a contact (§8), and the attempt key (campaign, contact, attempt number) must never repeat.
    */
   attemptNo: number;
   cachedFrom: number;
