@@ -16,6 +16,8 @@ export interface WebhookDeps {
 }
 
 type Params = Record<string, string>;
+
+const TERMINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 type Query = { wf?: string; attempt?: string; campaign?: string };
 
 const num = (v: string | undefined): number | undefined => {
@@ -50,6 +52,12 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
     const wf = req.query.wf;
     if (!wf || !p.CallSid || !p.CallStatus) {
       return reply.code(400).send({ error: 'status callback needs ?wf= and CallSid, CallStatus' });
+    }
+    // Only the callbacks that decide the outcome go to the workflow (telephony.md §1.5): each
+    // signal costs the contact workflow a task, and the progress events decide nothing.
+    if (!TERMINAL.has(p.CallStatus)) {
+      req.log.debug({ wf, callSid: p.CallSid, status: p.CallStatus }, 'call progress');
+      return reply.code(204).send();
     }
     const event: CallStatusEvent = {
       callSid: p.CallSid,

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import twilio from 'twilio';
 import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
 import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
-import { type Stack, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import { type Stack, eventually, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
 
 describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
   let stack: Stack;
@@ -29,14 +29,15 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
     assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
 
     const contact = stack.client.workflow.getHandle(contactWorkflowId(name, id!));
-    let view;
-    for (let i = 0; i < 100; i++) {
-      view = await contact.query(contactStatusQuery).catch(() => undefined);
-      if (view?.callStatus === 'in-progress') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(view?.callStatus, 'in-progress', 'the call is live');
-    const before = view!;
+    const before = await eventually(
+      async () => {
+        const v = await contact.query(contactStatusQuery);
+        if (v.phase !== 'ringing' || !v.callSid) return undefined;
+        return stack.sim.call(v.callSid)?.status === 'in-progress' ? v : undefined;
+      },
+      20_000,
+      'the call to be live',
+    );
 
     const path = `/twilio/status?wf=${encodeURIComponent(contactWorkflowId(name, id!))}&campaign=${encodeURIComponent(name)}&attempt=1`;
     const url = stack.serverUrl + path;
