@@ -1,0 +1,85 @@
+/**
+ * Runs the scenarios whose histories the replay test keeps, on the real stack, and writes each
+ * workflow history as JSON into test/histories/. Run it after a deliberate change of workflow
+ * behaviour that is not behind patched(), and commit the new files (the old ones stay, so running
+ * workflows of the old shape keep replaying):
+ *
+ *   npx tsx scripts/capture-histories.ts          (needs a Temporal server at TEMPORAL_ADDRESS)
+ *
+ * One history by hand: `temporal workflow show -w <id> -o json > test/histories/<name>.json`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
+import { eventually, insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
+
+const out = path.join(__dirname, '..', 'test', 'histories');
+
+async function main() {
+  const stack = await startStack({ timeScale: 0.05 });
+  const save = async (file: string, workflowId: string, runId?: string) => {
+    const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    fs.writeFileSync(path.join(out, file), historyToJSON(history));
+    console.log(`wrote test/histories/${file} (${history.events?.length} events)`);
+  };
+  const cli = async (...args: string[]) => {
+    const r = await runCli(args, stack.env);
+    if (r.code !== 0) throw new Error(`dialer ${args.join(' ')}: ${r.stderr}`);
+  };
+  try {
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
+
+    // a campaign that continued as new, with a busy contact redialed
+    const can = uid('hist-can');
+    const busy = testPhone();
+    stack.sim.setScenario({
+      default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
+      numbers: { [busy]: ['busy', 'human'] },
+    });
+    await cli('campaign', 'create', can, '--caller-id', '+15005550006', '--lines', '2', '--retry', 'Busy=1s');
+    await insertContacts(stack.db, can, [busy, ...Array.from({ length: 5 }, testPhone)]);
+    await cli('campaign', 'start', can, '--max-history', '60');
+    await stack.client.workflow.getHandle(campaignWorkflowId(can)).result();
+    const runs: { runId: string; status: string }[] = [];
+    for await (const w of stack.client.workflow.list({
+      query: `WorkflowId = '${campaignWorkflowId(can)}'`,
+    })) {
+      runs.push({ runId: w.runId, status: w.status.name });
+    }
+    const continued = runs.find((r) => r.status === 'CONTINUED_AS_NEW');
+    if (!continued) throw new Error('the campaign did not continue as new');
+    await save('campaign-continued-as-new.json', campaignWorkflowId(can), continued.runId);
+    await save('campaign-last-run.json', campaignWorkflowId(can));
+
+    // a contact whose redial the CRM moved while its child waited on the timer, then a release
+    const re = uid('hist-resched');
+    await cli('campaign', 'create', re, '--caller-id', '+15005550006');
+    const at = new Date(Date.now() + 30_000);
+    const [moved, released] = await insertContacts(stack.db, re, [testPhone(), testPhone()], {
+      contact_successful: 2,
+      number_of_contacts: 1,
+      redial_time: at,
+    });
+    await cli('campaign', 'start', re, '--keep-running');
+    for (const id of [moved!, released!]) {
+      const h = stack.client.workflow.getHandle(contactWorkflowId(re, id));
+      await eventually(async () => (await h.query(contactStatusQuery)).phase === 'waiting', 20_000);
+    }
+    await cli('contacts', 'redial', String(moved), '--at', '+2s');
+    await stack.client.workflow.getHandle(contactWorkflowId(re, moved!)).result();
+    await cli('contacts', 'release', String(released));
+    await stack.client.workflow.getHandle(contactWorkflowId(re, released!)).result();
+    await cli('campaign', 'stop', re, '--wait');
+    await save('contact-rescheduled-redial.json', contactWorkflowId(re, moved!));
+    await save('contact-released-while-waiting.json', contactWorkflowId(re, released!));
+    await save('campaign-stopped-with-waiting-child.json', campaignWorkflowId(re));
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
