@@ -15,6 +15,12 @@ export const ContactSuccessful = {
   MarkedForDialing: 3,
 } as const;
 export type ContactSuccessful = (typeof ContactSuccessful)[keyof typeof ContactSuccessful];
+export type ContactSuccessfulName = keyof typeof ContactSuccessful;
+export function contactSuccessfulName(value: number): ContactSuccessfulName | undefined {
+  return (Object.keys(ContactSuccessful) as ContactSuccessfulName[]).find(
+    (n) => ContactSuccessful[n] === value,
+  );
+}
 
 /** campaign-semantics.md §4 */
 export const LastState = {

@@ -11,6 +11,7 @@ import {
   type LastStateName,
   campaignStatusQuery,
   campaignWorkflowId,
+  contactSuccessfulName,
   lastStateName,
   pauseSignal,
   refillSignal,
@@ -39,14 +40,6 @@ interface CreateOpts {
   final?: LastStateName[];
   message?: string;
 }
-
-const CS_NAMES: Record<string, string> = {
-  '-1': 'Unreachable',
-  '0': 'NotUsed',
-  '1': 'Successful',
-  '2': 'NoSuccess',
-  '3': 'MarkedForDialing',
-};
 
 export interface CampaignStatusReport {
   name: string;
@@ -97,7 +90,9 @@ export async function campaignStatus(ctx: CommandContext, name: string): Promise
     name,
     status: row.status,
     contacts: byCs.reduce((a, r) => a + r.n, 0),
-    byContactSuccessful: Object.fromEntries(byCs.map((r) => [CS_NAMES[String(r.cs)] ?? String(r.cs), r.n])),
+    byContactSuccessful: Object.fromEntries(
+      byCs.map((r) => [contactSuccessfulName(r.cs) ?? String(r.cs), r.n]),
+    ),
     byLastState: Object.fromEntries(
       byLs.map((r) => [r.ls === null ? 'none' : (lastStateName(r.ls) ?? String(r.ls)), r.n]),
     ),

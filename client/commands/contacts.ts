@@ -7,21 +7,14 @@ import {
   resetContact,
 } from '../../lib/contact-operations';
 import { recoverOrphans } from '../../lib/recovery';
-import { campaignWorkflowId } from '../../workflows/shared';
+import { ContactSuccessful, campaignWorkflowId } from '../../workflows/shared';
 import { type CommandContext, UserError } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 
-const STATES: Record<string, number> = {
-  unreachable: -1,
-  notused: 0,
-  successful: 1,
-  nosuccess: 2,
-  markedfordialing: 3,
-};
-
 function stateArg(v: string): number {
   const t = v.trim().toLowerCase();
-  if (t in STATES) return STATES[t]!;
+  const named = Object.entries(ContactSuccessful).find(([n]) => n.toLowerCase() === t);
+  if (named) return named[1];
   if (/^-?\d$/.test(t) && Number(t) >= -1 && Number(t) <= 3) return Number(t);
   throw new InvalidArgumentError(
     `"${v}" is not a ContactSuccessful value: -1..3 or Unreachable, NotUsed, Successful, NoSuccess, MarkedForDialing`,
