@@ -4,7 +4,13 @@ import { bannedNumbers, callAttempts, contacts } from '../db/schema';
 import { toE164 } from '../lib/phone';
 import { maskPhone } from '../lib/logger';
 import { mapOutcome, nextContactState, wasPlaced } from '../workflows/outcome';
-import type { AttemptResult, CallFacts, ContactSuccessful, RetryRules } from '../workflows/shared';
+import type {
+  AttemptResult,
+  CallFacts,
+  ContactSuccessful,
+  MachineDetection,
+  RetryRules,
+} from '../workflows/shared';
 import { permanent } from './errors';
 import { CreateRejected, type CallInfo } from './twilio-calls';
 import type { Deps } from './index';
@@ -21,6 +27,7 @@ export interface PlaceCallInput extends AttemptKey {
   callerId: string;
   ringTimeoutSeconds: number;
   dueAt: string | null;
+  machineDetection?: MachineDetection;
 }
 
 export type PlaceCallResult =
@@ -133,6 +140,12 @@ export const callActivities = (deps: Deps) => {
           statusCallback: webhookUrl('twilio/status', input),
           statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
           timeout: input.ringTimeoutSeconds,
+          // to leave a message, wait for the greeting's end (the beep); to hang up, decide at once
+          ...(input.machineDetection === 'message'
+            ? { machineDetection: 'DetectMessageEnd' as const }
+            : input.machineDetection === 'hangup'
+              ? { machineDetection: 'Enable' as const }
+              : {}),
         });
       } catch (err) {
         if (err instanceof CreateRejected) {

@@ -5,6 +5,7 @@ import {
   type CachedContact,
   type CampaignSettings,
   type CampaignStatus,
+  type MachineDetection,
 } from '../workflows/shared';
 import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../lib/recovery';
 import { permanent } from './errors';
@@ -60,6 +61,7 @@ export const contactActivities = (deps: Deps) => ({
       callerId: row.callerId,
       ringTimeoutSeconds: row.ringTimeoutSeconds,
       retryRules: row.retryRules,
+      machineDetection: row.machineDetection as MachineDetection,
     };
   },
 

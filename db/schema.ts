@@ -77,6 +77,9 @@ export const campaigns = pgTable(
     message: text('message')
       .notNull()
       .default('Hello. This is a call from our contact center. We will call you back. Goodbye.'),
+    /** Answering-machine detection: off · hangup (hang up on a machine or fax) · message (leave machine_message). */
+    machineDetection: text('machine_detection').notNull().default('off'),
+    machineMessage: text('machine_message'),
     /** idle · running · paused · stopping · stopped · completed */
     status: text('status').notNull().default('idle'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
@@ -87,6 +90,7 @@ export const campaigns = pgTable(
     check('campaigns_lines_check', sql`${t.lines} >= 1`),
     check('campaigns_cps_check', sql`${t.callsPerSecond} > 0`),
     check('campaigns_ring_timeout_check', sql`${t.ringTimeoutSeconds} between 15 and 600`),
+    check('campaigns_machine_detection_check', sql`${t.machineDetection} in ('off', 'hangup', 'message')`),
     check(
       'campaigns_status_check',
       sql`${t.status} in ('idle', 'running', 'paused', 'stopping', 'stopped', 'completed')`,

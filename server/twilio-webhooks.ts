@@ -80,21 +80,31 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
     return reply.code(204).send();
   });
 
-  // A person (or machine) answered. Without an agent step the campaign's message is played and
-  // the call ends: telephony.md §2 row 20 counts that as Connected.
+  // Someone or something answered (telephony.md §1.4). A fax is hung up on; a machine too, or it
+  // hears the campaign's machine message. Without an agent step a person hears the campaign's
+  // message and the call ends: §2 row 20 counts that as Connected.
   app.post<{ Querystring: Query }>('/twilio/answer', async (req, reply) => {
     const p = verified(deps, req, reply);
     if (!p) return reply;
-    let message = 'Goodbye.';
-    if (req.query.campaign) {
-      const [c] = await deps.db.db
-        .select({ message: campaigns.message })
-        .from(campaigns)
-        .where(eq(campaigns.name, req.query.campaign));
-      if (c) message = c.message;
+    const [c] = req.query.campaign
+      ? await deps.db.db
+          .select({
+            message: campaigns.message,
+            machineDetection: campaigns.machineDetection,
+            machineMessage: campaigns.machineMessage,
+          })
+          .from(campaigns)
+          .where(eq(campaigns.name, req.query.campaign))
+      : [];
+    const by = p.AnsweredBy ?? '';
+    let twiml = `<Say>${xml(c?.message ?? 'Goodbye.')}</Say><Hangup/>`;
+    if (by === 'fax') twiml = '<Hangup/>';
+    else if (by.startsWith('machine')) {
+      twiml =
+        c?.machineDetection === 'message' && c.machineMessage
+          ? `<Say>${xml(c.machineMessage)}</Say><Hangup/>`
+          : '<Hangup/>';
     }
-    return reply
-      .type('text/xml')
-      .send(`<?xml version="1.0" encoding="UTF-8"?><Response><Say>${xml(message)}</Say><Hangup/></Response>`);
+    return reply.type('text/xml').send(`<?xml version="1.0" encoding="UTF-8"?><Response>${twiml}</Response>`);
   });
 }

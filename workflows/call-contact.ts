@@ -147,6 +147,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     callerId: input.settings.callerId,
     ringTimeoutSeconds: input.settings.ringTimeoutSeconds,
     dueAt,
+    machineDetection: input.settings.machineDetection ?? 'off',
   });
   let facts: CallFacts;
   if (placed.kind === 'final') {

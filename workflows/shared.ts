@@ -83,7 +83,11 @@ export interface CampaignSettings {
   callerId: string;
   ringTimeoutSeconds: number;
   retryRules: RetryRules;
+  /** Answering-machine detection (telephony.md §1.4); absent in settings recorded before it existed. */
+  machineDetection?: MachineDetection;
 }
+
+export type MachineDetection = 'off' | 'hangup' | 'message';
 
 /** Knobs for how the campaign workflow runs; delays are inputs so tests can use seconds. */
 export interface CampaignOptions {

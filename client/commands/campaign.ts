@@ -39,6 +39,8 @@ interface CreateOpts {
   retry?: Record<string, number>;
   final?: LastStateName[];
   message?: string;
+  amd: 'off' | 'hangup' | 'message';
+  machineMessage?: string;
 }
 
 export interface CampaignStatusReport {
@@ -180,8 +182,16 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       finalArg,
     )
     .option('--message <text>', 'what a person hears when the campaign has no agent for them')
+    .addOption(
+      new Option('--amd <mode>', 'answering-machine detection: off, hangup (on a machine or fax), or message')
+        .choices(['off', 'hangup', 'message'])
+        .default('off'),
+    )
+    .option('--machine-message <text>', 'what a machine records when --amd message')
     .option('--json', 'print the created campaign as JSON')
     .action(async (name: string, o: CreateOpts & { json?: boolean }) => {
+      if (o.amd === 'message' && !o.machineMessage)
+        throw new UserError('--amd message needs --machine-message <text>');
       const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, o.retry, o.final);
       const [row] = await ctx()
         .db()
@@ -195,6 +205,8 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           ringTimeoutSeconds: o.ringTimeout,
           retryRules,
           ...(o.message ? { message: o.message } : {}),
+          machineDetection: o.amd,
+          ...(o.machineMessage ? { machineMessage: o.machineMessage } : {}),
         })
         .onConflictDoNothing({ target: campaigns.name })
         .returning();
