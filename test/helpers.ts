@@ -57,7 +57,10 @@ export interface Stack {
 }
 
 /** The real pieces, in-process: simulator, webhook server and a worker on a task queue of its own. */
-export async function startStack(sim: Partial<SimulatorOptions> = {}): Promise<Stack> {
+export async function startStack(
+  sim: Partial<SimulatorOptions> = {},
+  opts: { twilioTimeoutMs?: number } = {},
+): Promise<Stack> {
   const taskQueue = uid('tq');
   const db = testDatabase();
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'error', 'test');
@@ -94,7 +97,7 @@ export async function startStack(sim: Partial<SimulatorOptions> = {}): Promise<S
           accountSid: SIMULATOR_ACCOUNT_SID,
           authToken: SIMULATOR_AUTH_TOKEN,
           apiBaseUrl: simulator.url,
-          timeoutMs: 10_000,
+          timeoutMs: opts.twilioTimeoutMs ?? 10_000,
         }),
       ),
       temporal: client,
