@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config';
 import { TemporalSetupError } from '../lib/temporal-server';
+import { registerAgentCommands } from './commands/agents';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerContactCommands } from './commands/contacts';
 import { registerDbCommands } from './commands/db';
@@ -17,6 +18,7 @@ export function buildProgram(): { program: Command; close: () => Promise<void> }
   registerDbCommands(program, ctx);
   registerCampaignCommands(program, ctx);
   registerContactCommands(program, ctx);
+  registerAgentCommands(program, ctx);
   registerServiceCommands(program, ctx);
   return { program, close: async () => context?.close() };
 }

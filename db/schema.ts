@@ -80,6 +80,10 @@ export const campaigns = pgTable(
     /** Answering-machine detection: off · hangup (hang up on a machine or fax) · message (leave machine_message). */
     machineDetection: text('machine_detection').notNull().default('off'),
     machineMessage: text('machine_message'),
+    /** How long an agent's leg may ring before the hand-over is a TransferTimeout. */
+    transferTimeoutSeconds: integer('transfer_timeout_seconds').notNull().default(20),
+    /** An agent's wrap-up after a call, before the next one. */
+    wrapUpSeconds: integer('wrap_up_seconds').notNull().default(10),
     /** idle · running · paused · stopping · stopped · completed */
     status: text('status').notNull().default('idle'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
@@ -151,9 +155,18 @@ export const agents = pgTable(
     name: text('name'),
     /** available · on-call · wrap-up · offline */
     status: text('status').notNull().default('offline'),
+    /** The campaign the agent takes calls for (null: none). */
+    campaignName: text('campaign_name'),
+    /** The customer call the agent is bridged to (on-call). */
+    currentCallSid: text('current_call_sid'),
+    /** In wrap-up until then; after it the agent counts as available again. */
+    wrapUpUntil: timestamptz('wrap_up_until'),
     updatedAt: timestamptz('updated_at').notNull().defaultNow(),
   },
-  (t) => [check('agents_status_check', sql`${t.status} in ('available', 'on-call', 'wrap-up', 'offline')`)],
+  (t) => [
+    check('agents_status_check', sql`${t.status} in ('available', 'on-call', 'wrap-up', 'offline')`),
+    index('agents_campaign_idx').on(t.campaignName, t.status),
+  ],
 );
 
 export type Contact = typeof contacts.$inferSelect;

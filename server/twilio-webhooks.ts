@@ -2,10 +2,8 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import twilio from 'twilio';
-import { eq } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { campaigns } from '../db/schema';
-import { type CallStatusEvent, callStatusSignal } from '../workflows/shared';
+import { type CallFacts, type CallStatusEvent, callFactsSignal, callStatusSignal } from '../workflows/shared';
 
 export interface WebhookDeps {
   temporal: Client;
@@ -81,30 +79,92 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
   });
 
   // Someone or something answered (telephony.md §1.4). A fax is hung up on; a machine too, or it
-  // hears the campaign's machine message. Without an agent step a person hears the campaign's
-  // message and the call ends: §2 row 20 counts that as Connected.
+  // hears the campaign's machine message. A person is bridged to a free agent of the campaign,
+  // claimed atomically; with agents but none free they hear the safe-harbor message (NoAgent);
+  // a campaign without agents plays its message and ends the call (§2 row 20: Connected).
   app.post<{ Querystring: Query }>('/twilio/answer', async (req, reply) => {
     const p = verified(deps, req, reply);
     if (!p) return reply;
+    const twiml = (body: string) =>
+      reply.type('text/xml').send(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`);
     const [c] = req.query.campaign
-      ? await deps.db.db
-          .select({
-            message: campaigns.message,
-            machineDetection: campaigns.machineDetection,
-            machineMessage: campaigns.machineMessage,
-          })
-          .from(campaigns)
-          .where(eq(campaigns.name, req.query.campaign))
+      ? await deps.db.sql<
+          {
+            message: string;
+            machine_detection: string;
+            machine_message: string | null;
+            transfer_timeout_seconds: number;
+            agents: number;
+          }[]
+        >`select message, machine_detection, machine_message, transfer_timeout_seconds,
+            (select count(*)::int from agents a where a.campaign_name = c.name) as agents
+          from campaigns c where name = ${req.query.campaign}`
       : [];
     const by = p.AnsweredBy ?? '';
-    let twiml = `<Say>${xml(c?.message ?? 'Goodbye.')}</Say><Hangup/>`;
-    if (by === 'fax') twiml = '<Hangup/>';
-    else if (by.startsWith('machine')) {
-      twiml =
-        c?.machineDetection === 'message' && c.machineMessage
-          ? `<Say>${xml(c.machineMessage)}</Say><Hangup/>`
-          : '<Hangup/>';
+    if (by === 'fax') return twiml('<Hangup/>');
+    if (by.startsWith('machine')) {
+      return twiml(
+        c?.machine_detection === 'message' && c.machine_message
+          ? `<Say>${xml(c.machine_message)}</Say><Hangup/>`
+          : '<Hangup/>',
+      );
     }
-    return reply.type('text/xml').send(`<?xml version="1.0" encoding="UTF-8"?><Response>${twiml}</Response>`);
+    const message = `<Say>${xml(c?.message ?? 'Goodbye.')}</Say><Hangup/>`;
+    if (!c || c.agents === 0 || !req.query.wf || !p.CallSid) return twiml(message);
+    const [agent] = await deps.db.sql<{ id: number; endpoint: string }[]>`
+      update agents set status = 'on-call', current_call_sid = ${p.CallSid}, wrap_up_until = null, updated_at = now()
+      where id = (
+        select id from agents
+        where campaign_name = ${req.query.campaign!}
+          and (status = 'available' or (status = 'wrap-up' and wrap_up_until <= now()))
+        order by updated_at, id limit 1
+        for update skip locked)
+      returning id, endpoint`;
+    await signalFacts(deps, req.query.wf, p.CallSid, agent ? { agentStep: true } : { noAgentFree: true });
+    if (!agent) return twiml(message);
+    const action = new URL(deps.publicBaseUrl + req.url);
+    action.pathname = action.pathname.replace(/answer$/, 'dial-action');
+    action.searchParams.set('agent', String(agent.id));
+    const target = agent.endpoint.startsWith('client:')
+      ? `<Client>${xml(agent.endpoint.slice('client:'.length))}</Client>`
+      : `<Number>${xml(agent.endpoint)}</Number>`;
+    return twiml(
+      `<Dial timeout="${c.transfer_timeout_seconds}" action="${xml(action.toString())}" method="POST">${target}</Dial>`,
+    );
   });
+
+  // The <Dial> to the agent ended: how, and who left first, decide rows 16–20 of telephony.md §2.
+  // The agent goes to wrap-up for the campaign's wrap-up time.
+  app.post<{ Querystring: Query & { agent?: string } }>('/twilio/dial-action', async (req, reply) => {
+    const p = verified(deps, req, reply);
+    if (!p) return reply;
+    const dial = p.DialCallStatus ?? 'failed';
+    const agentId = Number(req.query.agent);
+    if (Number.isSafeInteger(agentId)) {
+      await deps.db.sql`
+        update agents a set status = 'wrap-up', current_call_sid = null, updated_at = now(),
+          wrap_up_until = now() + make_interval(secs => coalesce(
+            (select wrap_up_seconds from campaigns c where c.name = a.campaign_name), 10))
+        where id = ${agentId} and status = 'on-call'`;
+    }
+    if (req.query.wf && p.CallSid) {
+      const calleeStillThere = p.CallStatus === 'in-progress';
+      await signalFacts(deps, req.query.wf, p.CallSid, {
+        dialCallStatus: dial,
+        agentHungUpFirst: dial === 'completed' && calleeStillThere,
+        calleeLeftFirst: !calleeStillThere,
+      });
+    }
+    return reply
+      .type('text/xml')
+      .send('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>');
+  });
+}
+
+async function signalFacts(deps: WebhookDeps, wf: string, callSid: string, facts: CallFacts): Promise<void> {
+  try {
+    await deps.temporal.workflow.getHandle(wf).signal(callFactsSignal, { callSid, facts });
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
 }

@@ -20,6 +20,7 @@ import {
   LastStateKey,
   NextDialTimeKey,
   attemptFinishedSignal,
+  callFactsSignal,
   callStatusSignal,
   contactStatusQuery,
   lineGrantSignal,
@@ -73,6 +74,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   let callSid: string | null = null;
   const undialed = () => phase === 'waiting' || phase === 'waiting-for-line';
   setHandler(callStatusSignal, (e) => tracker.add(e));
+  setHandler(callFactsSignal, ({ callSid: sid, facts }) => tracker.addFacts(sid, facts));
   setHandler(rescheduleSignal, ({ dueAt: at }) => {
     if (undialed()) dueAt = at;
   });
@@ -157,7 +159,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     tracker.expect(placed.callSid);
     phase = 'ringing';
     const ended = await condition(() => tracker.final !== undefined, input.callTimeoutMs);
-    facts = ended ? tracker.final! : await twilio.fetchCallFacts({ callSid: placed.callSid });
+    facts = ended ? tracker.final! : { ...(await twilio.fetchCallFacts({ callSid: placed.callSid })), ...tracker.webhookFacts() };
   }
 
   phase = 'recording';

@@ -9,6 +9,7 @@ const TERMINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled'
  */
 export class CallStatusTracker {
   private readonly events: CallStatusEvent[] = [];
+  private readonly extra: { callSid: string; facts: CallFacts }[] = [];
   private callSid: string | undefined;
 
   add(e: CallStatusEvent): void {
@@ -19,6 +20,16 @@ export class CallStatusTracker {
         (x.sequenceNumber === e.sequenceNumber || x.sequenceNumber === null || e.sequenceNumber === null),
     );
     if (!dup) this.events.push(e);
+  }
+
+  /** Facts from our answer and <Dial> action webhooks; merged into the final facts. */
+  addFacts(callSid: string, facts: CallFacts): void {
+    this.extra.push({ callSid, facts });
+  }
+
+  /** The webhook facts alone (when the outcome has to come from a fetch). */
+  webhookFacts(): CallFacts {
+    return Object.assign({}, ...this.extra.filter((x) => x.callSid === this.callSid).map((x) => x.facts));
   }
 
   /** From now on only callbacks of this call count. */
@@ -43,6 +54,7 @@ export class CallStatusTracker {
     if (!end) return undefined;
     const answeredBy = this.mine().find((e) => e.answeredBy)?.answeredBy;
     return {
+      ...this.webhookFacts(),
       callSid: end.callSid,
       callStatus: end.callStatus,
       ...(end.sipResponseCode !== undefined ? { sipResponseCode: end.sipResponseCode } : {}),

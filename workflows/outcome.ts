@@ -33,7 +33,11 @@ export function mapOutcome(f: CallFacts): LastState {
   if (f.answeredBy?.startsWith('machine')) return LastState.AnsweringMachine;
   if (f.noAgentFree) return LastState.NoAgent;
   if (f.agentStep) {
+    // row 16: the person hung up while the agent's leg rang (or before the <Dial> reported)
     if (f.dialCallStatus === undefined) return LastState.Abandoned;
+    if (f.dialCallStatus !== 'completed' && f.dialCallStatus !== 'answered' && f.calleeLeftFirst) {
+      return LastState.Abandoned;
+    }
     if (f.dialCallStatus === 'no-answer') return LastState.TransferTimeout;
     if (f.dialCallStatus !== 'completed' && f.dialCallStatus !== 'answered') return LastState.AgentTransfer;
     if (f.agentHungUpFirst) return LastState.AgentHangUp;

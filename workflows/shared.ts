@@ -214,6 +214,8 @@ export interface CallFacts {
   noAgentFree?: boolean;
   /** The call went through the agent step (the answer TwiML dialled an agent). */
   agentStep?: boolean;
+  /** The callee was gone when the <Dial> to the agent ended unbridged (hung up while waiting). */
+  calleeLeftFirst?: boolean;
   callDurationSeconds?: number;
   /** No final status could be had from callbacks or from Twilio. */
   unresolved?: boolean;
@@ -297,6 +299,8 @@ export const heldContactsQuery = defineQuery<{ cached: number[]; inFlight: numbe
 
 // Contact messages
 export const callStatusSignal = defineSignal<[CallStatusEvent]>('callStatus');
+/** Facts only our webhooks know (agent step, no agent free, the <Dial> result), per call. */
+export const callFactsSignal = defineSignal<[{ callSid: string; facts: CallFacts }]>('callFacts');
 /** Move the attempt's due time (ISO string); the durable timer follows. */
 export const rescheduleSignal = defineSignal<[{ dueAt: string }]>('reschedule');
 export const lineGrantSignal = defineSignal<[{ attemptNo: number }]>('lineGrant');
