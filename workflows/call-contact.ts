@@ -159,7 +159,9 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     tracker.expect(placed.callSid);
     phase = 'ringing';
     const ended = await condition(() => tracker.final !== undefined, input.callTimeoutMs);
-    facts = ended ? tracker.final! : { ...(await twilio.fetchCallFacts({ callSid: placed.callSid })), ...tracker.webhookFacts() };
+    facts = ended
+      ? tracker.final!
+      : { ...(await twilio.fetchCallFacts({ callSid: placed.callSid })), ...tracker.webhookFacts() };
   }
 
   phase = 'recording';
