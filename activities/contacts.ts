@@ -29,6 +29,11 @@ export interface ReserveResult {
   contacts: CachedContact[];
   /** The earliest redial_time of an eligible contact that was not taken (not due yet). */
   nextRedialAt: string | null;
+  /**
+   * With agents assigned to the campaign: how many calls it may have in flight (progressive
+   * pacing, one per agent that is available or on a call); null without agents.
+   */
+  agentCapacity: number | null;
 }
 
 type Row = {
@@ -133,9 +138,15 @@ export const contactActivities = (deps: Deps) => ({
         and number_of_contacts < ${input.maxAttempts}
         and phone_number is not null and btrim(phone_number) <> ''
         and redial_time is not null`;
+    const [agents] = await pg<{ assigned: number; working: number }[]>`
+      select count(*)::int as assigned,
+        count(*) filter (where status in ('available', 'on-call')
+          or (status = 'wrap-up' and wrap_up_until <= ${now}))::int as working
+      from agents where campaign_name = ${input.campaign}`;
     return {
       contacts: taken.map(toCached).sort(dialOrder(now.getTime())),
       nextRedialAt: next?.at ? next.at.toISOString() : null,
+      agentCapacity: agents && agents.assigned > 0 ? agents.working : null,
     };
   },
 

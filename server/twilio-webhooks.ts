@@ -139,14 +139,7 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
     const p = verified(deps, req, reply);
     if (!p) return reply;
     const dial = p.DialCallStatus ?? 'failed';
-    const agentId = Number(req.query.agent);
-    if (Number.isSafeInteger(agentId)) {
-      await deps.db.sql`
-        update agents a set status = 'wrap-up', current_call_sid = null, updated_at = now(),
-          wrap_up_until = now() + make_interval(secs => coalesce(
-            (select wrap_up_seconds from campaigns c where c.name = a.campaign_name), 10))
-        where id = ${agentId} and status = 'on-call'`;
-    }
+    // the workflow first: the final status callback is on its way too
     if (req.query.wf && p.CallSid) {
       const calleeStillThere = p.CallStatus === 'in-progress';
       await signalFacts(deps, req.query.wf, p.CallSid, {
@@ -154,6 +147,14 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
         agentHungUpFirst: dial === 'completed' && calleeStillThere,
         calleeLeftFirst: !calleeStillThere,
       });
+    }
+    const agentId = Number(req.query.agent);
+    if (Number.isSafeInteger(agentId)) {
+      await deps.db.sql`
+        update agents a set status = 'wrap-up', current_call_sid = null, updated_at = now(),
+          wrap_up_until = now() + make_interval(secs => coalesce(
+            (select wrap_up_seconds from campaigns c where c.name = a.campaign_name), 10))
+        where id = ${agentId} and status = 'on-call'`;
     }
     return reply
       .type('text/xml')

@@ -22,7 +22,8 @@ describe('agents', { timeout: 180_000 }, () => {
     ['the agent does not answer in time', 'human', 'no-answer', 'available', S.TransferTimeout],
     ['the agent is busy', 'human', 'busy', 'available', S.AgentTransfer],
     ['the person hangs up while the agent rings', 'human-hangs-up', 'answer', 'available', S.Abandoned],
-    ['no agent is free', 'human', 'answer', 'offline', S.NoAgent],
+    // its only agent is on another call: the campaign may dial (pacing counts it), nobody is free
+    ['no agent is free', 'human', 'answer', 'on-call', S.NoAgent],
   ];
 
   for (const [what, outcome, behaviour, status, state] of cases) {
@@ -65,7 +66,7 @@ describe('agents', { timeout: 180_000 }, () => {
         { status: string; wrap_up_until: Date | null; current_call_sid: string | null }[]
       >`
         select status, wrap_up_until, current_call_sid from agents where endpoint = ${agent}`;
-      if (status === 'offline') {
+      if (status === 'on-call') {
         assert.equal(a!.facts.noAgentFree, true);
         assert.equal(call!.legs.length, 0, 'no agent was dialed');
         const said = call!.events.filter((e) => e.type === 'verb').map((e) => JSON.stringify(e.detail));
@@ -73,7 +74,7 @@ describe('agents', { timeout: 180_000 }, () => {
           said.some((s) => s.includes('Sorry, all agents are busy.')),
           `safe-harbor message played: ${said}`,
         );
-        assert.equal(row!.status, 'offline', 'an offline agent stays offline');
+        assert.equal(row!.status, 'on-call', 'the busy agent was not taken from its call');
       } else {
         assert.equal(a!.facts.agentStep, true);
         assert.equal(call!.legs.length, 1, 'the agent was dialed once');
@@ -93,5 +94,52 @@ describe('agents', { timeout: 180_000 }, () => {
     );
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /Unknown campaign/);
+  });
+
+  test('progressive pacing: with 3 agents and 10 lines, never more than 3 customers on the line', async () => {
+    const name = uid('pacing');
+    const phones = Array.from({ length: 12 }, testPhone);
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 5, talkSeconds: 50 } }); // ~1 s per call
+    const create = [
+      'campaign',
+      'create',
+      name,
+      '--caller-id',
+      '+15005550006',
+      '--lines',
+      '10',
+      '--wrap-up',
+      '0',
+    ];
+    assert.equal((await runCli(create, stack.env)).code, 0);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        (await runCli(['agents', 'add', `client:${uid('pace')}`, '--campaign', name], stack.env)).code,
+        0,
+      );
+    }
+    const ids = await insertContacts(stack.db, name, phones);
+    assert.equal((await runCli(['campaign', 'start', name, '--refill-interval', '1s'], stack.env)).code, 0);
+    await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+
+    const calls = phones.flatMap((p) => stack.sim.calls({ to: p }));
+    const edges = calls.flatMap((c) => [
+      [Date.parse(c.createdAt), 1],
+      [Date.parse(c.endedAt!), -1],
+    ]) as [number, number][];
+    edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let live = 0;
+    let most = 0;
+    for (const [, d] of edges) most = Math.max(most, (live += d));
+    assert.ok(most <= 3, `at most 3 calls at once, saw ${most}`);
+    assert.equal(most, 3, 'and the 3 agents were used');
+    const rows = await stack.db.sql<
+      { last_state: number }[]
+    >`select last_state from contacts where id = any(${ids})`;
+    assert.deepEqual(
+      rows.map((r) => r.last_state),
+      ids.map(() => S.Connected),
+      'no one answered into NoAgent',
+    );
   });
 });

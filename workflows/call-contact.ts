@@ -45,6 +45,9 @@ const twilio = proxyActivities<Activities>({
 
 type Phase = ContactStatusView['phase'];
 
+/** How long to wait for the <Dial> action request after the final status callback. */
+const DIAL_RESULT_GRACE_MS = 10_000;
+
 /** One attempt for one contact: wait until due, dial, wait for the outcome, record it, report. */
 export async function callContactWorkflow(input: CallContactInput): Promise<AttemptResult> {
   const base = { contactId: input.contact.id, attemptNo: input.attemptNo, placed: false, redialTime: null };
@@ -159,6 +162,9 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     tracker.expect(placed.callSid);
     phase = 'ringing';
     const ended = await condition(() => tracker.final !== undefined, input.callTimeoutMs);
+    // rows 16–20 need the <Dial> result; it may arrive just after the final status
+    if (ended && tracker.awaitingDialResult)
+      await condition(() => !tracker.awaitingDialResult, DIAL_RESULT_GRACE_MS);
     facts = ended
       ? tracker.final!
       : { ...(await twilio.fetchCallFacts({ callSid: placed.callSid })), ...tracker.webhookFacts() };

@@ -27,6 +27,15 @@ export class CallStatusTracker {
     this.extra.push({ callSid, facts });
   }
 
+  /**
+   * The call went to an agent and its <Dial> result has not arrived yet: Twilio sends the action
+   * request and the final status callback side by side, and either may reach us first.
+   */
+  get awaitingDialResult(): boolean {
+    const f = this.webhookFacts();
+    return f.agentStep === true && f.dialCallStatus === undefined;
+  }
+
   /** The webhook facts alone (when the outcome has to come from a fetch). */
   webhookFacts(): CallFacts {
     return Object.assign({}, ...this.extra.filter((x) => x.callSid === this.callSid).map((x) => x.facts));

@@ -46,6 +46,8 @@ export class CampaignRun {
   nextRedialAt: string | null = null;
   /** Contacts whose previous child was still closing when we tried to start the next one. */
   retryStartAt: number | null = null;
+  /** Progressive pacing: calls in flight allowed by the campaign's agents (null: no agents). */
+  agentCapacity: number | null;
 
   constructor(
     readonly settings: CampaignSettings,
@@ -61,6 +63,7 @@ export class CampaignRun {
     this.reservationSeq = carry?.reservationSeq ?? 0;
     this.runsSoFar = carry?.runsSoFar ?? 0;
     this.toRelease = carry?.toRelease ?? [];
+    this.agentCapacity = carry?.agentCapacity ?? null;
   }
 
   get linesInUse(): number {
@@ -92,7 +95,13 @@ export class CampaignRun {
     return Math.max(0, Math.max(20, 4 * this.settings.lines) - waiting);
   }
 
-  addToCache(contacts: CachedContact[], nextRedialAt: string | null, now: number): void {
+  addToCache(
+    contacts: CachedContact[],
+    nextRedialAt: string | null,
+    now: number,
+    agentCapacity: number | null = null,
+  ): void {
+    this.agentCapacity = agentCapacity;
     // A contact may come back while its last attempt's report is still on its way (the row was
     // recorded first): it stays in the cache until that child has reported, see nextMoves().
     const known = new Set(this.cache.map((c) => c.id));
@@ -108,8 +117,15 @@ export class CampaignRun {
    * own durable timer). Free lines go first to children whose redial time has come, oldest
    * redial first, then to due contacts in the cache in §5 order.
    */
+  /** Lines this campaign may use now: its lines, or fewer when its agents cannot take more. */
+  get capacity(): number {
+    return this.agentCapacity === null
+      ? this.settings.lines
+      : Math.min(this.settings.lines, this.agentCapacity);
+  }
+
   nextMoves(now: number): { grants: LineRequest[]; starts: ToStart[] } {
-    let free = this.settings.lines - this.linesInUse;
+    let free = this.capacity - this.linesInUse;
     const grants: LineRequest[] = [];
     this.lineRequests.sort((a, b) =>
       a.dueAt === b.dueAt ? a.contactId - b.contactId : (a.dueAt ?? '') < (b.dueAt ?? '') ? -1 : 1,
@@ -237,6 +253,7 @@ export class CampaignRun {
       reservationSeq: this.reservationSeq,
       runsSoFar: this.runsSoFar + 1,
       toRelease: this.toRelease,
+      agentCapacity: this.agentCapacity,
     };
   }
 }

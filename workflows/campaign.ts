@@ -173,7 +173,7 @@ async function signalQuietly<Args extends unknown[]>(
 async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Promise<void> {
   const limit = run.refillLimit();
   run.reservationSeq += 1;
-  const { contacts, nextRedialAt } = await db.reserveContacts({
+  const { contacts, nextRedialAt, agentCapacity } = await db.reserveContacts({
     campaign: run.settings.name,
     holder,
     reservation: `${holder}#${workflowInfo().firstExecutionRunId}#${run.reservationSeq}`,
@@ -182,7 +182,8 @@ async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Pr
     maxAttempts: run.settings.maxAttempts,
     lookaheadMs,
   });
-  run.addToCache(contacts, nextRedialAt, Date.now());
+  // agentCapacity is absent in results recorded before pacing existed (replay)
+  run.addToCache(contacts, nextRedialAt, Date.now(), agentCapacity ?? null);
 }
 
 async function startOne(run: CampaignRun, holder: string, s: ToStart, callTimeoutMs: number): Promise<void> {

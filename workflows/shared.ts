@@ -164,6 +164,8 @@ export interface CampaignCarry {
   runsSoFar: number;
   toRelease: number[];
   lineRequests: LineRequest[];
+  /** Absent in carries recorded before pacing existed. */
+  agentCapacity?: number | null;
 }
 
 export interface CampaignInput {

@@ -41,6 +41,8 @@ interface CreateOpts {
   message?: string;
   amd: 'off' | 'hangup' | 'message';
   machineMessage?: string;
+  transferTimeout: number;
+  wrapUp: number;
 }
 
 export interface CampaignStatusReport {
@@ -188,6 +190,13 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
         .default('off'),
     )
     .option('--machine-message <text>', 'what a machine records when --amd message')
+    .option(
+      '--transfer-timeout <seconds>',
+      'how long an agent’s leg rings before TransferTimeout',
+      intArg(5, 600),
+      20,
+    )
+    .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600), 10)
     .option('--json', 'print the created campaign as JSON')
     .action(async (name: string, o: CreateOpts & { json?: boolean }) => {
       if (o.amd === 'message' && !o.machineMessage)
@@ -206,6 +215,8 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           retryRules,
           ...(o.message ? { message: o.message } : {}),
           machineDetection: o.amd,
+          transferTimeoutSeconds: o.transferTimeout,
+          wrapUpSeconds: o.wrapUp,
           ...(o.machineMessage ? { machineMessage: o.machineMessage } : {}),
         })
         .onConflictDoNothing({ target: campaigns.name })
