@@ -11,6 +11,7 @@ async function runCampaign(
   stack: Awaited<ReturnType<typeof startStack>>,
   phones: string[],
   startArgs: string[] = [],
+  setup?: (name: string) => Promise<void>,
 ): Promise<{ name: string; ids: number[] }> {
   const name = uid('fault');
   const create = [
@@ -25,6 +26,7 @@ async function runCampaign(
     '3',
   ];
   assert.equal((await runCli(create, stack.env)).code, 0);
+  await setup?.(name);
   const ids = await insertContacts(stack.db, name, phones);
   const start = await runCli(['campaign', 'start', name, ...startArgs], stack.env);
   assert.equal(start.code, 0, start.stderr);
@@ -118,6 +120,35 @@ describe('telephony under faults', { timeout: 180_000 }, () => {
         completed.length > 0 && completed.every((d) => d.dropped),
         'every completed callback was dropped',
       );
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('a call still live after the call timeout is ended, and decided from what Twilio says then', async () => {
+    const stack = await startStack({ timeScale: 0.02 });
+    try {
+      const phone = testPhone();
+      // bridged to an agent, a conversation that would last 2,000 s of simulated time (40 s here)
+      stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2000 } });
+      const { name } = await runCampaign(stack, [phone], ['--call-timeout', '2s'], async (campaign) => {
+        const add = await runCli(
+          ['agents', 'add', `client:${uid('long')}`, '--campaign', campaign],
+          stack.env,
+        );
+        assert.equal(add.code, 0, add.stderr);
+      });
+      const [call] = stack.sim.calls({ to: phone });
+      assert.equal(call!.status, 'completed');
+      assert.equal(call!.endedBy, 'api', 'we hung it up through the REST API');
+      assert.ok(
+        Date.parse(call!.endedAt!) - Date.parse(call!.createdAt) < 20_000,
+        'well before the callee would have',
+      );
+      const [a] = await stack.db.sql<
+        { last_state: number }[]
+      >`select last_state from call_attempts where campaign_name = ${name}`;
+      assert.equal(a!.last_state, S.Connected);
     } finally {
       await stack.stop();
     }

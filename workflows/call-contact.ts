@@ -162,12 +162,11 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     tracker.expect(placed.callSid);
     phase = 'ringing';
     const ended = await condition(() => tracker.final !== undefined, input.callTimeoutMs);
+    // no final callback: ask Twilio (and end the call if it is still live)
+    const fetched = ended ? undefined : await twilio.fetchCallFacts({ callSid: placed.callSid });
     // rows 16–20 need the <Dial> result; it may arrive just after the final status
-    if (ended && tracker.awaitingDialResult)
-      await condition(() => !tracker.awaitingDialResult, DIAL_RESULT_GRACE_MS);
-    facts = ended
-      ? tracker.final!
-      : { ...(await twilio.fetchCallFacts({ callSid: placed.callSid })), ...tracker.webhookFacts() };
+    if (tracker.awaitingDialResult) await condition(() => !tracker.awaitingDialResult, DIAL_RESULT_GRACE_MS);
+    facts = fetched ? { ...fetched, ...tracker.webhookFacts() } : tracker.final!;
   }
 
   phase = 'recording';
