@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { campaignWorkflowId, LastState as S } from '../workflows/shared';
-import { type Stack, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import { type Stack, insertContacts, runCli, startStack, testPhone, uid, createCampaign } from './helpers';
 
 describe('agents', { timeout: 180_000 }, () => {
   let stack: Stack;
@@ -36,18 +36,14 @@ describe('agents', { timeout: 180_000 }, () => {
         numbers: { [phone]: outcome },
         agents: { [agent]: behaviour as 'answer' },
       });
-      const create = [
-        'campaign',
-        'create',
+      await createCampaign(
+        stack.env,
         name,
-        '--caller-id',
-        '+15005550006',
         '--max-attempts',
         '1',
         '--message',
         'Sorry, all agents are busy.',
-      ];
-      assert.equal((await runCli(create, stack.env)).code, 0);
+      );
       const add = await runCli(['agents', 'add', agent, '--campaign', name, '--status', status], stack.env);
       assert.equal(add.code, 0, add.stderr);
       const [id] = await insertContacts(stack.db, name, [phone]);
@@ -100,18 +96,7 @@ describe('agents', { timeout: 180_000 }, () => {
     const name = uid('pacing');
     const phones = Array.from({ length: 12 }, testPhone);
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 5, talkSeconds: 50 } }); // ~1 s per call
-    const create = [
-      'campaign',
-      'create',
-      name,
-      '--caller-id',
-      '+15005550006',
-      '--lines',
-      '10',
-      '--wrap-up',
-      '0',
-    ];
-    assert.equal((await runCli(create, stack.env)).code, 0);
+    await createCampaign(stack.env, name, '--lines', '10', '--wrap-up', '0');
     for (let i = 0; i < 3; i++) {
       assert.equal(
         (await runCli(['agents', 'add', `client:${uid('pace')}`, '--campaign', name], stack.env)).code,

@@ -6,7 +6,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { campaignStatusQuery, campaignWorkflowId, ContactSuccessful, LastState } from '../workflows/shared';
-import { type Stack, eventually, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import {
+  type Stack,
+  eventually,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+  createCampaign,
+} from './helpers';
 
 type Expect = { cs: number; ls: number; attempts: number; states: number[] };
 
@@ -32,29 +41,12 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     for (const p of groups.busyThenNoAnswer) numbers[p] = ['busy', 'no-answer'];
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers });
 
-    const create = await runCli(
-      [
-        'campaign',
-        'create',
-        name,
-        '--caller-id',
-        '+15005550006',
-        '--max-attempts',
-        '3',
-        '--lines',
-        '4',
-        '--ring-timeout',
-        '15',
-        '--retry',
-        'default=1s',
-        '--retry',
-        'Busy=1s',
-        '--retry',
-        'AlertingTimeout=2s',
-      ],
+    await createCampaign(
       stack.env,
+      name,
+      ...['--max-attempts', '3', '--lines', '4', '--ring-timeout', '15'],
+      ...['--retry', 'default=1s', '--retry', 'Busy=1s', '--retry', 'AlertingTimeout=2s'],
     );
-    assert.equal(create.code, 0, create.stderr);
     const all = Object.values(groups).flat();
     const ids = await insertContacts(stack.db, name, all);
     const idOf = new Map(all.map((p, i) => [p, ids[i]!]));
@@ -174,11 +166,7 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     const phones = Array.from({ length: 30 }, testPhone);
     // long calls, so that most contacts are still waiting in the cache when we stop
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 100 } });
-    assert.equal(
-      (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', '2'], stack.env))
-        .code,
-      0,
-    );
+    await createCampaign(stack.env, name, '--lines', '2');
     const fresh = await insertContacts(stack.db, name, phones.slice(0, 20));
     const redials = await insertContacts(stack.db, name, phones.slice(20), {
       contact_successful: 2,
@@ -247,11 +235,7 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     const name = uid('pause');
     const phones = Array.from({ length: 6 }, testPhone);
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 20 } });
-    assert.equal(
-      (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', '1'], stack.env))
-        .code,
-      0,
-    );
+    await createCampaign(stack.env, name, '--lines', '1');
     const ids = await insertContacts(stack.db, name, phones);
     assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
     const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
@@ -299,18 +283,7 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     const phones = Array.from({ length: 16 }, testPhone);
     const numbers = Object.fromEntries(phones.slice(0, 6).map((p) => [p, ['busy', 'human']]));
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers });
-    const create = [
-      'campaign',
-      'create',
-      name,
-      '--caller-id',
-      '+15005550006',
-      '--lines',
-      '3',
-      '--retry',
-      'Busy=1s',
-    ];
-    assert.equal((await runCli(create, stack.env)).code, 0);
+    await createCampaign(stack.env, name, '--lines', '3', '--retry', 'Busy=1s');
     const ids = await insertContacts(stack.db, name, phones);
     assert.equal((await runCli(['campaign', 'start', name, '--max-history', '60'], stack.env)).code, 0);
     const result = await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();

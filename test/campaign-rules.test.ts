@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
-import { type Stack, eventually, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import {
+  type Stack,
+  eventually,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+  createCampaign,
+} from './helpers';
 
 type Attempt = {
   contact_id: string;
@@ -30,8 +39,7 @@ describe('campaign rules', { timeout: 240_000 }, () => {
     assert.equal(r.code, 0, `dialer ${args.join(' ')}: ${r.stderr}`);
     return r;
   };
-  const create = (name: string, ...extra: string[]) =>
-    cli('campaign', 'create', name, '--caller-id', '+15005550006', ...extra);
+  const create = (name: string, ...extra: string[]) => createCampaign(stack.env, name, ...extra);
   const attempts = (name: string) =>
     stack.db.sql<
       Attempt[]

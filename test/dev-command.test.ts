@@ -19,6 +19,7 @@ import {
   testDatabase,
   testPhone,
   uid,
+  createCampaign,
 } from './helpers';
 
 test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 180_000 }, async () => {
@@ -76,7 +77,7 @@ test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 18
 
     const name = uid('dev');
     const phones = [testPhone(), testPhone(), testPhone()];
-    assert.equal((await runCli(['campaign', 'create', name, '--caller-id', '+15005550006'], env)).code, 0);
+    await createCampaign(env, name);
     await insertContacts(db, name, phones);
     assert.equal((await runCli(['campaign', 'start', name], env)).code, 0);
     const client = new Client({ connection });

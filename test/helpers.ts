@@ -214,3 +214,16 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The caller id test campaigns dial from (one of Twilio's test numbers). */
+export const CALLER_ID = '+15005550006';
+
+/** `dialer campaign create <name> --caller-id … <options>` as an operator runs it; throws if it fails. */
+export async function createCampaign(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  ...options: string[]
+): Promise<void> {
+  const r = await runCli(['campaign', 'create', name, '--caller-id', CALLER_ID, ...options], env);
+  if (r.code !== 0) throw new Error(`dialer campaign create ${name} failed (${r.code}): ${r.stderr}`);
+}

@@ -7,7 +7,16 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseTime, pushRedial } from '../lib/contact-operations';
 import { campaignWorkflowId } from '../workflows/shared';
-import { type Stack, eventually, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import {
+  type Stack,
+  eventually,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+  createCampaign,
+} from './helpers';
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
 function prng(seed: number): () => number {
@@ -51,20 +60,11 @@ test(
     for (const p of phones)
       numbers[p] = Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(outcomes));
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 2, talkSeconds: 10 }, numbers });
-    const create = [
-      'campaign',
-      'create',
-      name,
-      '--caller-id',
-      '+15005550006',
-      '--max-attempts',
-      String(MAX),
-      '--lines',
-      '4',
-    ];
-    for (const s of ['default', 'Busy', 'AlertingTimeout', 'AnsweringMachine'])
-      create.push('--retry', `${s}=1s`);
-    assert.equal((await runCli(create, stack.env)).code, 0);
+    const retries = ['default', 'Busy', 'AlertingTimeout', 'AnsweringMachine'].flatMap((r) => [
+      '--retry',
+      `${r}=1s`,
+    ]);
+    await createCampaign(stack.env, name, '--max-attempts', String(MAX), '--lines', '4', ...retries);
     for (const b of banned)
       await stack.db.sql`insert into banned_numbers (phone_number) values (${b}) on conflict do nothing`;
     const ids = await insertContacts(stack.db, name, [...phones, ...banned]);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { campaignWorkflowId, LastState as S } from '../workflows/shared';
-import { type Stack, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import { type Stack, insertContacts, runCli, startStack, testPhone, uid, createCampaign } from './helpers';
 
 describe('every non-agent outcome through the real SDK and the simulator', { timeout: 180_000 }, () => {
   let stack: Stack;
@@ -46,18 +46,7 @@ describe('every non-agent outcome through the real SDK and the simulator', { tim
     const banned = phones[cases.findIndex(([o]) => o === 'on-our-list')]!;
     await stack.db
       .sql`insert into banned_numbers (phone_number, reason) values (${banned}, 'test') on conflict do nothing`;
-    const create = [
-      'campaign',
-      'create',
-      name,
-      '--caller-id',
-      '+15005550006',
-      '--max-attempts',
-      '1',
-      '--amd',
-      'hangup',
-    ];
-    assert.equal((await runCli(create, stack.env)).code, 0);
+    await createCampaign(stack.env, name, '--max-attempts', '1', '--amd', 'hangup');
     const ids = await insertContacts(stack.db, name, phones);
     assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();

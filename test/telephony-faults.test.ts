@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { campaignWorkflowId, LastState as S } from '../workflows/shared';
-import { insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import { insertContacts, runCli, startStack, testPhone, uid, createCampaign } from './helpers';
 
 async function runCampaign(
   stack: Awaited<ReturnType<typeof startStack>>,
@@ -14,18 +14,7 @@ async function runCampaign(
   setup?: (name: string) => Promise<void>,
 ): Promise<{ name: string; ids: number[] }> {
   const name = uid('fault');
-  const create = [
-    'campaign',
-    'create',
-    name,
-    '--caller-id',
-    '+15005550006',
-    '--max-attempts',
-    '1',
-    '--lines',
-    '3',
-  ];
-  assert.equal((await runCli(create, stack.env)).code, 0);
+  await createCampaign(stack.env, name, '--max-attempts', '1', '--lines', '3');
   await setup?.(name);
   const ids = await insertContacts(stack.db, name, phones);
   const start = await runCli(['campaign', 'start', name, ...startArgs], stack.env);

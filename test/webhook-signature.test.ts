@@ -7,7 +7,16 @@ import { after, before, describe, test } from 'node:test';
 import twilio from 'twilio';
 import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
 import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
-import { type Stack, eventually, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import {
+  type Stack,
+  eventually,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+  createCampaign,
+} from './helpers';
 
 describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
   let stack: Stack;
@@ -21,10 +30,7 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
     const phone = testPhone();
     // a call that stays live for 30 s (600 s at time scale 0.05)
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 600 } });
-    assert.equal(
-      (await runCli(['campaign', 'create', name, '--caller-id', '+15005550006'], stack.env)).code,
-      0,
-    );
+    await createCampaign(stack.env, name);
     const [id] = await insertContacts(stack.db, name, [phone]);
     assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
 
