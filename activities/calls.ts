@@ -44,6 +44,9 @@ export interface RecordOutcomeInput extends AttemptKey {
 /** Twilio's clock and ours differ a little; a call created this long before our stamp is still ours. */
 const CLOCK_SKEW_MS = 60_000;
 
+const TOO_MANY_REQUESTS = 20429;
+const TOO_MANY_REQUESTS_BACKOFF_MS = [1000, 2000, 4000];
+
 const TERMINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
 export function factsFromCall(call: CallInfo): CallFacts {
@@ -130,30 +133,42 @@ export const callActivities = (deps: Deps) => {
         }
       }
 
-      await db.update(callAttempts).set({ createRequestedAt: deps.clock() }).where(attemptWhere(input));
-      let call: CallInfo;
-      try {
-        call = await deps.calls.create({
-          to: e164,
-          from: input.callerId,
-          url: webhookUrl('twilio/answer', input),
-          statusCallback: webhookUrl('twilio/status', input),
-          statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
-          timeout: input.ringTimeoutSeconds,
-          // to leave a message, wait for the greeting's end (the beep); to hang up, decide at once
-          ...(input.machineDetection === 'message'
-            ? { machineDetection: 'DetectMessageEnd' as const }
-            : input.machineDetection === 'hangup'
-              ? { machineDetection: 'Enable' as const }
-              : {}),
-        });
-      } catch (err) {
-        if (err instanceof CreateRejected) {
-          return finalBeforeCreate(input, {
-            createError: { code: err.code, status: err.status, message: err.message },
+      const backoff = deps.tooManyRequestsBackoffMs ?? TOO_MANY_REQUESTS_BACKOFF_MS;
+      let call: CallInfo | undefined;
+      for (let tryNo = 0; call === undefined; tryNo++) {
+        await db.update(callAttempts).set({ createRequestedAt: deps.clock() }).where(attemptWhere(input));
+        try {
+          call = await deps.calls.create({
+            to: e164,
+            from: input.callerId,
+            url: webhookUrl('twilio/answer', input),
+            statusCallback: webhookUrl('twilio/status', input),
+            statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+            timeout: input.ringTimeoutSeconds,
+            // to leave a message, wait for the greeting's end (the beep); to hang up, decide at once
+            ...(input.machineDetection === 'message'
+              ? { machineDetection: 'DetectMessageEnd' as const }
+              : input.machineDetection === 'hangup'
+                ? { machineDetection: 'Enable' as const }
+                : {}),
           });
+        } catch (err) {
+          if (!(err instanceof CreateRejected)) throw err;
+          // Refused, so no call exists: 20429 is worth another try after a pause (row 4).
+          const pause = err.code === TOO_MANY_REQUESTS ? backoff[tryNo] : undefined;
+          if (pause === undefined) {
+            return finalBeforeCreate(input, {
+              createError: { code: err.code, status: err.status, message: err.message },
+            });
+          }
+          log.warn('Twilio refused the create with 20429 (Too Many Requests); trying again', {
+            campaign: input.campaign,
+            contactId: input.contactId,
+            attemptNo: input.attemptNo,
+            retryInMs: pause,
+          });
+          await Context.current().sleep(pause);
         }
-        throw err;
       }
       await db
         .update(callAttempts)

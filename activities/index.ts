@@ -14,6 +14,11 @@ export interface Deps {
   publicBaseUrl: string;
   /** Region for numbers the CRM wrote without a country code. */
   defaultRegion: string;
+  /**
+   * Pauses before each new try of a create Twilio refused with 20429 (Too Many Requests); when
+   * they are used up the attempt ends as NoLine (telephony.md §2 row 4). Default 1 s, 2 s, 4 s.
+   */
+  tooManyRequestsBackoffMs?: readonly number[];
 }
 
 export const createActivities = (deps: Deps) => ({

@@ -309,7 +309,8 @@ export class CallEngine {
 
   // ── the call's life ───────────────────────────────────────────────────────────────────
 
-  private reject(p: CreateCallParams, httpStatus: number, code: number, message: string): never {
+  /** Refuses a create: recorded in rejections(), thrown as Twilio's error answer. */
+  reject(p: CreateCallParams, httpStatus: number, code: number, message: string): never {
     this.rejected.push({ at: new Date().toISOString(), to: p.to, from: p.from, code, httpStatus, message });
     this.log.info({ to: maskPhone(p.to), code }, 'call create rejected');
     throw new TwilioApiError(httpStatus, code, message);

@@ -33,6 +33,12 @@ export interface SimulatorOptions {
   callsPerSecond?: number;
   /** Default unlimited; a create over it is rejected with Twilio error 10004. */
   maxConcurrentCalls?: number;
+  /**
+   * Default unlimited; a REST request while this many are already being answered is refused with
+   * HTTP 429 and Twilio error 20429 (Too Many Requests), as Twilio limits an account's API
+   * concurrency. With createDelayMs it makes overlapping creates collide.
+   */
+  maxConcurrentRequests?: number;
   /** Delay before answering a create: the client times out, but the call exists and runs. */
   createDelayMs?: number;
   logger?: pino.Logger;
@@ -90,6 +96,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   positive(opts.timeScale, 'timeScale');
   positive(opts.callsPerSecond, 'callsPerSecond');
   positive(opts.maxConcurrentCalls, 'maxConcurrentCalls');
+  positive(opts.maxConcurrentRequests, 'maxConcurrentRequests');
   positive(opts.createDelayMs, 'createDelayMs', true);
   positive(opts.callbacks?.delayMs, 'callbacks.delayMs', true);
 
@@ -120,6 +127,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     accountSid: opts.accountSid,
     authToken: opts.authToken,
     createDelayMs: opts.createDelayMs ?? 0,
+    maxConcurrentRequests: opts.maxConcurrentRequests,
     logger,
   });
 

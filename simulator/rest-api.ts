@@ -19,6 +19,8 @@ export interface RestApiOptions {
   accountSid: string;
   authToken: string;
   createDelayMs: number;
+  /** Requests answered at once; one more is refused with 429 / 20429. Default unlimited. */
+  maxConcurrentRequests?: number;
   logger: pino.Logger;
 }
 
@@ -322,8 +324,10 @@ function callSid(params: CallParams, accountSid: string): string {
 
 /** Registered under the prefix /2010-04-01/Accounts/:AccountSid. */
 export async function restApi(app: FastifyInstance, opts: RestApiOptions): Promise<void> {
-  const { engine, scheduler, accountSid, authToken, createDelayMs, logger } = opts;
+  const { engine, scheduler, accountSid, authToken, createDelayMs, maxConcurrentRequests, logger } = opts;
   await app.register(formbody);
+  let answering = 0;
+  const counted = new WeakSet<FastifyRequest>();
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const creds = credentials(req.headers.authorization);
@@ -338,6 +342,23 @@ export async function restApi(app: FastifyInstance, opts: RestApiOptions): Promi
         new TwilioApiError(404, 20404, `The requested resource ${req.url.split('?')[0]} was not found`),
       );
     }
+  });
+
+  // Twilio's API concurrency limit, checked once the body is parsed so a refused create is
+  // recorded with its numbers like any other rejected create.
+  app.addHook('preHandler', async (req: FastifyRequest) => {
+    if (maxConcurrentRequests !== undefined && answering >= maxConcurrentRequests) {
+      const message = 'Too Many Requests';
+      if (req.method === 'POST' && req.routeOptions.url?.endsWith('/Calls.json')) {
+        engine.reject(parseCreate(req.body as Form), 429, 20429, message);
+      }
+      throw new TwilioApiError(429, 20429, message);
+    }
+    answering += 1;
+    counted.add(req);
+  });
+  app.addHook('onResponse', async (req: FastifyRequest) => {
+    if (counted.delete(req)) answering -= 1;
   });
 
   app.setErrorHandler((err: unknown, _req, reply) => {

@@ -59,7 +59,7 @@ export interface Stack {
 /** The real pieces, in-process: simulator, webhook server and a worker on a task queue of its own. */
 export async function startStack(
   sim: Partial<SimulatorOptions> = {},
-  opts: { twilioTimeoutMs?: number } = {},
+  opts: { twilioTimeoutMs?: number; tooManyRequestsBackoffMs?: number[] } = {},
 ): Promise<Stack> {
   const taskQueue = uid('tq');
   const db = testDatabase();
@@ -104,6 +104,7 @@ export async function startStack(
       clock: () => new Date(),
       publicBaseUrl: serverUrl,
       defaultRegion: 'US',
+      ...(opts.tooManyRequestsBackoffMs ? { tooManyRequestsBackoffMs: opts.tooManyRequestsBackoffMs } : {}),
     },
   });
   const running = worker.run();

@@ -307,6 +307,46 @@ describe('simulator REST API through the twilio SDK', () => {
     }
   });
 
+  test('maxConcurrentRequests: a request over the limit is refused with 429 / 20429 and nothing made', async () => {
+    const limited = await startSimulator({
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      timeScale: 0.01,
+      maxConcurrentRequests: 1,
+      createDelayMs: 300,
+      logger: quiet,
+    });
+    try {
+      const c = createTwilioClient({
+        accountSid: ACCOUNT_SID,
+        authToken: AUTH_TOKEN,
+        apiBaseUrl: limited.url,
+      });
+      const slow = c.calls.create({ to: '+15005550115', from: FROM, url: answerUrl });
+      await new Promise((r) => setTimeout(r, 100)); // the first create is being answered
+      const err = await rejection(c.calls.create({ to: '+15005550116', from: FROM, url: answerUrl }));
+      assert.equal(err.status, 429);
+      assert.equal(err.code, 20429);
+      const listErr = await rejection(c.calls.list({ limit: 5 }));
+      assert.equal(listErr.code, 20429, 'every REST request counts, not only creates');
+      await slow;
+      assert.deepEqual(
+        limited.calls().map((call) => call.to),
+        ['+15005550115'],
+        'the refused create made no call',
+      );
+      assert.deepEqual(
+        limited.rejections().map((r) => [r.to, r.code, r.httpStatus]),
+        [['+15005550116', 20429, 429]],
+      );
+      // once the first is answered, the slot is free again
+      const next = await c.calls.create({ to: '+15005550116', from: FROM, url: answerUrl });
+      assert.equal(next.to, '+15005550116');
+    } finally {
+      await limited.close();
+    }
+  });
+
   test('callsPerSecond: excess calls wait in queued for their turn', async () => {
     const paced = await startSimulator({
       accountSid: ACCOUNT_SID,

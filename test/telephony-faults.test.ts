@@ -142,4 +142,89 @@ describe('telephony under faults', { timeout: 180_000 }, () => {
       await stack.stop();
     }
   });
+  test('a create refused with 20429 (Too Many Requests) is tried again after a pause and placed', async () => {
+    // Twilio's API concurrency limit, here one request at a time; every create takes 1 s to answer
+    const stack = await startStack(
+      { timeScale: 0.02, maxConcurrentRequests: 1, createDelayMs: 1000 },
+      { tooManyRequestsBackoffMs: [700, 1400, 2800, 5600] },
+    );
+    try {
+      const phones = [testPhone(), testPhone(), testPhone()];
+      stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 } });
+      const { name, ids } = await runCampaign(stack, phones);
+      const refused = stack.sim.rejections().filter((r) => r.code === 20429);
+      assert.ok(refused.length > 0, 'creates collided and were refused with 20429');
+      for (const [i, p] of phones.entries()) {
+        assert.equal(stack.sim.calls({ to: p }).length, 1, `one call to ${p}`);
+        const rows = await stack.db.sql<{ last_state: number; placed: boolean }[]>`
+          select last_state, placed from call_attempts where campaign_name = ${name} and contact_id = ${ids[i]!}`;
+        assert.deepEqual(
+          rows.map((r) => [r.last_state, r.placed]),
+          [[S.Connected, true]],
+          `${p}: one attempt, placed, Connected`,
+        );
+      }
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('20429 on every try ends the attempt as NoLine with nothing placed; the redial follows the rule', async () => {
+    // one create holds the only request slot for 5 s; the other's tries all fall inside it
+    const stack = await startStack(
+      { timeScale: 0.02, maxConcurrentRequests: 1, createDelayMs: 5000 },
+      { tooManyRequestsBackoffMs: [100, 200, 300] },
+    );
+    try {
+      const phones = [testPhone(), testPhone()];
+      stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 } });
+      const name = uid('fault');
+      await createCampaign(stack.env, name, '--lines', '2', '--retry', 'NoLine=8s');
+      const ids = await insertContacts(stack.db, name, phones);
+      const start = await runCli(['campaign', 'start', name], stack.env);
+      assert.equal(start.code, 0, start.stderr);
+      await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+
+      const attempts = await stack.db.sql<
+        {
+          contact_id: string;
+          attempt_no: number;
+          last_state: number;
+          placed: boolean;
+          facts: { createError?: { code: number } };
+          recorded_at: Date;
+        }[]
+      >`select contact_id, attempt_no, last_state, placed, facts, recorded_at from call_attempts
+        where campaign_name = ${name} order by contact_id, attempt_no`;
+      const refusedContact = attempts.find((a) => a.last_state === S.NoLine);
+      assert.ok(refusedContact, `one contact's first attempt ended NoLine: ${JSON.stringify(attempts)}`);
+      const b = Number(refusedContact.contact_id);
+      const bPhone = phones[ids.indexOf(b)]!;
+      const bAttempts = attempts.filter((a) => Number(a.contact_id) === b);
+      assert.deepEqual(
+        bAttempts.map((a) => [a.attempt_no, a.last_state, a.placed, a.facts.createError?.code ?? null]),
+        [
+          [1, S.NoLine, false, 20429],
+          [2, S.Connected, true, null],
+        ],
+      );
+      assert.equal(
+        stack.sim.rejections().filter((r) => r.to === bPhone && r.code === 20429).length,
+        4,
+        'the first try and three more, one per pause',
+      );
+      assert.equal(stack.sim.calls({ to: bPhone }).length, 1, 'only the redial reached the callee');
+      const [c] = await stack.db.sql<{ number_of_contacts: number; contact_successful: number }[]>`
+        select number_of_contacts, contact_successful from contacts where id = ${b}`;
+      assert.deepEqual(
+        [c!.number_of_contacts, c!.contact_successful],
+        [1, 1],
+        'the refused try did not count',
+      );
+      const gap = bAttempts[1]!.recorded_at.getTime() - bAttempts[0]!.recorded_at.getTime();
+      assert.ok(gap >= 8000, `the redial waited for the NoLine rule (8 s), not ${gap} ms`);
+    } finally {
+      await stack.stop();
+    }
+  });
 });

@@ -16,7 +16,7 @@ import {
   temporalAnswers,
 } from '../../lib/temporal-server';
 import type { CommandContext } from '../context';
-import { intArg } from '../parse';
+import { intArg, positiveNumberArg } from '../parse';
 
 const progress = (line: string) => console.error(line);
 
@@ -54,6 +54,15 @@ export async function ensureTemporal(cfg: Config, opts: { dbFile?: string; logFi
   return { started };
 }
 
+interface SimulatorCommandOptions {
+  port?: number;
+  scenario?: string;
+  timeScale: number;
+  callsPerSecond?: number;
+  maxConcurrentCalls?: number;
+  maxConcurrentRequests?: number;
+}
+
 export function registerServiceCommands(program: Command, ctx: () => CommandContext): void {
   program
     .command('worker')
@@ -83,7 +92,14 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
     .option('--port <port>', 'port to listen on (default SIMULATOR_PORT)', intArg(0, 65535))
     .option('--scenario <file>', 'scenario JSON: what each number does')
     .option('--time-scale <factor>', 'multiply ring and talk times (0.1 = ten times faster)', Number, 1)
-    .action(async (o: { port?: number; scenario?: string; timeScale: number }) => {
+    .option('--calls-per-second <n>', "the account's rate: excess calls wait in queued", positiveNumberArg)
+    .option('--max-concurrent-calls <n>', 'live calls at once; a create over it fails with 10004', intArg(1))
+    .option(
+      '--max-concurrent-requests <n>',
+      'REST requests at once; one more fails with 429 / 20429',
+      intArg(1),
+    )
+    .action(async (o: SimulatorCommandOptions) => {
       const cfg = ctx().cfg;
       const creds = twilioCredentials({ ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: 'http://simulator' } });
       const { loadScenarioFile, startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
@@ -94,6 +110,9 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
           ...creds,
           ...(o.scenario ? { scenario: loadScenarioFile(o.scenario) } : {}),
           timeScale: o.timeScale,
+          callsPerSecond: o.callsPerSecond,
+          maxConcurrentCalls: o.maxConcurrentCalls,
+          maxConcurrentRequests: o.maxConcurrentRequests,
           logger: createLogger(cfg.logLevel, 'simulator'),
         });
         console.log(`Twilio simulator listening at ${sim.url} (account ${creds.accountSid})`);
