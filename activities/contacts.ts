@@ -83,6 +83,7 @@ export const contactActivities = (deps: Deps) => ({
    * set to 3 together with what to restore on pause or stop.
    */
   async reserveContacts(input: ReserveInput): Promise<ReserveResult> {
+    await deps.onCampaignActive?.(input.campaign);
     const { sql: pg } = deps.db;
     const now = deps.clock();
     // rows are aliased c in both statements below

@@ -19,6 +19,11 @@ export interface Deps {
    * they are used up the attempt ends as NoLine (telephony.md §2 row 4). Default 1 s, 2 s, 4 s.
    */
   tooManyRequestsBackoffMs?: readonly number[];
+  /**
+   * Told when this process reserves contacts for a campaign, before its children start: the
+   * worker makes sure it serves the campaign's dialing task queue.
+   */
+  onCampaignActive?: (campaign: string) => Promise<void>;
 }
 
 export const createActivities = (deps: Deps) => ({

@@ -25,7 +25,17 @@ async function main() {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 0, talkSeconds: 0 } });
     const name = uid('long');
     const create = await runCli(
-      ['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', values.lines!],
+      [
+        'campaign',
+        'create',
+        name,
+        '--caller-id',
+        '+15005550006',
+        '--calls-per-second',
+        '1000',
+        '--lines',
+        values.lines!,
+      ],
       stack.env,
     );
     if (create.code !== 0) throw new Error(create.stderr);

@@ -73,7 +73,17 @@ async function main() {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
     const name = uid('lateness');
     const create = await runCli(
-      ['campaign', 'create', name, '--caller-id', '+15005550006', '--lines', String(lines)],
+      [
+        'campaign',
+        'create',
+        name,
+        '--caller-id',
+        '+15005550006',
+        '--calls-per-second',
+        '1000',
+        '--lines',
+        String(lines),
+      ],
       stack.env,
     );
     if (create.code !== 0) throw new Error(create.stderr);

@@ -4,7 +4,10 @@
  * behaviour that is not behind patched(), and commit the new files (the old ones stay, so running
  * workflows of the old shape keep replaying):
  *
- *   npx tsx scripts/capture-histories.ts          (needs a Temporal server at TEMPORAL_ADDRESS)
+ *   npx tsx scripts/capture-histories.ts [--overwrite]   (needs a Temporal server at TEMPORAL_ADDRESS)
+ *
+ * Files that exist are kept unless --overwrite is given: an old history is the test that running
+ * workflows of the old shape still replay.
  *
  * One history by hand: `temporal workflow show -w <id> -o json > test/histories/<name>.json`.
  */
@@ -18,7 +21,12 @@ const out = path.join(__dirname, '..', 'test', 'histories');
 
 async function main() {
   const stack = await startStack({ timeScale: 0.05 });
+  const overwrite = process.argv.includes('--overwrite');
   const save = async (file: string, workflowId: string, runId?: string) => {
+    if (!overwrite && fs.existsSync(path.join(out, file))) {
+      console.log(`kept test/histories/${file} (exists; --overwrite replaces it)`);
+      return;
+    }
     const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
     fs.writeFileSync(path.join(out, file), historyToJSON(history));
     console.log(`wrote test/histories/${file} (${history.events?.length} events)`);
@@ -74,6 +82,14 @@ async function main() {
     await save('contact-rescheduled-redial.json', contactWorkflowId(re, moved!));
     await save('contact-released-while-waiting.json', contactWorkflowId(re, released!));
     await save('campaign-stopped-with-waiting-child.json', campaignWorkflowId(re));
+
+    // a contact placed through its campaign's dialing task queue (patch dial-task-queue)
+    const dq = uid('hist-dialq');
+    await cli('campaign', 'create', dq, '--caller-id', '+15005550006', '--calls-per-second', '5');
+    const [dialed] = await insertContacts(stack.db, dq, [testPhone()]);
+    await cli('campaign', 'start', dq);
+    await stack.client.workflow.getHandle(campaignWorkflowId(dq)).result();
+    await save('contact-placed-via-dialing-queue.json', contactWorkflowId(dq, dialed!));
   } finally {
     await stack.stop();
   }

@@ -1,10 +1,13 @@
 import { Client } from '@temporalio/client';
+import type pino from 'pino';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type Deps } from '../activities';
 import { twilioCalls } from '../activities/twilio-calls';
 import { connectDatabase, type Database } from '../db/client';
 import { type Config, ConfigError, twilioCredentials } from '../lib/config';
+import { createLogger } from '../lib/logger';
 import { createTwilioClient } from '../lib/twilio';
+import { DialingWorkers } from './dialing';
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -15,16 +18,62 @@ export interface WorkerOptions {
   deps: Deps;
   /** A prebuilt bundle (tests build one per file); otherwise the worker bundles workflowsPath. */
   workflowBundle?: WorkflowBundleOption;
+  logger?: pino.Logger;
+  /** How often the dialing workers look for campaigns started elsewhere (default 2 s). */
+  dialingPollMs?: number;
 }
 
-export async function createWorker(o: WorkerOptions): Promise<Worker> {
-  return Worker.create({
+/** The main worker (workflows and activities) and the per-campaign dialing workers. */
+export interface DialerWorker {
+  /** Runs until shutdown() or a signal; the dialing workers stop with it. */
+  run(): Promise<void>;
+  shutdown(): void;
+  dialing: DialingWorkers;
+}
+
+export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
+  const logger = o.logger ?? createLogger('warn', 'worker');
+  const dialing = new DialingWorkers({
+    connection: o.connection,
+    client: o.deps.temporal,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    db: o.deps.db,
+    placeCall: (input) => activities.placeCall(input),
+    logger,
+    pollMs: o.dialingPollMs,
+  });
+  const activities = createActivities({
+    ...o.deps,
+    onCampaignActive: async (campaign) => {
+      // a failure here only delays the campaign's creates until the next sweep
+      await dialing.ensure(campaign).catch((err: unknown) => {
+        logger.warn({ err, campaign }, 'could not start the campaign’s dialing worker yet');
+      });
+    },
+  });
+  const worker = await Worker.create({
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
-    activities: createActivities(o.deps),
+    // placeCall stays here too, for contact workflows that began before the dialing queues
+    activities,
   });
+  return {
+    dialing,
+    async run() {
+      dialing.start();
+      try {
+        await worker.run();
+      } finally {
+        await dialing.stop();
+      }
+    },
+    shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
+  };
 }
 
 /** The activities' dependencies for a worker process, from the configuration. */
@@ -60,6 +109,7 @@ export async function runWorker(cfg: Config): Promise<void> {
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
       deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection),
+      logger: createLogger(cfg.logLevel, 'worker'),
     });
     await worker.run();
   } finally {

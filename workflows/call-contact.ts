@@ -2,6 +2,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -23,6 +24,7 @@ import {
   callFactsSignal,
   callStatusSignal,
   contactStatusQuery,
+  dialTaskQueue,
   lineGrantSignal,
   lineRequestSignal,
   lineReturnSignal,
@@ -38,10 +40,14 @@ const db = proxyActivities<Activities>({
 
 // The SDK's request timeout (10 s) stays below this activity timeout, so a timed-out try is over
 // before the retry lists Twilio's calls (telephony.md §1: at most one call per attempt).
-const twilio = proxyActivities<Activities>({
+const TWILIO_OPTIONS = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '2s', maximumInterval: '1m' },
-});
+} as const;
+const twilio = proxyActivities<Activities>(TWILIO_OPTIONS);
+
+/** Creates go through the campaign's dialing task queue, rate-limited to its calls per second. */
+const DIAL_TASK_QUEUE_PATCH = 'dial-task-queue';
 
 type Phase = ContactStatusView['phase'];
 
@@ -143,7 +149,13 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   }
 
   phase = 'placing';
-  const placed = await twilio.placeCall({
+  const placer = patched(DIAL_TASK_QUEUE_PATCH)
+    ? proxyActivities<Activities>({
+        ...TWILIO_OPTIONS,
+        taskQueue: dialTaskQueue(workflowInfo().taskQueue, input.campaign),
+      })
+    : twilio;
+  const placed = await placer.placeCall({
     campaign: input.campaign,
     contactId: input.contact.id,
     attemptNo: input.attemptNo,

@@ -331,6 +331,12 @@ export const SEARCH_ATTRIBUTES = {
 } as const;
 
 export const campaignWorkflowId = (name: string) => `campaign/${name}`;
+/**
+ * The task queue a campaign's creates go through: served by activity-only workers that let
+ * Temporal's server dispatch them at no more than the campaign's calls per second.
+ */
+export const dialTaskQueue = (taskQueue: string, campaign: string) =>
+  `${taskQueue}/dial/${encodeURIComponent(campaign)}`;
 export const contactWorkflowId = (campaign: string, contactId: number) => `contact/${campaign}/${contactId}`;
 
 /** §5: 0 = a redial that is due, 1 = a new contact, 2 = a redial not due yet. */

@@ -215,6 +215,7 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
       deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection),
+      logger: createLogger(cfg.logLevel, 'worker'),
     });
     const running = worker.run();
     cleanups.push(async () => {
