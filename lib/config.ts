@@ -48,6 +48,10 @@ const schema = z.object({
     .string()
     .regex(/^[A-Z]{2}$/, 'must be a two-letter ISO country code, e.g. US')
     .default('US'),
+  DIALER_API_TOKEN: z.preprocess(
+    emptyToUndefined,
+    z.string().min(16, 'must be at least 16 characters (a random secret)').optional(),
+  ),
   DIALER_DATA_DIR: z.string().default(path.resolve(__dirname, '..', 'data')),
   DIALER_TOOLS_DIR: z.string().default(path.join(os.homedir(), '.cache', 'dialer-tools')),
 });
@@ -64,6 +68,8 @@ export interface Config {
   simulator: { host: string; port: number };
   logLevel: Env['LOG_LEVEL'];
   defaultRegion: string;
+  /** The bearer token of the HTTP API; unset: the API answers 503. */
+  apiToken?: string;
   dataDir: string;
   toolsDir: string;
 }
@@ -98,6 +104,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     simulator: { host: e.SIMULATOR_HOST, port: e.SIMULATOR_PORT },
     logLevel: e.LOG_LEVEL,
     defaultRegion: e.DEFAULT_REGION,
+    apiToken: e.DIALER_API_TOKEN,
     dataDir: e.DIALER_DATA_DIR,
     toolsDir: e.DIALER_TOOLS_DIR,
   };

@@ -20,6 +20,8 @@ import { type RunningSimulator, type SimulatorOptions, startSimulator } from '..
 import { createWorker, workflowsPath } from '../worker/main';
 
 export const cfg = parseConfig(process.env);
+/** The HTTP API's bearer token in test stacks. */
+export const API_TOKEN = 'test-api-token-0123456789abcdef';
 export const repoRoot = path.resolve(__dirname, '..');
 
 // Tests share one Temporal server: keep the SDK's own logging to warnings.
@@ -78,6 +80,7 @@ export async function startStack(
     authToken: SIMULATOR_AUTH_TOKEN,
     publicBaseUrl: '', // known once the server listens; the routes read it per request
     logger,
+    apiToken: API_TOKEN,
   };
   const server = await buildServer(serverDeps);
   await server.listen({ host: '127.0.0.1', port: 0 });

@@ -163,6 +163,7 @@ async function startServer(cfg: Config, publicBaseUrl: string) {
     authToken: creds.authToken,
     publicBaseUrl,
     logger: createLogger(cfg.logLevel, 'server'),
+    apiToken: cfg.apiToken,
   });
   app.addHook('onClose', async () => {
     await connection.close();
@@ -246,6 +247,7 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
         `  TWILIO_AUTH_TOKEN=(set, not shown)`,
         `  TWILIO_API_BASE_URL=${cfg.twilio.apiBaseUrl ?? '(unset: real Twilio)'}`,
         `  PUBLIC_BASE_URL=${publicBaseUrl}`,
+        `  DIALER_API_TOKEN=${cfg.apiToken ? '(set, not shown)' : '(unset: the HTTP API at /api answers 503)'}`,
         `  SERVER_PORT=${cfg.server.port}`,
         `  SIMULATOR_PORT=${cfg.simulator.port}`,
         `  LOG_LEVEL=${cfg.logLevel}`,

@@ -1,0 +1,131 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type postgres from 'postgres';
+import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../lib/agents';
+import { OperationError } from '../lib/contact-operations';
+
+/**
+ * The dialer's HTTP API under /api, for CRMs and other systems: every request carries
+ * `Authorization: Bearer <DIALER_API_TOKEN>`; every body is checked against its JSON schema and
+ * a bad one is refused with 400 naming the field, before anything changes.
+ */
+export interface ApiDeps {
+  sql: postgres.Sql;
+  /** DIALER_API_TOKEN; without it the API answers 503. */
+  apiToken?: string;
+}
+
+const STATUS_CODES = { 'not-found': 404, invalid: 400, conflict: 409 } as const;
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+const agentSchema = {
+  type: 'object',
+  properties: {
+    endpoint: { type: 'string' },
+    name: { type: ['string', 'null'] },
+    campaign: { type: ['string', 'null'] },
+    status: { type: 'string', enum: AGENT_STATUSES },
+    wrapUpUntil: { type: ['string', 'null'] },
+    currentCallSid: { type: ['string', 'null'] },
+  },
+} as const;
+
+const endpointParam = {
+  type: 'object',
+  required: ['endpoint'],
+  properties: { endpoint: { type: 'string', description: 'client:<identity> or an E.164 number' } },
+} as const;
+
+export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+        if (!deps.apiToken) {
+          return reply.code(503).send({ error: 'The API is disabled: set DIALER_API_TOKEN on the server.' });
+        }
+        const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+        if (!m?.[1] || !sameSecret(m[1], deps.apiToken)) {
+          reply.header('WWW-Authenticate', 'Bearer realm="dialer"');
+          return reply.code(401).send({ error: 'Missing or wrong bearer token.' });
+        }
+      });
+      api.setErrorHandler((err: unknown, req, reply) => {
+        if (err instanceof OperationError)
+          return reply.code(STATUS_CODES[err.kind]).send({ error: err.message });
+        const e = err as {
+          validation?: unknown;
+          validationContext?: string;
+          message?: string;
+          statusCode?: number;
+        };
+        if (e.validation) return reply.code(400).send({ error: `Bad request: ${e.message}` });
+        if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message });
+        req.log.error({ err }, 'API request failed');
+        return reply.code(500).send({ error: 'Internal error; see the server log.' });
+      });
+
+      api.get<{ Querystring: { campaign?: string } }>(
+        '/agents',
+        {
+          schema: {
+            querystring: {
+              type: 'object',
+              properties: { campaign: { type: 'string' } },
+              additionalProperties: false,
+            },
+            response: {
+              200: { type: 'object', properties: { agents: { type: 'array', items: agentSchema } } },
+            },
+          },
+        },
+        async (req) => ({ agents: await listAgents(deps.sql, req.query.campaign) }),
+      );
+
+      api.put<{
+        Params: { endpoint: string };
+        Body: { name?: string | null; campaign?: string | null; status?: (typeof AGENT_STATUSES)[number] };
+      }>(
+        '/agents/:endpoint',
+        {
+          schema: {
+            params: endpointParam,
+            body: {
+              type: 'object',
+              properties: {
+                name: { type: ['string', 'null'], maxLength: 200 },
+                campaign: { type: ['string', 'null'] },
+                status: { type: 'string', enum: AGENT_STATUSES },
+              },
+              additionalProperties: false,
+            },
+            response: { 200: agentSchema },
+          },
+        },
+        async (req) => upsertAgent(deps.sql, { endpoint: req.params.endpoint, ...req.body }),
+      );
+
+      api.put<{ Params: { endpoint: string }; Body: { status: string } }>(
+        '/agents/:endpoint/status',
+        {
+          schema: {
+            params: endpointParam,
+            body: {
+              type: 'object',
+              required: ['status'],
+              properties: { status: { type: 'string', enum: AGENT_STATUSES } },
+              additionalProperties: false,
+            },
+            response: { 200: agentSchema },
+          },
+        },
+        async (req) => setAgentStatus(deps.sql, req.params.endpoint, req.body.status),
+      );
+    },
+    { prefix: '/api' },
+  );
+}
