@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { Context } from '@temporalio/activity';
 import { bannedNumbers, callAttempts, contacts } from '../db/schema';
 import { toE164 } from '../lib/phone';
@@ -115,9 +115,27 @@ export const callActivities = (deps: Deps) => {
       if (attempt.createRequestedAt) {
         // An earlier try sent the create and did not live to store the SID: find that call.
         const since = attempt.createRequestedAt.getTime() - CLOCK_SKEW_MS;
-        const calls = await deps.calls.list({ to: e164, from: input.callerId, limit: 20 });
+        const calls = (await deps.calls.list({ to: e164, from: input.callerId, limit: 20 })).filter(
+          (c) => c.dateCreated !== null && c.dateCreated.getTime() >= since,
+        );
+        // a call another attempt (another campaign, the same number and caller id) already owns is not ours
+        const owned = calls.length
+          ? new Set(
+              (
+                await db
+                  .select({ callSid: callAttempts.callSid })
+                  .from(callAttempts)
+                  .where(
+                    inArray(
+                      callAttempts.callSid,
+                      calls.map((c) => c.sid),
+                    ),
+                  )
+              ).map((r) => r.callSid),
+            )
+          : new Set<string | null>();
         const mine = calls
-          .filter((c) => c.dateCreated !== null && c.dateCreated.getTime() >= since)
+          .filter((c) => !owned.has(c.sid))
           .sort((a, b) => a.dateCreated!.getTime() - b.dateCreated!.getTime())[0];
         if (mine) {
           log.warn('adopting the call an earlier try created', {
