@@ -22,7 +22,7 @@ const progress = (line: string) => console.error(line);
 
 /** require() at the point of use; the type comes from the module itself. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const lazy = <T>(id: string): T => require(id) as T;
+export const lazy = <T>(id: string): T => require(id) as T;
 
 /** Runs `body`, then waits for SIGINT or SIGTERM, then runs the returned cleanup. */
 async function untilSignalled(body: () => Promise<() => Promise<void>>): Promise<void> {
