@@ -5,6 +5,7 @@ import { registerAgentCommands } from './commands/agents';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerContactCommands } from './commands/contacts';
 import { registerDbCommands } from './commands/db';
+import { registerDncCommands } from './commands/dnc';
 import { registerReplayCommand } from './commands/replay';
 import { registerServiceCommands } from './commands/services';
 import { CommandContext, UserError } from './context';
@@ -20,6 +21,7 @@ export function buildProgram(): { program: Command; close: () => Promise<void> }
   registerCampaignCommands(program, ctx);
   registerContactCommands(program, ctx);
   registerAgentCommands(program, ctx);
+  registerDncCommands(program, ctx);
   registerServiceCommands(program, ctx);
   registerReplayCommand(program, ctx);
   return { program, close: async () => context?.close() };

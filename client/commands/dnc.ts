@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import { OperationError } from '../../lib/contact-operations';
+import { CsvError } from '../../lib/csv';
+import { addToDnc, importDnc, listDnc, normaliseAll, removeFromDnc } from '../../lib/dnc';
+import { type CommandContext, UserError } from '../context';
+
+/** OperationErrors and CSV errors are the user's to fix: print them plainly. */
+async function op<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OperationError || err instanceof CsvError) throw new UserError(err.message);
+    throw err;
+  }
+}
+
+export function registerDncCommands(program: Command, ctx: () => CommandContext): void {
+  const dnc = program
+    .command('dnc')
+    .description('the do-not-call list: checked right before every call, callbacks and redials included');
+
+  dnc
+    .command('add')
+    .description('put numbers on the list (normalised to E.164; DEFAULT_REGION for national numbers)')
+    .argument('<numbers...>', 'phone numbers')
+    .option('--reason <text>', 'why (kept with the number)')
+    .action(async (numbers: string[], o: { reason?: string }) => {
+      const c = ctx();
+      const r = await op(async () =>
+        addToDnc(c.db().sql, normaliseAll(numbers, c.cfg.defaultRegion), o.reason ?? null),
+      );
+      console.log(`${r.added} added, ${r.alreadyListed} already on the list`);
+    });
+
+  dnc
+    .command('remove')
+    .description('take numbers off the list')
+    .argument('<numbers...>', 'phone numbers')
+    .action(async (numbers: string[]) => {
+      const c = ctx();
+      const r = await op(async () => removeFromDnc(c.db().sql, normaliseAll(numbers, c.cfg.defaultRegion)));
+      for (const n of r.notListed) console.error(`${n} was not on the list`);
+      console.log(`${r.removed.length} removed`);
+    });
+
+  dnc
+    .command('list')
+    .description('list the numbers on the list')
+    .option('--json', 'print as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await listDnc(ctx().db().sql);
+      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+      for (const r of rows) console.log([r.phoneNumber, r.createdAt, r.reason ?? ''].join('  ').trimEnd());
+      console.error(`${rows.length} number(s)`);
+    });
+
+  dnc
+    .command('import')
+    .description('import a CSV with a phone_number column (and optionally reason); all or nothing')
+    .argument('<file.csv>', 'the file; the first row names the columns')
+    .option('--reason <text>', 'reason for rows that give none')
+    .option('--skip-invalid', 'import the good rows even when some are bad')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, o: { reason?: string; skipInvalid?: boolean; json?: boolean }) => {
+      const c = ctx();
+      const progress = process.stderr.isTTY
+        ? (n: number) => process.stderr.write(`\r  ${n} rows read`)
+        : (n: number) => n % 10_000 === 0 && console.error(`  ${n} rows read`);
+      const r = await op(() =>
+        importDnc(c.db().sql, file, {
+          defaultRegion: c.cfg.defaultRegion,
+          reason: o.reason ?? null,
+          skipInvalid: o.skipInvalid,
+          onProgress: progress,
+        }),
+      );
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      for (const b of r.bad) console.error(`${file} line ${b.line}: ${b.message}`);
+      if (!r.imported) {
+        throw new UserError(
+          `${r.bad.length} bad row(s) in ${file}; nothing imported (--skip-invalid imports the good rows)`,
+        );
+      }
+      if (o.json) return console.log(JSON.stringify(r));
+      console.log(
+        `${r.rows} rows: ${r.added} added, ${r.alreadyListed} already on the list, ${r.bad.length} skipped as invalid`,
+      );
+    });
+}
