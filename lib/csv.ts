@@ -13,11 +13,12 @@ export class CsvError extends Error {
 
 /**
  * Reads a CSV file with a header row, record by record (large files stream). Header names are
- * trimmed and lower-cased; `required` columns must be present, and no column may be unknown.
+ * trimmed and lower-cased; `required` columns must be present, and no column may be unknown
+ * unless `allowUnknown`.
  */
 export async function* readCsv(
   file: string,
-  columns: { required: readonly string[]; optional: readonly string[] },
+  columns: { required: readonly string[]; optional: readonly string[]; allowUnknown?: boolean },
 ): AsyncGenerator<CsvRecord> {
   if (!fs.existsSync(file)) throw new CsvError(`${file}: no such file`);
   const known = new Set([...columns.required, ...columns.optional]);
@@ -32,7 +33,7 @@ export async function* readCsv(
         const missing = columns.required.filter((c) => !names.includes(c));
         if (missing.length) throw new CsvError(`${file}: the header has no column ${missing.join(', ')}`);
         const unknown = names.filter((n) => !known.has(n));
-        if (unknown.length) {
+        if (unknown.length && !columns.allowUnknown) {
           throw new CsvError(
             `${file}: unknown column ${unknown.join(', ')} (known: ${[...known].join(', ')})`,
           );

@@ -6,8 +6,12 @@ import {
   releaseContact,
   resetContact,
 } from '../../lib/contact-operations';
+import fs from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
+import { importContacts } from '../../lib/contact-import';
+import { CsvError } from '../../lib/csv';
 import { recoverOrphans } from '../../lib/recovery';
-import { ContactSuccessful, campaignWorkflowId } from '../../workflows/shared';
+import { ContactSuccessful, LastState, campaignWorkflowId, refillSignal } from '../../workflows/shared';
 import { type CommandContext, UserError } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 
@@ -34,10 +38,27 @@ async function op<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof OperationError) throw new UserError(err.message);
+    if (err instanceof OperationError || err instanceof CsvError) throw new UserError(err.message);
     throw err;
   }
 }
+
+const EXPORT_COLUMNS = [
+  'id',
+  'campaign_name',
+  'phone_number',
+  'name',
+  'time_zone',
+  'contact_successful',
+  'last_state',
+  'last_state_name',
+  'number_of_contacts',
+  'redial_time',
+  'data',
+] as const;
+
+const lastStateName = (v: number | null) =>
+  v === null ? '' : (Object.entries(LastState).find(([, n]) => n === v)?.[0] ?? String(v));
 
 export function registerContactCommands(program: Command, ctx: () => CommandContext): void {
   const contacts = program.command('contacts').description('look at contacts and move single contacts');
@@ -73,6 +94,110 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
         );
       }
       console.error(`${rows.length} contact(s)`);
+    });
+
+  contacts
+    .command('import')
+    .description('import contacts from a CSV file; every row is checked first, all or nothing')
+    .argument(
+      '<file.csv>',
+      'columns: phone_number, campaign_name, name, time_zone, redial_time; others go into data',
+    )
+    .option('--campaign <name>', 'the campaign of every row', campaignNameArg)
+    .option('--skip-invalid', 'import the good rows even when some are bad')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, o: { campaign?: string; skipInvalid?: boolean; json?: boolean }) => {
+      const c = ctx();
+      const tty = process.stderr.isTTY;
+      const progress = (stage: 'read' | 'written', n: number) => {
+        if (tty) process.stderr.write(`\r  ${n} rows ${stage}   `);
+        else if (n % 10_000 === 0) console.error(`  ${n} rows ${stage}`);
+      };
+      const r = await op(() =>
+        importContacts(c.db().sql, file, {
+          defaultRegion: c.cfg.defaultRegion,
+          campaign: o.campaign,
+          skipInvalid: o.skipInvalid,
+          onProgress: progress,
+        }),
+      );
+      if (tty) process.stderr.write('\n');
+      for (const b of r.bad) console.error(b.line ? `${file} line ${b.line}: ${b.message}` : b.message);
+      if (!r.imported) {
+        throw new UserError(
+          r.rows === 0 && r.bad.length
+            ? `${r.bad[0]!.message}; nothing imported`
+            : `${r.bad.length} bad row(s) in ${file}; nothing imported (--skip-invalid imports the good rows)`,
+        );
+      }
+      // running campaigns look at the table now instead of at their next refill (§8)
+      const told: string[] = [];
+      for (const name of Object.keys(r.byCampaign)) {
+        try {
+          const client = await c.temporal();
+          const handle = client.workflow.getHandle(campaignWorkflowId(name));
+          if ((await handle.describe()).status.name === 'RUNNING') {
+            await handle.signal(refillSignal);
+            told.push(name);
+          }
+        } catch {
+          // not running (or Temporal unreachable): the campaign finds the rows when it starts
+        }
+      }
+      if (o.json) return console.log(JSON.stringify({ ...r, refilled: told }));
+      const per = Object.entries(r.byCampaign).map(([name, n]) => `${n} into ${name}`);
+      console.log(
+        `${r.rows} rows: ${per.length ? per.join(', ') : 'nothing imported'}` +
+          (r.bad.length ? `; ${r.bad.length} skipped as invalid` : ''),
+      );
+      if (told.length) console.log(`running campaign(s) told to look now: ${told.join(', ')}`);
+    });
+
+  contacts
+    .command('export')
+    .description('write contacts as CSV (to stdout, or --out)')
+    .option('--campaign <name>', 'only this campaign', campaignNameArg)
+    .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg)
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(async (o: { campaign?: string; state?: number; out?: string }) => {
+      const { sql } = ctx().db();
+      const out = o.out ? fs.createWriteStream(o.out) : process.stdout;
+      const write = (text: string) =>
+        new Promise<void>((resolve, reject) => {
+          if (out.write(text)) resolve();
+          else out.once('drain', resolve).once('error', reject);
+        });
+      await write(stringify([EXPORT_COLUMNS as unknown as string[]]));
+      let n = 0;
+      const cursor = sql`
+        select id, campaign_name, phone_number, name, time_zone, contact_successful, last_state,
+               number_of_contacts, redial_time, data
+        from contacts
+        where (${o.campaign ?? null}::text is null or campaign_name = ${o.campaign ?? null})
+          and (${o.state ?? null}::smallint is null or contact_successful = ${o.state ?? null})
+        order by id`.cursor(1000);
+      for await (const rows of cursor) {
+        await write(
+          stringify(
+            rows.map((r) => [
+              r.id,
+              r.campaign_name ?? '',
+              r.phone_number ?? '',
+              r.name ?? '',
+              r.time_zone ?? '',
+              r.contact_successful,
+              r.last_state ?? '',
+              lastStateName(r.last_state as number | null),
+              r.number_of_contacts,
+              r.redial_time ? (r.redial_time as Date).toISOString() : '',
+              JSON.stringify(r.data ?? {}),
+            ]),
+          ),
+        );
+        n += rows.length;
+      }
+      if (o.out) await new Promise<void>((resolve) => (out as fs.WriteStream).end(resolve));
+      console.error(`${n} contact(s) exported${o.out ? ` to ${o.out}` : ''}`);
     });
 
   contacts
