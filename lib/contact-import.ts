@@ -31,7 +31,7 @@ export interface ImportResult {
 
 const KNOWN = ['campaign_name', 'name', 'time_zone', 'redial_time'] as const;
 
-function validZone(zone: string): boolean {
+export function validZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return true;

@@ -1,16 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
+import type {} from '@fastify/swagger'; // schema.summary and schema.tags
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type postgres from 'postgres';
 import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../lib/agents';
 import { OperationError } from '../lib/contact-operations';
+import { type CrmDeps, registerCrmRoutes } from './crm-routes';
 
 /**
  * The dialer's HTTP API under /api, for CRMs and other systems: every request carries
  * `Authorization: Bearer <DIALER_API_TOKEN>`; every body is checked against its JSON schema and
  * a bad one is refused with 400 naming the field, before anything changes.
  */
-export interface ApiDeps {
-  sql: postgres.Sql;
+export interface ApiDeps extends CrmDeps {
   /** DIALER_API_TOKEN; without it the API answers 503. */
   apiToken?: string;
 }
@@ -69,10 +69,14 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         return reply.code(500).send({ error: 'Internal error; see the server log.' });
       });
 
+      registerCrmRoutes(api, deps);
+
       api.get<{ Querystring: { campaign?: string } }>(
         '/agents',
         {
           schema: {
+            summary: 'List agents',
+            tags: ['agents'],
             querystring: {
               type: 'object',
               properties: { campaign: { type: 'string' } },
@@ -83,7 +87,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
             },
           },
         },
-        async (req) => ({ agents: await listAgents(deps.sql, req.query.campaign) }),
+        async (req) => ({ agents: await listAgents(deps.db.sql, req.query.campaign) }),
       );
 
       api.put<{
@@ -93,6 +97,8 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         '/agents/:endpoint',
         {
           schema: {
+            summary: 'Add an agent, or update it',
+            tags: ['agents'],
             params: endpointParam,
             body: {
               type: 'object',
@@ -106,13 +112,15 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
             response: { 200: agentSchema },
           },
         },
-        async (req) => upsertAgent(deps.sql, { endpoint: req.params.endpoint, ...req.body }),
+        async (req) => upsertAgent(deps.db.sql, { endpoint: req.params.endpoint, ...req.body }),
       );
 
       api.put<{ Params: { endpoint: string }; Body: { status: string } }>(
         '/agents/:endpoint/status',
         {
           schema: {
+            summary: 'Set an agent’s status',
+            tags: ['agents'],
             params: endpointParam,
             body: {
               type: 'object',
@@ -123,7 +131,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
             response: { 200: agentSchema },
           },
         },
-        async (req) => setAgentStatus(deps.sql, req.params.endpoint, req.body.status),
+        async (req) => setAgentStatus(deps.db.sql, req.params.endpoint, req.body.status),
       );
     },
     { prefix: '/api' },

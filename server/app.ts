@@ -1,4 +1,6 @@
 import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import { registerApi } from './api';
@@ -6,6 +8,10 @@ import { registerTwilioWebhooks, type WebhookDeps } from './twilio-webhooks';
 
 export type ServerDeps = WebhookDeps & {
   logger: pino.Logger;
+  /** The workers' task queue: where campaigns started through the API run. */
+  taskQueue: string;
+  /** Country for numbers the API receives without a country code. */
+  defaultRegion: string;
   /** DIALER_API_TOKEN: the bearer token of the /api routes (they answer 503 without it). */
   apiToken?: string;
 };
@@ -36,6 +42,27 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
   });
   registerTwilioWebhooks(app, deps);
-  await registerApi(app, { sql: deps.db.sql, apiToken: deps.apiToken });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Campaign dialer API',
+        version: '1',
+        description:
+          'Contacts, follow-ups, campaign control and agents. Every request needs `Authorization: Bearer <DIALER_API_TOKEN>`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    // only the API: Twilio's webhooks and /health are not for integrators
+    hideUntagged: true,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerApi(app, {
+    db: deps.db,
+    temporal: deps.temporal,
+    taskQueue: deps.taskQueue,
+    defaultRegion: deps.defaultRegion,
+    apiToken: deps.apiToken,
+  });
   return app;
 }

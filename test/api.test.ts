@@ -114,6 +114,8 @@ describe('HTTP API: agents', { timeout: 120_000 }, () => {
       authToken: 'unused-auth-token',
       publicBaseUrl: 'http://127.0.0.1',
       logger: createLogger('silent'),
+      taskQueue: stack.taskQueue,
+      defaultRegion: 'US',
     });
     try {
       const r = await app.inject({

@@ -81,6 +81,8 @@ export async function startStack(
     publicBaseUrl: '', // known once the server listens; the routes read it per request
     logger,
     apiToken: API_TOKEN,
+    taskQueue,
+    defaultRegion: 'US',
   };
   const server = await buildServer(serverDeps);
   await server.listen({ host: '127.0.0.1', port: 0 });

@@ -1,22 +1,18 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { type Command, Option } from 'commander';
-import { eq, sql } from 'drizzle-orm';
-import { campaigns, contacts } from '../../db/schema';
+import { campaigns } from '../../db/schema';
 import {
-  type CampaignInput,
+  type CampaignDeps,
+  type CampaignStatusReport,
+  campaignStatus,
+  signalCampaign,
+  startCampaign,
+} from '../../lib/campaign-operations';
+import { OperationError } from '../../lib/contact-operations';
+import {
   type CampaignOptions,
-  type CampaignStatusView,
-  CampaignNameKey,
   DEFAULT_RETRY_RULES,
   type LastStateName,
-  campaignStatusQuery,
   campaignWorkflowId,
-  contactSuccessfulName,
-  lastStateName,
-  pauseSignal,
-  refillSignal,
-  resumeSignal,
-  stopSignal,
 } from '../../workflows/shared';
 import { type CommandContext, UserError } from '../context';
 import {
@@ -45,65 +41,21 @@ interface CreateOpts {
   wrapUp: number;
 }
 
-export interface CampaignStatusReport {
-  name: string;
-  status: string;
-  contacts: number;
-  byContactSuccessful: Record<string, number>;
-  byLastState: Record<string, number>;
-  attempts: number;
-  workflow: CampaignStatusView | null;
-}
-
-async function requireCampaign(ctx: CommandContext, name: string) {
-  const [row] = await ctx.db().db.select().from(campaigns).where(eq(campaigns.name, name));
-  if (!row)
-    throw new UserError(
-      `Unknown campaign "${name}". Create it with \`dialer campaign create ${name} --caller-id …\`.`,
-    );
-  return row;
-}
-
-export async function campaignStatus(ctx: CommandContext, name: string): Promise<CampaignStatusReport> {
-  const row = await requireCampaign(ctx, name);
-  const { db } = ctx.db();
-  const byCs = await db
-    .select({
-      cs: contacts.contactSuccessful,
-      n: sql<number>`count(*)::int`,
-      attempts: sql<number>`coalesce(sum(${contacts.numberOfContacts}), 0)::int`,
-    })
-    .from(contacts)
-    .where(eq(contacts.campaignName, name))
-    .groupBy(contacts.contactSuccessful);
-  const byLs = await db
-    .select({ ls: contacts.lastState, n: sql<number>`count(*)::int` })
-    .from(contacts)
-    .where(eq(contacts.campaignName, name))
-    .groupBy(contacts.lastState);
-  let workflow: CampaignStatusView | null = null;
+/** OperationErrors are the user's to fix: print them plainly. */
+async function op<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    const client = await ctx.temporal();
-    const handle = client.workflow.getHandle(campaignWorkflowId(name));
-    const desc = await handle.describe();
-    if (desc.status.name === 'RUNNING') workflow = await handle.query(campaignStatusQuery);
+    return await fn();
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (err instanceof OperationError) throw new UserError(err.message);
+    throw err;
   }
-  return {
-    name,
-    status: row.status,
-    contacts: byCs.reduce((a, r) => a + r.n, 0),
-    byContactSuccessful: Object.fromEntries(
-      byCs.map((r) => [contactSuccessfulName(r.cs) ?? String(r.cs), r.n]),
-    ),
-    byLastState: Object.fromEntries(
-      byLs.map((r) => [r.ls === null ? 'none' : (lastStateName(r.ls) ?? String(r.ls)), r.n]),
-    ),
-    attempts: byCs.reduce((a, r) => a + r.attempts, 0),
-    workflow,
-  };
 }
+
+const deps = (ctx: CommandContext): CampaignDeps => ({
+  db: ctx.db(),
+  temporal: () => ctx.temporal(),
+  taskQueue: ctx.cfg.temporal.taskQueue,
+});
 
 function printStatus(r: CampaignStatusReport): void {
   const lines = [
@@ -127,31 +79,6 @@ function printStatus(r: CampaignStatusReport): void {
     );
   }
   console.log(lines.join('\n'));
-}
-
-async function signalCampaign(
-  ctx: CommandContext,
-  name: string,
-  what: 'pause' | 'resume' | 'stop' | 'refill',
-) {
-  await requireCampaign(ctx, name);
-  const client = await ctx.temporal();
-  const handle = client.workflow.getHandle(campaignWorkflowId(name));
-  try {
-    const desc = await handle.describe();
-    if (desc.status.name !== 'RUNNING')
-      throw new WorkflowNotFoundError('not running', handle.workflowId, undefined);
-    const signals = { pause: pauseSignal, resume: resumeSignal, stop: stopSignal, refill: refillSignal };
-    await handle.signal(signals[what]);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
-      throw new UserError(
-        `Campaign "${name}" is not running (start it with \`dialer campaign start ${name}\`).`,
-      );
-    }
-    throw err;
-  }
-  return handle;
 }
 
 export function registerCampaignCommands(program: Command, ctx: () => CommandContext): void {
@@ -261,8 +188,6 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           maxHistory?: number;
         },
       ) => {
-        await requireCampaign(ctx(), name);
-        const client = await ctx().temporal();
         const options: Partial<CampaignOptions> = {
           ...(o.refillInterval !== undefined ? { refillIntervalMs: o.refillInterval } : {}),
           ...(o.callTimeout !== undefined ? { callTimeoutMs: o.callTimeout } : {}),
@@ -270,20 +195,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           ...(o.keepRunning ? { finishWhenDone: false } : {}),
           ...(o.maxHistory !== undefined ? { maxHistoryEvents: o.maxHistory } : {}),
         };
-        const input: CampaignInput = { name, options };
-        try {
-          await client.workflow.start('campaignWorkflow', {
-            workflowId: campaignWorkflowId(name),
-            taskQueue: ctx().cfg.temporal.taskQueue,
-            args: [input],
-            typedSearchAttributes: [{ key: CampaignNameKey, value: name }],
-          });
-        } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError) {
-            throw new UserError(`Campaign "${name}" is already running.`);
-          }
-          throw err;
-        }
+        await op(() => startCampaign(deps(ctx()), name, options));
         console.log(`started campaign ${name} (workflow ${campaignWorkflowId(name)})`);
       },
     );
@@ -298,7 +210,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       )
       .argument('<name>', 'campaign name', campaignNameArg)
       .action(async (name: string) => {
-        await signalCampaign(ctx(), name, what);
+        await op(() => signalCampaign(deps(ctx()), name, what));
         console.log(`${what === 'pause' ? 'paused' : 'resumed'} campaign ${name}`);
       });
   }
@@ -308,7 +220,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .description('look at the contacts table now (after the CRM added or changed contacts)')
     .argument('<name>', 'campaign name', campaignNameArg)
     .action(async (name: string) => {
-      await signalCampaign(ctx(), name, 'refill');
+      await op(() => signalCampaign(deps(ctx()), name, 'refill'));
       console.log(`campaign ${name} is refilling its cache`);
     });
 
@@ -318,7 +230,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .argument('<name>', 'campaign name', campaignNameArg)
     .option('--wait', 'wait until the campaign has ended')
     .action(async (name: string, o: { wait?: boolean }) => {
-      const handle = await signalCampaign(ctx(), name, 'stop');
+      const handle = await op(() => signalCampaign(deps(ctx()), name, 'stop'));
       if (o.wait) {
         await handle.result();
         console.log(`stopped campaign ${name}`);
@@ -333,7 +245,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .argument('<name>', 'campaign name', campaignNameArg)
     .option('--json', 'print as JSON')
     .action(async (name: string, o: { json?: boolean }) => {
-      const report = await campaignStatus(ctx(), name);
+      const report = await op(() => campaignStatus(deps(ctx()), name));
       if (o.json) console.log(JSON.stringify(report, null, 2));
       else printStatus(report);
     });

@@ -164,6 +164,8 @@ async function startServer(cfg: Config, publicBaseUrl: string) {
     publicBaseUrl,
     logger: createLogger(cfg.logLevel, 'server'),
     apiToken: cfg.apiToken,
+    taskQueue: cfg.temporal.taskQueue,
+    defaultRegion: cfg.defaultRegion,
   });
   app.addHook('onClose', async () => {
     await connection.close();

@@ -1,0 +1,311 @@
+import type { Client } from '@temporalio/client';
+import type {} from '@fastify/swagger'; // schema.summary and schema.tags
+import type { FastifyInstance } from 'fastify';
+import { parseDuration } from '../client/parse';
+import type { Database } from '../db/client';
+import {
+  campaignStatus,
+  type CampaignSignal,
+  signalCampaign,
+  startCampaign,
+} from '../lib/campaign-operations';
+import { validZone } from '../lib/contact-import';
+import {
+  OperationError,
+  parseTime,
+  pushRedial,
+  releaseContact,
+  resetContact,
+} from '../lib/contact-operations';
+import { toE164 } from '../lib/phone';
+import type { CampaignOptions } from '../workflows/shared';
+
+/**
+ * The CRM's routes (registered inside the authenticated /api scope): contacts in, redials and
+ * follow-ups pushed into running campaigns, a contact pulled out of a cache, campaign control
+ * and status. Everything is checked before anything changes.
+ */
+export interface CrmDeps {
+  db: Database;
+  temporal: Client;
+  taskQueue: string;
+  defaultRegion: string;
+}
+
+const id = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
+const campaignName = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$' } },
+} as const;
+const time = {
+  type: 'string',
+  description: 'ISO 8601 with a zone (2026-12-01T09:30:00+01:00), "now", or +30m / +2h / +1d',
+} as const;
+const duration = { type: 'string', description: 'e.g. 90s, 5m, 2h, 1h30m' } as const;
+const error = { type: 'object', properties: { error: { type: 'string' } } } as const;
+
+function durationMs(text: string | undefined, field: string): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new OperationError('invalid', `${field}: ${(err as Error).message}`);
+  }
+}
+
+interface NewContact {
+  phoneNumber: string;
+  name?: string;
+  timeZone?: string;
+  redialTime?: string;
+  data?: Record<string, unknown>;
+}
+
+export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
+  const ops = { sql: deps.db.sql, temporal: deps.temporal };
+  const campaignDeps = { db: deps.db, temporal: async () => deps.temporal, taskQueue: deps.taskQueue };
+
+  api.post<{ Body: { campaign: string; contacts: NewContact[] } }>(
+    '/contacts',
+    {
+      schema: {
+        summary: 'Add contacts to a campaign (all or nothing); a running campaign looks at once',
+        tags: ['contacts'],
+        body: {
+          type: 'object',
+          required: ['campaign', 'contacts'],
+          additionalProperties: false,
+          properties: {
+            campaign: { type: 'string' },
+            contacts: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 1000,
+              items: {
+                type: 'object',
+                required: ['phoneNumber'],
+                additionalProperties: false,
+                properties: {
+                  phoneNumber: { type: 'string' },
+                  name: { type: 'string' },
+                  timeZone: { type: 'string', description: 'IANA, e.g. Europe/Berlin' },
+                  redialTime: time,
+                  data: { type: 'object', additionalProperties: true },
+                },
+              },
+            },
+          },
+        },
+        response: {
+          201: {
+            type: 'object',
+            properties: {
+              ids: { type: 'array', items: { type: 'integer' } },
+              campaignTold: { type: 'boolean' },
+            },
+          },
+          400: {
+            type: 'object',
+            properties: {
+              error: { type: 'string' },
+              problems: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { index: { type: 'integer' }, message: { type: 'string' } },
+                },
+              },
+            },
+          },
+          404: error,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { campaign } = req.body;
+      const [exists] = await deps.db.sql`select 1 from campaigns where name = ${campaign}`;
+      if (!exists) throw new OperationError('not-found', `Unknown campaign "${campaign}"`);
+      const problems: { index: number; message: string }[] = [];
+      const rows = req.body.contacts.map((c, index) => {
+        const phone = toE164(c.phoneNumber, deps.defaultRegion);
+        if (phone === null)
+          problems.push({ index, message: `phoneNumber "${c.phoneNumber}" is not a phone number` });
+        if (c.timeZone !== undefined && !validZone(c.timeZone))
+          problems.push({ index, message: `timeZone "${c.timeZone}" is not an IANA time zone` });
+        let redial: Date | null = null;
+        if (c.redialTime !== undefined) {
+          try {
+            redial = parseTime(c.redialTime);
+          } catch (err) {
+            problems.push({ index, message: `redialTime: ${(err as Error).message}` });
+          }
+        }
+        return {
+          campaign_name: campaign,
+          phone_number: phone ?? '',
+          name: c.name ?? null,
+          time_zone: c.timeZone ?? null,
+          redial_time: redial,
+          contact_successful: redial ? 2 : 0,
+          data: deps.db.sql.json((c.data ?? {}) as never),
+        };
+      });
+      if (problems.length) {
+        return reply
+          .code(400)
+          .send({ error: `${problems.length} problem(s) in contacts; nothing was added`, problems });
+      }
+      const inserted = await deps.db.sql<
+        { id: string }[]
+      >`insert into contacts ${deps.db.sql(rows)} returning id`;
+      let campaignTold = true;
+      try {
+        await signalCampaign(campaignDeps, campaign, 'refill');
+      } catch {
+        campaignTold = false; // not running: it finds them when it starts
+      }
+      return reply.code(201).send({ ids: inserted.map((r) => Number(r.id)), campaignTold });
+    },
+  );
+
+  api.get<{ Params: { id: number } }>(
+    '/contacts/:id',
+    { schema: { summary: 'One contact row', tags: ['contacts'], params: id, response: { 404: error } } },
+    async (req) => {
+      const [row] = await deps.db.sql`
+        select id, campaign_name, phone_number, name, time_zone, contact_successful, last_state,
+               number_of_contacts, redial_time, data
+        from contacts where id = ${req.params.id}`;
+      if (!row) throw new OperationError('not-found', `No contact with id ${req.params.id}`);
+      return { ...row, id: Number(row.id) };
+    },
+  );
+
+  api.post<{ Params: { id: number }; Body: { at: string } }>(
+    '/contacts/:id/redial',
+    {
+      schema: {
+        summary: 'Call this contact at a time (a follow-up); a cached contact’s timer moves, no second dial',
+        tags: ['contacts'],
+        params: id,
+        body: { type: 'object', required: ['at'], additionalProperties: false, properties: { at: time } },
+        response: { 400: error, 404: error, 409: error },
+      },
+    },
+    async (req) => pushRedial(ops, req.params.id, parseTime(req.body.at)),
+  );
+
+  api.post<{ Params: { id: number }; Body: { hold?: string } }>(
+    '/contacts/:id/release',
+    {
+      schema: {
+        summary: 'Pull a contact out of its running campaign’s cache (refused once its call is under way)',
+        tags: ['contacts'],
+        params: id,
+        body: { type: 'object', additionalProperties: false, properties: { hold: duration } },
+        response: { 400: error, 404: error, 409: error },
+      },
+    },
+    async (req) => releaseContact(ops, req.params.id, durationMs(req.body?.hold, 'hold')),
+  );
+
+  api.post<{ Params: { id: number }; Body: { at?: string; keepAttempts?: boolean } }>(
+    '/contacts/:id/reset',
+    {
+      schema: {
+        summary: 'Put a reviewed contact (e.g. Unreachable) back: 0, or 2 at a time; attempts back to 0',
+        tags: ['contacts'],
+        params: id,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { at: time, keepAttempts: { type: 'boolean' } },
+        },
+        response: { 400: error, 404: error, 409: error },
+      },
+    },
+    async (req) =>
+      resetContact(ops, req.params.id, {
+        ...(req.body?.at !== undefined ? { at: parseTime(req.body.at) } : {}),
+        keepAttempts: req.body?.keepAttempts ?? false,
+      }),
+  );
+
+  api.get<{ Params: { name: string } }>(
+    '/campaigns/:name',
+    {
+      schema: {
+        summary: 'Counts per ContactSuccessful and LastState, cache and calls in flight',
+        tags: ['campaigns'],
+        params: campaignName,
+        response: { 404: error },
+      },
+    },
+    async (req) => campaignStatus(campaignDeps, req.params.name),
+  );
+
+  api.post<{
+    Params: { name: string };
+    Body: {
+      refillInterval?: string;
+      callTimeout?: string;
+      lookahead?: string;
+      keepRunning?: boolean;
+      maxHistory?: number;
+    };
+  }>(
+    '/campaigns/:name/start',
+    {
+      schema: {
+        summary: 'Start dialing a campaign',
+        tags: ['campaigns'],
+        params: campaignName,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            refillInterval: duration,
+            callTimeout: duration,
+            lookahead: duration,
+            keepRunning: { type: 'boolean' },
+            maxHistory: { type: 'integer', minimum: 50 },
+          },
+        },
+        response: { 400: error, 404: error, 409: error },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body ?? {};
+      const ms = (v: string | undefined, f: string) => durationMs(v, f);
+      const options: Partial<CampaignOptions> = {
+        ...(b.refillInterval !== undefined
+          ? { refillIntervalMs: ms(b.refillInterval, 'refillInterval') }
+          : {}),
+        ...(b.callTimeout !== undefined ? { callTimeoutMs: ms(b.callTimeout, 'callTimeout') } : {}),
+        ...(b.lookahead !== undefined ? { lookaheadMs: ms(b.lookahead, 'lookahead') } : {}),
+        ...(b.keepRunning ? { finishWhenDone: false } : {}),
+        ...(b.maxHistory !== undefined ? { maxHistoryEvents: b.maxHistory } : {}),
+      };
+      return reply.code(202).send(await startCampaign(campaignDeps, req.params.name, options));
+    },
+  );
+
+  for (const what of ['pause', 'resume', 'stop', 'refill'] as const satisfies readonly CampaignSignal[]) {
+    api.post<{ Params: { name: string } }>(
+      `/campaigns/:name/${what}`,
+      {
+        schema: {
+          summary: `${what[0]!.toUpperCase()}${what.slice(1)} a running campaign`,
+          tags: ['campaigns'],
+          params: campaignName,
+          response: { 404: error, 409: error },
+        },
+      },
+      async (req, reply) => {
+        await signalCampaign(campaignDeps, req.params.name, what);
+        return reply.code(202).send({ campaign: req.params.name, signal: what });
+      },
+    );
+  }
+}
