@@ -14,6 +14,7 @@ import {
   pauseSignal,
   refillSignal,
   resumeSignal,
+  settingsChangedSignal,
   stopSignal,
 } from '../workflows/shared';
 import { OperationError } from './contact-operations';
@@ -135,4 +136,64 @@ export async function startCampaign(
     throw err;
   }
   return { workflowId: campaignWorkflowId(name) };
+}
+
+export type CampaignRow = Awaited<ReturnType<typeof requireCampaign>>;
+export type CampaignChanges = Partial<
+  Pick<
+    CampaignRow,
+    | 'callerId'
+    | 'maxAttempts'
+    | 'lines'
+    | 'callsPerSecond'
+    | 'ringTimeoutSeconds'
+    | 'retryRules'
+    | 'message'
+    | 'machineDetection'
+    | 'machineMessage'
+    | 'transferTimeoutSeconds'
+    | 'wrapUpSeconds'
+  >
+>;
+
+/**
+ * Changes a campaign's settings. A running campaign reads them again at once: its next attempts
+ * use them (attempts already started keep theirs); its calls per second applies to the next create.
+ */
+export async function updateCampaign(
+  deps: CampaignDeps,
+  name: string,
+  changes: CampaignChanges,
+): Promise<{ campaign: CampaignRow; running: boolean }> {
+  await requireCampaign(deps.db, name);
+  if (Object.keys(changes).length === 0)
+    throw new OperationError('invalid', 'Nothing to change: give at least one setting');
+  const [row] = await deps.db.db.update(campaigns).set(changes).where(eq(campaigns.name, name)).returning();
+  let running = false;
+  try {
+    const handle = (await deps.temporal()).workflow.getHandle(campaignWorkflowId(name));
+    if ((await handle.describe()).status.name === 'RUNNING') {
+      await handle.signal(settingsChangedSignal);
+      running = true;
+    }
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  return { campaign: row!, running };
+}
+
+export async function listCampaigns(db: Database) {
+  const rows = await db.sql<
+    { name: string; status: string; contacts: number; lines: number; calls_per_second: number }[]
+  >`
+    select c.name, c.status, c.lines, c.calls_per_second,
+           (select count(*)::int from contacts k where k.campaign_name = c.name) as contacts
+    from campaigns c order by c.name`;
+  return rows.map((r) => ({
+    name: r.name,
+    status: r.status,
+    contacts: r.contacts,
+    lines: r.lines,
+    callsPerSecond: r.calls_per_second,
+  }));
 }

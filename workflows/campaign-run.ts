@@ -50,7 +50,7 @@ export class CampaignRun {
   agentCapacity: number | null;
 
   constructor(
-    readonly settings: CampaignSettings,
+    public settings: CampaignSettings,
     private readonly opts: CampaignOptions,
     carry?: CampaignCarry,
   ) {

@@ -33,6 +33,7 @@ import {
   pauseSignal,
   redialSignal,
   refillSignal,
+  settingsChangedSignal,
   releaseContactUpdate,
   rescheduleSignal,
   resumeSignal,
@@ -60,6 +61,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   setHandler(resumeSignal, () => ((run.paused = false), (run.changed = true), poke()));
   setHandler(stopSignal, () => ((run.stopping = true), poke()));
   setHandler(refillSignal, () => ((run.changed = true), poke()));
+  let reloadSettings = false;
+  setHandler(settingsChangedSignal, () => ((reloadSettings = true), (run.changed = true), poke()));
   setHandler(attemptFinishedSignal, (r) => (run.finished(r), poke()));
   setHandler(lineRequestSignal, (r) => (run.requestLine(r), poke()));
   setHandler(lineReturnSignal, (r) => (run.returnLine(r.contactId, r.attemptNo), poke()));
@@ -102,6 +105,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       await condition(() => !run.paused || run.stopping);
       if (!run.stopping) await setStatus('running');
       continue;
+    }
+    if (reloadSettings) {
+      reloadSettings = false;
+      run.settings = await db.loadCampaign({ name: settings.name });
     }
     if (run.toRelease.length > 0) await db.releaseContacts({ holder, contactIds: run.toRelease.splice(0) });
     await Promise.all(

@@ -285,6 +285,8 @@ export const resumeSignal = defineSignal('resume');
 export const stopSignal = defineSignal('stop');
 /** The CRM (or an operator) changed contacts: refill now instead of at the next interval. */
 export const refillSignal = defineSignal('refill');
+/** `campaign update` changed the campaign's settings: read them again (new attempts use them). */
+export const settingsChangedSignal = defineSignal('settingsChanged');
 /** A child reports its attempt's result (by the campaign's workflow id, so continue-as-new keeps it). */
 export const attemptFinishedSignal = defineSignal<[AttemptResult]>('attemptFinished');
 export const lineRequestSignal = defineSignal<[LineRequest]>('lineRequest');

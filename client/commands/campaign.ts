@@ -3,9 +3,13 @@ import { campaigns } from '../../db/schema';
 import {
   type CampaignDeps,
   type CampaignStatusReport,
+  type CampaignChanges,
   campaignStatus,
+  listCampaigns,
+  requireCampaign,
   signalCampaign,
   startCampaign,
+  updateCampaign,
 } from '../../lib/campaign-operations';
 import { OperationError } from '../../lib/contact-operations';
 import {
@@ -56,6 +60,28 @@ const deps = (ctx: CommandContext): CampaignDeps => ({
   temporal: () => ctx.temporal(),
   taskQueue: ctx.cfg.temporal.taskQueue,
 });
+
+/** --watch: dialed / remaining and the outcomes so far, with a bar. */
+function printProgress(r: CampaignStatusReport): void {
+  const n = (k: string) => r.byContactSuccessful[k] ?? 0;
+  const remaining = n('NotUsed') + n('NoSuccess') + n('MarkedForDialing');
+  const done = r.contacts - remaining;
+  const width = 30;
+  const filled = r.contacts ? Math.round((done / r.contacts) * width) : width;
+  console.log(
+    [
+      `${new Date().toISOString()}  campaign ${r.name}: ${r.workflow?.status ?? r.status}`,
+      `  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${r.contacts} contacts done, ${remaining} remaining`,
+      `  calls placed ${r.attempts}, in flight ${r.workflow?.inFlight ?? 0}, cached ${r.workflow?.cached ?? 0}, next redial ${r.workflow?.nextRedialAt ?? '—'}`,
+      `  outcomes: ${
+        Object.entries(r.byLastState)
+          .filter(([k]) => k !== 'none')
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '—'
+      }`,
+    ].join('\n'),
+  );
+}
 
 function printStatus(r: CampaignStatusReport): void {
   const lines = [
@@ -157,6 +183,99 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     });
 
   campaign
+    .command('update')
+    .description('change a campaign’s settings; a running campaign uses them for its next attempts')
+    .argument('<name>', 'campaign name', campaignNameArg)
+    .option('--caller-id <e164>', 'the number calls come from, in E.164', e164Arg)
+    .option('--max-attempts <n>', 'attempts per contact before it is Unreachable', intArg(1, 1000))
+    .option('--lines <n>', 'calls in flight at most', intArg(1, 10_000))
+    .option('--calls-per-second <n>', 'new calls per second at most', positiveNumberArg)
+    .option('--ring-timeout <seconds>', 'how long a call rings before it is AlertingTimeout', intArg(15, 600))
+    .option('--retry <state=delay>', 'redial delay per LastState, repeatable; other rules stay', retryArg)
+    .option(
+      '--final <states>',
+      'the LastStates that end a contact (replaces the set), comma-separated',
+      finalArg,
+    )
+    .option('--message <text>', 'what a person hears when the campaign has no agent for them')
+    .addOption(
+      new Option('--amd <mode>', 'answering-machine detection').choices(['off', 'hangup', 'message']),
+    )
+    .option('--machine-message <text>', 'what a machine records when --amd message')
+    .option(
+      '--transfer-timeout <seconds>',
+      'how long an agent’s leg rings before TransferTimeout',
+      intArg(5, 600),
+    )
+    .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600))
+    .option('--json', 'print the updated campaign as JSON')
+    .action(async (name: string, o: Partial<CreateOpts> & { json?: boolean }) => {
+      const c = ctx();
+      const current = await op(() => requireCampaign(c.db(), name));
+      const amd = o.amd ?? current.machineDetection;
+      if (amd === 'message' && !(o.machineMessage ?? current.machineMessage))
+        throw new UserError('--amd message needs --machine-message <text>');
+      const changes: CampaignChanges = {
+        ...(o.callerId !== undefined ? { callerId: o.callerId } : {}),
+        ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+        ...(o.lines !== undefined ? { lines: o.lines } : {}),
+        ...(o.callsPerSecond !== undefined ? { callsPerSecond: o.callsPerSecond } : {}),
+        ...(o.ringTimeout !== undefined ? { ringTimeoutSeconds: o.ringTimeout } : {}),
+        ...(o.retry || o.final
+          ? { retryRules: applyRetryOptions(current.retryRules, o.retry, o.final) }
+          : {}),
+        ...(o.message !== undefined ? { message: o.message } : {}),
+        ...(o.amd !== undefined ? { machineDetection: o.amd } : {}),
+        ...(o.machineMessage !== undefined ? { machineMessage: o.machineMessage } : {}),
+        ...(o.transferTimeout !== undefined ? { transferTimeoutSeconds: o.transferTimeout } : {}),
+        ...(o.wrapUp !== undefined ? { wrapUpSeconds: o.wrapUp } : {}),
+      };
+      const r = await op(() => updateCampaign(deps(c), name, changes));
+      if (o.json) return console.log(JSON.stringify(r.campaign, null, 2));
+      console.log(
+        `updated campaign ${name}: ${Object.keys(changes).join(', ')}` +
+          (r.running ? ' (the running campaign uses it for its next attempts)' : ''),
+      );
+    });
+
+  campaign
+    .command('show')
+    .description('a campaign’s settings')
+    .argument('<name>', 'campaign name', campaignNameArg)
+    .option('--json', 'print as JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const row = await op(() => requireCampaign(ctx().db(), name));
+      if (o.json) return console.log(JSON.stringify(row, null, 2));
+      const r = row.retryRules;
+      console.log(
+        [
+          `campaign ${row.name} (${row.status})`,
+          `  caller id ${row.callerId}, max attempts ${row.maxAttempts}, lines ${row.lines}, ${row.callsPerSecond} calls/s, ring ${row.ringTimeoutSeconds} s`,
+          `  retry: ${Object.entries(r.delaySeconds)
+            .map(([k, v]) => `${k} ${v} s`)
+            .join(', ')}, otherwise ${r.defaultDelaySeconds} s; final: ${r.final.join(', ')}`,
+          `  answering machines: ${row.machineDetection}${row.machineMessage ? ` ("${row.machineMessage}")` : ''}`,
+          `  message: "${row.message}"`,
+          `  agents: transfer timeout ${row.transferTimeoutSeconds} s, wrap-up ${row.wrapUpSeconds} s`,
+        ].join('\n'),
+      );
+    });
+
+  campaign
+    .command('list')
+    .description('every campaign with its status and number of contacts')
+    .option('--json', 'print as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await listCampaigns(ctx().db());
+      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+      for (const r of rows)
+        console.log(
+          `${r.name}  ${r.status}  ${r.contacts} contacts  ${r.lines} lines  ${r.callsPerSecond}/s`,
+        );
+      console.error(`${rows.length} campaign(s)`);
+    });
+
+  campaign
     .command('start')
     .description('start dialing a campaign')
     .argument('<name>', 'campaign name', campaignNameArg)
@@ -243,10 +362,29 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .command('status')
     .description('counts per ContactSuccessful and LastState, cache and calls in flight')
     .argument('<name>', 'campaign name', campaignNameArg)
-    .option('--json', 'print as JSON')
-    .action(async (name: string, o: { json?: boolean }) => {
-      const report = await op(() => campaignStatus(deps(ctx()), name));
-      if (o.json) console.log(JSON.stringify(report, null, 2));
-      else printStatus(report);
+    .option('--json', 'print as JSON (with --watch: one JSON object per line)')
+    .option('--watch', 'redraw live progress until the campaign ends')
+    .option('--interval <duration>', 'how often --watch redraws', durationArg, 2000)
+    .action(async (name: string, o: { json?: boolean; watch?: boolean; interval: number }) => {
+      const c = ctx();
+      if (!o.watch) {
+        const report = await op(() => campaignStatus(deps(c), name));
+        if (o.json) console.log(JSON.stringify(report, null, 2));
+        else printStatus(report);
+        return;
+      }
+      const tty = process.stdout.isTTY && !o.json;
+      for (;;) {
+        const report = await op(() => campaignStatus(deps(c), name));
+        if (o.json) console.log(JSON.stringify({ at: new Date().toISOString(), ...report }));
+        else {
+          if (tty) process.stdout.write('\x1b[2J\x1b[H');
+          printProgress(report);
+        }
+        if (!report.workflow && report.status !== 'running') break;
+        await new Promise((r) => setTimeout(r, o.interval));
+      }
+      if (!o.json)
+        console.log(`campaign ${name} has ended (${(await campaignStatus(deps(c), name)).status})`);
     });
 }
