@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { campaigns } from '../db/schema';
+import { maskPhone } from '../lib/logger';
 import {
   dialOrder,
   type CachedContact,
@@ -39,6 +40,7 @@ export interface ReserveResult {
 type Row = {
   id: string | number;
   phone_number: string;
+  name: string | null;
   redial_time: Date | null;
   number_of_contacts: number;
   cached_from: number;
@@ -48,6 +50,7 @@ type Row = {
 const toCached = (r: Row): CachedContact => ({
   id: Number(r.id),
   phoneNumber: r.phone_number,
+  display: { name: r.name, phone: maskPhone(r.phone_number) },
   redialAt: r.redial_time ? r.redial_time.toISOString() : null,
   numberOfContacts: r.number_of_contacts,
   attemptNo: r.attempt_no,
@@ -91,7 +94,7 @@ export const contactActivities = (deps: Deps) => ({
       (select greatest(coalesce(max(a.attempt_no), 0), c.number_of_contacts) + 1 from call_attempts a
         where a.contact_id = c.id and a.campaign_name = ${input.campaign}) as attempt_no`;
     const again = await pg<Row[]>`
-      select c.id, c.phone_number, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}
+      select c.id, c.phone_number, c.name, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}
       from contacts c where c.cache_reservation = ${input.reservation} and c.contact_successful = 3`;
     let taken = again;
     if (again.length === 0) {
@@ -130,7 +133,7 @@ export const contactActivities = (deps: Deps) => ({
           cache_reservation = ${input.reservation},
           cached_at = now()
         from picked where c.id = picked.id
-        returning c.id, c.phone_number, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}`;
+        returning c.id, c.phone_number, c.name, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}`;
     }
     const [next] = await pg<{ at: Date | null }[]>`
       select min(redial_time) as at from contacts

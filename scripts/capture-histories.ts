@@ -90,6 +90,17 @@ async function main() {
     await cli('campaign', 'start', dq);
     await stack.client.workflow.getHandle(campaignWorkflowId(dq)).result();
     await save('contact-placed-via-dialing-queue.json', contactWorkflowId(dq, dialed!));
+
+    // a contact that reached an agent (the <Dial> result decides Connected), with its memo
+    const ag = uid('hist-agent');
+    await cli('campaign', 'create', ag, '--caller-id', '+15005550006', '--calls-per-second', '5');
+    await cli('agents', 'add', `client:${uid('agent')}`, '--campaign', ag);
+    const [reached] = await insertContacts(stack.db, ag, [testPhone()]);
+    await stack.db.sql`update contacts set name = 'Ada Lovelace' where id = ${reached!}`;
+    await cli('campaign', 'start', ag);
+    await stack.client.workflow.getHandle(campaignWorkflowId(ag)).result();
+    await save('contact-reached-agent.json', contactWorkflowId(ag, reached!));
+    await save('campaign-with-agent.json', campaignWorkflowId(ag));
   } finally {
     await stack.stop();
   }

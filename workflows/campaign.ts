@@ -6,6 +6,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -45,6 +46,9 @@ const db = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: ['UnknownCampaign'] },
 });
+
+/** Contact workflows carry a memo for the Temporal UI (name, masked number, attempt). */
+const CONTACT_MEMO_PATCH = 'contact-memo';
 
 /** A campaign: keeps its cache filled from the contacts table and one child per contact dialing. */
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
@@ -213,6 +217,9 @@ async function startOne(run: CampaignRun, holder: string, s: ToStart, callTimeou
       ],
       // The child outlives a stopped or continued-as-new parent and reports by signal.
       parentClosePolicy: ParentClosePolicy.ABANDON,
+      ...(c.display && patched(CONTACT_MEMO_PATCH)
+        ? { memo: { contact: c.display.name ?? '', phone: c.display.phone, attempt: c.attemptNo } }
+        : {}),
       typedSearchAttributes: [
         { key: CampaignNameKey, value: campaign },
         { key: ContactIdKey, value: c.id },

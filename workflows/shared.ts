@@ -115,6 +115,11 @@ export const DEFAULT_CAMPAIGN_OPTIONS: CampaignOptions = {
 export interface CachedContact {
   id: number;
   phoneNumber: string;
+  /**
+   * What the Temporal UI shows in the contact workflow's memo: the CRM's name for the contact and
+   * its number masked (search attributes and memos never carry a full phone number).
+   */
+  display?: { name: string | null; phone: string };
   redialAt: string | null;
   /** number_of_contacts when cached. */
   numberOfContacts: number;
