@@ -4,6 +4,7 @@ import { bannedNumbers, callAttempts, contacts } from '../db/schema';
 import { toE164 } from '../lib/phone';
 import { maskPhone } from '../lib/logger';
 import { mapOutcome, nextContactState, wasPlaced } from '../workflows/outcome';
+import { lastStateName } from '../workflows/shared';
 import type {
   AttemptResult,
   CallFacts,
@@ -147,6 +148,7 @@ export const callActivities = (deps: Deps) => {
             .update(callAttempts)
             .set({ callSid: mine.sid, placed: true, placedAt: deps.clock() })
             .where(attemptWhere(input));
+          deps.metrics?.callsPlaced.inc({ campaign: input.campaign });
           return { kind: 'placed', callSid: mine.sid };
         }
       }
@@ -154,7 +156,12 @@ export const callActivities = (deps: Deps) => {
       const backoff = deps.tooManyRequestsBackoffMs ?? TOO_MANY_REQUESTS_BACKOFF_MS;
       let call: CallInfo | undefined;
       for (let tryNo = 0; call === undefined; tryNo++) {
-        await db.update(callAttempts).set({ createRequestedAt: deps.clock() }).where(attemptWhere(input));
+        const requestedAt = deps.clock();
+        if (tryNo === 0 && input.dueAt) {
+          const late = (requestedAt.getTime() - new Date(input.dueAt).getTime()) / 1000;
+          deps.metrics?.lateness.observe({ campaign: input.campaign }, Math.max(0, late));
+        }
+        await db.update(callAttempts).set({ createRequestedAt: requestedAt }).where(attemptWhere(input));
         try {
           call = await deps.calls.create({
             to: e164,
@@ -172,6 +179,7 @@ export const callActivities = (deps: Deps) => {
           });
         } catch (err) {
           if (!(err instanceof CreateRejected)) throw err;
+          deps.metrics?.createRejections.inc({ code: String(err.code ?? 'none') });
           // Refused, so no call exists: 20429 is worth another try after a pause (row 4).
           const pause = err.code === TOO_MANY_REQUESTS ? backoff[tryNo] : undefined;
           if (pause === undefined) {
@@ -192,6 +200,7 @@ export const callActivities = (deps: Deps) => {
         .update(callAttempts)
         .set({ callSid: call.sid, placed: true, placedAt: deps.clock() })
         .where(attemptWhere(input));
+      deps.metrics?.callsPlaced.inc({ campaign: input.campaign });
       log.info('call placed', {
         callSid: call.sid,
         campaign: input.campaign,
@@ -217,7 +226,8 @@ export const callActivities = (deps: Deps) => {
      * (§7), exactly once: an attempt already recorded returns what was recorded.
      */
     async recordOutcome(input: RecordOutcomeInput): Promise<AttemptResult> {
-      return db.transaction(async (tx) => {
+      let fresh = false;
+      const result = await db.transaction(async (tx) => {
         const [attempt] = await tx.select().from(callAttempts).where(attemptWhere(input)).for('update');
         if (!attempt) throw permanent('AttemptMissing', `no attempt row for ${JSON.stringify(input)}`);
         const [contact] = await tx
@@ -260,6 +270,7 @@ export const callActivities = (deps: Deps) => {
           .update(callAttempts)
           .set({ facts, lastState: state, placed, endedAt: now, recordedAt: now })
           .where(attemptWhere(input));
+        fresh = true;
         return {
           contactId: input.contactId,
           attemptNo: input.attemptNo,
@@ -269,6 +280,13 @@ export const callActivities = (deps: Deps) => {
           redialTime: redialTime ? redialTime.toISOString() : null,
         };
       });
+      if (fresh) {
+        deps.metrics?.outcomes.inc({
+          campaign: input.campaign,
+          last_state: lastStateName(result.lastState) ?? String(result.lastState),
+        });
+      }
+      return result;
     },
   };
 };

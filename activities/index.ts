@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client';
+import type { DialerMetrics } from '../lib/metrics';
 import { callActivities } from './calls';
 import { contactActivities } from './contacts';
 import type { TwilioCalls } from './twilio-calls';
@@ -24,6 +25,8 @@ export interface Deps {
    * worker makes sure it serves the campaign's dialing task queue.
    */
   onCampaignActive?: (campaign: string) => Promise<void>;
+  /** Counters for the worker's /metrics (absent: nothing is counted). */
+  metrics?: DialerMetrics;
 }
 
 export const createActivities = (deps: Deps) => ({

@@ -42,6 +42,8 @@ const schema = z.object({
   SERVER_PORT: port.default(3000),
   SERVER_HOST: z.string().default('127.0.0.1'),
   SIMULATOR_PORT: port.default(3100),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: z.union([z.literal('off'), port.max(65534)]).default(9464),
   SIMULATOR_HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEFAULT_REGION: z
@@ -66,6 +68,8 @@ export interface Config {
   publicBaseUrl?: string;
   server: { host: string; port: number };
   simulator: { host: string; port: number };
+  /** A worker's Prometheus endpoint; the SDK's own exporter listens on 127.0.0.1 at port + 1. */
+  metrics: { host: string; port: number } | null;
   logLevel: Env['LOG_LEVEL'];
   defaultRegion: string;
   /** The bearer token of the HTTP API; unset: the API answers 503. */
@@ -102,6 +106,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     publicBaseUrl: e.PUBLIC_BASE_URL,
     server: { host: e.SERVER_HOST, port: e.SERVER_PORT },
     simulator: { host: e.SIMULATOR_HOST, port: e.SIMULATOR_PORT },
+    metrics: e.METRICS_PORT === 'off' ? null : { host: e.METRICS_HOST, port: e.METRICS_PORT },
     logLevel: e.LOG_LEVEL,
     defaultRegion: e.DEFAULT_REGION,
     apiToken: e.DIALER_API_TOKEN,

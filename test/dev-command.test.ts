@@ -25,12 +25,14 @@ import {
 test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 180_000 }, async () => {
   const serverPort = await freePort();
   const simulatorPort = await freePort();
+  const metricsPort = await freePort();
   const env = {
     ...process.env,
     DATABASE_URL: cfg.testDatabaseUrl,
     TEMPORAL_TASK_QUEUE: uid('tq'),
     SERVER_PORT: String(serverPort),
     SIMULATOR_PORT: String(simulatorPort),
+    METRICS_PORT: String(metricsPort),
     // no Twilio settings: dev starts the simulator with its demo credentials
     TWILIO_ACCOUNT_SID: '',
     TWILIO_AUTH_TOKEN: '',
@@ -89,6 +91,16 @@ test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 18
       rows.map((r) => ({ ...r })),
       phones.map(() => ({ contact_successful: 1, last_state: 0, number_of_contacts: 1 })),
     );
+
+    // one scrape: our counters and the Temporal SDK's metrics
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, new RegExp(`dialer_calls_placed_total\\{campaign="${name}"\\} 3`));
+    assert.match(
+      metrics,
+      new RegExp(`dialer_attempt_outcomes_total\\{campaign="${name}",last_state="Connected"\\} 3`),
+    );
+    assert.match(metrics, /^temporal_\w+/m, 'the SDK exporter is merged in');
+    for (const p of phones) assert.ok(!metrics.includes(p), 'no phone number in the metrics');
   } finally {
     dev.kill('SIGTERM');
     const code = await exited;

@@ -127,6 +127,8 @@ export async function startStack(
       TWILIO_API_BASE_URL: simulator.url,
       PUBLIC_BASE_URL: serverUrl,
       LOG_LEVEL: 'warn',
+      // a spawned worker serves no /metrics unless a test asks: ports stay free
+      METRICS_PORT: 'off',
     },
     async stop() {
       worker.shutdown();

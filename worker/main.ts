@@ -1,11 +1,12 @@
 import { Client } from '@temporalio/client';
 import type pino from 'pino';
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type Deps } from '../activities';
 import { twilioCalls } from '../activities/twilio-calls';
 import { connectDatabase, type Database } from '../db/client';
 import { type Config, ConfigError, twilioCredentials } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { DialerMetrics, serveMetrics } from '../lib/metrics';
 import { createTwilioClient } from '../lib/twilio';
 import { DialingWorkers } from './dialing';
 
@@ -76,11 +77,37 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
   };
 }
 
+/**
+ * A worker process's /metrics: our counters and the Temporal SDK's metrics (its Prometheus
+ * exporter on 127.0.0.1 at the next port, merged into each scrape). Call before anything else
+ * touches the SDK's runtime. Null when METRICS_PORT=off.
+ */
+export async function startMetrics(
+  cfg: Config,
+): Promise<{ metrics: DialerMetrics; url: string; close(): Promise<void> } | null> {
+  if (!cfg.metrics) return null;
+  const sdkPort = cfg.metrics.port === 0 ? 0 : cfg.metrics.port + 1;
+  const sdkMetricsUrl = sdkPort ? `http://127.0.0.1:${sdkPort}/metrics` : undefined;
+  if (sdkPort)
+    Runtime.install({
+      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}` } } },
+    });
+  const metrics = new DialerMetrics();
+  const server = await serveMetrics({
+    metrics,
+    host: cfg.metrics.host,
+    port: cfg.metrics.port,
+    sdkMetricsUrl,
+  });
+  return { metrics, url: server.url, close: server.close };
+}
+
 /** The activities' dependencies for a worker process, from the configuration. */
 export function workerDeps(
   cfg: Config & { publicBaseUrl: string },
   database: Database,
   connection: NativeConnection,
+  metrics?: DialerMetrics,
 ): Deps {
   const creds = twilioCredentials(cfg);
   const client = createTwilioClient({ ...creds, apiBaseUrl: cfg.twilio.apiBaseUrl, timeoutMs: 10_000 });
@@ -91,6 +118,7 @@ export function workerDeps(
     clock: () => new Date(),
     publicBaseUrl: cfg.publicBaseUrl,
     defaultRegion: cfg.defaultRegion,
+    ...(metrics ? { metrics } : {}),
   };
 }
 
@@ -101,6 +129,9 @@ export async function runWorker(cfg: Config): Promise<void> {
     throw new ConfigError('PUBLIC_BASE_URL is not set: Twilio needs the webhook server’s address.');
   }
   twilioCredentials(cfg); // fail fast, before connecting anywhere
+  const served = await startMetrics(cfg);
+  const logger = createLogger(cfg.logLevel, 'worker');
+  if (served) logger.info({ url: served.url }, 'metrics for Prometheus');
   const database = connectDatabase(cfg.databaseUrl);
   const connection = await NativeConnection.connect({ address: cfg.temporal.address });
   try {
@@ -108,11 +139,12 @@ export async function runWorker(cfg: Config): Promise<void> {
       connection,
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
-      deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection),
-      logger: createLogger(cfg.logLevel, 'worker'),
+      deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection, served?.metrics),
+      logger,
     });
     await worker.run();
   } finally {
+    await served?.close();
     await connection.close();
     await database.close();
   }

@@ -210,14 +210,17 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
     cleanups.push(async () => void (await app.close()));
 
     const { NativeConnection } = lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
-    const { createWorker, workerDeps } = lazy<typeof import('../../worker/main')>('../../worker/main');
+    const { createWorker, startMetrics, workerDeps } =
+      lazy<typeof import('../../worker/main')>('../../worker/main');
+    const served = await startMetrics(cfg);
+    if (served) cleanups.push(() => served.close());
     const database = connectDatabase(cfg.databaseUrl);
     const connection = await NativeConnection.connect({ address: cfg.temporal.address });
     const worker = await createWorker({
       connection,
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
-      deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection),
+      deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection, served?.metrics),
       logger: createLogger(cfg.logLevel, 'worker'),
     });
     const running = worker.run();
@@ -240,6 +243,7 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
         `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
         `  Webhook server    ${publicBaseUrl}  (GET /health)`,
         `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
+        `  Metrics           ${served ? served.url : 'off (METRICS_PORT=off)'}`,
         'Configuration in use:',
         `  TEMPORAL_ADDRESS=${cfg.temporal.address}`,
         `  TEMPORAL_NAMESPACE=${cfg.temporal.namespace}`,

@@ -1,0 +1,81 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The dialer's own counters, next to the Temporal SDK's metrics on one Prometheus endpoint per
+ * worker process. Labels carry campaign names and outcome names, never phone numbers.
+ */
+export class DialerMetrics {
+  readonly registry = new Registry();
+  readonly callsPlaced = new Counter({
+    name: 'dialer_calls_placed_total',
+    help: 'Calls created at Twilio (one per placed attempt)',
+    labelNames: ['campaign'],
+    registers: [this.registry],
+  });
+  readonly outcomes = new Counter({
+    name: 'dialer_attempt_outcomes_total',
+    help: 'Attempts recorded, by LastState',
+    labelNames: ['campaign', 'last_state'],
+    registers: [this.registry],
+  });
+  readonly createRejections = new Counter({
+    name: 'dialer_create_rejections_total',
+    help: 'Creates Twilio refused, by Twilio error code (20429 is tried again)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly lateness = new Histogram({
+    name: 'dialer_redial_lateness_seconds',
+    help: 'How long after its redial_time a redial was sent to Twilio',
+    labelNames: ['campaign'],
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'dialer_process_' });
+  }
+}
+
+/**
+ * Serves GET /metrics: our registry, then (when given) the Temporal SDK's own Prometheus exporter,
+ * fetched from its internal address, so one scrape gets both.
+ */
+export async function serveMetrics(o: {
+  metrics: DialerMetrics;
+  host: string;
+  port: number;
+  sdkMetricsUrl?: string;
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('try GET /metrics\n');
+      return;
+    }
+    void (async () => {
+      const ours = await o.metrics.registry.metrics();
+      let sdk = '';
+      if (o.sdkMetricsUrl) {
+        try {
+          sdk = await (await fetch(o.sdkMetricsUrl, { signal: AbortSignal.timeout(2000) })).text();
+        } catch {
+          sdk = '# the Temporal SDK metrics exporter did not answer\n';
+        }
+      }
+      res.writeHead(200, { 'content-type': o.metrics.registry.contentType }).end(`${ours}\n${sdk}`);
+    })().catch((err: unknown) => {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${o.host}:${port}/metrics`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
