@@ -74,7 +74,7 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
 
   program
     .command('server')
-    .description('run the webhook server (Twilio callbacks, health)')
+    .description('run the HTTP server: Twilio webhooks, the API under /api (docs at /docs), /health')
     .action(async () => {
       const cfg = ctx().cfg;
       await untilSignalled(async () => {
@@ -91,7 +91,12 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
     .description('run the Twilio simulator (dry-run campaigns without Twilio)')
     .option('--port <port>', 'port to listen on (default SIMULATOR_PORT)', intArg(0, 65535))
     .option('--scenario <file>', 'scenario JSON: what each number does')
-    .option('--time-scale <factor>', 'multiply ring and talk times (0.1 = ten times faster)', Number, 1)
+    .option(
+      '--time-scale <factor>',
+      'multiply ring and talk times (0.1 = ten times faster)',
+      positiveNumberArg,
+      1,
+    )
     .option('--calls-per-second <n>', "the account's rate: excess calls wait in queued", positiveNumberArg)
     .option('--max-concurrent-calls <n>', 'live calls at once; a create over it fails with 10004', intArg(1))
     .option(
