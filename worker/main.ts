@@ -1,6 +1,12 @@
 import { Client } from '@temporalio/client';
 import type pino from 'pino';
-import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createActivities, type Deps } from '../activities';
 import { twilioCalls } from '../activities/twilio-calls';
 import { connectDatabase, type Database } from '../db/client';
@@ -77,21 +83,40 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
   };
 }
 
+const SDK_LEVELS = {
+  fatal: 'ERROR',
+  error: 'ERROR',
+  warn: 'WARN',
+  info: 'INFO',
+  debug: 'DEBUG',
+  trace: 'TRACE',
+  silent: 'ERROR',
+} as const;
+const PINO_LEVELS = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+
 /**
- * A worker process's /metrics: our counters and the Temporal SDK's metrics (its Prometheus
- * exporter on 127.0.0.1 at the next port, merged into each scrape). Call before anything else
- * touches the SDK's runtime. Null when METRICS_PORT=off.
+ * Sets up the Temporal SDK's runtime for a worker process (call before anything else touches
+ * it): its logs, workflow and activity logs included, go through our pino logger as JSON lines
+ * (with workflow id, activity type and our campaign / contact / attempt fields); its metrics go to
+ * a Prometheus exporter on 127.0.0.1 at METRICS_PORT + 1, merged into our /metrics. Returns the
+ * metrics endpoint, or null when METRICS_PORT=off.
  */
 export async function startMetrics(
   cfg: Config,
+  logger: pino.Logger = createLogger(cfg.logLevel, 'worker'),
 ): Promise<{ metrics: DialerMetrics; url: string; close(): Promise<void> } | null> {
-  if (!cfg.metrics) return null;
-  const sdkPort = cfg.metrics.port === 0 ? 0 : cfg.metrics.port + 1;
+  const sdkPort = !cfg.metrics || cfg.metrics.port === 0 ? 0 : cfg.metrics.port + 1;
   const sdkMetricsUrl = sdkPort ? `http://127.0.0.1:${sdkPort}/metrics` : undefined;
-  if (sdkPort)
-    Runtime.install({
-      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}` } } },
-    });
+  Runtime.install({
+    logger: new DefaultLogger(SDK_LEVELS[cfg.logLevel], (entry) =>
+      logger[PINO_LEVELS[entry.level]]({ ...entry.meta }, entry.message),
+    ),
+    telemetryOptions: {
+      logging: { filter: { core: SDK_LEVELS[cfg.logLevel], other: SDK_LEVELS[cfg.logLevel] }, forward: {} },
+      ...(sdkPort ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}` } } } : {}),
+    },
+  });
+  if (!cfg.metrics) return null;
   const metrics = new DialerMetrics();
   const server = await serveMetrics({
     metrics,
@@ -129,8 +154,8 @@ export async function runWorker(cfg: Config): Promise<void> {
     throw new ConfigError('PUBLIC_BASE_URL is not set: Twilio needs the webhook server’s address.');
   }
   twilioCredentials(cfg); // fail fast, before connecting anywhere
-  const served = await startMetrics(cfg);
   const logger = createLogger(cfg.logLevel, 'worker');
+  const served = await startMetrics(cfg, logger);
   if (served) logger.info({ url: served.url }, 'metrics for Prometheus');
   const database = connectDatabase(cfg.databaseUrl);
   const connection = await NativeConnection.connect({ address: cfg.temporal.address });
