@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type postgres from 'postgres';
 import { parseTime } from './contact-operations';
 import { readCsv } from './csv';
@@ -17,7 +18,8 @@ export interface ImportOptions {
   /** Every row's campaign; a campaign_name column must then agree with it. */
   campaign?: string;
   skipInvalid?: boolean;
-  onProgress?: (stage: 'read' | 'written', rows: number) => void;
+  /** `fraction` of the file read, or of the good rows written. */
+  onProgress?: (stage: 'read' | 'written', rows: number, fraction: number) => void;
   now?: Date;
 }
 
@@ -69,13 +71,14 @@ export async function importContacts(
   const bad: BadRow[] = [];
   const firstSeen = new Map<string, number>();
   let rows = 0;
-  for await (const { line, fields } of readCsv(file, {
+  const size = fs.existsSync(file) ? fs.statSync(file).size || 1 : 1;
+  for await (const { line, bytes, fields } of readCsv(file, {
     required: ['phone_number'],
     optional: KNOWN,
     allowUnknown: true,
   })) {
     rows++;
-    if (rows % 1000 === 0) o.onProgress?.('read', rows);
+    if (rows % 1000 === 0) o.onProgress?.('read', rows, Math.min(1, bytes / size));
     const problems: string[] = [];
     const column = fields.campaign_name || undefined;
     const campaign = o.campaign ?? column;
@@ -123,7 +126,7 @@ export async function importContacts(
       data,
     });
   }
-  o.onProgress?.('read', rows);
+  o.onProgress?.('read', rows, 1);
 
   // a number the campaign already has (as the CRM wrote it, normalised the same way) is a duplicate
   const involved = [...new Set(good.map((g) => g.campaign_name))];
@@ -156,7 +159,8 @@ export async function importContacts(
       const chunk = good.slice(i, i + 1000).map(({ line: _line, ...r }) => ({ ...r, data: tx.json(r.data) }));
       await tx`insert into contacts ${tx(chunk)}`;
       for (const r of chunk) byCampaign[r.campaign_name] = (byCampaign[r.campaign_name] ?? 0) + 1;
-      o.onProgress?.('written', Math.min(i + 1000, good.length));
+      const written = Math.min(i + 1000, good.length);
+      o.onProgress?.('written', written, written / good.length);
     }
   });
   return { rows, bad, imported: true, byCampaign };

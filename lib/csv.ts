@@ -4,6 +4,8 @@ import { parse } from 'csv-parse';
 export interface CsvRecord {
   /** The line the record starts on, counting the header as line 1. */
   line: number;
+  /** How far into the file the parser is (bytes), for progress. */
+  bytes: number;
   fields: Record<string, string>;
 }
 
@@ -45,9 +47,9 @@ export async function* readCsv(
   try {
     for await (const { record, info } of parser as AsyncIterable<{
       record: Record<string, string>;
-      info: { lines: number };
+      info: { lines: number; bytes: number };
     }>) {
-      yield { line: info.lines, fields: record };
+      yield { line: info.lines, bytes: info.bytes, fields: record };
     }
   } catch (err) {
     if (err instanceof CsvError) throw err;

@@ -109,9 +109,14 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .action(async (file: string, o: { campaign?: string; skipInvalid?: boolean; json?: boolean }) => {
       const c = ctx();
       const tty = process.stderr.isTTY;
-      const progress = (stage: 'read' | 'written', n: number) => {
-        if (tty) process.stderr.write(`\r  ${n} rows ${stage}   `);
-        else if (n % 10_000 === 0) console.error(`  ${n} rows ${stage}`);
+      const progress = (stage: 'read' | 'written', n: number, fraction: number) => {
+        const pct = Math.round(fraction * 100);
+        if (tty) {
+          const bar = '#'.repeat(Math.round(fraction * 30)).padEnd(30, '.');
+          process.stderr.write(
+            `\r  ${stage === 'read' ? 'checking' : 'writing '} [${bar}] ${pct}%  ${n} rows`,
+          );
+        } else if (n % 10_000 === 0) console.error(`  ${n} rows ${stage} (${pct}%)`);
       };
       const r = await op(() =>
         importContacts(c.db().sql, file, {
