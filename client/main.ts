@@ -1,10 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../lib/config';
+import { ConfigError, config } from '../lib/config';
 import { TemporalSetupError } from '../lib/temporal-server';
 import { registerAgentCommands } from './commands/agents';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerContactCommands } from './commands/contacts';
 import { registerDbCommands } from './commands/db';
+import { registerDemoCommand } from './commands/demo';
 import { registerDncCommands } from './commands/dnc';
 import { registerReplayCommand } from './commands/replay';
 import { registerServiceCommands } from './commands/services';
@@ -24,6 +25,7 @@ export function buildProgram(): { program: Command; close: () => Promise<void> }
   registerDncCommands(program, ctx);
   registerServiceCommands(program, ctx);
   registerReplayCommand(program, ctx);
+  registerDemoCommand(program, ctx);
   return { program, close: async () => context?.close() };
 }
 
@@ -34,6 +36,18 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode; // commander already printed it
+    const e = err as { code?: string; address?: string; port?: number };
+    if (e.code === 'ECONNREFUSED' && e.port !== undefined) {
+      const cfg = config();
+      const embedded = cfg.embeddedDatabase?.port === e.port;
+      console.error(
+        `error: nothing answers at ${e.address ?? '127.0.0.1'}:${e.port}` +
+          (embedded
+            ? ' (the embedded database): DATABASE_URL is unset, so start `dialer dev` (it serves the embedded PostgreSQL) or set DATABASE_URL.'
+            : '.'),
+      );
+      return 1;
+    }
     if (err instanceof UserError || err instanceof ConfigError || err instanceof TemporalSetupError) {
       console.error(`error: ${err.message}`);
       return 1;

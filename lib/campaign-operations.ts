@@ -1,4 +1,9 @@
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  type Client,
+  QueryNotRegisteredError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { campaigns, contacts } from '../db/schema';
@@ -74,7 +79,8 @@ export async function campaignStatus(deps: CampaignDeps, name: string): Promise<
     const desc = await handle.describe();
     if (desc.status.name === 'RUNNING') workflow = await handle.query(campaignStatusQuery);
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    // a campaign that has just started answers queries once it has read its settings
+    if (!(err instanceof WorkflowNotFoundError) && !(err instanceof QueryNotRegisteredError)) throw err;
   }
   return {
     name,

@@ -20,10 +20,15 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('dialer'),
   TEMPORAL_UI_PORT: port.default(8233),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .default('postgres://postgres@127.0.0.1:5432/dialer'),
+  /** Unset: the embedded PostgreSQL (PGlite) that `dialer dev` and `npm run demo` serve. */
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+  ),
+  EMBEDDED_POSTGRES_PORT: port.default(54320),
   /** The database the test suite may wipe and fill (never DATABASE_URL, which may be real). */
   TEST_DATABASE_URL: z
     .string()
@@ -62,7 +67,10 @@ export type Env = z.infer<typeof schema>;
 
 export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; uiPort: number };
+  /** DATABASE_URL, or the embedded database's address when it is unset. */
   databaseUrl: string;
+  /** Set when DATABASE_URL is not: where the embedded PostgreSQL (PGlite) listens. */
+  embeddedDatabase: { port: number } | null;
   testDatabaseUrl: string;
   twilio: { accountSid?: string; authToken?: string; apiBaseUrl?: string };
   publicBaseUrl?: string;
@@ -77,6 +85,9 @@ export interface Config {
   dataDir: string;
   toolsDir: string;
 }
+
+/** PGlite serves one database, "postgres", over the wire protocol on a local port. */
+export const embeddedDatabaseUrl = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres`;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -96,7 +107,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       uiPort: e.TEMPORAL_UI_PORT,
     },
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl: e.DATABASE_URL ?? embeddedDatabaseUrl(e.EMBEDDED_POSTGRES_PORT),
+    embeddedDatabase: e.DATABASE_URL ? null : { port: e.EMBEDDED_POSTGRES_PORT },
     testDatabaseUrl: e.TEST_DATABASE_URL,
     twilio: {
       accountSid: e.TWILIO_ACCOUNT_SID,

@@ -5,22 +5,26 @@ import pino from 'pino';
  * cover the fields where they could appear, and phone numbers are logged through maskPhone().
  */
 export function createLogger(level: string, name = 'dialer'): pino.Logger {
-  return pino({
-    name,
-    level,
-    redact: {
-      paths: [
-        'authToken',
-        '*.authToken',
-        'password',
-        '*.password',
-        'headers.authorization',
-        'req.headers.authorization',
-        'req.headers["x-twilio-signature"]',
-      ],
-      censor: '[redacted]',
+  return pino(
+    {
+      name,
+      level,
+      redact: {
+        paths: [
+          'authToken',
+          '*.authToken',
+          'password',
+          '*.password',
+          'headers.authorization',
+          'req.headers.authorization',
+          'req.headers["x-twilio-signature"]',
+        ],
+        censor: '[redacted]',
+      },
     },
-  });
+    // stderr: a command's stdout stays for its output (e.g. --json)
+    pino.destination({ fd: 2, sync: true }),
+  );
 }
 
 /** +4930123456789 → +49301*****89: enough to tell numbers apart in a log, not to dial them. */

@@ -62,7 +62,7 @@ const deps = (ctx: CommandContext): CampaignDeps => ({
 });
 
 /** --watch: dialed / remaining and the outcomes so far, with a bar. */
-function printProgress(r: CampaignStatusReport): void {
+export function printProgress(r: CampaignStatusReport): void {
   const n = (k: string) => r.byContactSuccessful[k] ?? 0;
   const remaining = n('NotUsed') + n('NoSuccess') + n('MarkedForDialing');
   const done = r.contacts - remaining;

@@ -152,7 +152,7 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
     .command('dev')
     .description('run everything locally: Temporal, the simulator, the webhook server and a worker')
     .action(async () => {
-      await untilSignalled(() => startDev(ctx().cfg));
+      await untilSignalled(async () => (await startDev(ctx().cfg)).cleanup);
     });
 }
 
@@ -180,13 +180,38 @@ async function startServer(cfg: Config, publicBaseUrl: string) {
   return app;
 }
 
+export interface DevStack {
+  /** The configuration in use: the simulator's address, the webhook server's, the database's. */
+  cfg: Config & { publicBaseUrl: string };
+  /** The Temporal Web UI, when this process started the server. */
+  uiUrl: string | null;
+  /** Whether Twilio is our simulator (no credentials configured). */
+  simulated: boolean;
+  cleanup(): Promise<void>;
+}
+
 /** `dialer dev`: every piece on embedded defaults, torn down in reverse order on exit. */
-async function startDev(base: Config): Promise<() => Promise<void>> {
+export async function startDev(
+  base: Config,
+  o: { simulatorTimeScale?: number; quiet?: boolean } = {},
+): Promise<DevStack> {
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch((e) => console.error(String(e)));
   };
   try {
+    if (base.embeddedDatabase) {
+      const { startEmbeddedPostgres } = lazy<typeof import('../../lib/embedded-postgres')>(
+        '../../lib/embedded-postgres',
+      );
+      const pg = await startEmbeddedPostgres({ dataDir: base.dataDir, port: base.embeddedDatabase.port });
+      cleanups.push(() => pg.stop());
+      progress(
+        pg.started
+          ? `embedded PostgreSQL (PGlite) at ${pg.url}, data in ${path.join(base.dataDir, 'pglite')}`
+          : `using the embedded PostgreSQL already served at ${pg.url}`,
+      );
+    }
     const created = await ensureDatabase(base.databaseUrl);
     await migrateDatabase(base.databaseUrl);
     progress(`${created ? 'created and ' : ''}migrated the database`);
@@ -204,6 +229,7 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
       const sim = await startSimulator({
         ...cfg.simulator,
         ...creds,
+        ...(o.simulatorTimeScale ? { timeScale: o.simulatorTimeScale } : {}),
         logger: createLogger(cfg.logLevel, 'simulator'),
       });
       cleanups.push(() => sim.close());
@@ -239,12 +265,20 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
     const db = new URL(cfg.databaseUrl);
     const creds = twilioCredentials(cfg);
     if (db.password) db.password = '***';
+    const uiUrl = started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : null;
+    const result: DevStack = {
+      cfg: { ...cfg, publicBaseUrl },
+      uiUrl,
+      simulated: !base.twilio.apiBaseUrl && !base.twilio.accountSid,
+      cleanup,
+    };
+    if (o.quiet) return result;
     console.log(
       [
         'dialer dev is running:',
         `  Temporal          ${cfg.temporal.address}  (${started ? 'started here' : 'already running'})`,
         `  Temporal Web UI   ${started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : 'wherever the running server serves it'}`,
-        `  Database          ${db.host}${db.pathname}`,
+        `  Database          ${db.host}${db.pathname}${cfg.embeddedDatabase ? '  (embedded PGlite; set DATABASE_URL for your own PostgreSQL)' : ''}`,
         `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
         `  Webhook server    ${publicBaseUrl}  (GET /health)`,
         `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
@@ -253,7 +287,7 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
         `  TEMPORAL_ADDRESS=${cfg.temporal.address}`,
         `  TEMPORAL_NAMESPACE=${cfg.temporal.namespace}`,
         `  TEMPORAL_TASK_QUEUE=${cfg.temporal.taskQueue}`,
-        `  DATABASE_URL=${db.toString()}`,
+        `  DATABASE_URL=${cfg.embeddedDatabase ? `(unset: embedded at ${db.toString()})` : db.toString()}`,
         `  TWILIO_ACCOUNT_SID=${creds.accountSid}`,
         `  TWILIO_AUTH_TOKEN=(set, not shown)`,
         `  TWILIO_API_BASE_URL=${cfg.twilio.apiBaseUrl ?? '(unset: real Twilio)'}`,
@@ -265,7 +299,7 @@ async function startDev(base: Config): Promise<() => Promise<void>> {
         'Ctrl-C stops everything started here.',
       ].join('\n'),
     );
-    return cleanup;
+    return result;
   } catch (err) {
     await cleanup();
     throw err;

@@ -1,0 +1,237 @@
+import type { Command } from 'commander';
+import { campaignStatus, startCampaign } from '../../lib/campaign-operations';
+import { applyRetryOptions, intArg } from '../parse';
+import { type CommandContext, UserError } from '../context';
+import { printProgress } from './campaign';
+import { lazy, type DevStack } from './services';
+import {
+  DEFAULT_RETRY_RULES,
+  campaignWorkflowId,
+  lastStateName,
+  lastStateNames,
+  stopSignal,
+} from '../../workflows/shared';
+
+/**
+ * `dialer demo` (npm run demo): a campaign on embedded defaults that shows most LastStates,
+ * redials during the run, live progress, and a summary that comes from the database.
+ */
+
+/** What the demo's numbers do, attempt by attempt (simulator scenario entries). */
+const MIX: [weight: number, outcomes: string[]][] = [
+  [36, ['human']],
+  [10, ['busy', 'human']],
+  [8, ['no-answer', 'human']],
+  [6, ['busy', 'busy', 'busy']],
+  [8, ['machine']],
+  [4, ['fax']],
+  [6, ['wrong-number']],
+  [6, ['unreachable', 'unreachable', 'human']],
+  [4, ['reject', 'human']],
+  [4, ['no-line', 'human']],
+  [3, ['incompatible']],
+  [3, ['error', 'human']],
+  [1, ['invalid']],
+  [1, ['blocked']],
+];
+
+export interface DemoSummary {
+  campaign: string;
+  seconds: number;
+  contacts: number;
+  byContactSuccessful: Record<string, number>;
+  byLastState: Record<string, number>;
+  /** Every attempt's outcome, redials included: the states the run went through. */
+  attemptsByLastState: Record<string, number>;
+  attempts: number;
+  callsPlaced: number;
+  redials: number;
+  redialLatenessMs: { p50: number | null; p99: number | null; max: number | null };
+  temporalUi: string | null;
+}
+
+function demoNumbers(n: number): { phones: string[]; scenario: Record<string, string[]> } {
+  const total = MIX.reduce((a, [w]) => a + w, 0);
+  const phones: string[] = [];
+  const scenario: Record<string, string[]> = {};
+  const base = 5550000 + (Date.now() % 4000) * 1000; // distinct numbers for each run
+  for (let i = 0; i < n; i++) {
+    const phone = `+1500${String(base + i).padStart(7, '0')}`;
+    let pick = ((i * 37) % total) + 1; // spread the outcomes over the list
+    const entry = MIX.find(([w]) => (pick -= w) <= 0)!;
+    phones.push(phone);
+    scenario[phone] = entry[1];
+  }
+  return { phones, scenario };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function registerDemoCommand(program: Command, ctx: () => CommandContext): void {
+  program
+    .command('demo')
+    .description('run a demo campaign on embedded defaults: live progress, then a summary from the database')
+    .option('--contacts <n>', 'contacts in the demo campaign', intArg(5, 5000), 100)
+    .option('--keep-running', 'keep the stack and the Temporal UI up after the summary (Ctrl-C stops)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (o: { contacts: number; keepRunning?: boolean; json?: boolean }) => {
+      const c = ctx();
+      const { startDev } = lazy<typeof import('./services')>('./services');
+      const stack: DevStack = await startDev(c.cfg, { simulatorTimeScale: 0.2, quiet: true });
+      let interrupted = false;
+      const onSignal = () => {
+        interrupted = true;
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const name = `demo-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+      const { connectDatabase } = lazy<typeof import('../../db/client')>('../../db/client');
+      const database = connectDatabase(stack.cfg.databaseUrl, { max: 2 });
+      const deps = { db: database, temporal: () => c.temporal(), taskQueue: c.cfg.temporal.taskQueue };
+      try {
+        if (!stack.simulated) {
+          throw new UserError('The demo dials through the simulator: unset TWILIO_* to run it.');
+        }
+        const { phones, scenario } = demoNumbers(o.contacts);
+        const put = await fetch(`${stack.cfg.twilio.apiBaseUrl}/sim/scenario`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            default: { outcome: 'human', ringSeconds: 4, talkSeconds: 8 },
+            numbers: scenario,
+          }),
+        });
+        if (!put.ok) throw new Error(`the simulator refused the demo scenario: ${await put.text()}`);
+        // every retry after a few seconds, so that redials happen while you watch
+        const short = Object.fromEntries(lastStateNames.map((n, i) => [n, 3 + (i % 4)]));
+        const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, { ...short, default: 5 }, undefined);
+        const { sql } = database;
+        await sql`insert into campaigns (name, caller_id, max_attempts, lines, calls_per_second, ring_timeout_seconds, retry_rules, machine_detection)
+          values (${name}, '+15005550006', 3, 10, 10, 15, ${sql.json(retryRules as never)}, 'hangup')`;
+        const dnc = phones.slice(-2);
+        await sql`insert into banned_numbers ${sql(dnc.map((p) => ({ phone_number: p, reason: 'demo' })))} on conflict do nothing`;
+        const rows = phones.map((p, i) => ({
+          campaign_name: name,
+          phone_number: p,
+          name: `Demo contact ${i + 1}`,
+        }));
+        await sql`insert into contacts ${sql(rows)}`;
+        console.error(
+          `demo campaign ${name}: ${o.contacts} contacts (2 on the do-not-call list), 10 lines, retries after 3–6 s`,
+        );
+        const t0 = Date.now();
+        await startCampaign(deps, name, { refillIntervalMs: 2000, lookaheadMs: 10_000 });
+        const handle = (await c.temporal()).workflow.getHandle(campaignWorkflowId(name));
+        const tty = process.stdout.isTTY && !o.json;
+        let ended = false;
+        void handle.result().finally(() => (ended = true));
+        while (!ended && !interrupted) {
+          const report = await campaignStatus(deps, name);
+          if (!o.json) {
+            if (tty) process.stdout.write('\x1b[2J\x1b[H');
+            printProgress(report);
+          }
+          await sleep(1000);
+        }
+        if (interrupted) {
+          await handle.signal(stopSignal).catch(() => undefined);
+          console.error('interrupted: the demo campaign was told to stop');
+          return;
+        }
+        const summary = await summarise(
+          database,
+          name,
+          (Date.now() - t0) / 1000,
+          stack,
+          c.cfg.temporal.namespace,
+        );
+        if (o.json) console.log(JSON.stringify(summary, null, 2));
+        else printSummary(summary);
+        if (o.keepRunning && !interrupted) {
+          console.error('the stack keeps running; Ctrl-C stops it');
+          await new Promise<void>((resolve) => {
+            if (interrupted) return resolve();
+            process.once('SIGINT', () => resolve());
+            process.once('SIGTERM', () => resolve());
+          });
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await database.close();
+        await stack.cleanup();
+      }
+    });
+}
+
+async function summarise(
+  database: import('../../db/client').Database,
+  name: string,
+  seconds: number,
+  stack: DevStack,
+  namespace: string,
+): Promise<DemoSummary> {
+  const { sql } = database;
+  const cs = await sql<{ cs: number; n: number }[]>`
+    select contact_successful as cs, count(*)::int as n from contacts where campaign_name = ${name} group by 1 order by 1`;
+  const ls = await sql<{ ls: number | null; n: number }[]>`
+    select last_state as ls, count(*)::int as n from contacts where campaign_name = ${name} group by 1 order by 1`;
+  const als = await sql<{ ls: number | null; n: number }[]>`
+    select last_state as ls, count(*)::int as n from call_attempts where campaign_name = ${name} group by 1 order by 1`;
+  const [a] = await sql<{ attempts: number; placed: number; redials: number }[]>`
+    select count(*)::int as attempts, count(*) filter (where placed)::int as placed,
+           count(*) filter (where attempt_no > 1)::int as redials
+    from call_attempts where campaign_name = ${name}`;
+  const [late] = await sql<{ p50: number | null; p99: number | null; max: number | null }[]>`
+    select percentile_cont(0.5) within group (order by ms) as p50,
+           percentile_cont(0.99) within group (order by ms) as p99, max(ms) as max
+    from (select extract(epoch from (create_requested_at - due_at)) * 1000 as ms from call_attempts
+          where campaign_name = ${name} and attempt_no > 1 and due_at is not null and create_requested_at is not null) t`;
+  const names: Record<number, string> = {
+    [-1]: 'Unreachable',
+    0: 'NotUsed',
+    1: 'Successful',
+    2: 'NoSuccess',
+    3: 'MarkedForDialing',
+  };
+  const round = (v: number | null) => (v === null ? null : Math.round(Number(v)));
+  const query = encodeURIComponent(`CampaignName = "${name}"`);
+  return {
+    campaign: name,
+    seconds: Math.round(seconds),
+    contacts: cs.reduce((s, r) => s + r.n, 0),
+    byContactSuccessful: Object.fromEntries(cs.map((r) => [names[r.cs] ?? String(r.cs), r.n])),
+    byLastState: Object.fromEntries(
+      ls.map((r) => [r.ls === null ? 'none' : (lastStateName(r.ls) ?? String(r.ls)), r.n]),
+    ),
+    attemptsByLastState: Object.fromEntries(
+      als.map((r) => [r.ls === null ? 'none' : (lastStateName(r.ls) ?? String(r.ls)), r.n]),
+    ),
+    attempts: a!.attempts,
+    callsPlaced: a!.placed,
+    redials: a!.redials,
+    redialLatenessMs: { p50: round(late!.p50), p99: round(late!.p99), max: round(late!.max) },
+    temporalUi: stack.uiUrl ? `${stack.uiUrl}/namespaces/${namespace}/workflows?query=${query}` : null,
+  };
+}
+
+function printSummary(s: DemoSummary): void {
+  const table = (title: string, rows: Record<string, number>) =>
+    [title, ...Object.entries(rows).map(([k, v]) => `  ${k.padEnd(18)} ${String(v).padStart(5)}`)].join('\n');
+  console.log(
+    [
+      '',
+      `demo campaign ${s.campaign} finished in ${s.seconds} s`,
+      table('contacts per ContactSuccessful', s.byContactSuccessful),
+      table('contacts per LastState (their last attempt)', s.byLastState),
+      table('attempts per LastState (redials included)', s.attemptsByLastState),
+      `attempts ${s.attempts} (calls placed ${s.callsPlaced}, redials ${s.redials})`,
+      `redial lateness (redial_time → create): p50 ${s.redialLatenessMs.p50 ?? '—'} ms, p99 ${s.redialLatenessMs.p99 ?? '—'} ms, max ${s.redialLatenessMs.max ?? '—'} ms`,
+      s.temporalUi
+        ? `Temporal UI, this campaign's workflows: ${s.temporalUi}`
+        : 'Temporal UI: wherever your Temporal server serves it (filter: CampaignName = "' +
+          s.campaign +
+          '")',
+    ].join('\n'),
+  );
+}
