@@ -1,0 +1,123 @@
+/**
+ * docker-compose.yml and the Dockerfile, checked without a Docker engine (none runs here): every
+ * image pinned, every depends_on names a service, PostgreSQL and Temporal have health checks,
+ * Temporal is the version our CLI embeds, and each dialer service's environment, with the
+ * variables an operator sets in .env, passes the app's own configuration schema.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { parseConfig, twilioCredentials } from '../lib/config';
+import { repoRoot } from './helpers';
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string | number>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  profiles?: string[];
+  deploy?: { replicas?: number };
+}
+
+const compose = parse(fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8'), {
+  merge: true,
+}) as {
+  services: Record<string, Service>;
+};
+const services = compose.services;
+
+/** Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}, and $$ for a literal dollar. */
+function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\$|\$\{(\w+)(?::([-?])([^}]*))?\}/g, (m, name: string, op: string, arg: string) => {
+    if (m === '$$') return '$';
+    const v = env[name];
+    if (v !== undefined && v !== '') return v;
+    if (op === '-') return arg;
+    if (op === '?') throw new Error(`${name} is required: ${arg}`);
+    return '';
+  });
+}
+
+const dotEnv: Record<string, string> = {
+  POSTGRES_PASSWORD: 's3cret',
+  DIALER_API_TOKEN: 'a-long-random-secret-for-the-api',
+  PUBLIC_BASE_URL: 'https://dialer.example.com',
+  TWILIO_ACCOUNT_SID: `AC${'0123456789abcdef'.repeat(2)}`,
+  TWILIO_AUTH_TOKEN: 'twilio-auth-token',
+};
+
+test('every image is pinned and every depends_on names a service', () => {
+  for (const [name, s] of Object.entries(services)) {
+    assert.ok(s.image, `${name} names an image`);
+    const image = interpolate(s.image, {});
+    if (s.build !== undefined || image.startsWith('dialer:')) continue; // built from this repository
+    assert.match(image, /^[\w./-]+:\d+(\.\d+)+[\w.-]*$/, `${name}: ${image} is pinned to a version`);
+    for (const dep of Object.keys(s.depends_on ?? {}))
+      assert.ok(services[dep], `${name} depends on ${dep}, a service`);
+  }
+  for (const [name, s] of Object.entries(services)) {
+    for (const dep of Object.keys(s.depends_on ?? {}))
+      assert.ok(services[dep], `${name} depends on ${dep}, a service`);
+  }
+});
+
+test('PostgreSQL and Temporal have health checks; Temporal is the version the CLI embeds', () => {
+  assert.ok(services.postgresql?.healthcheck, 'postgresql');
+  assert.match(services.postgresql!.image!, /^postgres:16\./);
+  assert.ok(services.temporal?.healthcheck, 'temporal');
+  assert.equal(services.temporal!.image, 'temporalio/server:1.29.1');
+  for (const job of ['temporal-schema', 'temporal-setup'])
+    assert.match(services[job]!.image!, /^temporalio\/admin-tools:/);
+  assert.ok(
+    !Object.values(services).some((s) => s.image?.includes('auto-setup')),
+    'auto-setup is deprecated',
+  );
+  const setup = services['temporal-setup']!.command!.join('\n');
+  for (const sa of [
+    'CampaignName=Keyword',
+    'ContactId=Int',
+    'LastState=Int',
+    'ContactSuccessful=Int',
+    'NextDialTime=Datetime',
+  ]) {
+    assert.ok(setup.includes(sa), `the setup job creates ${sa}`);
+  }
+});
+
+test('the dialer services run our commands, two workers, the simulator only for dry runs', () => {
+  assert.deepEqual(services.migrate!.command, ['db', 'migrate']);
+  assert.deepEqual(services.worker!.command, ['worker']);
+  assert.equal(services.worker!.deploy?.replicas, 2);
+  assert.deepEqual(services.server!.command, ['server']);
+  assert.deepEqual(services.simulator!.profiles, ['dryrun']);
+  assert.equal(services.worker!.depends_on?.migrate?.condition, 'service_completed_successfully');
+});
+
+test("each dialer service's environment passes the app's configuration schema", () => {
+  for (const name of ['migrate', 'worker', 'server', 'simulator']) {
+    const raw = services[name]!.environment!;
+    const env = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, interpolate(String(v), dotEnv)]));
+    const cfg = parseConfig(env);
+    assert.equal(cfg.embeddedDatabase, null, `${name} uses the compose PostgreSQL`);
+    assert.match(cfg.databaseUrl, /@postgresql:5432\/dialer$/);
+    assert.equal(cfg.temporal.address, 'temporal:7233');
+    if (name === 'worker' || name === 'server') assert.doesNotThrow(() => twilioCredentials(cfg));
+  }
+  // the variables marked required really are
+  assert.throws(
+    () => interpolate(String(services.worker!.environment!.DIALER_API_TOKEN), {}),
+    /DIALER_API_TOKEN is required/,
+  );
+});
+
+test('the Dockerfile is multi-stage and runs as a non-root user', () => {
+  const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+  assert.ok((dockerfile.match(/^FROM /gm) ?? []).length >= 2, 'two stages');
+  assert.match(dockerfile, /^FROM node:20\.\d+\.\d+-/m, 'the Node image is pinned');
+  assert.match(dockerfile, /^USER node$/m);
+  assert.match(dockerfile, /npm ci --omit=dev/);
+});
