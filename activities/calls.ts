@@ -161,7 +161,10 @@ export const callActivities = (deps: Deps) => {
           const late = (requestedAt.getTime() - new Date(input.dueAt).getTime()) / 1000;
           deps.metrics?.lateness.observe({ campaign: input.campaign }, Math.max(0, late));
         }
-        await db.update(callAttempts).set({ createRequestedAt: requestedAt }).where(attemptWhere(input));
+        await db
+          .update(callAttempts)
+          .set({ createRequestedAt: requestedAt, workerIdentity: deps.workerIdentity ?? null })
+          .where(attemptWhere(input));
         try {
           call = await deps.calls.create({
             to: e164,

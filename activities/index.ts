@@ -25,6 +25,8 @@ export interface Deps {
    * worker makes sure it serves the campaign's dialing task queue.
    */
   onCampaignActive?: (campaign: string) => Promise<void>;
+  /** This worker's Temporal identity, recorded on each attempt it sends a create for. */
+  workerIdentity?: string;
   /** Counters for the worker's /metrics (absent: nothing is counted). */
   metrics?: DialerMetrics;
 }

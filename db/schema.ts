@@ -133,6 +133,8 @@ export const callAttempts = pgTable(
     lastState: integer('last_state'),
     /** The raw Twilio facts the outcome was decided from (telephony.md §2). */
     facts: jsonb('facts').$type<CallFacts>(),
+    /** The worker process that sent the create (its Temporal identity, pid@host). */
+    workerIdentity: text('worker_identity'),
   },
   (t) => [
     unique('call_attempts_key').on(t.campaignName, t.contactId, t.attemptNo),

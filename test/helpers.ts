@@ -61,7 +61,7 @@ export interface Stack {
 /** The real pieces, in-process: simulator, webhook server and a worker on a task queue of its own. */
 export async function startStack(
   sim: Partial<SimulatorOptions> = {},
-  opts: { twilioTimeoutMs?: number; tooManyRequestsBackoffMs?: number[] } = {},
+  opts: { twilioTimeoutMs?: number; tooManyRequestsBackoffMs?: number[]; worker?: boolean } = {},
 ): Promise<Stack> {
   const taskQueue = uid('tq');
   const db = testDatabase();
@@ -90,29 +90,35 @@ export async function startStack(
   const serverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   serverDeps.publicBaseUrl = serverUrl;
   const nativeConnection = await NativeConnection.connect({ address: cfg.temporal.address });
-  const worker = await createWorker({
-    connection: nativeConnection,
-    namespace: cfg.temporal.namespace,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    deps: {
-      db,
-      calls: twilioCalls(
-        createTwilioClient({
-          accountSid: SIMULATOR_ACCOUNT_SID,
-          authToken: SIMULATOR_AUTH_TOKEN,
-          apiBaseUrl: simulator.url,
-          timeoutMs: opts.twilioTimeoutMs ?? 10_000,
-        }),
-      ),
-      temporal: client,
-      clock: () => new Date(),
-      publicBaseUrl: serverUrl,
-      defaultRegion: 'US',
-      ...(opts.tooManyRequestsBackoffMs ? { tooManyRequestsBackoffMs: opts.tooManyRequestsBackoffMs } : {}),
-    },
-  });
-  const running = worker.run();
+  // worker: false → the test runs its own worker processes
+  const worker =
+    opts.worker === false
+      ? undefined
+      : await createWorker({
+          connection: nativeConnection,
+          namespace: cfg.temporal.namespace,
+          taskQueue,
+          workflowBundle: await workflowBundle(),
+          deps: {
+            db,
+            calls: twilioCalls(
+              createTwilioClient({
+                accountSid: SIMULATOR_ACCOUNT_SID,
+                authToken: SIMULATOR_AUTH_TOKEN,
+                apiBaseUrl: simulator.url,
+                timeoutMs: opts.twilioTimeoutMs ?? 10_000,
+              }),
+            ),
+            temporal: client,
+            clock: () => new Date(),
+            publicBaseUrl: serverUrl,
+            defaultRegion: 'US',
+            ...(opts.tooManyRequestsBackoffMs
+              ? { tooManyRequestsBackoffMs: opts.tooManyRequestsBackoffMs }
+              : {}),
+          },
+        });
+  const running = worker?.run();
   return {
     taskQueue,
     db,
@@ -131,7 +137,7 @@ export async function startStack(
       METRICS_PORT: 'off',
     },
     async stop() {
-      worker.shutdown();
+      worker?.shutdown();
       await running;
       await nativeConnection.close();
       await server.close();

@@ -28,6 +28,8 @@ export interface DialingWorkersOptions {
   pollMs?: number;
   /** How long a campaign's dialing worker outlives the last sight of its workflow. Default 60 s. */
   graceMs?: number;
+  /** The process's worker identity (the dialing workers share it). */
+  identity?: string;
 }
 
 interface Serving {
@@ -100,6 +102,8 @@ export class DialingWorkers {
       taskQueue,
       activities: { placeCall: this.o.placeCall },
       maxTaskQueueActivitiesPerSecond: callsPerSecond,
+      shutdownGraceTime: '30s',
+      ...(this.o.identity ? { identity: this.o.identity } : {}),
     });
     const running = worker.run().catch((err: unknown) => {
       this.o.logger.error({ err, campaign: name }, 'dialing worker failed');

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Client } from '@temporalio/client';
 import type pino from 'pino';
 import {
@@ -28,7 +29,12 @@ export interface WorkerOptions {
   logger?: pino.Logger;
   /** How often the dialing workers look for campaigns started elsewhere (default 2 s). */
   dialingPollMs?: number;
+  /** The worker's Temporal identity (default pid@host, as the SDK's). */
+  identity?: string;
 }
+
+/** How long a stopping worker lets running activities finish (a create, a recorded outcome). */
+export const SHUTDOWN_GRACE = '30s';
 
 /** The main worker (workflows and activities) and the per-campaign dialing workers. */
 export interface DialerWorker {
@@ -40,6 +46,7 @@ export interface DialerWorker {
 
 export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
   const logger = o.logger ?? createLogger('warn', 'worker');
+  const identity = o.identity ?? `${process.pid}@${os.hostname()}`;
   const dialing = new DialingWorkers({
     connection: o.connection,
     client: o.deps.temporal,
@@ -49,9 +56,11 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
     placeCall: (input) => activities.placeCall(input),
     logger,
     pollMs: o.dialingPollMs,
+    identity,
   });
   const activities = createActivities({
     ...o.deps,
+    workerIdentity: identity,
     onCampaignActive: async (campaign) => {
       // a failure here only delays the campaign's creates until the next sweep
       await dialing.ensure(campaign).catch((err: unknown) => {
@@ -66,6 +75,8 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
     // placeCall stays here too, for contact workflows that began before the dialing queues
     activities,
+    identity,
+    shutdownGraceTime: SHUTDOWN_GRACE,
   });
   return {
     dialing,
