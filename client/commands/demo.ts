@@ -77,7 +77,9 @@ export function registerDemoCommand(program: Command, ctx: () => CommandContext)
     .action(async (o: { contacts: number; keepRunning?: boolean; json?: boolean }) => {
       const c = ctx();
       const { startDev } = lazy<typeof import('./services')>('./services');
-      const stack: DevStack = await startDev(c.cfg, { simulatorTimeScale: 0.2, quiet: true });
+      // the progress is the output: logs only for warnings, unless LOG_LEVEL asks for more
+      const cfg = process.env.LOG_LEVEL ? c.cfg : { ...c.cfg, logLevel: 'warn' as const };
+      const stack: DevStack = await startDev(cfg, { simulatorTimeScale: 0.2, quiet: true });
       let interrupted = false;
       const onSignal = () => {
         interrupted = true;
