@@ -13,6 +13,7 @@ import {
   registerSearchAttributes,
   startDevServer,
   stopDevServer,
+  TemporalSetupError,
   temporalAnswers,
 } from '../../lib/temporal-server';
 import type { CommandContext } from '../context';
@@ -40,9 +41,24 @@ export async function ensureTemporal(cfg: Config, opts: { dbFile?: string; logFi
   if (await temporalAnswers(cfg.temporal.address)) {
     const added = await registerSearchAttributes(cfg.temporal.address, cfg.temporal.namespace);
     if (added.length) progress(`registered search attributes ${added.join(', ')}`);
-    return { started: undefined as ChildProcess | undefined };
+    return {
+      started: undefined as ChildProcess | undefined,
+      stop: undefined as (() => Promise<void>) | undefined,
+    };
   }
-  const cli = await ensureTemporalCli(cfg.toolsDir, progress);
+  let cli: string;
+  try {
+    cli = await ensureTemporalCli(cfg.toolsDir, progress);
+  } catch (err) {
+    if (!(err instanceof TemporalSetupError)) throw err;
+    // neither the CLI nor Go: where the internet can be reached, the SDK downloads a dev server
+    const downloaded = await downloadedDevServer(cfg, opts.dbFile).catch((e: unknown) => {
+      throw new TemporalSetupError(
+        `${err.message}\n(The dev server that @temporalio/testing downloads could not be fetched either: ${String(e)})`,
+      );
+    });
+    return { started: undefined, stop: downloaded };
+  }
   progress(`starting Temporal dev server at ${cfg.temporal.address} (${cli})…`);
   const started = await startDevServer({
     cli,
@@ -51,7 +67,26 @@ export async function ensureTemporal(cfg: Config, opts: { dbFile?: string; logFi
     namespace: cfg.temporal.namespace,
     ...opts,
   });
-  return { started };
+  return { started, stop: () => stopDevServer(started) };
+}
+
+/** The third way to a server: @temporalio/testing downloads one (needs the internet; untried here). */
+async function downloadedDevServer(cfg: Config, dbFile?: string): Promise<() => Promise<void>> {
+  const { TestWorkflowEnvironment } = lazy<typeof import('@temporalio/testing')>('@temporalio/testing');
+  const [ip, port] = cfg.temporal.address.split(':');
+  progress(`downloading a Temporal dev server (no CLI and no Go here) for ${cfg.temporal.address}…`);
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      ip,
+      port: Number(port),
+      uiPort: cfg.temporal.uiPort,
+      namespace: cfg.temporal.namespace,
+      ...(dbFile ? { dbFilename: dbFile } : {}),
+      extraArgs: ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
+    },
+  });
+  await registerSearchAttributes(cfg.temporal.address, cfg.temporal.namespace);
+  return () => env.teardown();
 }
 
 interface SimulatorCommandOptions {
@@ -138,13 +173,13 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
     .action(async () => {
       const cfg = ctx().cfg;
       await untilSignalled(async () => {
-        const { started } = await ensureTemporal(cfg, { dbFile: path.join(cfg.dataDir, 'temporal.db') });
-        if (!started) {
+        const { stop } = await ensureTemporal(cfg, { dbFile: path.join(cfg.dataDir, 'temporal.db') });
+        if (!stop) {
           console.log(`Temporal already answers at ${cfg.temporal.address}; nothing to start.`);
           return async () => {};
         }
         console.log(`Temporal at ${cfg.temporal.address}, Web UI at http://127.0.0.1:${cfg.temporal.uiPort}`);
-        return () => stopDevServer(started);
+        return stop;
       });
     });
 
@@ -216,11 +251,12 @@ export async function startDev(
     await migrateDatabase(base.databaseUrl);
     progress(`${created ? 'created and ' : ''}migrated the database`);
 
-    const { started } = await ensureTemporal(base, {
+    const { stop } = await ensureTemporal(base, {
       dbFile: path.join(base.dataDir, 'temporal.db'),
       logFile: path.join(base.dataDir, 'temporal.log'),
     });
-    if (started) cleanups.push(() => stopDevServer(started));
+    const started = stop !== undefined;
+    if (stop) cleanups.push(stop);
 
     let cfg = base;
     if (!cfg.twilio.apiBaseUrl && !cfg.twilio.accountSid) {
