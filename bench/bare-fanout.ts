@@ -1,0 +1,67 @@
+/**
+ * The ceiling for issue 9: how many bare child workflows per second this Temporal server and one
+ * worker complete (see bench/fanout/workflows.ts), measured on the server at TEMPORAL_ADDRESS.
+ *
+ *   npm run bench:bare -- [--children 2000] [--in-flight 100]
+ */
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { cfg, uid } from '../test/helpers';
+import { goSignal } from './fanout/workflows';
+
+const { values } = parseArgs({
+  options: { children: { type: 'string', default: '2000' }, 'in-flight': { type: 'string', default: '100' } },
+});
+
+export async function bareFanout(
+  children: number,
+  inFlight: number,
+): Promise<{ children: number; seconds: number; perSecond: number }> {
+  const connection = await Connection.connect({ address: cfg.temporal.address });
+  const client = new Client({ connection, namespace: cfg.temporal.namespace });
+  const native = await NativeConnection.connect({ address: cfg.temporal.address });
+  const taskQueue = uid('bare');
+  const worker = await Worker.create({
+    connection: native,
+    namespace: cfg.temporal.namespace,
+    taskQueue,
+    workflowsPath: require.resolve('./fanout/workflows'),
+    activities: {
+      async kick(childId: string) {
+        await client.workflow.getHandle(childId).signal(goSignal);
+      },
+      async finish() {},
+    },
+  });
+  const running = worker.run();
+  try {
+    const t0 = Date.now();
+    const n = await client.workflow.execute('bareParent', {
+      workflowId: `${taskQueue}/parent`,
+      taskQueue,
+      args: [{ children, inFlight }],
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    return {
+      children: n as number,
+      seconds: Number(seconds.toFixed(1)),
+      perSecond: Number((children / seconds).toFixed(1)),
+    };
+  } finally {
+    worker.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  bareFanout(Number(values.children), Number(values['in-flight'])).then(
+    (r) => console.log(JSON.stringify(r)),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

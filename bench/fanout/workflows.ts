@@ -1,0 +1,50 @@
+/**
+ * The bare fan-out: Temporal's own work per contact with nothing of ours around it (issue 9's
+ * ceiling). A parent keeps `inFlight` children running; each child runs one activity, receives
+ * one signal (sent by that activity, as our webhook server signals a contact workflow), runs a
+ * second activity, and signals the parent by its workflow id. No database, no HTTP.
+ */
+import {
+  ParentClosePolicy,
+  condition,
+  defineSignal,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+
+export interface FanoutActivities {
+  kick(childId: string): Promise<void>;
+  finish(childId: string): Promise<void>;
+}
+
+const acts = proxyActivities<FanoutActivities>({ startToCloseTimeout: '30s' });
+export const doneSignal = defineSignal<[string]>('childDone');
+export const goSignal = defineSignal('go');
+
+export async function bareChild(parentId: string): Promise<void> {
+  let go = false;
+  setHandler(goSignal, () => void (go = true));
+  await acts.kick(workflowInfo().workflowId);
+  await condition(() => go);
+  await acts.finish(workflowInfo().workflowId);
+  await getExternalWorkflowHandle(parentId).signal(doneSignal, workflowInfo().workflowId);
+}
+
+export async function bareParent(o: { children: number; inFlight: number }): Promise<number> {
+  let done = 0;
+  setHandler(doneSignal, () => void done++);
+  const me = workflowInfo().workflowId;
+  for (let started = 0; started < o.children; started++) {
+    if (started - done >= o.inFlight) await condition(() => started - done < o.inFlight);
+    await startChild(bareChild, {
+      workflowId: `${me}/child-${started}`,
+      args: [me],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  }
+  await condition(() => done >= o.children);
+  return done;
+}
