@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, config } from '../lib/config';
+import { OperationError } from '../lib/contact-operations';
+import { CsvError } from '../lib/csv';
 import { TemporalSetupError } from '../lib/temporal-server';
 import { registerAgentCommands } from './commands/agents';
 import { registerCampaignCommands } from './commands/campaign';
@@ -48,7 +50,14 @@ export async function main(argv: string[]): Promise<number> {
       );
       return 1;
     }
-    if (err instanceof UserError || err instanceof ConfigError || err instanceof TemporalSetupError) {
+    // the user's to fix: said plainly, without a stack
+    if (
+      err instanceof UserError ||
+      err instanceof OperationError ||
+      err instanceof CsvError ||
+      err instanceof ConfigError ||
+      err instanceof TemporalSetupError
+    ) {
       console.error(`error: ${err.message}`);
       return 1;
     }

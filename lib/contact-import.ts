@@ -33,7 +33,42 @@ export interface ImportResult {
 
 const KNOWN = ['campaign_name', 'name', 'time_zone', 'redial_time'] as const;
 
-export function validZone(zone: string): boolean {
+/** How a source names the checked fields in its messages (CSV columns, API properties). */
+export interface FieldNames {
+  phone: string;
+  timeZone: string;
+  redialTime: string;
+}
+const CSV_FIELDS: FieldNames = { phone: 'phone_number', timeZone: 'time_zone', redialTime: 'redial_time' };
+
+/**
+ * One new contact's number, zone and redial time, as the import and the API receive them: the
+ * number in E.164, the zone an IANA name, the time one `parseTime` reads; each problem named.
+ */
+export function checkContactFields(
+  f: { phone?: string; timeZone?: string; redialTime?: string },
+  names: FieldNames,
+  defaultRegion: string,
+  now?: Date,
+): { phone: string | null; zone: string | null; redial: Date | null; problems: string[] } {
+  const problems: string[] = [];
+  const phone = toE164(f.phone, defaultRegion);
+  if (phone === null) problems.push(`${names.phone} ${JSON.stringify(f.phone ?? '')} is not a phone number`);
+  const zone = f.timeZone || null;
+  if (zone !== null && !validZone(zone))
+    problems.push(`${names.timeZone} "${zone}" is not an IANA time zone (e.g. Europe/Berlin)`);
+  let redial: Date | null = null;
+  if (f.redialTime) {
+    try {
+      redial = parseTime(f.redialTime, now);
+    } catch (err) {
+      problems.push(`${names.redialTime}: ${(err as Error).message}`);
+    }
+  }
+  return { phone, zone, redial, problems };
+}
+
+function validZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return true;
@@ -86,20 +121,14 @@ export async function importContacts(
     else if (o.campaign !== undefined && column !== undefined && column !== o.campaign)
       problems.push(`campaign_name "${column}" is not the --campaign "${o.campaign}"`);
     else if (!campaigns.has(campaign)) problems.push(`unknown campaign "${campaign}"`);
-    const phone = toE164(fields.phone_number, o.defaultRegion);
-    if (phone === null)
-      problems.push(`phone_number ${JSON.stringify(fields.phone_number ?? '')} is not a phone number`);
-    const zone = fields.time_zone || null;
-    if (zone !== null && !validZone(zone))
-      problems.push(`time_zone "${zone}" is not an IANA time zone (e.g. Europe/Berlin)`);
-    let redial: Date | null = null;
-    if (fields.redial_time) {
-      try {
-        redial = parseTime(fields.redial_time, o.now);
-      } catch (err) {
-        problems.push(`redial_time: ${(err as Error).message}`);
-      }
-    }
+    const checked = checkContactFields(
+      { phone: fields.phone_number, timeZone: fields.time_zone, redialTime: fields.redial_time },
+      CSV_FIELDS,
+      o.defaultRegion,
+      o.now,
+    );
+    problems.push(...checked.problems);
+    const { phone, zone, redial } = checked;
     if (phone !== null && campaign !== undefined) {
       const key = `${campaign}\u0000${phone}`;
       const earlier = firstSeen.get(key);

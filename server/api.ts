@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type {} from '@fastify/swagger'; // schema.summary and schema.tags
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../lib/agents';
 import { OperationError } from '../lib/contact-operations';
 import { type CrmDeps, registerCrmRoutes } from './crm-routes';
+import { sameSecret } from '../lib/secrets';
 
 /**
  * The dialer's HTTP API under /api, for CRMs and other systems: every request carries
@@ -16,12 +16,6 @@ export interface ApiDeps extends CrmDeps {
 }
 
 const STATUS_CODES = { 'not-found': 404, invalid: 400, conflict: 409 } as const;
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 const agentSchema = {
   type: 'object',

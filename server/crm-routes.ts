@@ -9,7 +9,7 @@ import {
   signalCampaign,
   startCampaign,
 } from '../lib/campaign-operations';
-import { validZone } from '../lib/contact-import';
+import { checkContactFields } from '../lib/contact-import';
 import {
   OperationError,
   parseTime,
@@ -17,7 +17,6 @@ import {
   releaseContact,
   resetContact,
 } from '../lib/contact-operations';
-import { toE164 } from '../lib/phone';
 import type { CampaignOptions } from '../workflows/shared';
 
 /**
@@ -44,6 +43,8 @@ const time = {
 } as const;
 const duration = { type: 'string', description: 'e.g. 90s, 5m, 2h, 1h30m' } as const;
 const error = { type: 'object', properties: { error: { type: 'string' } } } as const;
+
+const API_FIELDS = { phone: 'phoneNumber', timeZone: 'timeZone', redialTime: 'redialTime' };
 
 function durationMs(text: string | undefined, field: string): number | undefined {
   if (text === undefined) return undefined;
@@ -128,19 +129,16 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
       if (!exists) throw new OperationError('not-found', `Unknown campaign "${campaign}"`);
       const problems: { index: number; message: string }[] = [];
       const rows = req.body.contacts.map((c, index) => {
-        const phone = toE164(c.phoneNumber, deps.defaultRegion);
-        if (phone === null)
-          problems.push({ index, message: `phoneNumber "${c.phoneNumber}" is not a phone number` });
-        if (c.timeZone !== undefined && !validZone(c.timeZone))
-          problems.push({ index, message: `timeZone "${c.timeZone}" is not an IANA time zone` });
-        let redial: Date | null = null;
-        if (c.redialTime !== undefined) {
-          try {
-            redial = parseTime(c.redialTime);
-          } catch (err) {
-            problems.push({ index, message: `redialTime: ${(err as Error).message}` });
-          }
-        }
+        const {
+          phone,
+          redial,
+          problems: found,
+        } = checkContactFields(
+          { phone: c.phoneNumber, timeZone: c.timeZone, redialTime: c.redialTime },
+          API_FIELDS,
+          deps.defaultRegion,
+        );
+        problems.push(...found.map((message) => ({ index, message })));
         return {
           campaign_name: campaign,
           phone_number: phone ?? '',

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pino from 'pino';
@@ -7,6 +6,7 @@ import type { Scheduler } from './scheduler';
 import { API_VERSION, rfc2822, TwilioApiError } from './twilio-format';
 import type { HttpMethod } from './twiml';
 import { FINAL_STATUSES, STATUS_CALLBACK_EVENTS, type SimCall, type StatusCallbackEvent } from './types';
+import { sameSecret } from '../lib/secrets';
 
 /**
  * The part of Twilio's REST API the dialer uses (telephony.md §3), with Twilio's paths, form
@@ -304,12 +304,6 @@ function credentials(header: string | undefined): { user: string; pass: string }
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   return { user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) };
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function sendError(reply: FastifyReply, err: TwilioApiError): FastifyReply {

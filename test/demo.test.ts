@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import type { DemoSummary } from '../client/commands/demo';
+import { contactSuccessfulName } from '../workflows/shared';
 import { cfg, freePort, runCli, uid } from './helpers';
 
 test(
@@ -52,15 +53,8 @@ test(
           'select contact_successful as cs, count(*)::int as n from contacts where campaign_name = $1 group by 1',
           [summary.campaign],
         );
-        const names: Record<number, string> = {
-          [-1]: 'Unreachable',
-          0: 'NotUsed',
-          1: 'Successful',
-          2: 'NoSuccess',
-          3: 'MarkedForDialing',
-        };
         assert.deepEqual(
-          Object.fromEntries(cs.rows.map((row) => [names[row.cs], row.n])),
+          Object.fromEntries(cs.rows.map((row) => [contactSuccessfulName(row.cs), row.n])),
           summary.byContactSuccessful,
         );
         const a = await db.query<{ attempts: number; placed: number; counted: number }>(

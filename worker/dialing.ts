@@ -66,8 +66,16 @@ export class DialingWorkers {
     return Object.fromEntries([...this.serving].map(([name, s]) => [name, s.callsPerSecond]));
   }
 
-  /** Makes sure this process serves the campaign's dialing queue at its current rate. */
+  /**
+   * Makes sure this process serves the campaign's dialing queue (called on every reservation:
+   * a campaign already served costs nothing; the sweep picks up a changed rate).
+   */
   async ensure(campaign: string): Promise<void> {
+    const served = this.serving.get(campaign);
+    if (served) {
+      served.lastSeen = Date.now();
+      return;
+    }
     await this.ensureAll([campaign], new Set([campaign]));
   }
 

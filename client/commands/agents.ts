@@ -1,7 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { AGENT_ENDPOINT, AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../../lib/agents';
-import { OperationError } from '../../lib/contact-operations';
-import { type CommandContext, UserError } from '../context';
+import type { CommandContext } from '../context';
 import { campaignNameArg } from '../parse';
 
 function endpointArg(v: string): string {
@@ -12,16 +11,6 @@ function endpointArg(v: string): string {
 function statusArg(v: string): string {
   if ((AGENT_STATUSES as readonly string[]).includes(v)) return v;
   throw new InvalidArgumentError(`"${v}" is not one of ${AGENT_STATUSES.join(', ')}`);
-}
-
-/** OperationErrors are the user's to fix: print them plainly. */
-async function op<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof OperationError) throw new UserError(err.message);
-    throw err;
-  }
 }
 
 export function registerAgentCommands(program: Command, ctx: () => CommandContext): void {
@@ -35,14 +24,12 @@ export function registerAgentCommands(program: Command, ctx: () => CommandContex
     .option('--campaign <name>', 'the campaign it takes calls for', campaignNameArg)
     .addOption(new Option('--status <status>', 'initial status').choices(AGENT_STATUSES).default('available'))
     .action(async (endpoint: string, o: { name?: string; campaign?: string; status: string }) => {
-      const a = await op(() =>
-        upsertAgent(ctx().db().sql, {
-          endpoint,
-          name: o.name,
-          campaign: o.campaign,
-          status: o.status as (typeof AGENT_STATUSES)[number],
-        }),
-      );
+      const a = await upsertAgent(ctx().db().sql, {
+        endpoint,
+        name: o.name,
+        campaign: o.campaign,
+        status: o.status as (typeof AGENT_STATUSES)[number],
+      });
       console.log(`agent ${a.endpoint}: ${a.status}${a.campaign ? ` for ${a.campaign}` : ''}`);
     });
 
@@ -52,7 +39,7 @@ export function registerAgentCommands(program: Command, ctx: () => CommandContex
     .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
     .argument('<status>', AGENT_STATUSES.join(' | '), statusArg)
     .action(async (endpoint: string, status: string) => {
-      const a = await op(() => setAgentStatus(ctx().db().sql, endpoint, status));
+      const a = await setAgentStatus(ctx().db().sql, endpoint, status);
       console.log(`agent ${a.endpoint}: ${a.status}`);
     });
 

@@ -11,7 +11,6 @@ import {
   startCampaign,
   updateCampaign,
 } from '../../lib/campaign-operations';
-import { OperationError } from '../../lib/contact-operations';
 import {
   type CampaignOptions,
   DEFAULT_RETRY_RULES,
@@ -43,16 +42,6 @@ interface CreateOpts {
   machineMessage?: string;
   transferTimeout: number;
   wrapUp: number;
-}
-
-/** OperationErrors are the user's to fix: print them plainly. */
-async function op<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof OperationError) throw new UserError(err.message);
-    throw err;
-  }
 }
 
 const deps = (ctx: CommandContext): CampaignDeps => ({
@@ -211,7 +200,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .option('--json', 'print the updated campaign as JSON')
     .action(async (name: string, o: Partial<CreateOpts> & { json?: boolean }) => {
       const c = ctx();
-      const current = await op(() => requireCampaign(c.db(), name));
+      const current = await requireCampaign(c.db(), name);
       const amd = o.amd ?? current.machineDetection;
       if (amd === 'message' && !(o.machineMessage ?? current.machineMessage))
         throw new UserError('--amd message needs --machine-message <text>');
@@ -230,7 +219,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
         ...(o.transferTimeout !== undefined ? { transferTimeoutSeconds: o.transferTimeout } : {}),
         ...(o.wrapUp !== undefined ? { wrapUpSeconds: o.wrapUp } : {}),
       };
-      const r = await op(() => updateCampaign(deps(c), name, changes));
+      const r = await updateCampaign(deps(c), name, changes);
       if (o.json) return console.log(JSON.stringify(r.campaign, null, 2));
       console.log(
         `updated campaign ${name}: ${Object.keys(changes).join(', ')}` +
@@ -244,7 +233,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .argument('<name>', 'campaign name', campaignNameArg)
     .option('--json', 'print as JSON')
     .action(async (name: string, o: { json?: boolean }) => {
-      const row = await op(() => requireCampaign(ctx().db(), name));
+      const row = await requireCampaign(ctx().db(), name);
       if (o.json) return console.log(JSON.stringify(row, null, 2));
       const r = row.retryRules;
       console.log(
@@ -314,7 +303,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           ...(o.keepRunning ? { finishWhenDone: false } : {}),
           ...(o.maxHistory !== undefined ? { maxHistoryEvents: o.maxHistory } : {}),
         };
-        await op(() => startCampaign(deps(ctx()), name, options));
+        await startCampaign(deps(ctx()), name, options);
         console.log(`started campaign ${name} (workflow ${campaignWorkflowId(name)})`);
       },
     );
@@ -329,7 +318,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       )
       .argument('<name>', 'campaign name', campaignNameArg)
       .action(async (name: string) => {
-        await op(() => signalCampaign(deps(ctx()), name, what));
+        await signalCampaign(deps(ctx()), name, what);
         console.log(`${what === 'pause' ? 'paused' : 'resumed'} campaign ${name}`);
       });
   }
@@ -339,7 +328,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .description('look at the contacts table now (after the CRM added or changed contacts)')
     .argument('<name>', 'campaign name', campaignNameArg)
     .action(async (name: string) => {
-      await op(() => signalCampaign(deps(ctx()), name, 'refill'));
+      await signalCampaign(deps(ctx()), name, 'refill');
       console.log(`campaign ${name} is refilling its cache`);
     });
 
@@ -349,7 +338,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .argument('<name>', 'campaign name', campaignNameArg)
     .option('--wait', 'wait until the campaign has ended')
     .action(async (name: string, o: { wait?: boolean }) => {
-      const handle = await op(() => signalCampaign(deps(ctx()), name, 'stop'));
+      const handle = await signalCampaign(deps(ctx()), name, 'stop');
       if (o.wait) {
         await handle.result();
         console.log(`stopped campaign ${name}`);
@@ -368,14 +357,14 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .action(async (name: string, o: { json?: boolean; watch?: boolean; interval: number }) => {
       const c = ctx();
       if (!o.watch) {
-        const report = await op(() => campaignStatus(deps(c), name));
+        const report = await campaignStatus(deps(c), name);
         if (o.json) console.log(JSON.stringify(report, null, 2));
         else printStatus(report);
         return;
       }
       const tty = process.stdout.isTTY && !o.json;
       for (;;) {
-        const report = await op(() => campaignStatus(deps(c), name));
+        const report = await campaignStatus(deps(c), name);
         if (o.json) console.log(JSON.stringify({ at: new Date().toISOString(), ...report }));
         else {
           if (tty) process.stdout.write('\x1b[2J\x1b[H');

@@ -1,17 +1,10 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import {
-  OperationError,
-  parseTime,
-  pushRedial,
-  releaseContact,
-  resetContact,
-} from '../../lib/contact-operations';
+import { parseTime, pushRedial, releaseContact, resetContact } from '../../lib/contact-operations';
 import fs from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { importContacts } from '../../lib/contact-import';
-import { CsvError } from '../../lib/csv';
 import { recoverOrphans } from '../../lib/recovery';
-import { ContactSuccessful, LastState, campaignWorkflowId, refillSignal } from '../../workflows/shared';
+import { ContactSuccessful, campaignWorkflowId, lastStateName, refillSignal } from '../../workflows/shared';
 import { type CommandContext, UserError } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 
@@ -33,16 +26,6 @@ function timeArg(v: string): Date {
   }
 }
 
-/** OperationErrors are the user's to fix: print them plainly. */
-async function op<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof OperationError || err instanceof CsvError) throw new UserError(err.message);
-    throw err;
-  }
-}
-
 const EXPORT_COLUMNS = [
   'id',
   'campaign_name',
@@ -56,9 +39,6 @@ const EXPORT_COLUMNS = [
   'redial_time',
   'data',
 ] as const;
-
-const lastStateName = (v: number | null) =>
-  v === null ? '' : (Object.entries(LastState).find(([, n]) => n === v)?.[0] ?? String(v));
 
 export function registerContactCommands(program: Command, ctx: () => CommandContext): void {
   const contacts = program.command('contacts').description('look at contacts and move single contacts');
@@ -118,14 +98,12 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
           );
         } else if (n % 10_000 === 0) console.error(`  ${n} rows ${stage} (${pct}%)`);
       };
-      const r = await op(() =>
-        importContacts(c.db().sql, file, {
-          defaultRegion: c.cfg.defaultRegion,
-          campaign: o.campaign,
-          skipInvalid: o.skipInvalid,
-          onProgress: progress,
-        }),
-      );
+      const r = await importContacts(c.db().sql, file, {
+        defaultRegion: c.cfg.defaultRegion,
+        campaign: o.campaign,
+        skipInvalid: o.skipInvalid,
+        onProgress: progress,
+      });
       if (tty) process.stderr.write('\n');
       for (const b of r.bad) console.error(b.line ? `${file} line ${b.line}: ${b.message}` : b.message);
       if (!r.imported) {
@@ -192,7 +170,7 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
               r.time_zone ?? '',
               r.contact_successful,
               r.last_state ?? '',
-              lastStateName(r.last_state as number | null),
+              r.last_state === null ? '' : (lastStateName(r.last_state as number) ?? String(r.last_state)),
               r.number_of_contacts,
               r.redial_time ? (r.redial_time as Date).toISOString() : '',
               JSON.stringify(r.data ?? {}),
@@ -212,7 +190,7 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .requiredOption('--at <time>', 'ISO 8601 with a zone, "now", or +30m / +2h / +1d', timeArg)
     .option('--json', 'print the result as JSON')
     .action(async (id: number, o: { at: Date; json?: boolean }) => {
-      const r = await op(async () => pushRedial(await deps(), id, o.at));
+      const r = await pushRedial(await deps(), id, o.at);
       if (o.json) console.log(JSON.stringify(r));
       else console.log(`contact ${id}: redial at ${r.at} (${r.how})`);
     });
@@ -223,7 +201,7 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .argument('<id>', 'contact id', intArg(1))
     .option('--hold <duration>', 'keep it out of every cache this long, to edit it', durationArg, 10 * 60_000)
     .action(async (id: number, o: { hold: number }) => {
-      const r = await op(async () => releaseContact(await deps(), id, o.hold));
+      const r = await releaseContact(await deps(), id, o.hold);
       if (r.outcome === 'dialing')
         throw new UserError(`Contact ${id} is being dialed now; its outcome will be recorded as usual`);
       console.log(`contact ${id}: released; no campaign takes it again for ${Math.round(o.hold / 1000)} s`);
@@ -236,7 +214,7 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .option('--at <time>', 'dial it at this time (else as a new contact)', timeArg)
     .option('--keep-attempts', 'keep number_of_contacts (default: back to 0)')
     .action(async (id: number, o: { at?: Date; keepAttempts?: boolean }) => {
-      const r = await op(async () => resetContact(await deps(), id, o));
+      const r = await resetContact(await deps(), id, o);
       console.log(`contact ${id}: contact_successful = ${r.contactSuccessful}`);
     });
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { campaignStatus, startCampaign } from '../../lib/campaign-operations';
+import { type CampaignStatusReport, campaignStatus, startCampaign } from '../../lib/campaign-operations';
 import { applyRetryOptions, intArg } from '../parse';
 import { type CommandContext, UserError } from '../context';
 import { printProgress } from './campaign';
@@ -141,8 +141,8 @@ export function registerDemoCommand(program: Command, ctx: () => CommandContext)
           return;
         }
         const summary = await summarise(
+          await campaignStatus(deps, name),
           database,
-          name,
           (Date.now() - t0) / 1000,
           stack,
           c.cfg.temporal.namespace,
@@ -166,18 +166,16 @@ export function registerDemoCommand(program: Command, ctx: () => CommandContext)
     });
 }
 
+/** The campaign's status report (counts per ContactSuccessful and LastState) and its attempts. */
 async function summarise(
+  report: CampaignStatusReport,
   database: import('../../db/client').Database,
-  name: string,
   seconds: number,
   stack: DevStack,
   namespace: string,
 ): Promise<DemoSummary> {
   const { sql } = database;
-  const cs = await sql<{ cs: number; n: number }[]>`
-    select contact_successful as cs, count(*)::int as n from contacts where campaign_name = ${name} group by 1 order by 1`;
-  const ls = await sql<{ ls: number | null; n: number }[]>`
-    select last_state as ls, count(*)::int as n from contacts where campaign_name = ${name} group by 1 order by 1`;
+  const name = report.name;
   const als = await sql<{ ls: number | null; n: number }[]>`
     select last_state as ls, count(*)::int as n from call_attempts where campaign_name = ${name} group by 1 order by 1`;
   const [a] = await sql<{ attempts: number; placed: number; redials: number }[]>`
@@ -189,23 +187,14 @@ async function summarise(
            percentile_cont(0.99) within group (order by ms) as p99, max(ms) as max
     from (select extract(epoch from (create_requested_at - due_at)) * 1000 as ms from call_attempts
           where campaign_name = ${name} and attempt_no > 1 and due_at is not null and create_requested_at is not null) t`;
-  const names: Record<number, string> = {
-    [-1]: 'Unreachable',
-    0: 'NotUsed',
-    1: 'Successful',
-    2: 'NoSuccess',
-    3: 'MarkedForDialing',
-  };
   const round = (v: number | null) => (v === null ? null : Math.round(Number(v)));
   const query = encodeURIComponent(`CampaignName = "${name}"`);
   return {
     campaign: name,
     seconds: Math.round(seconds),
-    contacts: cs.reduce((s, r) => s + r.n, 0),
-    byContactSuccessful: Object.fromEntries(cs.map((r) => [names[r.cs] ?? String(r.cs), r.n])),
-    byLastState: Object.fromEntries(
-      ls.map((r) => [r.ls === null ? 'none' : (lastStateName(r.ls) ?? String(r.ls)), r.n]),
-    ),
+    contacts: report.contacts,
+    byContactSuccessful: report.byContactSuccessful,
+    byLastState: report.byLastState,
     attemptsByLastState: Object.fromEntries(
       als.map((r) => [r.ls === null ? 'none' : (lastStateName(r.ls) ?? String(r.ls)), r.n]),
     ),

@@ -1,18 +1,6 @@
 import type { Command } from 'commander';
-import { OperationError } from '../../lib/contact-operations';
-import { CsvError } from '../../lib/csv';
 import { addToDnc, importDnc, listDnc, normaliseAll, removeFromDnc } from '../../lib/dnc';
 import { type CommandContext, UserError } from '../context';
-
-/** OperationErrors and CSV errors are the user's to fix: print them plainly. */
-async function op<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof OperationError || err instanceof CsvError) throw new UserError(err.message);
-    throw err;
-  }
-}
 
 export function registerDncCommands(program: Command, ctx: () => CommandContext): void {
   const dnc = program
@@ -26,9 +14,7 @@ export function registerDncCommands(program: Command, ctx: () => CommandContext)
     .option('--reason <text>', 'why (kept with the number)')
     .action(async (numbers: string[], o: { reason?: string }) => {
       const c = ctx();
-      const r = await op(async () =>
-        addToDnc(c.db().sql, normaliseAll(numbers, c.cfg.defaultRegion), o.reason ?? null),
-      );
+      const r = await addToDnc(c.db().sql, normaliseAll(numbers, c.cfg.defaultRegion), o.reason ?? null);
       console.log(`${r.added} added, ${r.alreadyListed} already on the list`);
     });
 
@@ -38,7 +24,7 @@ export function registerDncCommands(program: Command, ctx: () => CommandContext)
     .argument('<numbers...>', 'phone numbers')
     .action(async (numbers: string[]) => {
       const c = ctx();
-      const r = await op(async () => removeFromDnc(c.db().sql, normaliseAll(numbers, c.cfg.defaultRegion)));
+      const r = await removeFromDnc(c.db().sql, normaliseAll(numbers, c.cfg.defaultRegion));
       for (const n of r.notListed) console.error(`${n} was not on the list`);
       console.log(`${r.removed.length} removed`);
     });
@@ -66,14 +52,12 @@ export function registerDncCommands(program: Command, ctx: () => CommandContext)
       const progress = process.stderr.isTTY
         ? (n: number) => process.stderr.write(`\r  ${n} rows read`)
         : (n: number) => n % 10_000 === 0 && console.error(`  ${n} rows read`);
-      const r = await op(() =>
-        importDnc(c.db().sql, file, {
-          defaultRegion: c.cfg.defaultRegion,
-          reason: o.reason ?? null,
-          skipInvalid: o.skipInvalid,
-          onProgress: progress,
-        }),
-      );
+      const r = await importDnc(c.db().sql, file, {
+        defaultRegion: c.cfg.defaultRegion,
+        reason: o.reason ?? null,
+        skipInvalid: o.skipInvalid,
+        onProgress: progress,
+      });
       if (process.stderr.isTTY) process.stderr.write('\n');
       for (const b of r.bad) console.error(`${file} line ${b.line}: ${b.message}`);
       if (!r.imported) {
