@@ -160,8 +160,13 @@ export async function startDevServer(o: DevServerOptions): Promise<ChildProcess>
     args.push('--search-attribute', `${name}=${type}`);
   const out = o.logFile ? fs.openSync(o.logFile, 'a') : 'ignore';
   const child = spawn(o.cli, args, { stdio: ['ignore', out, out], detached: true });
-  await waitForTemporal(o.address, 60_000, child);
-  await registerSearchAttributes(o.address, o.namespace);
+  try {
+    await waitForTemporal(o.address, 60_000, child);
+    await registerSearchAttributes(o.address, o.namespace);
+  } catch (err) {
+    await stopDevServer(child); // a server that never became usable is not left running
+    throw err;
+  }
   return child;
 }
 

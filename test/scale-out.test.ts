@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
-import { temporal } from '@temporalio/proto';
 import { campaignWorkflowId } from '../workflows/shared';
 import {
   createCampaign,
@@ -19,8 +18,6 @@ import {
   testPhone,
   uid,
 } from './helpers';
-
-const { TaskQueueType } = temporal.api.enums.v1;
 
 test(
   'two worker processes share a campaign; one stops with SIGTERM mid-run; nothing is lost or doubled',
@@ -34,41 +31,45 @@ test(
         const proc = spawn(
           process.execPath,
           ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), 'worker'],
-          {
-            env: stack.env,
-            stdio: ['ignore', 'ignore', 'pipe'],
-          },
+          // info: the test waits for each worker's "serving a campaign’s dialing queue" line
+          { env: { ...stack.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] },
         );
         const out: string[] = [];
         proc.stderr!.on('data', (d) => out.push(String(d)));
         workers.push({ proc, out, exited: new Promise((r) => proc.on('exit', (code) => r(code))) });
       }
-      const pollers = async () =>
-        (
-          await stack.client.workflowService.describeTaskQueue({
-            namespace: stack.client.options.namespace,
-            taskQueue: { name: stack.taskQueue },
-            taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-          })
-        ).pollers ?? [];
-      await eventually(async () => (await pollers()).length >= 2, 60_000, 'both workers to poll');
 
+      // The campaign starts empty and keeps running, so that both workers serve its dialing queue
+      // (each finds it within a sweep) before there is anything to dial.
       const name = uid('scale');
       const n = 40;
       await createCampaign(stack.env, name, '--lines', '10', '--max-attempts', '1');
+      assert.equal((await runCli(['campaign', 'start', name, '--keep-running'], stack.env)).code, 0);
+      const serves = (w: (typeof workers)[number]) =>
+        w.out
+          .join('')
+          .split('\n')
+          .some((line) => line.includes('serving a campaign’s dialing queue') && line.includes(`"${name}"`));
+      await eventually(async () => workers.every(serves), 60_000, 'both workers to serve the dialing queue');
+
       const phones = Array.from({ length: n }, testPhone);
       const ids = await insertContacts(stack.db, name, phones);
-      assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+      assert.equal((await runCli(['campaign', 'refill', name], stack.env)).code, 0);
 
-      // stop the first worker once some calls are recorded and others are under way
+      // stop the first worker once each worker has placed calls and others are under way
+      const placedBy = async () => {
+        const rows = await stack.db.sql<{ worker_identity: string; n: number }[]>`
+          select worker_identity, count(*)::int as n from call_attempts
+          where campaign_name = ${name} and worker_identity is not null group by worker_identity`;
+        return workers.map((w) => rows.find((r) => r.worker_identity.startsWith(`${w.proc.pid}@`))?.n ?? 0);
+      };
       await eventually(
         async () => {
-          const [r] = await stack.db.sql<{ n: number }[]>`
-        select count(*)::int as n from call_attempts where campaign_name = ${name} and recorded_at is not null`;
-          return r!.n >= 8;
+          const [first, second] = await placedBy();
+          return first! >= 2 && second! >= 1;
         },
         60_000,
-        'calls to be recorded',
+        'both workers to place calls',
       );
       const stopped = workers[0]!;
       stopped.proc.kill('SIGTERM');
@@ -78,8 +79,21 @@ test(
         `the stopped worker drains and exits cleanly:\n${stopped.out.join('')}`,
       );
 
+      // the survivor dials the rest
+      await eventually(
+        async () => {
+          const [r] = await stack.db.sql<{ n: number }[]>`
+            select count(*)::int as n from contacts
+            where campaign_name = ${name} and contact_successful in (0, 3)`;
+          return r!.n === 0;
+        },
+        120_000,
+        'every contact to be dialed',
+      );
+      assert.equal((await runCli(['campaign', 'stop', name, '--wait'], stack.env)).code, 0);
+
       const result = await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
-      assert.equal(result.status, 'completed');
+      assert.equal(result.status, 'stopped');
 
       const contacts = await stack.db.sql<
         { id: string; contact_successful: number; number_of_contacts: number }[]
