@@ -1,7 +1,7 @@
 /**
  * Workers are stateless and scale out: two worker processes share one campaign, both place calls
  * (each attempt records the worker that sent its create), one is stopped with SIGTERM in the middle
- * and drains what it holds, and the campaign completes with every invariant held.
+ * and drains what it holds, and the survivor dials the rest: every contact exactly once.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
