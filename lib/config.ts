@@ -44,6 +44,8 @@ const schema = z.object({
   TWILIO_AUTH_TOKEN: z.preprocess(emptyToUndefined, z.string().min(8).optional()),
   TWILIO_API_BASE_URL: z.preprocess(emptyToUndefined, optionalUrl),
   PUBLIC_BASE_URL: z.preprocess(emptyToUndefined, optionalUrl),
+  /** Below the placing activity's 30 s timeout, so a timed-out try is over before the retry lists calls. */
+  TWILIO_TIMEOUT_MS: z.coerce.number().int().min(100).max(25_000).default(10_000),
   SERVER_PORT: port.default(3000),
   SERVER_HOST: z.string().default('127.0.0.1'),
   SIMULATOR_PORT: port.default(3100),
@@ -72,7 +74,7 @@ export interface Config {
   /** Set when DATABASE_URL is not: where the embedded PostgreSQL (PGlite) listens. */
   embeddedDatabase: { port: number } | null;
   testDatabaseUrl: string;
-  twilio: { accountSid?: string; authToken?: string; apiBaseUrl?: string };
+  twilio: { accountSid?: string; authToken?: string; apiBaseUrl?: string; timeoutMs: number };
   publicBaseUrl?: string;
   server: { host: string; port: number };
   simulator: { host: string; port: number };
@@ -114,6 +116,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       accountSid: e.TWILIO_ACCOUNT_SID,
       authToken: e.TWILIO_AUTH_TOKEN,
       apiBaseUrl: e.TWILIO_API_BASE_URL,
+      timeoutMs: e.TWILIO_TIMEOUT_MS,
     },
     publicBaseUrl: e.PUBLIC_BASE_URL,
     server: { host: e.SERVER_HOST, port: e.SERVER_PORT },

@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import { z } from 'zod';
 import type { CallEngine } from './engine';
+import { applyFaults, parseFaults } from './faults';
 import { formatIssues, parseScenario, ScenarioError, type Scenario } from './scenario';
+import type { SimFaults } from './types';
 
 /**
  * The simulator's own API for tests, demos and outside tools (telephony.md §3). The paths are
@@ -13,6 +15,8 @@ export interface ControlApiOptions {
   engine: CallEngine;
   /** The scenario the simulator started with: what POST /sim/reset restores. */
   startScenario: Scenario;
+  /** The faults in force, shared with the REST API and the engine (changed in place). */
+  faults: SimFaults;
   logger: pino.Logger;
 }
 
@@ -21,7 +25,7 @@ const hangupBody = z
   .default({ side: 'callee' });
 
 export async function controlApi(app: FastifyInstance, opts: ControlApiOptions): Promise<void> {
-  const { engine, startScenario, logger } = opts;
+  const { engine, startScenario, faults, logger } = opts;
 
   // `curl -X POST /sim/reset -H 'content-type: application/json'` sends no body; accept that.
   app.removeContentTypeParser('application/json');
@@ -60,6 +64,18 @@ export async function controlApi(app: FastifyInstance, opts: ControlApiOptions):
       return reply.code(400).send({ error: err.message, problems: err.problems });
     }
     return engine.scenario;
+  });
+
+  app.get('/sim/faults', async () => faults);
+
+  app.put('/sim/faults', async (req, reply) => {
+    try {
+      applyFaults(faults, parseFaults(req.body, 'faults'));
+    } catch (err) {
+      if (!(err instanceof ScenarioError)) throw err;
+      return reply.code(400).send({ error: err.message, problems: err.problems });
+    }
+    return faults;
   });
 
   app.get<{ Querystring: { to?: string } }>('/sim/calls', async (req) => engine.list({ to: req.query.to }));

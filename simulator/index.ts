@@ -4,10 +4,11 @@ import type pino from 'pino';
 import { createLogger } from '../lib/logger';
 import { controlApi } from './control-api';
 import { CallEngine } from './engine';
+import { applyFaults, parseFaults } from './faults';
 import { restApi } from './rest-api';
 import { DEFAULT_SCENARIO, parseScenario, type Scenario } from './scenario';
 import { Scheduler } from './scheduler';
-import type { CallbackFaults, CallStatus, RejectedCreate, SimCall } from './types';
+import type { CallbackFaults, CallStatus, RejectedCreate, SimCall, SimFaults } from './types';
 
 /**
  * The Twilio simulator (telephony.md §3): a standalone HTTP server that the real twilio SDK
@@ -60,6 +61,13 @@ export interface RunningSimulator {
   scenario(): Scenario;
   /** PUT /sim/scenario; throws ScenarioError naming the bad field. */
   setScenario(scenario: unknown): Scenario;
+  /** The faults in force (GET /sim/faults). */
+  faults(): SimFaults;
+  /**
+   * PUT /sim/faults: changes the given faults for what happens from now on (a create being
+   * answered, a callback being sent); throws naming the bad field.
+   */
+  setFaults(faults: unknown): SimFaults;
   /** POST /sim/calls/{sid}/hangup; throws if the call is unknown, over, or has no agent leg. */
   hangup(sid: string, side?: 'callee' | 'agent'): SimCall;
   /** Resolves with the call once its status is one of `statuses` (default: any final one). */
@@ -103,11 +111,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const logger = opts.logger ?? createLogger('warn', 'simulator');
   const startScenario = parseScenario(opts.scenario ?? DEFAULT_SCENARIO, 'the scenario option');
   const scheduler = new Scheduler((err) => logger.error({ err }, 'simulator task failed'));
+  const faults: SimFaults = { createDelayMs: opts.createDelayMs ?? 0, callbacks: { ...opts.callbacks } };
   const engine = new CallEngine({
     accountSid: opts.accountSid,
     authToken: opts.authToken,
     timeScale: opts.timeScale ?? 1,
-    faults: { ...opts.callbacks },
+    faults: faults.callbacks,
     callsPerSecond: opts.callsPerSecond,
     maxConcurrentCalls: opts.maxConcurrentCalls,
     scenario: startScenario,
@@ -119,14 +128,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: `no route ${req.method} ${req.url}` }),
   );
-  await app.register(controlApi, { engine, startScenario, logger });
+  await app.register(controlApi, { engine, startScenario, faults, logger });
   await app.register(restApi, {
     prefix: '/2010-04-01/Accounts/:AccountSid',
     engine,
     scheduler,
     accountSid: opts.accountSid,
     authToken: opts.authToken,
-    createDelayMs: opts.createDelayMs ?? 0,
+    faults,
     maxConcurrentRequests: opts.maxConcurrentRequests,
     logger,
   });
@@ -157,6 +166,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     setScenario(scenario) {
       engine.scenario = parseScenario(scenario, 'scenario');
       return engine.scenario;
+    },
+    faults: () => structuredClone(faults),
+    setFaults(change) {
+      applyFaults(faults, parseFaults(change, 'faults'));
+      return structuredClone(faults);
     },
     hangup(sid, side = 'callee') {
       const result = engine.hangup(sid, side);
@@ -195,5 +209,6 @@ export type {
   RejectedCreate,
   SimCall,
   SimEvent,
+  SimFaults,
   StatusCallbackEvent,
 } from './types';

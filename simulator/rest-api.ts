@@ -18,7 +18,8 @@ export interface RestApiOptions {
   scheduler: Scheduler;
   accountSid: string;
   authToken: string;
-  createDelayMs: number;
+  /** Read at each create, so PUT /sim/faults changes it while calls run. */
+  faults: { createDelayMs: number };
   /** Requests answered at once; one more is refused with 429 / 20429. Default unlimited. */
   maxConcurrentRequests?: number;
   logger: pino.Logger;
@@ -318,7 +319,7 @@ function callSid(params: CallParams, accountSid: string): string {
 
 /** Registered under the prefix /2010-04-01/Accounts/:AccountSid. */
 export async function restApi(app: FastifyInstance, opts: RestApiOptions): Promise<void> {
-  const { engine, scheduler, accountSid, authToken, createDelayMs, maxConcurrentRequests, logger } = opts;
+  const { engine, scheduler, accountSid, authToken, faults, maxConcurrentRequests, logger } = opts;
   await app.register(formbody);
   let answering = 0;
   const counted = new WeakSet<FastifyRequest>();
@@ -373,7 +374,7 @@ export async function restApi(app: FastifyInstance, opts: RestApiOptions): Promi
   app.post<{ Params: AccountParams; Body: Form }>('/Calls.json', async (req, reply) => {
     const call = engine.create(parseCreate(req.body));
     // Fault tests: the call exists and runs, but the answer comes late (the client times out).
-    if (createDelayMs > 0) await scheduler.sleep(createDelayMs);
+    if (faults.createDelayMs > 0) await scheduler.sleep(faults.createDelayMs);
     // The answer describes the call as it was created (queued), like Twilio's.
     return reply.code(201).send(callResource(call));
   });

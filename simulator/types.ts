@@ -45,6 +45,13 @@ export interface CallbackFaults {
   dropEvents?: StatusCallbackEvent[];
 }
 
+/** The faults a running simulator can be given (GET / PUT /sim/faults). */
+export interface SimFaults {
+  /** Delay before answering a create: the client times out, but the call exists and runs. */
+  createDelayMs: number;
+  callbacks: CallbackFaults;
+}
+
 /** One request the simulator made to the dialer's webhooks, and what came of it. */
 export interface CallbackDelivery {
   /** status: a status callback; answer: the call's Url; dial-action: a <Dial action>; redirect. */

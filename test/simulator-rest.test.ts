@@ -279,6 +279,51 @@ describe('simulator REST API through the twilio SDK', () => {
     }
   });
 
+  test('PUT /sim/faults changes a running simulator: late creates on, then off; a bad body changes nothing', async () => {
+    const impatient = createTwilioClient({
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      apiBaseUrl: sim.url,
+      timeoutMs: 200,
+    });
+    const put = (body: unknown) =>
+      fetch(`${sim.url}/sim/faults`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    try {
+      const on = await put({ createDelayMs: 1000, callbacks: { duplicate: true } });
+      assert.equal(on.status, 200);
+      assert.deepEqual(await on.json(), { createDelayMs: 1000, callbacks: { duplicate: true } });
+      await assert.rejects(
+        impatient.calls.create({ to: '+15005550115', from: FROM, url: answerUrl }),
+        /timeout/i,
+      );
+      assert.equal(sim.calls({ to: '+15005550115' }).length, 1, 'the late create made its call');
+
+      const bad = await put({ createDelayMs: -5, callbacks: { dropEvents: ['finished'] } });
+      assert.equal(bad.status, 400);
+      const { problems } = (await bad.json()) as { problems: string[] };
+      assert.ok(
+        problems.some((p) => p.startsWith('createDelayMs:')),
+        problems.join('; '),
+      );
+      assert.ok(
+        problems.some((p) => p.startsWith('callbacks.dropEvents[0]:')),
+        problems.join('; '),
+      );
+      assert.deepEqual(sim.faults(), { createDelayMs: 1000, callbacks: { duplicate: true } }, 'unchanged');
+
+      const off = await put({ createDelayMs: 0, callbacks: { duplicate: null } });
+      assert.deepEqual(await off.json(), { createDelayMs: 0, callbacks: {} });
+      const call = await impatient.calls.create({ to: '+15005550116', from: FROM, url: answerUrl });
+      assert.match(call.sid, /^CA/);
+    } finally {
+      sim.setFaults({ createDelayMs: 0, callbacks: { duplicate: null } });
+    }
+  });
+
   test('maxConcurrentCalls: a create over the limit is rejected with 10004', async () => {
     const limited = await startSimulator({
       accountSid: ACCOUNT_SID,

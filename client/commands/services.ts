@@ -261,7 +261,7 @@ export async function startDev(
     let cfg = base;
     if (!cfg.twilio.apiBaseUrl && !cfg.twilio.accountSid) {
       const { startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
-      const creds = twilioCredentials({ ...cfg, twilio: { apiBaseUrl: 'http://simulator' } });
+      const creds = twilioCredentials({ ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: 'http://simulator' } });
       const sim = await startSimulator({
         ...cfg.simulator,
         ...creds,
