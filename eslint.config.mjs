@@ -55,4 +55,19 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // plain Node scripts (postinstall): CommonJS, Node's globals
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+      },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

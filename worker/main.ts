@@ -146,7 +146,11 @@ export function workerDeps(
   metrics?: DialerMetrics,
 ): Deps {
   const creds = twilioCredentials(cfg);
-  const client = createTwilioClient({ ...creds, apiBaseUrl: cfg.twilio.apiBaseUrl, timeoutMs: cfg.twilio.timeoutMs });
+  const client = createTwilioClient({
+    ...creds,
+    apiBaseUrl: cfg.twilio.apiBaseUrl,
+    timeoutMs: cfg.twilio.timeoutMs,
+  });
   return {
     db: database,
     calls: twilioCalls(client),

@@ -1,0 +1,271 @@
+/**
+ * The checks a fault-injection run ends with: the contract's invariants (campaign-semantics.md §9)
+ * and the telephony promises (telephony.md §1–2), decided from three independent records: the
+ * contacts table, call_attempts, and the simulator's own list of calls and refused creates.
+ * A pure function of those records, so a test can hand it a broken record and see it caught.
+ */
+import type { RejectedCreate, SimCall } from '../simulator';
+import { mapOutcome } from '../workflows/outcome';
+import { type CallFacts, ContactSuccessful, LastState } from '../workflows/shared';
+
+export interface ContactRecord {
+  id: number;
+  phoneNumber: string;
+  contactSuccessful: number;
+  lastState: number | null;
+  redialTime: Date | null;
+  numberOfContacts: number;
+}
+
+export interface AttemptRecord {
+  contactId: number;
+  attemptNo: number;
+  phoneNumber: string;
+  callSid: string | null;
+  placed: boolean;
+  dueAt: Date | null;
+  createdAt: Date;
+  createRequestedAt: Date | null;
+  recordedAt: Date | null;
+  lastState: number | null;
+  facts: CallFacts | null;
+}
+
+export interface RunRecords {
+  maxAttempts: number;
+  /** LastStates that end a contact as Unreachable (-1) in this campaign. */
+  finalStates: number[];
+  contacts: ContactRecord[];
+  attempts: AttemptRecord[];
+  /** GET /sim/calls, restricted to the campaign's caller id. */
+  calls: SimCall[];
+  rejections: RejectedCreate[];
+  /** Numbers on the do-not-call list during the whole run. */
+  banned: Set<string>;
+  /** When the CRM reset a contact (attempts back to 0), per contact. */
+  resets: Map<number, Date[]>;
+}
+
+export const INVARIANTS = {
+  'left-at-3': 'no contact is left at 3 after the campaign stopped (§9.3)',
+  'state-allowed': 'every contact is in a state the contract allows (§3, §7)',
+  lost: 'no contact is left undialed while it is still eligible (§9.8)',
+  'attempt-unrecorded': 'every attempt has its outcome recorded (§7)',
+  'attempts-counted': 'number_of_contacts equals the placed attempts (§9.2)',
+  'calls-match-attempts': 'the simulator saw exactly the calls the placed attempts name (§9.2, telephony §1)',
+  'two-calls-one-attempt': 'no attempt placed two calls (§9.8, telephony §1)',
+  'overlapping-calls': 'no contact was in two calls at the same time (§9.1)',
+  'banned-called': 'no banned number was sent to Twilio (§9.4)',
+  'over-max-attempts': 'no contact was dialed at or over max_attempts (§9.5)',
+  'early-redial': 'no redial was dialed before its redial_time (§9.7)',
+  'outcome-mismatch': "every attempt's LastState is what the mapping gives for the call (telephony §2)",
+} as const;
+export type Invariant = keyof typeof INVARIANTS;
+
+export interface Violation {
+  invariant: Invariant;
+  contactId: number | null;
+  detail: string;
+}
+
+/** What the simulator recorded for a call, as the facts the outcome mapping reads. */
+export function factsFromSimulator(call: SimCall): CallFacts {
+  const leg = call.legs.at(-1);
+  return {
+    callSid: call.sid,
+    callStatus: call.status,
+    ...(call.sipResponseCode !== undefined ? { sipResponseCode: call.sipResponseCode } : {}),
+    ...(call.answeredBy !== undefined ? { answeredBy: call.answeredBy } : {}),
+    ...(leg
+      ? { agentStep: true, ...(leg.dialCallStatus ? { dialCallStatus: leg.dialCallStatus } : {}) }
+      : {}),
+    ...(call.endedBy === 'agent' ? { agentHungUpFirst: true } : {}),
+  };
+}
+
+const ms = (d: Date | string) => new Date(d).getTime();
+
+export function checkRun(r: RunRecords): Violation[] {
+  const out: Violation[] = [];
+  const add = (invariant: Invariant, contactId: number | null, detail: string) =>
+    out.push({ invariant, contactId, detail });
+
+  const attemptsOf = groupBy(r.attempts, (a) => a.contactId);
+  const callsTo = groupBy(r.calls, (c) => c.to);
+  const callBySid = new Map(r.calls.map((c) => [c.sid, c]));
+  const placedSids = new Map<string, AttemptRecord[]>();
+  for (const a of r.attempts) {
+    if (a.callSid) placedSids.set(a.callSid, [...(placedSids.get(a.callSid) ?? []), a]);
+  }
+
+  for (const c of r.contacts) {
+    const attempts = (attemptsOf.get(c.id) ?? []).sort((a, b) => a.attemptNo - b.attemptNo);
+    const resets = r.resets.get(c.id) ?? [];
+    const lastReset = resets.length ? Math.max(...resets.map(ms)) : -Infinity;
+    const placedSinceReset = attempts.filter((a) => a.placed && ms(a.createdAt) > lastReset).length;
+
+    // the row
+    if (c.contactSuccessful === ContactSuccessful.MarkedForDialing) add('left-at-3', c.id, 'still at 3');
+    else if (![-1, 0, 1, 2].includes(c.contactSuccessful)) {
+      add('state-allowed', c.id, `contact_successful ${c.contactSuccessful}`);
+    } else if (c.contactSuccessful === ContactSuccessful.Successful && c.lastState !== LastState.Connected) {
+      add('state-allowed', c.id, `Successful with last_state ${c.lastState}`);
+    } else if (c.contactSuccessful === ContactSuccessful.NoSuccess && c.redialTime === null) {
+      add('state-allowed', c.id, 'NoSuccess without a redial_time');
+    } else if (
+      c.contactSuccessful === ContactSuccessful.Unreachable &&
+      !r.finalStates.includes(c.lastState ?? -1) &&
+      c.numberOfContacts < r.maxAttempts
+    ) {
+      add(
+        'state-allowed',
+        c.id,
+        `Unreachable after ${c.numberOfContacts} attempts with last_state ${c.lastState}`,
+      );
+    }
+    if (
+      (c.contactSuccessful === ContactSuccessful.NotUsed ||
+        c.contactSuccessful === ContactSuccessful.NoSuccess) &&
+      c.numberOfContacts < r.maxAttempts
+    ) {
+      add(
+        'lost',
+        c.id,
+        `left at ${c.contactSuccessful} with ${c.numberOfContacts} of ${r.maxAttempts} attempts`,
+      );
+    }
+    if (c.numberOfContacts !== placedSinceReset) {
+      add(
+        'attempts-counted',
+        c.id,
+        `number_of_contacts ${c.numberOfContacts}, placed attempts ${placedSinceReset}`,
+      );
+    }
+
+    // each attempt
+    let placedBefore = 0;
+    let segmentStart = -Infinity;
+    for (const a of attempts) {
+      const reset = resets.map(ms).filter((t) => t < ms(a.createdAt) && t > segmentStart);
+      if (reset.length) {
+        placedBefore = 0;
+        segmentStart = Math.max(...reset);
+      }
+      const where = `attempt ${a.attemptNo}`;
+      if (a.recordedAt === null || a.lastState === null)
+        add('attempt-unrecorded', c.id, `${where} has no outcome`);
+      if (placedBefore >= r.maxAttempts) {
+        add('over-max-attempts', c.id, `${where} after ${placedBefore} placed of ${r.maxAttempts}`);
+      }
+      if (a.placed) placedBefore++;
+      const dialedAt = a.createRequestedAt ?? (a.callSid ? callBySid.get(a.callSid)?.createdAt : undefined);
+      if (a.dueAt && dialedAt && ms(dialedAt) < ms(a.dueAt)) {
+        add('early-redial', c.id, `${where} dialed ${ms(a.dueAt) - ms(dialedAt)} ms before it was due`);
+      }
+      if (a.lastState !== null)
+        checkOutcome(r, a, callBySid, (d) => add('outcome-mismatch', c.id, `${where}: ${d}`));
+    }
+  }
+
+  // the simulator's side: every call belongs to exactly one placed attempt, and the other way round
+  const contactByNumber = new Map(r.contacts.map((c) => [c.phoneNumber, c.id]));
+  for (const call of r.calls) {
+    const owners = placedSids.get(call.sid) ?? [];
+    const contactId = contactByNumber.get(call.to) ?? null;
+    if (owners.length === 0) {
+      add('two-calls-one-attempt', contactId, `call ${call.sid} to ${call.to} belongs to no attempt`);
+    }
+    if (r.banned.has(call.to)) add('banned-called', contactId, `call ${call.sid} to banned ${call.to}`);
+  }
+  for (const rej of r.rejections) {
+    if (r.banned.has(rej.to)) {
+      add(
+        'banned-called',
+        contactByNumber.get(rej.to) ?? null,
+        `create to banned ${rej.to} (refused ${rej.code})`,
+      );
+    }
+  }
+  for (const a of r.attempts) {
+    if (a.placed && (!a.callSid || !callBySid.has(a.callSid))) {
+      add(
+        'calls-match-attempts',
+        a.contactId,
+        `attempt ${a.attemptNo} names ${a.callSid}, which the simulator never saw`,
+      );
+    }
+  }
+  for (const c of r.contacts) {
+    const calls = callsTo.get(c.phoneNumber) ?? [];
+    const placed = (attemptsOf.get(c.id) ?? []).filter((a) => a.placed).length;
+    if (calls.length !== placed) {
+      add('calls-match-attempts', c.id, `${calls.length} calls at the simulator, ${placed} placed attempts`);
+    }
+    const sorted = [...calls].sort((a, b) => ms(a.createdAt) - ms(b.createdAt));
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1]!;
+      const prevEnd = prev.endedAt ? ms(prev.endedAt) : Infinity;
+      if (ms(sorted[i]!.createdAt) < prevEnd) {
+        add('overlapping-calls', c.id, `call ${sorted[i]!.sid} started while ${prev.sid} was live`);
+      }
+    }
+  }
+  return out;
+}
+
+function checkOutcome(
+  r: RunRecords,
+  a: AttemptRecord,
+  callBySid: Map<string, SimCall>,
+  fail: (detail: string) => void,
+): void {
+  const call = a.callSid ? callBySid.get(a.callSid) : undefined;
+  if (call) {
+    const want = mapOutcome(factsFromSimulator(call));
+    if (want !== a.lastState)
+      fail(`LastState ${a.lastState}, the simulator's call ${call.sid} gives ${want}`);
+    return;
+  }
+  if (a.placed) return; // reported as calls-match-attempts
+  // not placed: banned or unparsable before any request, or a create Twilio refused
+  if (a.facts?.banned || a.facts?.unparsable) {
+    const want = mapOutcome({ banned: a.facts.banned, unparsable: a.facts.unparsable });
+    if (want !== a.lastState)
+      fail(`LastState ${a.lastState} for a number refused before the create (${want})`);
+    return;
+  }
+  const refused = r.rejections.filter((x) => x.to === a.phoneNumber);
+  const explained = refused.some(
+    (x) =>
+      mapOutcome({ createError: { code: x.code, status: x.httpStatus, message: x.message } }) === a.lastState,
+  );
+  if (!explained) {
+    fail(
+      `LastState ${a.lastState} without a call, and no refused create to ${a.phoneNumber} explains it` +
+        (refused.length ? ` (refused: ${refused.map((x) => x.code).join(', ')})` : ''),
+    );
+  }
+}
+
+function groupBy<T, K>(xs: T[], key: (x: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
+  return m;
+}
+
+/** Counts per invariant (every invariant present, 0 when held) and the contacts involved. */
+export function summarise(violations: Violation[]): {
+  counts: Record<Invariant, number>;
+  contacts: Partial<Record<Invariant, number[]>>;
+} {
+  const counts = Object.fromEntries(Object.keys(INVARIANTS).map((k) => [k, 0])) as Record<Invariant, number>;
+  const contacts: Partial<Record<Invariant, number[]>> = {};
+  for (const v of violations) {
+    counts[v.invariant]++;
+    if (v.contactId !== null) {
+      const ids = (contacts[v.invariant] ??= []);
+      if (!ids.includes(v.contactId)) ids.push(v.contactId);
+    }
+  }
+  return { counts, contacts };
+}

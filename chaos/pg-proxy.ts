@@ -1,0 +1,67 @@
+import net from 'node:net';
+
+/**
+ * A TCP proxy between the dialer's processes and PostgreSQL that can cut every connection:
+ * `cut(ms)` resets the open ones and refuses new ones for `ms`, the way a network partition or a
+ * database failover looks to the driver. The machine's PostgreSQL itself is never touched.
+ */
+export class PgProxy {
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private refuseUntil = 0;
+  private readonly server: net.Server;
+  port = 0;
+
+  private constructor(target: { host: string; port: number }) {
+    this.server = net.createServer((client) => this.accept(client, target));
+  }
+
+  static async start(target: { host: string; port: number }, listenPort = 0): Promise<PgProxy> {
+    const proxy = new PgProxy(target);
+    await new Promise<void>((resolve, reject) => {
+      proxy.server.once('error', reject);
+      proxy.server.listen(listenPort, '127.0.0.1', () => resolve());
+    });
+    proxy.port = (proxy.server.address() as net.AddressInfo).port;
+    return proxy;
+  }
+
+  private accept(client: net.Socket, target: { host: string; port: number }): void {
+    if (Date.now() < this.refuseUntil) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(target.port, target.host);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    this.pairs.add(pair);
+    const close = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  /** Open connections now. */
+  get connections(): number {
+    return this.pairs.size;
+  }
+
+  /** Resets every open connection and refuses new ones for `ms`; returns how many were cut. */
+  cut(ms: number): number {
+    this.refuseUntil = Date.now() + ms;
+    const n = this.pairs.size;
+    for (const [client, upstream] of [...this.pairs]) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+    return n;
+  }
+
+  async close(): Promise<void> {
+    this.cut(Infinity);
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

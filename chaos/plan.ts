@@ -1,0 +1,117 @@
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import type { OutcomeSpec } from '../simulator';
+
+/** A seeded random source: the same seed gives the same contacts, outcomes and fault schedule. */
+export class Rng {
+  private readonly g;
+  constructor(seed: number) {
+    this.g = xoroshiro128plus(seed);
+  }
+  /** An integer in [from, to]. */
+  int(from: number, to: number): number {
+    return uniformInt(this.g, from, to);
+  }
+  /** A number in [0, 1). */
+  float(): number {
+    return uniformInt(this.g, 0, 2 ** 30 - 1) / 2 ** 30;
+  }
+  between(from: number, to: number): number {
+    return from + (to - from) * this.float();
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(0, xs.length - 1)]!;
+  }
+  weighted<K extends string>(weights: Record<K, number>): K {
+    const entries = Object.entries(weights) as [K, number][];
+    let x = this.float() * entries.reduce((s, [, w]) => s + w, 0);
+    for (const [k, w] of entries) if ((x -= w) < 0) return k;
+    return entries[entries.length - 1]![0];
+  }
+  shuffle<T>(xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+    }
+    return xs;
+  }
+}
+
+export const FAULT_KINDS = [
+  'worker-kill',
+  'server-kill',
+  'temporal-restart',
+  'db-cut',
+  'late-create',
+  'crm-edit',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export const CRM_EDITS = ['follow-up', 'redial-now', 'reset', 'add-contacts'] as const;
+export type CrmEdit = (typeof CRM_EDITS)[number];
+
+export interface PlannedFault {
+  /** 1-based, in schedule order. */
+  n: number;
+  /** ms after the campaign started. */
+  atMs: number;
+  kind: FaultKind;
+  /** worker-kill: which worker (the next live one if it is down). */
+  worker?: number;
+  /** How long the fault lasts: the pause before a restart, the cut, the late-create window. */
+  durationMs?: number;
+  crm?: CrmEdit;
+}
+
+/**
+ * The schedule: an equal share of each kind (the remainder at random), shuffled, at gaps of
+ * 0.5–1.5 × the mean gap.
+ */
+export function planFaults(rng: Rng, count: number, meanGapMs: number, workers: number): PlannedFault[] {
+  const kinds: FaultKind[] = [];
+  for (let i = 0; i < count; i++) {
+    kinds.push(
+      i < count - (count % FAULT_KINDS.length) ? FAULT_KINDS[i % FAULT_KINDS.length]! : rng.pick(FAULT_KINDS),
+    );
+  }
+  rng.shuffle(kinds);
+  let at = 0;
+  return kinds.map((kind, i) => {
+    at += Math.round(rng.between(0.5, 1.5) * meanGapMs);
+    const f: PlannedFault = { n: i + 1, atMs: at, kind };
+    if (kind === 'worker-kill')
+      Object.assign(f, { worker: rng.int(0, workers - 1), durationMs: rng.int(500, 8000) });
+    if (kind === 'server-kill') f.durationMs = rng.int(200, 4000);
+    if (kind === 'db-cut') f.durationMs = rng.int(500, 5000);
+    if (kind === 'late-create') f.durationMs = rng.int(1000, 6000);
+    if (kind === 'crm-edit') f.crm = rng.pick(CRM_EDITS);
+    return f;
+  });
+}
+
+/** What the simulator does for a contact's calls, weighted like a real list (most reachable). */
+const OUTCOME_WEIGHTS = {
+  human: 30,
+  busy: 14,
+  'no-answer': 14,
+  machine: 6,
+  fax: 2,
+  unreachable: 6,
+  'wrong-number': 2,
+  invalid: 1,
+  blocked: 1,
+  reject: 5,
+  incompatible: 2,
+  'no-line': 3,
+  error: 3,
+  'human-hangs-up': 3,
+} as const;
+
+/** One to three outcomes, used call by call (the last repeats), with ring and talk seconds. */
+export function planOutcomes(rng: Rng): OutcomeSpec[] {
+  return Array.from({ length: rng.int(1, 3) }, () => ({
+    outcome: rng.weighted(OUTCOME_WEIGHTS),
+    ringSeconds: rng.int(1, 8),
+    talkSeconds: rng.int(2, 20),
+  }));
+}

@@ -1,0 +1,187 @@
+/**
+ * The checks the chaos run ends with must catch each violation they name: a consistent record
+ * passes, and each invariant, broken on purpose, is reported for the right contact.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  type AttemptRecord,
+  checkRun,
+  type Invariant,
+  INVARIANTS,
+  type RunRecords,
+  summarise,
+} from '../chaos/checks';
+import { FAULT_KINDS, planFaults, Rng } from '../chaos/plan';
+import type { SimCall } from '../simulator';
+import { LastState } from '../workflows/shared';
+
+const t = (s: number) => new Date(Date.UTC(2026, 10, 26, 12, 0, s));
+
+function call(
+  sid: string,
+  to: string,
+  from: number,
+  to_: number,
+  status: SimCall['status'],
+  extra: Partial<SimCall> = {},
+) {
+  return {
+    sid,
+    to,
+    from: '+15005550006',
+    status,
+    createdAt: t(from).toISOString(),
+    endedAt: t(to_).toISOString(),
+    legs: [],
+    ...extra,
+  } as unknown as SimCall;
+}
+
+function attempt(contactId: number, attemptNo: number, a: Partial<AttemptRecord>): AttemptRecord {
+  return {
+    contactId,
+    attemptNo,
+    phoneNumber: '',
+    callSid: null,
+    placed: false,
+    dueAt: null,
+    createdAt: t(0),
+    createRequestedAt: null,
+    recordedAt: t(59),
+    lastState: null,
+    facts: null,
+    ...a,
+  };
+}
+
+/**
+ * Contact 1: busy, then answered (Successful). Contact 2: a banned number (Banned, never sent).
+ * Contact 3: a create Twilio refused as an invalid number (WrongNumber).
+ */
+function consistent(): RunRecords {
+  return {
+    maxAttempts: 3,
+    finalStates: [LastState.WrongNumber, LastState.Banned],
+    contacts: [
+      {
+        id: 1,
+        phoneNumber: '+15000000001',
+        contactSuccessful: 1,
+        lastState: 0,
+        redialTime: null,
+        numberOfContacts: 2,
+      },
+      {
+        id: 2,
+        phoneNumber: '+15000000002',
+        contactSuccessful: -1,
+        lastState: 1000,
+        redialTime: null,
+        numberOfContacts: 0,
+      },
+      {
+        id: 3,
+        phoneNumber: '+15000000003',
+        contactSuccessful: -1,
+        lastState: 4,
+        redialTime: null,
+        numberOfContacts: 0,
+      },
+    ],
+    attempts: [
+      attempt(1, 1, {
+        phoneNumber: '+15000000001',
+        callSid: 'CA1',
+        placed: true,
+        createdAt: t(1),
+        createRequestedAt: t(1),
+        lastState: LastState.Busy,
+      }),
+      attempt(1, 2, {
+        phoneNumber: '+15000000001',
+        callSid: 'CA2',
+        placed: true,
+        dueAt: t(10),
+        createdAt: t(9),
+        createRequestedAt: t(10),
+        lastState: LastState.Connected,
+      }),
+      attempt(2, 1, { phoneNumber: '+15000000002', lastState: LastState.Banned, facts: { banned: true } }),
+      attempt(3, 1, {
+        phoneNumber: '+15000000003',
+        createRequestedAt: t(2),
+        lastState: LastState.WrongNumber,
+        facts: { createError: { code: 21211, status: 400, message: 'invalid' } },
+      }),
+    ],
+    calls: [
+      call('CA1', '+15000000001', 1, 3, 'busy', { sipResponseCode: 486 } as Partial<SimCall>),
+      call('CA2', '+15000000001', 10, 20, 'completed'),
+    ],
+    rejections: [
+      {
+        at: t(2).toISOString(),
+        to: '+15000000003',
+        from: '+15005550006',
+        code: 21211,
+        httpStatus: 400,
+        message: 'invalid',
+      },
+    ],
+    banned: new Set(['+15000000002']),
+    resets: new Map(),
+  };
+}
+
+describe('chaos checks', () => {
+  test('a consistent record holds every invariant', () => {
+    assert.deepEqual(checkRun(consistent()), []);
+  });
+
+  const breaks: [Invariant, (r: RunRecords) => void, number][] = [
+    ['left-at-3', (r) => (r.contacts[0]!.contactSuccessful = 3), 1],
+    ['state-allowed', (r) => (r.contacts[0]!.lastState = LastState.Busy), 1],
+    [
+      'lost',
+      (r) => Object.assign(r.contacts[0]!, { contactSuccessful: 2, lastState: 1, redialTime: t(30) }),
+      1,
+    ],
+    ['attempt-unrecorded', (r) => (r.attempts[1]!.recordedAt = null), 1],
+    ['attempts-counted', (r) => (r.contacts[0]!.numberOfContacts = 3), 1],
+    ['calls-match-attempts', (r) => r.calls.splice(1, 1), 1],
+    ['two-calls-one-attempt', (r) => r.calls.push(call('CA9', '+15000000001', 21, 25, 'completed')), 1],
+    ['overlapping-calls', (r) => (r.calls[0]!.endedAt = t(12).toISOString()), 1],
+    ['banned-called', (r) => r.rejections.push({ ...r.rejections[0]!, to: '+15000000002' }), 2],
+    ['over-max-attempts', (r) => (r.maxAttempts = 1), 1],
+    ['early-redial', (r) => (r.attempts[1]!.createRequestedAt = t(9)), 1],
+    ['outcome-mismatch', (r) => (r.attempts[0]!.lastState = LastState.AlertingTimeout), 1],
+  ];
+  for (const [invariant, breakIt, contactId] of breaks) {
+    test(`${invariant}: ${INVARIANTS[invariant]} — a broken record is caught`, () => {
+      const r = consistent();
+      breakIt(r);
+      const { counts, contacts } = summarise(checkRun(r));
+      assert.ok(counts[invariant] > 0, `${invariant} not reported: ${JSON.stringify(counts)}`);
+      assert.ok(contacts[invariant]?.includes(contactId), `contact ${contactId} named`);
+    });
+  }
+
+  test('a reset starts the count again: attempts before it do not count against the row', () => {
+    const r = consistent();
+    r.contacts[0]!.numberOfContacts = 1;
+    r.resets.set(1, [t(5)]);
+    assert.deepEqual(checkRun(r), []);
+  });
+
+  test('the same seed gives the same fault schedule, with an equal share of each kind', () => {
+    const a = planFaults(new Rng(42), 60, 1000, 2);
+    assert.deepEqual(planFaults(new Rng(42), 60, 1000, 2), a);
+    assert.notDeepEqual(planFaults(new Rng(43), 60, 1000, 2), a);
+    for (const kind of FAULT_KINDS) assert.equal(a.filter((f) => f.kind === kind).length, 10, kind);
+    assert.ok(
+      a.every((f, i) => i === 0 || f.atMs > a[i - 1]!.atMs),
+      'in time order',
+    );
+  });
+});
