@@ -162,6 +162,27 @@ export function workerDeps(
   };
 }
 
+/**
+ * Connects to Temporal, waiting while it does not answer (a restart, or a deployment where the
+ * worker comes up first) instead of exiting: up to `maxWaitMs`, then the error.
+ */
+export async function connectWhenUp(
+  address: string,
+  logger: pino.Logger,
+  maxWaitMs = 120_000,
+): Promise<NativeConnection> {
+  const deadline = Date.now() + maxWaitMs;
+  for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await NativeConnection.connect({ address });
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw err;
+      logger.warn({ address, retryInMs: delay }, 'Temporal does not answer yet; trying again');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 /** The worker process: builds its dependencies once, runs until SIGINT/SIGTERM, closes them. */
 export async function runWorker(cfg: Config): Promise<void> {
   const { publicBaseUrl } = cfg;
@@ -173,7 +194,7 @@ export async function runWorker(cfg: Config): Promise<void> {
   const served = await startMetrics(cfg, logger);
   if (served) logger.info({ url: served.url }, 'metrics for Prometheus');
   const database = connectDatabase(cfg.databaseUrl);
-  const connection = await NativeConnection.connect({ address: cfg.temporal.address });
+  const connection = await connectWhenUp(cfg.temporal.address, logger);
   try {
     const worker = await createWorker({
       connection,
