@@ -74,6 +74,8 @@ export interface ChaosReport {
   /** The campaign had not settled when the settle timeout ran out. */
   settled: boolean;
   outcomes: Record<string, number>;
+  /** Attempts whose callbacks were all lost: decided from the fetched call, which has no SIP code. */
+  decidedWithoutSipCode: number;
   seconds: number;
   workDir: string;
 }
@@ -123,6 +125,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   fs.mkdirSync(path.join(workDir, 'logs'), { recursive: true });
   const cleanups: (() => Promise<unknown>)[] = [];
   const cfg = config();
+  // Ctrl-C or a kill of the driver stops what it started (the dev server runs in its own group)
+  const interrupted = async (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the processes this run started`);
+    for (const c of [...cleanups].reverse()) await c().catch(() => undefined);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
 
   await ensureDatabase(o.databaseUrl);
   await migrateDatabase(o.databaseUrl);
@@ -269,20 +278,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const resets = new Map<number, Date[]>();
     const busy = new Map<FaultKind, Promise<void>>();
     const background: Promise<unknown>[] = [];
-    const api = async (method: string, url: string, body: unknown) =>
-      retry(
-        () =>
-          fetch(`http://127.0.0.1:${serverPort}/api${url}`, {
+    // A request is sent again only when it never reached the server (connection refused while the
+    // server is down); one cut off in flight may have been carried out, so it is not repeated.
+    const api = async (method: string, url: string, body: unknown) => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${serverPort}/api${url}`, {
             method,
             headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
             body: JSON.stringify(body),
-          }).then(
-            async (r) => ({ status: r.status, body: await r.text() }),
-            () => undefined,
-          ),
-        (r) => r !== undefined,
-        30_000,
-      );
+          });
+          return { status: r.status, body: await r.text() };
+        } catch (err) {
+          const code = (err as { cause?: { code?: string } }).cause?.code;
+          if (code !== 'ECONNREFUSED' || Date.now() > deadline)
+            return { status: 0, body: `no answer: ${code ?? String(err)}` };
+          await sleep(300);
+        }
+      }
+    };
 
     const inject = async (f: PlannedFault): Promise<string> => {
       switch (f.kind) {
@@ -347,7 +362,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         if (id !== undefined) {
           const at = new Date();
           res = await api('POST', `/contacts/${id}/reset`, {});
-          if (res && res.status < 400) resets.set(id, [...(resets.get(id) ?? []), at]);
+          let done = res.status > 0 && res.status < 400;
+          if (res.status === 0) {
+            // cut off in flight: see whether it was carried out
+            const [row] = await db.sql<
+              { n: number }[]
+            >`select number_of_contacts as n from contacts where id = ${id} and contact_successful <> -1`;
+            done = row?.n === 0;
+          }
+          if (done) resets.set(id, [...(resets.get(id) ?? []), at]);
         }
       } else {
         const followUp = edit === 'follow-up';
@@ -356,7 +379,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           res = await api('POST', `/contacts/${id}/redial`, { at: followUp ? `+${rng.int(2, 10)}s` : 'now' });
         }
       }
-      const ok = res !== undefined && res.status < 400;
+      const ok = res !== undefined && res.status > 0 && res.status < 400;
       crmEdits[edit][ok ? 'applied' : 'refused']++;
       return `CRM ${edit}${id !== undefined ? ` contact ${id}` : ''}: ${res ? `${res.status}${ok ? '' : ` ${res.body.slice(0, 120)}`}` : 'no candidate'}`;
     };
@@ -418,7 +441,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // stop the processes (SIGTERM: they drain), then read the three records
     await Promise.all(services.map((s) => s.stop()));
     const records = await readRecords(db, sim, campaign, banned, resets);
-    const violations = checkRun(records);
+    const seen = { decidedWithoutSipCode: [] as number[] };
+    const violations = checkRun(records, seen);
     const { counts, contacts: violating } = summarise(violations);
     const outcomes: Record<string, number> = {};
     for (const a of records.attempts)
@@ -439,10 +463,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       crashes: Object.fromEntries(services.map((s) => [s.name, s.crashes])),
       settled,
       outcomes,
+      decidedWithoutSipCode: seen.decidedWithoutSipCode.length,
       seconds: Math.round((Date.now() - started) / 100) / 10,
       workDir,
     };
   } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
 }
@@ -551,6 +577,7 @@ export function formatReport(r: ChaosReport): string {
     `  CRM edits: ${Object.entries(r.crmEdits)
       .map(([k, v]) => `${k} ${v.applied}${v.refused ? ` (+${v.refused} refused)` : ''}`)
       .join(', ')}`,
+    `  attempts decided from a fetched call without its SIP code (every callback lost): ${r.decidedWithoutSipCode}`,
     `  crashes (restarted): ${Object.entries(r.crashes)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,

@@ -174,6 +174,63 @@ describe('chaos checks', () => {
     assert.deepEqual(checkRun(r), []);
   });
 
+  test('a call decided from a fetch (every callback lost) may lack its SIP code: allowed and counted', () => {
+    const r = consistent();
+    r.calls.push(call('CA3', '+15000000004', 30, 31, 'failed', { sipResponseCode: 480 } as Partial<SimCall>));
+    r.contacts.push({
+      id: 4,
+      phoneNumber: '+15000000004',
+      contactSuccessful: 2,
+      lastState: 9,
+      redialTime: t(40),
+      numberOfContacts: 1,
+    });
+    r.maxAttempts = 1; // contact 4 is done
+    r.contacts[0]!.numberOfContacts = 2;
+    const fetched = attempt(4, 1, {
+      phoneNumber: '+15000000004',
+      callSid: 'CA3',
+      placed: true,
+      createdAt: t(30),
+      lastState: LastState.ErrorOccurred,
+      facts: { callSid: 'CA3', callStatus: 'failed' },
+    });
+    r.attempts.push(fetched);
+    const seen = { decidedWithoutSipCode: [] as number[] };
+    const outcome = checkRun(r, seen).filter((v) => v.invariant === 'outcome-mismatch');
+    assert.deepEqual(outcome, []);
+    assert.deepEqual(seen.decidedWithoutSipCode, [4]);
+    // with the SIP code in hand, ErrorOccurred is wrong (480 is Unreachable)
+    fetched.facts = { callSid: 'CA3', callStatus: 'failed', sipResponseCode: 480 };
+    assert.equal(checkRun(r).filter((v) => v.invariant === 'outcome-mismatch').length, 1);
+  });
+
+  test('one number on two contacts: calls are matched per number, overlaps per contact', () => {
+    const r = consistent();
+    r.contacts.push({
+      id: 5,
+      phoneNumber: '+15000000001',
+      contactSuccessful: 1,
+      lastState: 0,
+      redialTime: null,
+      numberOfContacts: 1,
+    });
+    r.attempts.push(
+      attempt(5, 1, {
+        phoneNumber: '+15000000001',
+        callSid: 'CA5',
+        placed: true,
+        createdAt: t(2),
+        createRequestedAt: t(2),
+        lastState: LastState.Connected,
+      }),
+    );
+    r.calls.push(call('CA5', '+15000000001', 2, 12, 'completed'));
+    assert.deepEqual(checkRun(r), [], 'contact 5 and contact 1 may be called at once: they are two contacts');
+    r.calls.pop();
+    assert.ok(checkRun(r).some((v) => v.invariant === 'calls-match-attempts' && v.contactId === 5));
+  });
+
   test('the same seed gives the same fault schedule, with an equal share of each kind', () => {
     const a = planFaults(new Rng(42), 60, 1000, 2);
     assert.deepEqual(planFaults(new Rng(42), 60, 1000, 2), a);
