@@ -2,6 +2,8 @@
  * `campaign update|show|list` and `campaign status --watch` through the real command line.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { campaignWorkflowId } from '../workflows/shared';
 import {
@@ -9,6 +11,7 @@ import {
   createCampaign,
   eventually,
   insertContacts,
+  repoRoot,
   runCli,
   startStack,
   testPhone,
@@ -110,28 +113,54 @@ describe('campaign update, show, list, status --watch', { timeout: 180_000 }, ()
   });
 
   test('status --watch follows the campaign until it ends', async () => {
+    // The campaign starts empty and keeps running, so the first frame is drawn before any call
+    // however slow the machine; the contacts come after it, and the watch ends with the campaign.
     const name = uid('watch');
     await createCampaign(stack.env, name, '--lines', '1');
-    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 2, talkSeconds: 2 } });
-    await insertContacts(stack.db, name, [testPhone(), testPhone(), testPhone()]);
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
-    const r = await runCli(
-      ['campaign', 'status', name, '--watch', '--json', '--interval', '300ms'],
-      stack.env,
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
+    assert.equal((await runCli(['campaign', 'start', name, '--keep-running'], stack.env)).code, 0);
+    const watch = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'client/main.ts'),
+        'campaign',
+        'status',
+        name,
+        '--watch',
+        '--json',
+        '--interval',
+        '300ms',
+      ],
+      { env: stack.env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    assert.equal(r.code, 0, r.stderr);
-    const frames = r.stdout
-      .trim()
-      .split('\n')
-      .map(
-        (l) =>
-          JSON.parse(l) as { status: string; attempts: number; byContactSuccessful: Record<string, number> },
-      );
-    assert.ok(frames.length >= 2, `several frames (${frames.length})`);
-    const last = frames.at(-1)!;
-    assert.equal(last.status, 'completed');
-    assert.equal(last.byContactSuccessful.Successful, 3);
-    assert.ok(frames[0]!.attempts < 3, 'the first frame was drawn while calls were still to come');
+    let out = '';
+    let err = '';
+    watch.stdout.on('data', (d) => (out += d));
+    watch.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((r) => watch.on('exit', (c) => r(c)));
+    type Frame = { status: string; attempts: number; byContactSuccessful: Record<string, number> };
+    const frames = () =>
+      out
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Frame);
+    await eventually(async () => frames().length >= 1, 60_000, 'the first frame');
+    await insertContacts(stack.db, name, [testPhone(), testPhone(), testPhone()]);
+    assert.equal((await runCli(['campaign', 'refill', name], stack.env)).code, 0);
+    await eventually(
+      async () => frames().at(-1)?.byContactSuccessful.Successful === 3,
+      120_000,
+      'the watch to show the three reached',
+    );
+    assert.equal((await runCli(['campaign', 'stop', name], stack.env)).code, 0);
+    assert.equal(await exited, 0, err);
+    const all = frames();
+    assert.equal(all[0]!.attempts, 0, 'the first frame was drawn before any call');
+    assert.ok(all.length >= 2, `it redrew as calls came (${all.length} frames)`);
+    assert.equal(all.at(-1)!.status, 'stopped', 'the watch ends with the campaign');
+    assert.equal(all.at(-1)!.byContactSuccessful.Successful, 3);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
   });
 });
