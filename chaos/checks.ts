@@ -112,7 +112,11 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
     if (c.contactSuccessful === ContactSuccessful.MarkedForDialing) add('left-at-3', c.id, 'still at 3');
     else if (![-1, 0, 1, 2].includes(c.contactSuccessful)) {
       add('state-allowed', c.id, `contact_successful ${c.contactSuccessful}`);
-    } else if (c.contactSuccessful === ContactSuccessful.Successful && c.lastState !== LastState.Connected) {
+    } else if (
+      c.contactSuccessful === ContactSuccessful.Successful &&
+      c.lastState !== LastState.Connected &&
+      c.lastState !== LastState.AgentHangUp
+    ) {
       add('state-allowed', c.id, `Successful with last_state ${c.lastState}`);
     } else if (c.contactSuccessful === ContactSuccessful.NoSuccess && c.redialTime === null) {
       add('state-allowed', c.id, 'NoSuccess without a redial_time');
