@@ -118,12 +118,15 @@ export async function startMetrics(
 ): Promise<{ metrics: DialerMetrics; url: string; close(): Promise<void> } | null> {
   const sdkPort = !cfg.metrics || cfg.metrics.port === 0 ? 0 : cfg.metrics.port + 1;
   const sdkMetricsUrl = sdkPort ? `http://127.0.0.1:${sdkPort}/metrics` : undefined;
+  const coreLevel = cfg.logLevel === 'debug' ? 'INFO' : SDK_LEVELS[cfg.logLevel];
   Runtime.install({
     logger: new DefaultLogger(SDK_LEVELS[cfg.logLevel], (entry) =>
       logger[PINO_LEVELS[entry.level]]({ ...entry.meta }, entry.message),
     ),
     telemetryOptions: {
-      logging: { filter: { core: SDK_LEVELS[cfg.logLevel], other: SDK_LEVELS[cfg.logLevel] }, forward: {} },
+      // The SDK core's own debug output (every poll and gRPC call) drowns a worker: it comes
+      // only with LOG_LEVEL=trace; debug gives ours and the SDK's info.
+      logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} },
       ...(sdkPort ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}` } } } : {}),
     },
   });
