@@ -25,7 +25,7 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
   });
   after(async () => stack?.stop());
 
-  test('unsigned, wrongly signed and tampered callbacks are refused and change nothing', async () => {
+  test('unsigned, wrongly signed, tampered, replayed and oversized callbacks are refused or ignored and change nothing', async () => {
     const name = uid('sig');
     const phone = testPhone();
     // a call that stays live for 30 s (600 s at time scale 0.05)
@@ -54,7 +54,7 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
       SipResponseCode: '200',
       CallDuration: '1',
     };
-    const post = (headers: Record<string, string>, body = params) =>
+    const post = (headers: Record<string, string>, body: Record<string, string> = params) =>
       fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -76,6 +76,26 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
     assert.equal(tampered.status, 403);
     const garbage = await post({ 'x-twilio-signature': 'abc' });
     assert.equal(garbage.status, 403);
+    // a signature Twilio made for another URL (another attempt's callback), replayed here
+    const otherUrl = twilio.getExpectedTwilioSignature(
+      SIMULATOR_AUTH_TOKEN,
+      url.replace('attempt=1', 'attempt=2'),
+      params,
+    );
+    assert.equal((await post({ 'x-twilio-signature': otherUrl })).status, 403);
+    // a genuine callback of another call, sent to this call's URL: signed, but not this call's
+    const otherCall = { ...params, CallSid: `CA${'0'.repeat(32)}` };
+    const replayed = await post(
+      { 'x-twilio-signature': twilio.getExpectedTwilioSignature(SIMULATOR_AUTH_TOKEN, url, otherCall) },
+      otherCall,
+    );
+    assert.ok(replayed.status < 500, `a callback of another call is answered (${replayed.status})`);
+    // an oversized body is refused before anything reads it
+    const huge = await post(
+      { 'x-twilio-signature': 'abc' },
+      { ...params, Padding: 'x'.repeat(2 * 1024 * 1024) },
+    );
+    assert.equal(huge.status, 413);
 
     const afterForged = await contact.query(contactStatusQuery);
     assert.equal(afterForged.callbacks, before.callbacks, 'no forged callback reached the workflow');
