@@ -117,6 +117,29 @@ describe('CRM HTTP API', { timeout: 240_000 }, () => {
     assert.equal(ok.json.campaignTold, false, 'the campaign is not running');
   });
 
+  test('text holding SQL or script is stored literally and comes back unchanged', async () => {
+    const name = uid('crm-literal');
+    await createCampaign(stack.env, name);
+    const evil = {
+      name: "Robert'); DROP TABLE contacts; --",
+      data: { note: '<script>alert(1)</script>', sql: "' OR 1=1 --", nested: { "a'b": '$1 \\x00' } },
+    };
+    const added = await api('POST', '/api/contacts', {
+      campaign: name,
+      contacts: [{ phoneNumber: testPhone(), name: evil.name, data: evil.data }],
+    });
+    assert.equal(added.status, 201, JSON.stringify(added.json));
+    const [id] = added.json.ids as number[];
+    const got = await api('GET', `/api/contacts/${id}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.json.name, evil.name);
+    assert.deepEqual(got.json.data, evil.data);
+    const [row] = await stack.db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from contacts where id = ${id!}`;
+    assert.equal(row!.n, 1, 'the contacts table is still there, with the row');
+  });
+
   test('campaign control: start, status, a follow-up dialed at its time, stop', async () => {
     const name = uid('crm');
     await createCampaign(stack.env, name);
