@@ -97,9 +97,9 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
   const attemptsOf = groupBy(r.attempts, (a) => a.contactId);
   const callsTo = groupBy(r.calls, (c) => c.to);
   const callBySid = new Map(r.calls.map((c) => [c.sid, c]));
-  const placedSids = new Map<string, AttemptRecord[]>();
+  const placedSids = new Set<string>();
   for (const a of r.attempts) {
-    if (a.callSid) placedSids.set(a.callSid, [...(placedSids.get(a.callSid) ?? []), a]);
+    if (a.callSid) placedSids.add(a.callSid);
   }
 
   for (const c of r.contacts) {
@@ -184,9 +184,8 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
   // the simulator's side: every call belongs to exactly one placed attempt, and the other way round
   const contactByNumber = new Map(r.contacts.map((c) => [c.phoneNumber, c.id]));
   for (const call of r.calls) {
-    const owners = placedSids.get(call.sid) ?? [];
     const contactId = contactByNumber.get(call.to) ?? null;
-    if (owners.length === 0) {
+    if (!placedSids.has(call.sid)) {
       add('two-calls-one-attempt', contactId, `call ${call.sid} to ${call.to} belongs to no attempt`);
     }
     if (r.banned.has(call.to)) add('banned-called', contactId, `call ${call.sid} to banned ${call.to}`);

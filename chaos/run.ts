@@ -5,16 +5,15 @@
  * a seeded schedule of faults. When everything has settled it stops the campaign and checks the
  * database, call_attempts and the simulator's calls against the contract (checks.ts).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connectDatabase, type Database } from '../db/client';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
 import { config, SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { freePort, runDialer } from '../lib/processes';
 import { ensureTemporalCli, startDevServer, stopDevServer } from '../lib/temporal-server';
 import { type RunningSimulator, startSimulator, type OutcomeSpec } from '../simulator';
 import { ContactSuccessful } from '../workflows/shared';
@@ -87,32 +86,10 @@ const TWILIO_TIMEOUT_MS = 2000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-/** Runs `dialer <args>`; resolves with the exit code and output. */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(__dirname, '..', 'client/main.ts'), ...args],
-      {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('exit', (code) => resolve({ code: code ?? 1, out }));
-  });
+/** Runs `dialer <args>`; resolves with the exit code and its output. */
+async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  const r = await runDialer(args, env);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {

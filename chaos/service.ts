@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { dialerArgv } from '../lib/processes';
 
 const repoRoot = path.resolve(__dirname, '..');
 
@@ -37,15 +38,11 @@ export class Service {
     if (this.stopped || this.alive) return;
     const log = fs.openSync(this.logFile, 'a');
     fs.writeSync(log, `--- ${new Date().toISOString()} start ${this.name}\n`);
-    const proc = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), ...this.command],
-      {
-        env: this.env,
-        cwd: repoRoot,
-        stdio: ['ignore', log, log],
-      },
-    );
+    const proc = spawn(process.execPath, dialerArgv(this.command), {
+      env: this.env,
+      cwd: repoRoot,
+      stdio: ['ignore', log, log],
+    });
     fs.closeSync(log);
     this.proc = proc;
     this.intentional = false;

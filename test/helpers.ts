@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -14,6 +13,7 @@ import { twilioCalls } from '../activities/twilio-calls';
 import { connectDatabase, type Database } from '../db/client';
 import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { freePort, runDialer } from '../lib/processes';
 import { createTwilioClient } from '../lib/twilio';
 import { buildServer } from '../server/app';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../simulator';
@@ -155,25 +155,7 @@ export interface CliResult {
 }
 
 /** Runs the operator's command line as a separate process, as an operator would. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), ...args],
-      {
-        env,
-        cwd: repoRoot,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
+export const runCli: (args: string[], env: NodeJS.ProcessEnv) => Promise<CliResult> = runDialer;
 
 /** Inserts contacts the way a CRM does: plain SQL with the contract's columns. */
 export async function insertContacts(
@@ -200,19 +182,7 @@ export function testPhone(): string {
   return `+1500${String(phoneSeq).padStart(7, '0')}`;
 }
 
-/** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Polls until `check` returns a value (not undefined/false) or the time is up. */
 export async function eventually<T>(
