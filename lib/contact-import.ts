@@ -107,13 +107,17 @@ export async function importContacts(
   const firstSeen = new Map<string, number>();
   let rows = 0;
   const size = fs.existsSync(file) ? fs.statSync(file).size || 1 : 1;
-  for await (const { line, bytes, fields } of readCsv(file, {
+  for await (const { line, bytes, fields, error } of readCsv(file, {
     required: ['phone_number'],
     optional: KNOWN,
     allowUnknown: true,
   })) {
     rows++;
     if (rows % 1000 === 0) o.onProgress?.('read', rows, Math.min(1, bytes / size));
+    if (error !== undefined) {
+      bad.push({ line, message: error });
+      continue;
+    }
     const problems: string[] = [];
     const column = fields.campaign_name || undefined;
     const campaign = o.campaign ?? column;
@@ -178,8 +182,8 @@ export async function importContacts(
         good.splice(i, 1);
       }
     }
-    bad.sort((a, b) => a.line - b.line);
   }
+  bad.sort((a, b) => a.line - b.line);
   if (bad.length && !o.skipInvalid) return { rows, bad, imported: false, byCampaign: {} };
 
   const byCampaign: Record<string, number> = {};

@@ -1,13 +1,17 @@
 import fs from 'node:fs';
-import { parse } from 'csv-parse';
+import { type CsvError as ParseError, parse } from 'csv-parse';
 
-export interface CsvRecord {
-  /** The line the record starts on, counting the header as line 1. */
-  line: number;
-  /** How far into the file the parser is (bytes), for progress. */
-  bytes: number;
-  fields: Record<string, string>;
-}
+/** One record of the file: its fields, or why it could not be read as a record. */
+export type CsvRecord =
+  | {
+      /** The line the record starts on, counting the header as line 1. */
+      line: number;
+      /** How far into the file the parser is (bytes), for progress. */
+      bytes: number;
+      fields: Record<string, string>;
+      error?: undefined;
+    }
+  | { line: number; bytes: number; fields?: undefined; error: string };
 
 export class CsvError extends Error {
   override name = 'CsvError';
@@ -16,7 +20,9 @@ export class CsvError extends Error {
 /**
  * Reads a CSV file with a header row, record by record (large files stream). Header names are
  * trimmed and lower-cased; `required` columns must be present, and no column may be unknown
- * unless `allowUnknown`.
+ * unless `allowUnknown`. A problem with the header or the file throws a `CsvError`; a record
+ * with the wrong number of fields, or a quote that is never closed, comes back as a record with
+ * an `error` and its start line, so the caller can name every bad line and go on.
  */
 export async function* readCsv(
   file: string,
@@ -24,12 +30,23 @@ export async function* readCsv(
 ): AsyncGenerator<CsvRecord> {
   if (!fs.existsSync(file)) throw new CsvError(`${file}: no such file`);
   const known = new Set([...columns.required, ...columns.optional]);
+  // csv-parse counts a record's last line; its first is one after the previous record's last,
+  // plus the empty lines skipped in between. Both callbacks run in file order.
+  let lastLine = 1;
+  let emptyLines = 0;
+  const startOf = (info: { lines: number; empty_lines: number }) => {
+    const line = lastLine + 1 + (info.empty_lines - emptyLines);
+    lastLine = info.lines;
+    emptyLines = info.empty_lines;
+    return line;
+  };
+  const skipped: CsvRecord[] = [];
   const parser = fs.createReadStream(file).pipe(
     parse({
       bom: true,
       trim: true,
       skip_empty_lines: true,
-      info: true,
+      skip_records_with_error: true,
       columns: (header: string[]) => {
         const names = header.map((h) => h.trim().toLowerCase());
         const missing = columns.required.filter((c) => !names.includes(c));
@@ -42,18 +59,41 @@ export async function* readCsv(
         }
         return names;
       },
+      on_record: (record: Record<string, string>, info) => ({
+        line: startOf(info),
+        bytes: info.bytes,
+        fields: record,
+      }),
+      on_skip: (err: ParseError | undefined) => {
+        if (!err) return undefined;
+        const info = err as ParseError & { lines: number; empty_lines: number; bytes: number };
+        skipped.push({ line: startOf(info), bytes: info.bytes, error: describe(err) });
+        return undefined;
+      },
     }),
   );
   try {
-    for await (const { record, info } of parser as AsyncIterable<{
-      record: Record<string, string>;
-      info: { lines: number; bytes: number };
-    }>) {
-      yield { line: info.lines, bytes: info.bytes, fields: record };
+    for await (const record of parser as AsyncIterable<CsvRecord>) {
+      // a skipped record before this one was reported while the parser read ahead
+      while (skipped.length && skipped[0]!.line < record.line) yield skipped.shift()!;
+      yield record;
     }
+    yield* skipped;
   } catch (err) {
     if (err instanceof CsvError) throw err;
     const e = err as Error & { lines?: number };
     throw new CsvError(`${file}${e.lines ? ` line ${e.lines}` : ''}: ${e.message}`);
+  }
+}
+
+function describe(err: ParseError): string {
+  const e = err as ParseError & { record?: unknown[]; columns?: unknown[] };
+  switch (err.code) {
+    case 'CSV_RECORD_INCONSISTENT_COLUMNS':
+      return `${e.record?.length ?? '?'} fields where the header has ${e.columns?.length ?? '?'}`;
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return 'a quote opened here is never closed (the rest of the file was read as one field)';
+    default:
+      return err.message;
   }
 }

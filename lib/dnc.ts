@@ -86,9 +86,16 @@ export async function importDnc(
   const good: { phone_number: string; reason: string | null }[] = [];
   const bad: BadRow[] = [];
   let rows = 0;
-  for await (const { line, fields } of readCsv(file, { required: ['phone_number'], optional: ['reason'] })) {
+  for await (const { line, fields, error } of readCsv(file, {
+    required: ['phone_number'],
+    optional: ['reason'],
+  })) {
     rows++;
     if (rows % 1000 === 0) o.onProgress?.(rows);
+    if (error !== undefined) {
+      bad.push({ line, message: error });
+      continue;
+    }
     const e164 = toE164(fields.phone_number, o.defaultRegion);
     if (e164 === null) {
       bad.push({

@@ -152,7 +152,7 @@ describe('contacts import and export', { timeout: 180_000 }, () => {
       ],
       [
         ['contacts', 'import', write('q.csv', 'phone_number,name\n"+15005550100,x\n')],
-        /line 2: .*Quote Not Closed/,
+        /line 2: a quote opened here is never closed/,
       ],
       [['contacts', 'import', path.join(dir, 'absent.csv')], /no such file/],
     ];
