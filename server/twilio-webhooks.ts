@@ -111,16 +111,40 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
     }
     const message = `<Say>${xml(c?.message ?? 'Goodbye.')}</Say><Hangup/>`;
     if (!c || c.agents === 0 || !req.query.wf || !p.CallSid) return twiml(message);
-    const [agent] = await deps.db.sql<{ id: number; endpoint: string }[]>`
-      update agents set status = 'on-call', current_call_sid = ${p.CallSid}, wrap_up_until = null, updated_at = now()
-      where id = (
-        select id from agents
-        where campaign_name = ${req.query.campaign!}
-          and (status = 'available' or (status = 'wrap-up' and wrap_up_until <= now()))
-        order by updated_at, id limit 1
-        for update skip locked)
-      returning id, endpoint`;
-    await signalFacts(deps, req.query.wf, p.CallSid, agent ? { agentStep: true } : { noAgentFree: true });
+    // The agent is claimed only if the call's workflow takes the fact: a callback for a call no
+    // workflow is waiting for (an unknown or finished one) claims nobody and changes nothing.
+    const claimed = await deps.db.sql
+      .begin(async (tx) => {
+        const [agent] = await tx<{ id: number; endpoint: string }[]>`
+          update agents set status = 'on-call', current_call_sid = ${p.CallSid!}, wrap_up_until = null, updated_at = now()
+          where id = (
+            select id from agents
+            where campaign_name = ${req.query.campaign!}
+              and (status = 'available' or (status = 'wrap-up' and wrap_up_until <= now()))
+            order by updated_at, id limit 1
+            for update skip locked)
+          returning id, endpoint`;
+        const known = await signalFacts(
+          deps,
+          req.query.wf!,
+          p.CallSid!,
+          agent ? { agentStep: true } : { noAgentFree: true },
+        );
+        if (!known) throw new UnknownCall();
+        return { agent };
+      })
+      .catch((err: unknown) => {
+        if (err instanceof UnknownCall) return undefined;
+        throw err;
+      });
+    if (!claimed) {
+      req.log.warn(
+        { wf: req.query.wf, callSid: p.CallSid },
+        'answer callback for a workflow that is not running',
+      );
+      return twiml(message);
+    }
+    const agent = claimed.agent;
     if (!agent) return twiml(message);
     const action = new URL(deps.publicBaseUrl + req.url);
     action.pathname = action.pathname.replace(/answer$/, 'dial-action');
@@ -154,7 +178,7 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
         update agents a set status = 'wrap-up', current_call_sid = null, updated_at = now(),
           wrap_up_until = now() + make_interval(secs => coalesce(
             (select wrap_up_seconds from campaigns c where c.name = a.campaign_name), 10))
-        where id = ${agentId} and status = 'on-call'`;
+        where id = ${agentId} and status = 'on-call' and current_call_sid = ${p.CallSid ?? ''}`;
     }
     return reply
       .type('text/xml')
@@ -162,10 +186,20 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
   });
 }
 
-async function signalFacts(deps: WebhookDeps, wf: string, callSid: string, facts: CallFacts): Promise<void> {
+class UnknownCall extends Error {}
+
+/** Tells the call's workflow a fact; false when no such workflow is running. */
+async function signalFacts(
+  deps: WebhookDeps,
+  wf: string,
+  callSid: string,
+  facts: CallFacts,
+): Promise<boolean> {
   try {
     await deps.temporal.workflow.getHandle(wf).signal(callFactsSignal, { callSid, facts });
+    return true;
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
+    return false;
   }
 }

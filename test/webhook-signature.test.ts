@@ -1,6 +1,7 @@
 /**
  * telephony.md §1.3: the webhook server believes only requests signed with our auth token. A
- * forged status callback must be refused with 403 and reach no workflow.
+ * forged status callback must be refused with 403 and reach no workflow; a signed callback for a
+ * call no workflow waits for is refused or absorbed and changes nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -116,5 +117,80 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
     const result = await contact.result();
     assert.equal(result.lastState, 0);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+  });
+
+  test('signed callbacks for unknown or finished calls start nothing, claim no agent and change nothing', async () => {
+    const name = uid('unk');
+    const phone = testPhone();
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
+    await createCampaign(stack.env, name);
+    const [id] = await insertContacts(stack.db, name, [phone]);
+    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+    const finishedWf = contactWorkflowId(name, id!);
+    // an agent of the campaign who is free, and one on another call
+    const [free, busy] = [uid('client:free'), uid('client:busy')];
+    for (const endpoint of [free, busy]) {
+      const r = await runCli(
+        ['agents', 'add', endpoint, '--campaign', name, '--status', 'available'],
+        stack.env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await stack.db.sql`update agents set status = 'on-call', current_call_sid = ${'CA' + 'b'.repeat(32)}
+      where endpoint = ${busy}`;
+
+    const snapshot = async () => ({
+      contact: await stack.db.sql`select * from contacts where id = ${id!}`,
+      attempts: await stack.db.sql`select * from call_attempts where contact_id = ${id!} order by attempt_no`,
+      agents: await stack.db.sql`select * from agents where campaign_name = ${name} order by id`,
+    });
+    const before = await snapshot();
+    const unknownSid = `CA${'a'.repeat(32)}`;
+    const post = async (path: string, params: Record<string, string>) => {
+      const url = stack.serverUrl + path;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': twilio.getExpectedTwilioSignature(SIMULATOR_AUTH_TOKEN, url, params),
+        },
+        body: new URLSearchParams(params).toString(),
+      });
+      return { status: res.status, body: await res.text() };
+    };
+    const q = (wf: string) => `wf=${encodeURIComponent(wf)}&campaign=${encodeURIComponent(name)}&attempt=1`;
+    const neverStarted = `${finishedWf}-never`;
+    const completed = {
+      CallSid: unknownSid,
+      CallStatus: 'completed',
+      SequenceNumber: '3',
+      CallDuration: '5',
+    };
+
+    // status callbacks: for a workflow that never existed, for one that has finished, without one
+    assert.equal((await post(`/twilio/status?${q(neverStarted)}`, completed)).status, 404);
+    assert.equal((await post(`/twilio/status?${q(finishedWf)}`, completed)).status, 404);
+    assert.equal((await post(`/twilio/status?campaign=${name}`, completed)).status, 400);
+    // a person answered an unknown call: they hear the message, no agent is claimed for it
+    const answer = await post(`/twilio/answer?${q(neverStarted)}`, {
+      CallSid: unknownSid,
+      CallStatus: 'in-progress',
+    });
+    assert.equal(answer.status, 200);
+    assert.match(answer.body, /<Say>/);
+    assert.doesNotMatch(answer.body, /<Dial/, 'no agent is dialed for an unknown call');
+    // the <Dial> of an unknown call ended, naming agents: none of them is put into wrap-up
+    for (const agent of before.agents) {
+      const action = await post(`/twilio/dial-action?${q(finishedWf)}&agent=${String(agent.id)}`, {
+        CallSid: unknownSid,
+        CallStatus: 'completed',
+        DialCallStatus: 'completed',
+      });
+      assert.equal(action.status, 200);
+    }
+
+    await assert.rejects(stack.client.workflow.getHandle(neverStarted).describe(), /not found/i);
+    assert.deepEqual(await snapshot(), before, 'contact, attempts and agents are unchanged');
   });
 });
