@@ -48,6 +48,8 @@ const schema = z.object({
   TWILIO_TIMEOUT_MS: z.coerce.number().int().min(100).max(25_000).default(10_000),
   SERVER_PORT: port.default(3000),
   SERVER_HOST: z.string().default('127.0.0.1'),
+  /** On SIGTERM the server finishes the requests in flight for up to this long, then cuts them. */
+  SERVER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SIMULATOR_PORT: port.default(3100),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: z.union([z.literal('off'), port.max(65534)]).default(9464),
@@ -76,7 +78,7 @@ export interface Config {
   testDatabaseUrl: string;
   twilio: { accountSid?: string; authToken?: string; apiBaseUrl?: string; timeoutMs: number };
   publicBaseUrl?: string;
-  server: { host: string; port: number };
+  server: { host: string; port: number; shutdownGraceMs: number };
   simulator: { host: string; port: number };
   /** A worker's Prometheus endpoint; the SDK's own exporter listens on 127.0.0.1 at port + 1. */
   metrics: { host: string; port: number } | null;
@@ -119,7 +121,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       timeoutMs: e.TWILIO_TIMEOUT_MS,
     },
     publicBaseUrl: e.PUBLIC_BASE_URL,
-    server: { host: e.SERVER_HOST, port: e.SERVER_PORT },
+    server: { host: e.SERVER_HOST, port: e.SERVER_PORT, shutdownGraceMs: e.SERVER_SHUTDOWN_GRACE_MS },
     simulator: { host: e.SIMULATOR_HOST, port: e.SIMULATOR_PORT },
     metrics: e.METRICS_PORT === 'off' ? null : { host: e.METRICS_HOST, port: e.METRICS_PORT },
     logLevel: e.LOG_LEVEL,

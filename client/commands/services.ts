@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 // Heavy modules (the worker and its native bridge, fastify, the simulator) load only in the
 // commands that need them, so `dialer campaign status` starts fast.
 import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
 import { connectDatabase } from '../../db/client';
 import { ensureDatabase, migrateDatabase } from '../../db/migrate';
 import { type Config, twilioCredentials } from '../../lib/config';
@@ -34,6 +35,23 @@ async function untilSignalled(body: () => Promise<() => Promise<void>>): Promise
   });
   console.error('shutting down…');
   await cleanup();
+}
+
+/**
+ * Stops taking connections, lets the requests in flight finish (a Twilio callback or a CRM write
+ * half done is completed, not dropped), and after `graceMs` cuts whatever is still open, so a
+ * stalled client cannot hold a shutdown forever.
+ */
+async function closeServer(app: FastifyInstance, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => {
+    app.log.warn(`requests still open ${graceMs} ms after SIGTERM: closing their connections`);
+    app.server.closeAllConnections();
+  }, graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Uses the Temporal server answering at the configured address, or starts a dev server there. */
@@ -117,7 +135,7 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
           cfg,
           cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`,
         );
-        return async () => void (await app.close());
+        return () => closeServer(app, cfg.server.shutdownGraceMs);
       });
     });
 
@@ -274,7 +292,7 @@ export async function startDev(
     const publicBaseUrl = cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`;
     cfg = { ...cfg, publicBaseUrl };
     const app = await startServer(cfg, publicBaseUrl);
-    cleanups.push(async () => void (await app.close()));
+    cleanups.push(() => closeServer(app, cfg.server.shutdownGraceMs));
 
     const { NativeConnection } = lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
     const { createWorker, startMetrics, workerDeps } =
