@@ -10,17 +10,14 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { cfg, uid } from '../test/helpers';
 import { goSignal } from './fanout/workflows';
 
-const { values } = parseArgs({
-  options: { children: { type: 'string', default: '2000' }, 'in-flight': { type: 'string', default: '100' } },
-});
-
 export async function bareFanout(
   children: number,
   inFlight: number,
-): Promise<{ children: number; seconds: number; perSecond: number }> {
-  const connection = await Connection.connect({ address: cfg.temporal.address });
+  address = cfg.temporal.address,
+): Promise<{ children: number; seconds: number; perSecond: number; workflowId: string }> {
+  const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: cfg.temporal.namespace });
-  const native = await NativeConnection.connect({ address: cfg.temporal.address });
+  const native = await NativeConnection.connect({ address });
   const taskQueue = uid('bare');
   const worker = await Worker.create({
     connection: native,
@@ -47,6 +44,7 @@ export async function bareFanout(
       children: n as number,
       seconds: Number(seconds.toFixed(1)),
       perSecond: Number((children / seconds).toFixed(1)),
+      workflowId: `${taskQueue}/parent`,
     };
   } finally {
     worker.shutdown();
@@ -57,6 +55,12 @@ export async function bareFanout(
 }
 
 if (require.main === module) {
+  const { values } = parseArgs({
+    options: {
+      children: { type: 'string', default: '2000' },
+      'in-flight': { type: 'string', default: '100' },
+    },
+  });
   bareFanout(Number(values.children), Number(values['in-flight'])).then(
     (r) => console.log(JSON.stringify(r)),
     (err) => {

@@ -14,22 +14,11 @@ import { cfg, insertContacts, runCli, startStack, testPhone, uid } from '../test
 import { NativeConnection } from '@temporalio/worker';
 import path from 'node:path';
 
-const { values } = parseArgs({
-  options: {
-    redials: { type: 'string', default: '250' },
-    'spread-seconds': { type: 'string', default: '20' },
-    lines: { type: 'string', default: '20' },
-  },
-});
-const N = Number(values.redials);
-const spreadMs = Number(values['spread-seconds']) * 1000;
-const lines = Number(values.lines);
-
-const pct = (xs: number[], p: number) => {
+export const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
-const summary = (xs: number[]) => ({
+export const summary = (xs: number[]) => ({
   n: xs.length,
   p50: pct(xs, 50),
   p90: pct(xs, 90),
@@ -38,8 +27,9 @@ const summary = (xs: number[]) => ({
   min: Math.min(...xs),
 });
 
-async function baseline(times: Date[]): Promise<number[]> {
-  const connection = await NativeConnection.connect({ address: cfg.temporal.address });
+/** Bare durable timers to `times`, each stamping the clock in an activity: ms late per timer. */
+export async function timerBaseline(times: Date[], address = cfg.temporal.address): Promise<number[]> {
+  const connection = await NativeConnection.connect({ address });
   const taskQueue = uid('bench-timer');
   const stamps = new Map<string, number>();
   const worker = await Worker.create({
@@ -68,6 +58,16 @@ async function baseline(times: Date[]): Promise<number[]> {
 }
 
 async function main() {
+  const { values } = parseArgs({
+    options: {
+      redials: { type: 'string', default: '250' },
+      'spread-seconds': { type: 'string', default: '20' },
+      lines: { type: 'string', default: '20' },
+    },
+  });
+  const N = Number(values.redials);
+  const spreadMs = Number(values['spread-seconds']) * 1000;
+  const lines = Number(values.lines);
   const stack = await startStack({ timeScale: 0.01 });
   try {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
@@ -106,7 +106,7 @@ async function main() {
     const dialer = rows.map((r) => Number(r.late));
     console.error('baseline: bare durable timers to the same kind of times…');
     const bt0 = Date.now() + 5000;
-    const bare = await baseline(
+    const bare = await timerBaseline(
       Array.from({ length: N }, (_, i) => new Date(bt0 + Math.round((i * spreadMs) / N))),
     );
     const result = {
@@ -124,7 +124,9 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

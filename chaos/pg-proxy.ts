@@ -3,13 +3,19 @@ import net from 'node:net';
 /**
  * A TCP proxy between the dialer's processes and PostgreSQL that can cut every connection:
  * `cut(ms)` resets the open ones and refuses new ones for `ms`, the way a network partition or a
- * database failover looks to the driver. The machine's PostgreSQL itself is never touched.
+ * database failover looks to the driver. The machine's PostgreSQL itself is never touched. It also
+ * counts the statements sent through it (the benchmark's database round trips per attempt).
  */
 export class PgProxy {
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
   private refuseUntil = 0;
   private readonly server: net.Server;
   port = 0;
+  /**
+   * Statements the clients sent: each simple Query and each Sync that ends an extended-protocol
+   * query (parse/bind/execute) counts once — the database round trips, pipelined ones included.
+   */
+  statements = 0;
 
   private constructor(target: { host: string; port: number }) {
     this.server = net.createServer((client) => this.accept(client, target));
@@ -42,6 +48,32 @@ export class PgProxy {
     upstream.on('error', close).on('close', close);
     client.pipe(upstream);
     upstream.pipe(client);
+    client.on('data', this.counter());
+  }
+
+  /** Reads the frontend's message stream: untyped start-up messages first, then typed ones. */
+  private counter(): (chunk: Buffer) => void {
+    let pending: Buffer = Buffer.alloc(0);
+    let startup = true;
+    return (chunk) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      for (;;) {
+        const head = startup ? 4 : 5;
+        if (pending.length < head) break;
+        const length = pending.readInt32BE(head - 4); // counts itself, not the type byte
+        const total = head - 4 + length;
+        if (pending.length < total) break;
+        if (startup) {
+          // SSLRequest / GSSENCRequest are followed by another start-up message
+          const code = pending.readInt32BE(4);
+          if (code !== 80877103 && code !== 80877104) startup = false;
+        } else {
+          const type = String.fromCharCode(pending[0]!);
+          if (type === 'Q' || type === 'S') this.statements++;
+        }
+        pending = pending.subarray(total);
+      }
+    };
   }
 
   /** Open connections now. */

@@ -1,6 +1,6 @@
 /**
  * The bare fan-out: Temporal's own work per contact with nothing of ours around it (issue 9's
- * ceiling). A parent keeps `inFlight` children running; each child runs one activity, receives
+ * ceiling). A parent keeps `inFlight` children running, refilling its window in one workflow task; each child runs one activity, receives
  * one signal (sent by that activity, as our webhook server signals a contact workflow), runs a
  * second activity, and signals the parent by its workflow id. No database, no HTTP.
  */
@@ -37,13 +37,21 @@ export async function bareParent(o: { children: number; inFlight: number }): Pro
   let done = 0;
   setHandler(doneSignal, () => void done++);
   const me = workflowInfo().workflowId;
-  for (let started = 0; started < o.children; started++) {
-    if (started - done >= o.inFlight) await condition(() => started - done < o.inFlight);
-    await startChild(bareChild, {
-      workflowId: `${me}/child-${started}`,
-      args: [me],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-    });
+  let started = 0;
+  while (started < o.children) {
+    await condition(() => started - done < o.inFlight);
+    // refill the whole window in one workflow task: the starts go out together
+    const n = Math.min(o.inFlight - (started - done), o.children - started);
+    await Promise.all(
+      Array.from({ length: n }, (_, k) =>
+        startChild(bareChild, {
+          workflowId: `${me}/child-${started + k}`,
+          args: [me],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+        }),
+      ),
+    );
+    started += n;
   }
   await condition(() => done >= o.children);
   return done;

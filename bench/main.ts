@@ -1,0 +1,495 @@
+/**
+ * `npm run bench`: the dialer against Temporal's own ceiling on the same machine (issue 9).
+ *
+ *   npm run bench -- [--quick] [--parts throughput,cost,lateness,scale,memory] [--out bench.json]
+ *                    [--contacts 3000] [--redials 500] [--scale-contacts 1000000]
+ *                    [--memory-contacts 20000] [--database-url postgres://…/dialer_bench]
+ *
+ * Every part runs on one stack (bench/stack.ts) and prints its figures beside a baseline measured
+ * in the same run and the target for this machine; benchmarks report, they never fail on time.
+ */
+import fs from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import type { Client } from '@temporalio/client';
+import { campaignWorkflowId } from '../workflows/shared';
+import { bareFanout } from './bare-fanout';
+import { rawLoop } from './raw-loop';
+import { summary, timerBaseline } from './redial-lateness';
+import {
+  type BenchStack,
+  CALLER_ID,
+  DEFAULT_BENCH_DATABASE_URL,
+  cpuMs,
+  rssMb,
+  startBenchStack,
+} from './stack';
+import { dataScale } from './data-scale';
+
+const PARTS = ['throughput', 'cost', 'lateness', 'scale', 'memory'] as const;
+type Part = (typeof PARTS)[number];
+
+interface Options {
+  quick: boolean;
+  parts: Part[];
+  out?: string;
+  contacts: number;
+  redials: number;
+  spreadSeconds: number;
+  scaleContacts: number;
+  memoryContacts: number;
+  databaseUrl: string;
+}
+
+/** The JSON `--out` writes: the issue's keys (null for a part not run), then the details. */
+export interface BenchReport {
+  dialsPerSecond: number | null;
+  bareDialsPerSecond: number | null;
+  ratioToBare: number | null;
+  rawDialsPerSecond: number | null;
+  ratioToRaw: number | null;
+  eventsPerAttempt: number | null;
+  latenessP50Ms: number | null;
+  latenessP99Ms: number | null;
+  selectionMs: number | null;
+  rssGrowthMb: number | null;
+  details: Record<string, unknown>;
+  machine: { cpus: number; model: string; memoryGb: number; node: string };
+  seconds: number;
+}
+
+const log = (line: string) => console.error(line);
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+let uidSeq = 0;
+const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++uidSeq}`;
+
+/** A phone number in the +1 500 test range, distinct per index and run. */
+const phoneFor = (run: number, i: number) =>
+  `+1500${String((run * 1_000_003 + i) % 10_000_000).padStart(7, '0')}`;
+
+async function insertContacts(
+  s: BenchStack,
+  campaign: string,
+  n: number,
+  row: (i: number) => Record<string, unknown> = () => ({}),
+): Promise<void> {
+  const run = Math.floor(Math.random() * 1000);
+  for (let i = 0; i < n; i += 5000) {
+    const rows = Array.from({ length: Math.min(5000, n - i) }, (_, k) => ({
+      campaign_name: campaign,
+      phone_number: phoneFor(run, i + k),
+      ...row(i + k),
+    }));
+    await s.db.sql`insert into contacts ${s.db.sql(rows)}`;
+  }
+}
+
+async function createCampaign(s: BenchStack, name: string, lines: number): Promise<void> {
+  const r = await s.dialer([
+    'campaign',
+    'create',
+    name,
+    '--caller-id',
+    CALLER_ID,
+    '--calls-per-second',
+    '1000',
+    '--lines',
+    String(lines),
+  ]);
+  if (r.code !== 0) throw new Error(`campaign create: ${r.stderr}`);
+}
+
+/** Starts the campaign, waits for it to end, printing progress; the seconds it took. */
+async function runCampaign(
+  s: BenchStack,
+  name: string,
+  n: number,
+  onSample?: () => void,
+): Promise<{ seconds: number; recordedAt: number[] }> {
+  const t0 = Date.now();
+  const started = await s.dialer(['campaign', 'start', name]);
+  if (started.code !== 0) throw new Error(`campaign start: ${started.stderr}`);
+  const recordedAt: number[] = [];
+  let last = 0;
+  const sampler = setInterval(() => {
+    onSample?.();
+    void s.db.sql<{ n: number }[]>`
+      select count(*)::int as n from call_attempts where campaign_name = ${name} and recorded_at is not null`.then(
+      ([r]) => {
+        recordedAt.push(r!.n);
+        const secs = (Date.now() - t0) / 1000;
+        if (secs - last >= 10) {
+          last = secs;
+          log(`  ${r!.n}/${n} attempts recorded after ${secs.toFixed(0)} s`);
+        }
+      },
+      () => undefined,
+    );
+  }, 1000);
+  try {
+    await s.client.workflow.getHandle(campaignWorkflowId(name)).result();
+  } finally {
+    clearInterval(sampler);
+  }
+  return { seconds: (Date.now() - t0) / 1000, recordedAt };
+}
+
+/** Every contact dialed exactly once, none left at 3, one simulator call each. */
+async function checkOnce(s: BenchStack, name: string, n: number): Promise<string | null> {
+  const [r] = await s.db.sql<{ done: number; at3: number; attempts: number }[]>`
+    select count(*) filter (where contact_successful = 1 and number_of_contacts = 1)::int as done,
+           count(*) filter (where contact_successful = 3)::int as at3,
+           (select count(*)::int from call_attempts where campaign_name = ${name}) as attempts
+    from contacts where campaign_name = ${name}`;
+  if (r!.done !== n || r!.at3 !== 0 || r!.attempts !== n)
+    return `${r!.done}/${n} dialed once, ${r!.at3} left at 3, ${r!.attempts} attempts`;
+  return null;
+}
+
+interface HistoryStats {
+  executions: number;
+  events: number;
+  activities: number;
+  signals: number;
+  timers: number;
+  childStarts: number;
+}
+
+/** Reads the histories of the workflows a visibility query finds (all runs). */
+async function historyStats(client: Client, query: string, expected: number): Promise<HistoryStats> {
+  // visibility is eventually consistent: wait until it lists every execution
+  let executions: { workflowId: string; runId: string }[] = [];
+  for (let tries = 0; tries < 60; tries++) {
+    executions = [];
+    for await (const w of client.workflow.list({ query })) executions.push(w);
+    if (executions.length >= expected) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const stats: HistoryStats = {
+    executions: executions.length,
+    events: 0,
+    activities: 0,
+    signals: 0,
+    timers: 0,
+    childStarts: 0,
+  };
+  const queue = [...executions];
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let e = queue.pop(); e; e = queue.pop()) {
+        const h = await client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
+        for (const ev of h.events ?? []) {
+          stats.events++;
+          if (ev.activityTaskScheduledEventAttributes) stats.activities++;
+          if (ev.workflowExecutionSignaledEventAttributes) stats.signals++;
+          if (ev.timerStartedEventAttributes) stats.timers++;
+          if (ev.startChildWorkflowExecutionInitiatedEventAttributes) stats.childStarts++;
+        }
+      }
+    }),
+  );
+  return stats;
+}
+
+async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport): Promise<void> {
+  const n = o.contacts;
+  const details: Record<string, unknown> = {};
+  // 1. the dialer
+  const name = uid('bench-tp');
+  await createCampaign(s, name, 100);
+  await insertContacts(s, name, n);
+  log(`throughput: campaign ${name}, ${n} contacts answered at once, 100 lines…`);
+  const pids = { temporal: s.temporalPid(), worker: s.workerPid(), server: s.serverPid() };
+  const cpu0 = {
+    temporal: cpuMs(pids.temporal),
+    worker: cpuMs(pids.worker),
+    server: cpuMs(pids.server),
+    bench: process.cpuUsage(),
+  };
+  const statements0 = s.proxy.statements;
+  const { seconds } = await runCampaign(s, name, n);
+  const cpu = {
+    temporal: cpuMs(pids.temporal) - cpu0.temporal,
+    worker: cpuMs(pids.worker) - cpu0.worker,
+    server: cpuMs(pids.server) - cpu0.server,
+    benchAndSimulator: (() => {
+      const u = process.cpuUsage(cpu0.bench);
+      return (u.user + u.system) / 1000;
+    })(),
+  };
+  const statements = s.proxy.statements - statements0;
+  const problem = await checkOnce(s, name, n);
+  if (problem) throw new Error(`the throughput campaign did not dial everyone exactly once: ${problem}`);
+  report.dialsPerSecond = round(n / seconds);
+  details.dialer = { contacts: n, seconds: round(seconds) };
+  log(`  dialer: ${n} in ${seconds.toFixed(1)} s = ${report.dialsPerSecond}/s`);
+
+  if (o.parts.includes('cost')) {
+    const h = await historyStats(s.client, `CampaignName = '${name}'`, n + 1);
+    report.eventsPerAttempt = round(h.events / n);
+    details.cost = {
+      attempts: n,
+      executions: h.executions,
+      eventsPerAttempt: report.eventsPerAttempt,
+      activitiesPerAttempt: round(h.activities / n, 2),
+      signalsPerAttempt: round(h.signals / n, 2),
+      timersPerAttempt: round(h.timers / n, 2),
+      dbStatementsPerAttempt: round(statements / n, 1),
+      temporalCpuMsPerAttempt: round(cpu.temporal / n),
+      workerCpuMsPerAttempt: round(cpu.worker / n),
+      webhookServerCpuMsPerAttempt: round(cpu.server / n),
+      simulatorAndDriverCpuMsPerAttempt: round(cpu.benchAndSimulator / n),
+    };
+  }
+
+  if (!o.parts.includes('throughput')) return;
+  // 2. the ceiling: the bare fan-out on the same server
+  log(`throughput: bare fan-out of ${n} children, 100 in flight…`);
+  const bareCpu0 = { temporal: cpuMs(pids.temporal), bench: process.cpuUsage() };
+  const bare = await bareFanout(n, 100, s.temporalAddress);
+  const bareTemporal = cpuMs(pids.temporal) - bareCpu0.temporal;
+  const bareWorker = (() => {
+    const u = process.cpuUsage(bareCpu0.bench);
+    return (u.user + u.system) / 1000;
+  })();
+  report.bareDialsPerSecond = bare.perSecond;
+  report.ratioToBare = round(report.dialsPerSecond / bare.perSecond, 2);
+  const bareDetails: Record<string, unknown> = {
+    children: n,
+    seconds: bare.seconds,
+    temporalCpuMsPerChild: round(bareTemporal / n),
+    workerCpuMsPerChild: round(bareWorker / n),
+  };
+  if (o.parts.includes('cost')) {
+    const parent = await historyStats(s.client, `WorkflowId = '${bare.workflowId}'`, 1);
+    const children = await historyStats(s.client, `WorkflowId STARTS_WITH '${bare.workflowId}/child-'`, n);
+    bareDetails.eventsPerChild = round((parent.events + children.events) / n);
+  }
+  details.bare = bareDetails;
+  log(`  bare: ${bare.perSecond}/s`);
+
+  // 3. the price of durability: the same activity code in a plain loop
+  const rawName = uid('bench-raw');
+  await createCampaign(s, rawName, 100);
+  await insertContacts(s, rawName, n);
+  log(`throughput: raw loop (no Temporal) over ${n} contacts, 100 in flight…`);
+  const rawStatements0 = s.proxy.statements;
+  const raw = await rawLoop({
+    db: s.appDb,
+    temporal: s.client,
+    simulatorUrl: s.sim.url,
+    campaign: rawName,
+    inFlight: 100,
+  });
+  const rawProblem = await checkOnce(s, rawName, n);
+  if (rawProblem) throw new Error(`the raw loop did not dial everyone exactly once: ${rawProblem}`);
+  report.rawDialsPerSecond = round(raw.attempts / raw.seconds);
+  report.ratioToRaw = round(report.dialsPerSecond / report.rawDialsPerSecond, 2);
+  details.raw = {
+    attempts: raw.attempts,
+    seconds: round(raw.seconds),
+    dbStatementsPerAttempt: round((s.proxy.statements - rawStatements0) / raw.attempts, 1),
+  };
+  log(`  raw: ${report.rawDialsPerSecond}/s`);
+  report.details.throughput = details;
+}
+
+async function lateness(s: BenchStack, o: Options, report: BenchReport): Promise<void> {
+  const m = o.redials;
+  const spreadMs = o.spreadSeconds * 1000;
+  const name = uid('bench-late');
+  await createCampaign(s, name, 100);
+  const t0 = Date.now() + 8000;
+  const due = (i: number) => new Date(t0 + Math.round((i * spreadMs) / m));
+  await insertContacts(s, name, m, (i) => ({
+    contact_successful: 2,
+    number_of_contacts: 1,
+    redial_time: due(i),
+  }));
+  log(`lateness: ${m} redials due from +8 s over ${o.spreadSeconds} s…`);
+  await runCampaign(s, name, m);
+  const rows = await s.db.sql<{ late: number }[]>`
+    select extract(epoch from (create_requested_at - due_at)) * 1000 as late
+    from call_attempts where campaign_name = ${name} and due_at is not null`;
+  const dialer = summary(rows.map((r) => Number(r.late)));
+  log(`lateness: baseline, ${m} bare durable timers over ${o.spreadSeconds} s…`);
+  const bt0 = Date.now() + 5000;
+  const bare = summary(
+    await timerBaseline(
+      Array.from({ length: m }, (_, i) => new Date(bt0 + Math.round((i * spreadMs) / m))),
+      s.temporalAddress,
+    ),
+  );
+  report.latenessP50Ms = Math.round(dialer.p50);
+  report.latenessP99Ms = Math.round(dialer.p99);
+  report.details.lateness = {
+    redials: m,
+    spreadSeconds: o.spreadSeconds,
+    dialerMs: mapValues(dialer, Math.round),
+    bareTimersMs: mapValues(bare, Math.round),
+    early: rows.filter((r) => Number(r.late) < 0).length,
+  };
+}
+
+async function memory(s: BenchStack, o: Options, report: BenchReport): Promise<void> {
+  const n = o.memoryContacts;
+  await s.restartWorker();
+  const pid = s.workerPid();
+  const idle = rssMb(pid);
+  const name = uid('bench-mem');
+  await createCampaign(s, name, 100);
+  await insertContacts(s, name, n);
+  log(`memory: worker RSS through a ${n}-contact campaign (idle worker: ${idle.toFixed(0)} MB)…`);
+  const samples: { rss: number; done: number }[] = [];
+  let done = 0;
+  const { seconds, recordedAt } = await runCampaign(s, name, n, () => {
+    done = recordedAt.at(-1) ?? 0;
+    samples.push({ rss: rssMb(pid), done });
+  });
+  // growth is measured from the first sample after 5 % of the attempts (code loaded, caches warm)
+  const warm = samples.find((x) => x.done >= n * 0.05) ?? samples[0]!;
+  const end = samples.at(-1)!;
+  const peak = Math.max(...samples.map((x) => x.rss));
+  report.rssGrowthMb = round(end.rss - warm.rss);
+  report.details.memory = {
+    contacts: n,
+    seconds: round(seconds),
+    dialsPerSecond: round(n / seconds),
+    idleMb: round(idle),
+    warmMb: round(warm.rss),
+    endMb: round(end.rss),
+    peakMb: round(peak),
+    samples: samples.length,
+  };
+}
+
+const mapValues = <T extends Record<string, number>>(o: T, f: (x: number) => number) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)])) as T;
+
+function printTable(r: BenchReport): void {
+  const rows: [string, number | null, string, boolean | null][] = [];
+  const target = (label: string, value: number | null, text: string, ok: (v: number) => boolean) =>
+    rows.push([label, value, text, value === null ? null : ok(value)]);
+  target('dials/s end to end', r.dialsPerSecond, '≥ 25', (v) => v >= 25);
+  target('bare fan-out children/s (ceiling)', r.bareDialsPerSecond, '', () => true);
+  target('ratio to bare', r.ratioToBare, '≥ 0.70', (v) => v >= 0.7);
+  target('raw loop dials/s (no Temporal)', r.rawDialsPerSecond, '', () => true);
+  target('ratio to raw', r.ratioToRaw, '', () => true);
+  target('history events per attempt', r.eventsPerAttempt, '≤ 32', (v) => v <= 32);
+  target('redial lateness p50 (ms)', r.latenessP50Ms, '', () => true);
+  target('redial lateness p99 (ms)', r.latenessP99Ms, '≤ 1000', (v) => v <= 1000);
+  target('batch selection at scale (ms)', r.selectionMs, '≤ 20', (v) => v <= 20);
+  target('worker RSS growth (MB)', r.rssGrowthMb, '≤ 50', (v) => v <= 50);
+  const table = rows
+    .filter(([, v]) => v !== null)
+    .map(
+      ([label, v, t, ok]) =>
+        `${label.padEnd(36)} ${String(v).padStart(9)}  ${t.padEnd(7)} ${t ? (ok ? 'met' : 'MISSED') : ''}`,
+    );
+  console.log(['figure'.padEnd(36) + '     value  target', ...table].join('\n'));
+  for (const [k, v] of Object.entries(r.details)) console.log(`${k}: ${JSON.stringify(v)}`);
+}
+
+function positive(what: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number ≥ 1`);
+    return n;
+  };
+}
+
+async function main(): Promise<void> {
+  const program = new Command('bench')
+    .description('the dialer against Temporal’s own ceiling on this machine (issue 9)')
+    .option('--quick', 'small sizes: finishes within about two minutes')
+    .option('--parts <list>', `comma-separated parts: ${PARTS.join(',')}`, PARTS.join(','))
+    .option('--out <file>', 'write the report as JSON')
+    .option('--contacts <n>', 'throughput campaign size (default 3000; quick 300)', positive('--contacts'))
+    .option('--redials <n>', 'redials for the lateness part (default 500; quick 100)', positive('--redials'))
+    .option(
+      '--scale-contacts <n>',
+      'contacts for the data-scale part (default 1000000; quick 100000)',
+      positive('--scale-contacts'),
+    )
+    .option(
+      '--memory-contacts <n>',
+      'campaign size for the memory part (default 20000; quick 1000)',
+      positive('--memory-contacts'),
+    )
+    .option(
+      '--database-url <url>',
+      'the benchmark database',
+      process.env.BENCH_DATABASE_URL ?? DEFAULT_BENCH_DATABASE_URL,
+    )
+    .parse();
+  const v = program.opts<{
+    quick?: boolean;
+    parts: string;
+    out?: string;
+    contacts?: number;
+    redials?: number;
+    scaleContacts?: number;
+    memoryContacts?: number;
+    databaseUrl: string;
+  }>();
+  const parts = v.parts.split(',').map((p) => p.trim());
+  const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknown.length) program.error(`unknown part ${unknown.join(', ')} (parts: ${PARTS.join(', ')})`);
+  const quick = v.quick === true;
+  const o: Options = {
+    quick,
+    parts: parts as Part[],
+    ...(v.out ? { out: v.out } : {}),
+    contacts: v.contacts ?? (quick ? 300 : 3000),
+    redials: v.redials ?? (quick ? 100 : 500),
+    spreadSeconds: quick ? 10 : 60,
+    scaleContacts: v.scaleContacts ?? (quick ? 100_000 : 1_000_000),
+    memoryContacts: v.memoryContacts ?? (quick ? 1000 : 20_000),
+    databaseUrl: v.databaseUrl,
+  };
+  const started = Date.now();
+  const cpus = (await import('node:os')).cpus();
+  const report: BenchReport = {
+    dialsPerSecond: null,
+    bareDialsPerSecond: null,
+    ratioToBare: null,
+    rawDialsPerSecond: null,
+    ratioToRaw: null,
+    eventsPerAttempt: null,
+    latenessP50Ms: null,
+    latenessP99Ms: null,
+    selectionMs: null,
+    rssGrowthMb: null,
+    details: {},
+    machine: {
+      cpus: cpus.length,
+      model: cpus[0]?.model ?? 'unknown',
+      memoryGb: round((await import('node:os')).totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    seconds: 0,
+  };
+  const s = await startBenchStack({ databaseUrl: o.databaseUrl, log });
+  const stopOnSignal = () => void s.stop().finally(() => process.exit(130));
+  process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
+  try {
+    if (o.parts.includes('throughput') || o.parts.includes('cost')) await throughputAndCost(s, o, report);
+    if (o.parts.includes('lateness')) await lateness(s, o, report);
+    if (o.parts.includes('scale')) {
+      const scale = await dataScale(s.db, { contacts: o.scaleContacts, campaigns: 10, log });
+      report.selectionMs = scale.selectionMs;
+      report.details.scale = scale;
+    }
+    if (o.parts.includes('memory')) await memory(s, o, report);
+  } finally {
+    await s.stop();
+  }
+  report.seconds = round((Date.now() - started) / 1000);
+  printTable(report);
+  console.log(`took ${report.seconds} s on ${report.machine.cpus} × ${report.machine.model}`);
+  if (o.out) fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

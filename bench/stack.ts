@@ -1,0 +1,180 @@
+/**
+ * The benchmark's stack, every piece real and on this machine: a Temporal dev server on a file
+ * of its own (with the WAL pragmas), the machine's PostgreSQL (database `dialer_bench`, or
+ * BENCH_DATABASE_URL) behind a proxy that counts statements, the simulator with zero ring and talk
+ * time and no rate limit, and `dialer server` and `dialer worker` as processes of their own so
+ * their CPU time and memory can be read from /proc.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
+import { Service } from '../chaos/service';
+import { PgProxy } from '../chaos/pg-proxy';
+import { type Database, connectDatabase } from '../db/client';
+import { ensureDatabase, migrateDatabase } from '../db/migrate';
+import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { freePort, runDialer } from '../lib/processes';
+import { ensureTemporalCli, startDevServer, stopDevServer } from '../lib/temporal-server';
+import { type RunningSimulator, startSimulator } from '../simulator';
+
+export const DEFAULT_BENCH_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dialer_bench';
+export const CALLER_ID = '+15005550006';
+
+export interface BenchStack {
+  workDir: string;
+  temporalAddress: string;
+  client: Client;
+  /** Straight to PostgreSQL: the benchmark's own reads and writes. */
+  db: Database;
+  /** Through the counting proxy, as the dialer's processes connect. */
+  appDb: Database;
+  sim: RunningSimulator;
+  proxy: PgProxy;
+  /** Environment for `dialer` commands and processes against this stack. */
+  env: NodeJS.ProcessEnv;
+  temporalPid: () => number;
+  workerPid: () => number;
+  serverPid: () => number;
+  /** Restarts the worker (a clean process for a part that measures its memory). */
+  restartWorker(): Promise<void>;
+  dialer(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+const CLK_TCK = 100; // Linux reports utime and stime in 1/100 s
+
+/** CPU milliseconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the command name may hold spaces; the fields after its closing parenthesis are fixed
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/** Resident memory of a process in MB, from /proc/<pid>/status. */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export async function startBenchStack(o: {
+  databaseUrl: string;
+  log: (line: string) => void;
+}): Promise<BenchStack> {
+  const cfg = parseConfig(process.env);
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-bench-'));
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  try {
+    await ensureDatabase(o.databaseUrl);
+    await migrateDatabase(o.databaseUrl);
+    const db = connectDatabase(o.databaseUrl, { max: 4 });
+    cleanups.push(() => db.close());
+    const target = new URL(o.databaseUrl);
+    const proxy = await PgProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+    cleanups.push(() => proxy.close());
+    const appDbUrl = new URL(o.databaseUrl);
+    appDbUrl.hostname = '127.0.0.1';
+    appDbUrl.port = String(proxy.port);
+    const appDb = connectDatabase(appDbUrl.toString());
+    cleanups.push(() => appDb.close());
+
+    const temporalAddress = `127.0.0.1:${await freePort()}`;
+    const cli = await ensureTemporalCli(cfg.toolsDir, o.log);
+    let temporal: ChildProcess | undefined = await startDevServer({
+      cli,
+      address: temporalAddress,
+      uiPort: await freePort(),
+      namespace: 'default',
+      dbFile: path.join(workDir, 'temporal.db'),
+      logFile: path.join(workDir, 'temporal.log'),
+    });
+    cleanups.push(async () => {
+      if (temporal) await stopDevServer(temporal);
+      temporal = undefined;
+    });
+    const connection = await Connection.connect({ address: temporalAddress });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+
+    const sim = await startSimulator({
+      accountSid: SIMULATOR_ACCOUNT_SID,
+      authToken: SIMULATOR_AUTH_TOKEN,
+      scenario: { default: { outcome: 'human', ringSeconds: 0, talkSeconds: 0 } },
+      logger: createLogger('error', 'simulator'),
+    });
+    cleanups.push(() => sim.close());
+
+    const serverPort = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: appDbUrl.toString(),
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: 'default',
+      TWILIO_ACCOUNT_SID: '',
+      TWILIO_AUTH_TOKEN: '',
+      TWILIO_API_BASE_URL: sim.url,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${serverPort}`,
+      SERVER_HOST: '127.0.0.1',
+      SERVER_PORT: String(serverPort),
+      METRICS_PORT: 'off',
+      LOG_LEVEL: 'warn',
+    };
+    const logFile = (name: string) => path.join(workDir, `${name}.log`);
+    const server = new Service('server', ['server'], env, logFile('server'));
+    let worker = new Service('worker', ['worker'], env, logFile('worker'));
+    server.start();
+    worker.start();
+    cleanups.push(() => Promise.all([server.stop(), worker.stop()]));
+    const waitUp = async (what: string, ok: () => Promise<boolean>) => {
+      const deadline = Date.now() + 120_000;
+      while (!(await ok().catch(() => false))) {
+        if (Date.now() > deadline) throw new Error(`${what} did not come up (logs in ${workDir})`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    await waitUp('the webhook server', async () => (await fetch(`${env.PUBLIC_BASE_URL}/health`)).ok);
+    // a worker is up when Temporal lists it as a poller of the workflow task queue
+    const workerPolls = async () => {
+      const r = await connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: cfg.temporal.taskQueue },
+      });
+      return (r.pollers ?? []).some((p) => p.identity?.startsWith(`${worker.pid}@`));
+    };
+    await waitUp('the worker', workerPolls);
+    o.log(`stack up: Temporal ${temporalAddress} (file in ${workDir}), simulator ${sim.url}, server, worker`);
+
+    return {
+      workDir,
+      temporalAddress,
+      client,
+      db,
+      appDb,
+      sim,
+      proxy,
+      env,
+      temporalPid: () => temporal!.pid!,
+      workerPid: () => worker.pid!,
+      serverPid: () => server.pid!,
+      async restartWorker() {
+        await worker.stop();
+        worker = new Service('worker', ['worker'], env, logFile('worker'));
+        worker.start();
+        cleanups.push(() => worker.stop());
+        await waitUp('the worker', workerPolls);
+      },
+      dialer: (args) => runDialer(args, env),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
