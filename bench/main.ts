@@ -9,6 +9,7 @@
  * in the same run and the target for this machine; benchmarks report, they never fail on time.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
 import { campaignWorkflowId } from '../workflows/shared';
@@ -152,7 +153,23 @@ interface HistoryStats {
   signals: number;
   timers: number;
   childStarts: number;
+  /**
+   * Where a contact workflow's time goes: for each event type, the mean ms from the event before
+   * it (WorkflowTaskStarted: a task waiting in its queue; WorkflowTaskCompleted: the worker
+   * running it; ActivityTaskStarted: an activity waiting, e.g. for the calls-per-second limit).
+   */
+  msBeforeEvent: Record<string, number>;
 }
+
+const eventMs = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
+  Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+const eventType = (e: object) =>
+  (
+    Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ??
+    'unknown'
+  )
+    .replace(/EventAttributes$/, '')
+    .replace(/^./, (c) => c.toUpperCase());
 
 /** Reads the histories of the workflows a visibility query finds (all runs). */
 async function historyStats(client: Client, query: string, expected: number): Promise<HistoryStats> {
@@ -171,13 +188,24 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     signals: 0,
     timers: 0,
     childStarts: 0,
+    msBeforeEvent: {},
   };
+  const gaps: Record<string, number> = {};
+  let contactExecutions = 0;
   const queue = [...executions];
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       for (let e = queue.pop(); e; e = queue.pop()) {
         const h = await client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
-        for (const ev of h.events ?? []) {
+        const events = h.events ?? [];
+        if (!e.workflowId.startsWith('campaign/')) {
+          contactExecutions++;
+          for (let i = 1; i < events.length; i++) {
+            const type = eventType(events[i]!);
+            gaps[type] = (gaps[type] ?? 0) + eventMs(events[i]!) - eventMs(events[i - 1]!);
+          }
+        }
+        for (const ev of events) {
           stats.events++;
           if (ev.activityTaskScheduledEventAttributes) stats.activities++;
           if (ev.workflowExecutionSignaledEventAttributes) stats.signals++;
@@ -187,6 +215,8 @@ async function historyStats(client: Client, query: string, expected: number): Pr
       }
     }),
   );
+  for (const [type, ms] of Object.entries(gaps).sort((a, b) => b[1] - a[1]))
+    stats.msBeforeEvent[type] = round(ms / Math.max(1, contactExecutions));
   return stats;
 }
 
@@ -224,6 +254,11 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
   log(`  dialer: ${n} in ${seconds.toFixed(1)} s = ${report.dialsPerSecond}/s`);
 
   if (o.parts.includes('cost')) {
+    // the campaign's history, for a profile of where its time goes (temporal workflow show …)
+    const history = await s.client.workflow.getHandle(campaignWorkflowId(name)).fetchHistory();
+    const historyFile = path.join(s.workDir, 'throughput-campaign-history.json');
+    fs.writeFileSync(historyFile, JSON.stringify(history));
+    log(`  the campaign's history: ${historyFile}`);
     const h = await historyStats(s.client, `CampaignName = '${name}'`, n + 1);
     report.eventsPerAttempt = round(h.events / n);
     details.cost = {
@@ -238,6 +273,7 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
       workerCpuMsPerAttempt: round(cpu.worker / n),
       webhookServerCpuMsPerAttempt: round(cpu.server / n),
       simulatorAndDriverCpuMsPerAttempt: round(cpu.benchAndSimulator / n),
+      contactWorkflowMsBeforeEvent: h.msBeforeEvent,
     };
   }
 
@@ -263,6 +299,7 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
     const parent = await historyStats(s.client, `WorkflowId = '${bare.workflowId}'`, 1);
     const children = await historyStats(s.client, `WorkflowId STARTS_WITH '${bare.workflowId}/child-'`, n);
     bareDetails.eventsPerChild = round((parent.events + children.events) / n);
+    bareDetails.childMsBeforeEvent = children.msBeforeEvent;
   }
   details.bare = bareDetails;
   log(`  bare: ${bare.perSecond}/s`);
@@ -403,6 +440,7 @@ async function main(): Promise<void> {
     .option('--quick', 'small sizes: finishes within about two minutes')
     .option('--parts <list>', `comma-separated parts: ${PARTS.join(',')}`, PARTS.join(','))
     .option('--out <file>', 'write the report as JSON')
+    .option('--profile', 'write CPU profiles of the worker (all threads) into the run’s folder')
     .option('--contacts <n>', 'throughput campaign size (default 3000; quick 300)', positive('--contacts'))
     .option('--redials <n>', 'redials for the lateness part (default 500; quick 100)', positive('--redials'))
     .option(
@@ -423,6 +461,7 @@ async function main(): Promise<void> {
     .parse();
   const v = program.opts<{
     quick?: boolean;
+    profile?: boolean;
     parts: string;
     out?: string;
     contacts?: number;
@@ -468,7 +507,7 @@ async function main(): Promise<void> {
     },
     seconds: 0,
   };
-  const s = await startBenchStack({ databaseUrl: o.databaseUrl, log });
+  const s = await startBenchStack({ databaseUrl: o.databaseUrl, log, profileWorker: v.profile === true });
   const stopOnSignal = () => void s.stop().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
   try {

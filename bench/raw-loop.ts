@@ -42,8 +42,15 @@ export async function rawLoop(o: {
       }
       const wf = new URL(url).searchParams.get('wf') ?? '';
       if (req.url!.startsWith('/twilio/answer')) {
-        res.writeHead(200, { 'content-type': 'text/xml' });
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Response><Say>Hello.</Say><Hangup/></Response>');
+        // what the webhook server answers for a campaign without agents: its message, then hang up
+        void o.db.sql<{ message: string; agents: number }[]>`
+          select message, (select count(*)::int from agents a where a.campaign_name = c.name) as agents
+          from campaigns c where name = ${o.campaign}`.then(([c]) => {
+          res.writeHead(200, { 'content-type': 'text/xml' });
+          res.end(
+            `<?xml version="1.0" encoding="UTF-8"?><Response><Say>${c!.message}</Say><Hangup/></Response>`,
+          );
+        });
         return;
       }
       const w = waiting.get(wf);

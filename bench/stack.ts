@@ -2,7 +2,7 @@
  * The benchmark's stack, every piece real and on this machine: a Temporal dev server on a file
  * of its own (with the WAL pragmas), the machine's PostgreSQL (database `dialer_bench`, or
  * BENCH_DATABASE_URL) behind a proxy that counts statements, the simulator with zero ring and talk
- * time and no rate limit, and `dialer server` and `dialer worker` as processes of their own so
+ * time (its clock 1000× fast, so a spoken message takes milliseconds) and no rate limit, and `dialer server` and `dialer worker` as processes of their own so
  * their CPU time and memory can be read from /proc.
  */
 import fs from 'node:fs';
@@ -63,6 +63,8 @@ export function rssMb(pid: number): number {
 export async function startBenchStack(o: {
   databaseUrl: string;
   log: (line: string) => void;
+  /** Write CPU profiles of the worker (every thread) into <workDir>/profiles. */
+  profileWorker?: boolean;
 }): Promise<BenchStack> {
   const cfg = parseConfig(process.env);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-bench-'));
@@ -107,6 +109,8 @@ export async function startBenchStack(o: {
       accountSid: SIMULATOR_ACCOUNT_SID,
       authToken: SIMULATOR_AUTH_TOKEN,
       scenario: { default: { outcome: 'human', ringSeconds: 0, talkSeconds: 0 } },
+      // the campaign's spoken message would otherwise hold each call ~6 s (150 words a minute)
+      timeScale: 0.001,
       logger: createLogger('error', 'simulator'),
     });
     cleanups.push(() => sim.close());
@@ -128,7 +132,8 @@ export async function startBenchStack(o: {
     };
     const logFile = (name: string) => path.join(workDir, `${name}.log`);
     const server = new Service('server', ['server'], env, logFile('server'));
-    let worker = new Service('worker', ['worker'], env, logFile('worker'));
+    const profile = o.profileWorker ? ['--cpu-prof', `--cpu-prof-dir=${path.join(workDir, 'profiles')}`] : [];
+    let worker = new Service('worker', ['worker'], env, logFile('worker'), profile);
     server.start();
     worker.start();
     cleanups.push(() => Promise.all([server.stop(), worker.stop()]));
@@ -165,7 +170,7 @@ export async function startBenchStack(o: {
       serverPid: () => server.pid!,
       async restartWorker() {
         await worker.stop();
-        worker = new Service('worker', ['worker'], env, logFile('worker'));
+        worker = new Service('worker', ['worker'], env, logFile('worker'), profile);
         worker.start();
         cleanups.push(() => worker.stop());
         await waitUp('the worker', workerPolls);

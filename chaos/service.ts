@@ -24,6 +24,8 @@ export class Service {
     private readonly command: string[],
     private readonly env: NodeJS.ProcessEnv,
     private readonly logFile: string,
+    /** Flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS may not carry). */
+    private readonly nodeFlags: string[] = [],
   ) {}
 
   get alive(): boolean {
@@ -38,7 +40,7 @@ export class Service {
     if (this.stopped || this.alive) return;
     const log = fs.openSync(this.logFile, 'a');
     fs.writeSync(log, `--- ${new Date().toISOString()} start ${this.name}\n`);
-    const proc = spawn(process.execPath, dialerArgv(this.command), {
+    const proc = spawn(process.execPath, [...this.nodeFlags, ...dialerArgv(this.command)], {
       env: this.env,
       cwd: repoRoot,
       stdio: ['ignore', log, log],
