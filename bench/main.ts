@@ -104,7 +104,8 @@ async function runCampaign(
   s: BenchStack,
   name: string,
   n: number,
-  onSample?: () => void,
+  /** Called every second with the attempts recorded so far. */
+  onSample?: (recorded: number) => void,
 ): Promise<{ seconds: number; recordedAt: number[] }> {
   const t0 = Date.now();
   const started = await s.dialer(['campaign', 'start', name]);
@@ -112,7 +113,7 @@ async function runCampaign(
   const recordedAt: number[] = [];
   let last = 0;
   const sampler = setInterval(() => {
-    onSample?.();
+    onSample?.(recordedAt.at(-1) ?? 0);
     void s.db.sql<{ n: number }[]>`
       select count(*)::int as n from call_attempts where campaign_name = ${name} and recorded_at is not null`.then(
       ([r]) => {
@@ -159,6 +160,18 @@ interface HistoryStats {
    * running it; ActivityTaskStarted: an activity waiting, e.g. for the calls-per-second limit).
    */
   msBeforeEvent: Record<string, number>;
+  /**
+   * The campaign workflow (all its runs): its workflow tasks run one at a time, so the share of
+   * the wall time it spends in them (queued or running) says how close one campaign is to its
+   * own ceiling.
+   */
+  campaign: {
+    runs: number;
+    events: number;
+    workflowTasks: number;
+    busyFraction: number;
+    eventsPerSecond: number;
+  };
 }
 
 const eventMs = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
@@ -189,16 +202,31 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     timers: 0,
     childStarts: 0,
     msBeforeEvent: {},
+    campaign: { runs: 0, events: 0, workflowTasks: 0, busyFraction: 0, eventsPerSecond: 0 },
   };
   const gaps: Record<string, number> = {};
   let contactExecutions = 0;
+  const campaign = { runs: 0, events: 0, workflowTasks: 0, busyMs: 0, first: Infinity, last: 0 };
   const queue = [...executions];
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       for (let e = queue.pop(); e; e = queue.pop()) {
         const h = await client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
         const events = h.events ?? [];
-        if (!e.workflowId.startsWith('campaign/')) {
+        if (e.workflowId.startsWith('campaign/')) {
+          campaign.runs++;
+          campaign.events += events.length;
+          let scheduled = 0;
+          for (const ev of events) {
+            if (ev.workflowTaskScheduledEventAttributes) scheduled = eventMs(ev);
+            if (ev.workflowTaskCompletedEventAttributes) {
+              campaign.workflowTasks++;
+              campaign.busyMs += eventMs(ev) - scheduled;
+            }
+          }
+          campaign.first = Math.min(campaign.first, eventMs(events[0]!));
+          campaign.last = Math.max(campaign.last, eventMs(events.at(-1)!));
+        } else {
           contactExecutions++;
           for (let i = 1; i < events.length; i++) {
             const type = eventType(events[i]!);
@@ -215,6 +243,14 @@ async function historyStats(client: Client, query: string, expected: number): Pr
       }
     }),
   );
+  const span = Math.max(1, campaign.last - campaign.first);
+  stats.campaign = {
+    runs: campaign.runs,
+    events: campaign.events,
+    workflowTasks: campaign.workflowTasks,
+    busyFraction: round(campaign.busyMs / span, 2),
+    eventsPerSecond: round((campaign.events * 1000) / span),
+  };
   for (const [type, ms] of Object.entries(gaps).sort((a, b) => b[1] - a[1]))
     stats.msBeforeEvent[type] = round(ms / Math.max(1, contactExecutions));
   return stats;
@@ -223,6 +259,7 @@ async function historyStats(client: Client, query: string, expected: number): Pr
 async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport): Promise<void> {
   const n = o.contacts;
   const details: Record<string, unknown> = {};
+  report.details.throughput = details;
   // 1. the dialer
   const name = uid('bench-tp');
   await createCampaign(s, name, 100);
@@ -274,6 +311,7 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
       webhookServerCpuMsPerAttempt: round(cpu.server / n),
       simulatorAndDriverCpuMsPerAttempt: round(cpu.benchAndSimulator / n),
       contactWorkflowMsBeforeEvent: h.msBeforeEvent,
+      campaignWorkflow: h.campaign,
     };
   }
 
@@ -327,7 +365,6 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
     dbStatementsPerAttempt: round((s.proxy.statements - rawStatements0) / raw.attempts, 1),
   };
   log(`  raw: ${report.rawDialsPerSecond}/s`);
-  report.details.throughput = details;
 }
 
 async function lateness(s: BenchStack, o: Options, report: BenchReport): Promise<void> {
@@ -377,11 +414,7 @@ async function memory(s: BenchStack, o: Options, report: BenchReport): Promise<v
   await insertContacts(s, name, n);
   log(`memory: worker RSS through a ${n}-contact campaign (idle worker: ${idle.toFixed(0)} MB)…`);
   const samples: { rss: number; done: number }[] = [];
-  let done = 0;
-  const { seconds, recordedAt } = await runCampaign(s, name, n, () => {
-    done = recordedAt.at(-1) ?? 0;
-    samples.push({ rss: rssMb(pid), done });
-  });
+  const { seconds } = await runCampaign(s, name, n, (done) => samples.push({ rss: rssMb(pid), done }));
   // growth is measured from the first sample after 5 % of the attempts (code loaded, caches warm)
   const warm = samples.find((x) => x.done >= n * 0.05) ?? samples[0]!;
   const end = samples.at(-1)!;
@@ -511,14 +544,30 @@ async function main(): Promise<void> {
   const stopOnSignal = () => void s.stop().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
   try {
-    if (o.parts.includes('throughput') || o.parts.includes('cost')) await throughputAndCost(s, o, report);
-    if (o.parts.includes('lateness')) await lateness(s, o, report);
+    // each part's figures are printed, and --out written, as soon as the part is done
+    const checkpoint = (part: string) => {
+      log(`${part}: ${JSON.stringify(report.details[part] ?? null)}`);
+      report.seconds = round((Date.now() - started) / 1000);
+      if (o.out) fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
+    };
+    if (o.parts.includes('throughput') || o.parts.includes('cost')) {
+      await throughputAndCost(s, o, report);
+      checkpoint('throughput');
+    }
+    if (o.parts.includes('lateness')) {
+      await lateness(s, o, report);
+      checkpoint('lateness');
+    }
     if (o.parts.includes('scale')) {
       const scale = await dataScale(s.db, { contacts: o.scaleContacts, campaigns: 10, log });
       report.selectionMs = scale.selectionMs;
       report.details.scale = scale;
+      checkpoint('scale');
     }
-    if (o.parts.includes('memory')) await memory(s, o, report);
+    if (o.parts.includes('memory')) {
+      await memory(s, o, report);
+      checkpoint('memory');
+    }
   } finally {
     await s.stop();
   }
