@@ -57,6 +57,13 @@ export const contacts = pgTable(
       .on(t.cachedBy)
       .where(sql`${t.contactSuccessful} = 3`),
     index('contacts_reservation_idx').on(t.cacheReservation),
+    // Serves a campaign's status counts (by contact_successful, by last_state) from the index alone.
+    index('contacts_campaign_state_idx').on(
+      t.campaignName,
+      t.contactSuccessful,
+      t.lastState,
+      t.numberOfContacts,
+    ),
     check('contacts_contact_successful_check', sql`${t.contactSuccessful} between -1 and 3`),
     check('contacts_number_of_contacts_check', sql`${t.numberOfContacts} >= 0`),
   ],

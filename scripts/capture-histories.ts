@@ -91,6 +91,14 @@ async function main() {
     await stack.client.workflow.getHandle(campaignWorkflowId(dq)).result();
     await save('contact-placed-via-dialing-queue.json', contactWorkflowId(dq, dialed!));
 
+    // a contact whose outcome a local activity recorded (patch record-outcome-local)
+    const lo = uid('hist-local');
+    await cli('campaign', 'create', lo, '--caller-id', '+15005550006', '--calls-per-second', '5');
+    const [local] = await insertContacts(stack.db, lo, [testPhone()]);
+    await cli('campaign', 'start', lo);
+    await stack.client.workflow.getHandle(campaignWorkflowId(lo)).result();
+    await save('contact-outcome-recorded-locally.json', contactWorkflowId(lo, local!));
+
     // a contact that reached an agent (the <Dial> result decides Connected), with its memo
     const ag = uid('hist-agent');
     await cli('campaign', 'create', ag, '--caller-id', '+15005550006', '--calls-per-second', '5');

@@ -1,0 +1,1 @@
+CREATE INDEX "contacts_campaign_state_idx" ON "contacts" USING btree ("campaign_name","contact_successful","last_state","number_of_contacts");
