@@ -550,6 +550,11 @@ async function main(): Promise<void> {
   const s = await startBenchStack({ databaseUrl: o.databaseUrl, log, profileWorker: v.profile === true });
   const stopOnSignal = () => void s.stop().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
+  // the dev server runs in its own process group: a crash of the driver must not leave it running
+  process.once('uncaughtException', (err) => {
+    console.error(err);
+    void s.stop().finally(() => process.exit(1));
+  });
   try {
     // each part's figures are printed, and --out written, as soon as the part is done
     const checkpoint = (part: string) => {
