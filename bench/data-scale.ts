@@ -8,6 +8,7 @@
 import { contactActivities } from '../activities/contacts';
 import type { Deps } from '../activities';
 import type { Database } from '../db/client';
+import { CALLER_ID } from '../test/helpers';
 import { summary } from './redial-lateness';
 
 export interface ScaleResult {
@@ -63,7 +64,7 @@ export async function dataScale(
   const run = Date.now().toString(36);
   const names = Array.from({ length: o.campaigns }, (_, i) => `bench-scale-${run}-${i}`);
   for (const name of names) {
-    await db.sql`insert into campaigns (name, caller_id, retry_rules) values (${name}, '+15005550006', ${db.sql.json({})})`;
+    await db.sql`insert into campaigns (name, caller_id, retry_rules) values (${name}, ${CALLER_ID}, ${db.sql.json({})})`;
   }
   try {
     o.log(`scale: inserting ${o.contacts} contacts over ${o.campaigns} campaigns in mixed states…`);

@@ -13,17 +13,11 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
 import { campaignWorkflowId } from '../workflows/shared';
+import { createCampaign, testPhone, uid } from '../test/helpers';
 import { bareFanout } from './bare-fanout';
 import { rawLoop } from './raw-loop';
 import { summary, timerBaseline } from './redial-lateness';
-import {
-  type BenchStack,
-  CALLER_ID,
-  DEFAULT_BENCH_DATABASE_URL,
-  cpuMs,
-  rssMb,
-  startBenchStack,
-} from './stack';
+import { type BenchStack, DEFAULT_BENCH_DATABASE_URL, cpuMs, rssMb, startBenchStack } from './stack';
 import { dataScale } from './data-scale';
 
 const PARTS = ['throughput', 'cost', 'lateness', 'scale', 'memory'] as const;
@@ -60,43 +54,20 @@ export interface BenchReport {
 
 const log = (line: string) => console.error(line);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-let uidSeq = 0;
-const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++uidSeq}`;
-
-/** A phone number in the +1 500 test range, distinct per index and run. */
-const phoneFor = (run: number, i: number) =>
-  `+1500${String((run * 1_000_003 + i) % 10_000_000).padStart(7, '0')}`;
-
 async function insertContacts(
   s: BenchStack,
   campaign: string,
   n: number,
   row: (i: number) => Record<string, unknown> = () => ({}),
 ): Promise<void> {
-  const run = Math.floor(Math.random() * 1000);
   for (let i = 0; i < n; i += 5000) {
     const rows = Array.from({ length: Math.min(5000, n - i) }, (_, k) => ({
       campaign_name: campaign,
-      phone_number: phoneFor(run, i + k),
+      phone_number: testPhone(),
       ...row(i + k),
     }));
     await s.db.sql`insert into contacts ${s.db.sql(rows)}`;
   }
-}
-
-async function createCampaign(s: BenchStack, name: string, lines: number): Promise<void> {
-  const r = await s.dialer([
-    'campaign',
-    'create',
-    name,
-    '--caller-id',
-    CALLER_ID,
-    '--calls-per-second',
-    '1000',
-    '--lines',
-    String(lines),
-  ]);
-  if (r.code !== 0) throw new Error(`campaign create: ${r.stderr}`);
 }
 
 /** Starts the campaign, waits for it to end, printing progress; the seconds it took. */
@@ -262,7 +233,7 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
   report.details.throughput = details;
   // 1. the dialer
   const name = uid('bench-tp');
-  await createCampaign(s, name, 100);
+  await createCampaign(s.env, name, '--calls-per-second', '1000', '--lines', '100');
   await insertContacts(s, name, n);
   log(`throughput: campaign ${name}, ${n} contacts answered at once, 100 lines…`);
   const pids = { temporal: s.temporalPid(), worker: s.workerPid(), server: s.serverPid() };
@@ -344,7 +315,7 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
 
   // 3. the price of durability: the same activity code in a plain loop
   const rawName = uid('bench-raw');
-  await createCampaign(s, rawName, 100);
+  await createCampaign(s.env, rawName, '--calls-per-second', '1000', '--lines', '100');
   await insertContacts(s, rawName, n);
   log(`throughput: raw loop (no Temporal) over ${n} contacts, 100 in flight…`);
   const rawStatements0 = s.proxy.statements;
@@ -371,7 +342,7 @@ async function lateness(s: BenchStack, o: Options, report: BenchReport): Promise
   const m = o.redials;
   const spreadMs = o.spreadSeconds * 1000;
   const name = uid('bench-late');
-  await createCampaign(s, name, 100);
+  await createCampaign(s.env, name, '--calls-per-second', '1000', '--lines', '100');
   const t0 = Date.now() + 8000;
   const due = (i: number) => new Date(t0 + Math.round((i * spreadMs) / m));
   await insertContacts(s, name, m, (i) => ({
@@ -410,7 +381,7 @@ async function memory(s: BenchStack, o: Options, report: BenchReport): Promise<v
   const pid = s.workerPid();
   const idle = rssMb(pid);
   const name = uid('bench-mem');
-  await createCampaign(s, name, 100);
+  await createCampaign(s.env, name, '--calls-per-second', '1000', '--lines', '100');
   await insertContacts(s, name, n);
   log(`memory: worker RSS through a ${n}-contact campaign (idle worker: ${idle.toFixed(0)} MB)…`);
   const samples: { rss: number; done: number }[] = [];

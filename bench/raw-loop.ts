@@ -16,7 +16,8 @@ import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../lib/config';
 import { freePort } from '../lib/processes';
 import { createTwilioClient } from '../lib/twilio';
 import { CallStatusTracker } from '../workflows/call-status-tracker';
-import type { CallFacts, CallStatusEvent } from '../workflows/shared';
+import { statusEvent } from '../server/twilio-webhooks';
+import type { CallFacts } from '../workflows/shared';
 
 export async function rawLoop(o: {
   db: Database;
@@ -55,14 +56,7 @@ export async function rawLoop(o: {
       }
       const w = waiting.get(wf);
       if (w && params.CallSid && params.CallStatus) {
-        const event: CallStatusEvent = {
-          callSid: params.CallSid,
-          callStatus: params.CallStatus,
-          sequenceNumber: params.SequenceNumber ? Number(params.SequenceNumber) : null,
-          ...(params.SipResponseCode ? { sipResponseCode: Number(params.SipResponseCode) } : {}),
-          ...(params.CallDuration ? { callDurationSeconds: Number(params.CallDuration) } : {}),
-        };
-        w.tracker.add(event);
+        w.tracker.add(statusEvent({ ...params, CallSid: params.CallSid, CallStatus: params.CallStatus }));
         const final = w.tracker.final;
         if (final) w.done(final);
       }

@@ -21,7 +21,6 @@ import { ensureTemporalCli, startDevServer, stopDevServer } from '../lib/tempora
 import { type RunningSimulator, startSimulator } from '../simulator';
 
 export const DEFAULT_BENCH_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dialer_bench';
-export const CALLER_ID = '+15005550006';
 
 export interface BenchStack {
   workDir: string;
@@ -78,13 +77,9 @@ export async function startBenchStack(o: {
     await migrateDatabase(o.databaseUrl);
     const db = connectDatabase(o.databaseUrl, { max: 4 });
     cleanups.push(() => db.close());
-    const target = new URL(o.databaseUrl);
-    const proxy = await PgProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+    const { proxy, url: appDbUrl } = await PgProxy.inFrontOf(o.databaseUrl);
     cleanups.push(() => proxy.close());
-    const appDbUrl = new URL(o.databaseUrl);
-    appDbUrl.hostname = '127.0.0.1';
-    appDbUrl.port = String(proxy.port);
-    const appDb = connectDatabase(appDbUrl.toString());
+    const appDb = connectDatabase(appDbUrl);
     cleanups.push(() => appDb.close());
 
     const temporalAddress = `127.0.0.1:${await freePort()}`;
@@ -118,7 +113,7 @@ export async function startBenchStack(o: {
     const serverPort = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      DATABASE_URL: appDbUrl.toString(),
+      DATABASE_URL: appDbUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_NAMESPACE: 'default',
       TWILIO_ACCOUNT_SID: '',

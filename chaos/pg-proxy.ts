@@ -76,6 +76,16 @@ export class PgProxy {
     };
   }
 
+  /** A proxy in front of the database a URL names, and the same URL pointing at the proxy. */
+  static async inFrontOf(databaseUrl: string): Promise<{ proxy: PgProxy; url: string }> {
+    const target = new URL(databaseUrl);
+    const proxy = await PgProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+    const url = new URL(databaseUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    return { proxy, url: url.toString() };
+  }
+
   /** Open connections now. */
   get connections(): number {
     return this.pairs.size;

@@ -116,12 +116,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   cleanups.push(() => db.close());
   try {
     // PostgreSQL behind the cuttable proxy; Temporal on a file of its own; the simulator here
-    const target = new URL(o.databaseUrl);
-    const proxy = await PgProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+    const { proxy, url: appDbUrl } = await PgProxy.inFrontOf(o.databaseUrl);
     cleanups.push(() => proxy.close());
-    const appDbUrl = new URL(o.databaseUrl);
-    appDbUrl.hostname = '127.0.0.1';
-    appDbUrl.port = String(proxy.port);
 
     const temporalAddress = `127.0.0.1:${await freePort()}`;
     const uiPort = await freePort();
@@ -154,7 +150,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const campaign = `chaos-${o.seed}-${Date.now().toString(36)}`;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      DATABASE_URL: appDbUrl.toString(),
+      DATABASE_URL: appDbUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_TASK_QUEUE: campaign,
       TWILIO_ACCOUNT_SID: '',

@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { dialerArgv } from '../lib/processes';
-
-const repoRoot = path.resolve(__dirname, '..');
+import { spawnDialer } from '../lib/processes';
 
 /**
  * One `dialer <command>` process under a supervisor, as systemd or Kubernetes would run it:
@@ -40,10 +37,9 @@ export class Service {
     if (this.stopped || this.alive) return;
     const log = fs.openSync(this.logFile, 'a');
     fs.writeSync(log, `--- ${new Date().toISOString()} start ${this.name}\n`);
-    const proc = spawn(process.execPath, [...this.nodeFlags, ...dialerArgv(this.command)], {
-      env: this.env,
-      cwd: repoRoot,
+    const proc = spawnDialer(this.command, this.env, {
       stdio: ['ignore', log, log],
+      nodeFlags: this.nodeFlags,
     });
     fs.closeSync(log);
     this.proc = proc;

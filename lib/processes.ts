@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -9,21 +9,33 @@ export function dialerArgv(args: string[]): string[] {
   return ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), ...args];
 }
 
+/**
+ * Starts `dialer <args>` as its own process (a server or worker the caller stops); `nodeFlags`
+ * go to node itself (e.g. --cpu-prof, which NODE_OPTIONS may not carry).
+ */
+export function spawnDialer(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  o: { stdio?: StdioOptions; nodeFlags?: string[] } = {},
+): ChildProcess {
+  return spawn(process.execPath, [...(o.nodeFlags ?? []), ...dialerArgv(args)], {
+    env,
+    cwd: repoRoot,
+    stdio: o.stdio ?? ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** Runs `dialer <args>` as its own process, as an operator would; resolves when it exits. */
 export function runDialer(
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, dialerArgv(args), {
-      env,
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnDialer(args, env);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });

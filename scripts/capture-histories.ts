@@ -83,21 +83,15 @@ async function main() {
     await save('contact-released-while-waiting.json', contactWorkflowId(re, released!));
     await save('campaign-stopped-with-waiting-child.json', campaignWorkflowId(re));
 
-    // a contact placed through its campaign's dialing task queue (patch dial-task-queue)
-    const dq = uid('hist-dialq');
-    await cli('campaign', 'create', dq, '--caller-id', '+15005550006', '--calls-per-second', '5');
-    const [dialed] = await insertContacts(stack.db, dq, [testPhone()]);
-    await cli('campaign', 'start', dq);
-    await stack.client.workflow.getHandle(campaignWorkflowId(dq)).result();
-    await save('contact-placed-via-dialing-queue.json', contactWorkflowId(dq, dialed!));
-
-    // a contact whose outcome a local activity recorded (patch record-outcome-local)
-    const lo = uid('hist-local');
-    await cli('campaign', 'create', lo, '--caller-id', '+15005550006', '--calls-per-second', '5');
-    const [local] = await insertContacts(stack.db, lo, [testPhone()]);
-    await cli('campaign', 'start', lo);
-    await stack.client.workflow.getHandle(campaignWorkflowId(lo)).result();
-    await save('contact-outcome-recorded-locally.json', contactWorkflowId(lo, local!));
+    // one contact dialed by today's code: placed through its campaign's dialing task queue (patch
+    // dial-task-queue), its outcome recorded by a local activity (patch record-outcome-local)
+    const one = uid('hist-one');
+    await cli('campaign', 'create', one, '--caller-id', '+15005550006', '--calls-per-second', '5');
+    const [dialed] = await insertContacts(stack.db, one, [testPhone()]);
+    await cli('campaign', 'start', one);
+    await stack.client.workflow.getHandle(campaignWorkflowId(one)).result();
+    await save('contact-placed-via-dialing-queue.json', contactWorkflowId(one, dialed!));
+    await save('contact-outcome-recorded-locally.json', contactWorkflowId(one, dialed!));
 
     // a contact that reached an agent (the <Dial> result decides Connected), with its memo
     const ag = uid('hist-agent');

@@ -43,6 +43,21 @@ const xml = (s: string) =>
     (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!,
   );
 
+/** A status callback's form parameters as the event the contact workflow's tracker takes. */
+export function statusEvent(
+  p: Record<string, string | undefined> & { CallSid: string; CallStatus: string },
+): CallStatusEvent {
+  return {
+    callSid: p.CallSid,
+    callStatus: p.CallStatus,
+    sequenceNumber: num(p.SequenceNumber) ?? null,
+    ...(num(p.SipResponseCode) !== undefined ? { sipResponseCode: num(p.SipResponseCode) } : {}),
+    ...(p.AnsweredBy ? { answeredBy: p.AnsweredBy } : {}),
+    ...(num(p.CallDuration) !== undefined ? { callDurationSeconds: num(p.CallDuration) } : {}),
+    ...(p.Timestamp ? { timestamp: p.Timestamp } : {}),
+  };
+}
+
 export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps): void {
   app.post<{ Querystring: Query }>('/twilio/status', async (req, reply) => {
     const p = verified(deps, req, reply);
@@ -57,15 +72,7 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
       req.log.debug({ wf, callSid: p.CallSid, status: p.CallStatus }, 'call progress');
       return reply.code(204).send();
     }
-    const event: CallStatusEvent = {
-      callSid: p.CallSid,
-      callStatus: p.CallStatus,
-      sequenceNumber: num(p.SequenceNumber) ?? null,
-      ...(num(p.SipResponseCode) !== undefined ? { sipResponseCode: num(p.SipResponseCode) } : {}),
-      ...(p.AnsweredBy ? { answeredBy: p.AnsweredBy } : {}),
-      ...(num(p.CallDuration) !== undefined ? { callDurationSeconds: num(p.CallDuration) } : {}),
-      ...(p.Timestamp ? { timestamp: p.Timestamp } : {}),
-    };
+    const event = statusEvent({ ...p, CallSid: p.CallSid, CallStatus: p.CallStatus });
     try {
       await deps.temporal.workflow.getHandle(wf).signal(callStatusSignal, event);
     } catch (err) {

@@ -4,8 +4,8 @@
  * for the Twilio auth token, the API token and each dialed number in full.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { spawnDialer } from '../lib/processes';
 import { test } from 'node:test';
 import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
 import { campaignWorkflowId } from '../workflows/shared';
@@ -15,7 +15,6 @@ import {
   eventually,
   freePort,
   insertContacts,
-  repoRoot,
   runCli,
   startStack,
   testPhone,
@@ -39,14 +38,7 @@ test(
     const name = uid('logs');
     const procs: { proc: ChildProcess; out: string[]; exited: Promise<unknown> }[] = [];
     const start = (args: string[]) => {
-      const proc = spawn(
-        process.execPath,
-        ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), ...args],
-        {
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
+      const proc = spawnDialer(args, env);
       const out: string[] = [];
       proc.stdout!.on('data', (d) => out.push(String(d)));
       proc.stderr!.on('data', (d) => out.push(String(d)));

@@ -4,20 +4,11 @@
  * and drains what it holds, and the survivor dials the rest: every contact exactly once.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { spawnDialer } from '../lib/processes';
 import { test } from 'node:test';
 import { campaignWorkflowId } from '../workflows/shared';
-import {
-  createCampaign,
-  eventually,
-  insertContacts,
-  repoRoot,
-  runCli,
-  startStack,
-  testPhone,
-  uid,
-} from './helpers';
+import { createCampaign, eventually, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
 
 test(
   'two worker processes share a campaign; one stops with SIGTERM mid-run; nothing is lost or doubled',
@@ -28,11 +19,13 @@ test(
     try {
       stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 3 } });
       for (let i = 0; i < 2; i++) {
-        const proc = spawn(
-          process.execPath,
-          ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), 'worker'],
-          // info: the test waits for each worker's "serving a campaign’s dialing queue" line
-          { env: { ...stack.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] },
+        // info: the test waits for each worker's "serving a campaign’s dialing queue" line
+        const proc = spawnDialer(
+          ['worker'],
+          { ...stack.env, LOG_LEVEL: 'info' },
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
         );
         const out: string[] = [];
         proc.stderr!.on('data', (d) => out.push(String(d)));

@@ -5,17 +5,16 @@
  * shutdown is bounded. The worker's drain on SIGTERM is tested in scale-out.test.ts.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { dialerArgv } from '../lib/processes';
+import { spawnDialer } from '../lib/processes';
 import {
   API_TOKEN,
   type Stack,
   createCampaign,
   eventually,
   freePort,
-  repoRoot,
   startStack,
   testPhone,
   uid,
@@ -68,17 +67,13 @@ describe('server shutdown', { timeout: 180_000 }, () => {
 
   async function startServer(graceMs: number): Promise<Server> {
     const port = await freePort();
-    const proc = spawn(process.execPath, dialerArgv(['server']), {
-      cwd: repoRoot,
-      env: {
-        ...stack.env,
-        LOG_LEVEL: 'info',
-        SERVER_PORT: String(port),
-        PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-        DIALER_API_TOKEN: API_TOKEN,
-        SERVER_SHUTDOWN_GRACE_MS: String(graceMs),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const proc = spawnDialer(['server'], {
+      ...stack.env,
+      LOG_LEVEL: 'info',
+      SERVER_PORT: String(port),
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      DIALER_API_TOKEN: API_TOKEN,
+      SERVER_SHUTDOWN_GRACE_MS: String(graceMs),
     });
     let out = '';
     proc.stdout!.on('data', (d) => (out += d));

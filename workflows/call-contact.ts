@@ -34,10 +34,11 @@ import {
   withdrawUpdate,
 } from './shared';
 
-const db = proxyActivities<Activities>({
+const DB_OPTIONS = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
-});
+} as const;
+const db = proxyActivities<Activities>(DB_OPTIONS);
 
 // The SDK's request timeout (10 s) stays below this activity timeout, so a timed-out try is over
 // before the retry lists Twilio's calls (telephony.md §1: at most one call per attempt).
@@ -57,10 +58,7 @@ const DIAL_TASK_QUEUE_PATCH = 'dial-task-queue';
  * worker died mid-task changes nothing.
  */
 const LOCAL_RECORD_PATCH = 'record-outcome-local';
-const dbLocal = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '30s' },
-});
+const dbLocal = proxyLocalActivities<Activities>(DB_OPTIONS);
 
 type Phase = ContactStatusView['phase'];
 
