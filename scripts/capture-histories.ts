@@ -7,7 +7,8 @@
  *   npx tsx scripts/capture-histories.ts [--overwrite]   (needs a Temporal server at TEMPORAL_ADDRESS)
  *
  * Files that exist are kept unless --overwrite is given: an old history is the test that running
- * workflows of the old shape still replay.
+ * workflows of the old shape still replay. When a patch changes a shape, give its file a new name
+ * here, so the old file stays and the new shape is captured beside it.
  *
  * One history by hand: `temporal workflow show -w <id> -o json > test/histories/<name>.json`.
  */
@@ -57,8 +58,12 @@ async function main() {
     }
     const continued = runs.find((r) => r.status === 'CONTINUED_AS_NEW');
     if (!continued) throw new Error('the campaign did not continue as new');
-    await save('campaign-continued-as-new.json', campaignWorkflowId(can), continued.runId);
-    await save('campaign-last-run.json', campaignWorkflowId(can));
+    await save(
+      'campaign-continued-as-new-moves-in-background.json',
+      campaignWorkflowId(can),
+      continued.runId,
+    );
+    await save('campaign-last-run-moves-in-background.json', campaignWorkflowId(can));
 
     // a contact whose redial the CRM moved while its child waited on the timer, then a release
     const re = uid('hist-resched');
@@ -79,19 +84,18 @@ async function main() {
     await cli('contacts', 'release', String(released));
     await stack.client.workflow.getHandle(contactWorkflowId(re, released!)).result();
     await cli('campaign', 'stop', re, '--wait');
-    await save('contact-rescheduled-redial.json', contactWorkflowId(re, moved!));
-    await save('contact-released-while-waiting.json', contactWorkflowId(re, released!));
-    await save('campaign-stopped-with-waiting-child.json', campaignWorkflowId(re));
+    await save('contact-rescheduled-redial-one-patch.json', contactWorkflowId(re, moved!));
+    await save('contact-released-while-waiting-one-patch.json', contactWorkflowId(re, released!));
+    await save('campaign-stopped-with-waiting-child-moves-in-background.json', campaignWorkflowId(re));
 
-    // one contact dialed by today's code: placed through its campaign's dialing task queue (patch
-    // dial-task-queue), its outcome recorded by a local activity (patch record-outcome-local)
+    // one contact dialed by today's code: placed through its campaign's dialing task queue, its
+    // outcome recorded by a local activity (both under one patch, contact-dial-queue-and-local-record)
     const one = uid('hist-one');
     await cli('campaign', 'create', one, '--caller-id', '+15005550006', '--calls-per-second', '5');
     const [dialed] = await insertContacts(stack.db, one, [testPhone()]);
     await cli('campaign', 'start', one);
     await stack.client.workflow.getHandle(campaignWorkflowId(one)).result();
-    await save('contact-placed-via-dialing-queue.json', contactWorkflowId(one, dialed!));
-    await save('contact-outcome-recorded-locally.json', contactWorkflowId(one, dialed!));
+    await save('contact-dialed-one-patch.json', contactWorkflowId(one, dialed!));
 
     // a contact that reached an agent (the <Dial> result decides Connected), with its memo
     const ag = uid('hist-agent');

@@ -119,3 +119,31 @@ test('duplicate and stale reports are ignored', () => {
   run.finished(r);
   assert.equal(run.stats.attemptsFinished, 1);
 });
+
+test('redials not due yet start a few at a time, soonest first, and never hold up a due contact', () => {
+  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+  const later = (s: number) => new Date(now + s * 1000).toISOString();
+  // thirty waiting redials, listed latest first, and one new contact
+  run.addToCache(
+    [...Array.from({ length: 30 }, (_, i) => contact(100 + i, later(30 - i))), contact(1)],
+    null,
+    now,
+  );
+  const first = run.nextMoves(now, 3);
+  assert.deepEqual(
+    first.starts.map((s) => [s.contact.id, s.lineGranted]),
+    [
+      [1, true],
+      [129, false],
+      [128, false],
+      [127, false],
+    ],
+    'the due contact with a line, then the three redials due soonest',
+  );
+  assert.equal(run.cache.length, 27, 'the others stay cached');
+  assert.deepEqual(run.nextMoves(now, 0).starts, [], 'none while three starts are on their way');
+  const next = run.nextMoves(now, 2).starts.map((s) => s.contact.id);
+  assert.deepEqual(next, [126, 125]);
+  // without a limit (campaigns from before the pacing, replaying) all of them go at once
+  assert.equal(run.nextMoves(now).starts.length, 25);
+});

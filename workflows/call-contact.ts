@@ -60,6 +60,13 @@ const DIAL_TASK_QUEUE_PATCH = 'dial-task-queue';
 const LOCAL_RECORD_PATCH = 'record-outcome-local';
 const dbLocal = proxyLocalActivities<Activities>(DB_OPTIONS);
 
+/**
+ * Both patches above in one marker, for contact workflows started from here on: each patch costs
+ * every new workflow a marker and a search-attribute update (issue 9). Workflows that recorded the
+ * two old markers keep replaying through them.
+ */
+const CURRENT_PATCH = 'contact-dial-queue-and-local-record';
+
 type Phase = ContactStatusView['phase'];
 
 /** How long to wait for the <Dial> action request after the final status callback. */
@@ -85,6 +92,7 @@ export async function callContactWorkflow(input: CallContactInput): Promise<Atte
 }
 
 async function attempt(input: CallContactInput): Promise<AttemptResult> {
+  const current = patched(CURRENT_PATCH);
   const tracker = new CallStatusTracker();
   let dueAt = input.dueAt;
   let hasLine = input.lineGranted;
@@ -160,12 +168,13 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   }
 
   phase = 'placing';
-  const placer = patched(DIAL_TASK_QUEUE_PATCH)
-    ? proxyActivities<Activities>({
-        ...TWILIO_OPTIONS,
-        taskQueue: dialTaskQueue(workflowInfo().taskQueue, input.campaign),
-      })
-    : twilio;
+  const placer =
+    current || patched(DIAL_TASK_QUEUE_PATCH)
+      ? proxyActivities<Activities>({
+          ...TWILIO_OPTIONS,
+          taskQueue: dialTaskQueue(workflowInfo().taskQueue, input.campaign),
+        })
+      : twilio;
   const placed = await placer.placeCall({
     campaign: input.campaign,
     contactId: input.contact.id,
@@ -193,7 +202,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   }
 
   phase = 'recording';
-  const result = await (patched(LOCAL_RECORD_PATCH) ? dbLocal : db).recordOutcome({
+  const result = await (current || patched(LOCAL_RECORD_PATCH) ? dbLocal : db).recordOutcome({
     campaign: input.campaign,
     contactId: input.contact.id,
     attemptNo: input.attemptNo,

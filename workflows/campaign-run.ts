@@ -124,7 +124,11 @@ export class CampaignRun {
       : Math.min(this.settings.lines, this.agentCapacity);
   }
 
-  nextMoves(now: number): { grants: LineRequest[]; starts: ToStart[] } {
+  /**
+   * `waitingStarts`: how many children that are not due yet may be started now (the look-ahead's
+   * redials go out a few at a time, so their burst does not hold up the ones due first).
+   */
+  nextMoves(now: number, waitingStarts = Infinity): { grants: LineRequest[]; starts: ToStart[] } {
     let free = this.capacity - this.linesInUse;
     const grants: LineRequest[] = [];
     this.lineRequests.sort((a, b) =>
@@ -145,13 +149,14 @@ export class CampaignRun {
     const keep: CachedContact[] = [];
     for (const c of this.cache) {
       const due = dialTier(c.redialAt, nowIso) !== 2;
-      if (this.inFlight.has(c.id) || (due && free <= 0)) {
-        keep.push(c); // its previous attempt has not reported yet, or no line is free
+      if (this.inFlight.has(c.id) || (due && free <= 0) || (!due && waitingStarts <= 0)) {
+        keep.push(c); // its previous attempt has not reported yet, no line is free, or later
         continue;
       }
       this.markStarted(c, now, due);
       starts.push({ contact: c, lineGranted: due });
       if (due) free--;
+      else waitingStarts--;
     }
     this.cache = keep;
     return { grants, starts };

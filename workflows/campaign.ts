@@ -50,6 +50,16 @@ const db = proxyActivities<Activities>({
 /** Contact workflows carry a memo for the Temporal UI (name, masked number, attempt). */
 const CONTACT_MEMO_PATCH = 'contact-memo';
 
+/**
+ * Child starts and line grants go out without the loop waiting for them (issue 9): a burst of
+ * starts (the look-ahead's redials at campaign start) no longer holds back the grants of children
+ * whose time has come. What is on its way is counted, and awaited before a pause, a stop or
+ * continue-as-new (the server drops a signal whose sender has closed).
+ */
+const BACKGROUND_MOVES_PATCH = 'moves-in-background';
+/** With BACKGROUND_MOVES_PATCH: children that are not due yet whose start may be on its way at once. */
+const WAITING_STARTS_AT_ONCE = 20;
+
 /** A campaign: keeps its cache filled from the contacts table and one child per contact dialing. */
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
   const opts = { ...DEFAULT_CAMPAIGN_OPTIONS, ...input.options };
@@ -61,6 +71,29 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   let status: CampaignStatus = run.paused ? 'paused' : 'running';
   let signals = 0; // every message bumps it; the loop sleeps until it moves
   const poke = () => void signals++;
+  // starts and grants on their way (BACKGROUND_MOVES_PATCH); a start's unexpected error fails the task
+  let movesPending = 0;
+  let moveError: unknown;
+  const starting = new Set<number>();
+  let waitingStarting = 0;
+  const inBackground = (p: Promise<unknown>, start?: ToStart) => {
+    movesPending++;
+    if (start) starting.add(start.contact.id);
+    if (start && !start.lineGranted) waitingStarting++;
+    p.then(
+      (started) => {
+        if (start) starting.delete(start.contact.id);
+        if (start && !start.lineGranted) waitingStarting--;
+        // wake the loop: a retry is due, a reschedule waited for this child, or more may start
+        if (start && (started === false || reschedules.length > 0 || !start.lineGranted)) poke();
+      },
+      (err) => void (moveError ??= err),
+    ).finally(() => {
+      movesPending--;
+      if (moveError !== undefined) poke();
+    });
+  };
+  const movesSettled = () => condition(() => movesPending === 0);
   setHandler(pauseSignal, () => ((run.paused = true), poke()));
   setHandler(resumeSignal, () => ((run.paused = false), (run.changed = true), poke()));
   setHandler(stopSignal, () => ((run.stopping = true), poke()));
@@ -102,8 +135,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   if (!input.carry) await db.recoverContacts({ holder, self: true });
 
   while (!run.stopping) {
+    if (moveError !== undefined) throw moveError;
     const seen = signals;
     if (run.paused) {
+      await movesSettled();
       await giveBackUndialed(run, holder, child);
       await setStatus('paused');
       await condition(() => !run.paused || run.stopping);
@@ -115,21 +150,35 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       run.settings = await db.loadCampaign({ name: settings.name });
     }
     if (run.toRelease.length > 0) await db.releaseContacts({ holder, contactIds: run.toRelease.splice(0) });
+    // a child whose start is still on its way gets its reschedule once it runs
+    const toReschedule = reschedules.filter((r) => !starting.has(r.contactId));
+    reschedules.splice(0, reschedules.length, ...reschedules.filter((r) => starting.has(r.contactId)));
     await Promise.all(
-      reschedules.splice(0).map((r) => signalQuietly(child(r.contactId), rescheduleSignal, { dueAt: r.at })),
+      toReschedule.map((r) => signalQuietly(child(r.contactId), rescheduleSignal, { dueAt: r.at })),
     );
     if (Date.now() >= run.nextRefillAt()) await refill(run, holder, opts.lookaheadMs);
-    const { grants, starts } = run.nextMoves(Date.now());
-    await Promise.all([
-      ...grants.map((g) => signalQuietly(child(g.contactId), lineGrantSignal, { attemptNo: g.attemptNo })),
-      ...starts.map((s) => startOne(run, holder, s, opts.callTimeoutMs)),
-    ]);
+    const background = patched(BACKGROUND_MOVES_PATCH);
+    const { grants, starts } = run.nextMoves(
+      Date.now(),
+      background ? WAITING_STARTS_AT_ONCE - waitingStarting : Infinity,
+    );
+    const grantsSent = grants.map((g) =>
+      signalQuietly(child(g.contactId), lineGrantSignal, { attemptNo: g.attemptNo }),
+    );
+    const started = starts.map((s) => startOne(run, holder, s, opts.callTimeoutMs));
+    if (background) {
+      grantsSent.forEach((p) => inBackground(p));
+      started.forEach((p, i) => inBackground(p, starts[i]));
+    } else {
+      await Promise.all([...grantsSent, ...started]);
+    }
     if (opts.finishWhenDone && run.done) break;
     const info = workflowInfo();
     if (
       (info.continueAsNewSuggested || info.historyLength > opts.maxHistoryEvents) &&
       reschedules.length === 0
     ) {
+      await movesSettled();
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>({ ...input, carry: run.carry() });
     }
@@ -143,6 +192,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   }
 
   // Stopped, or nothing left to dial: undialed contacts go back (§6); calls in progress finish.
+  await movesSettled();
   await giveBackUndialed(run, holder, child);
   if (run.inFlight.size > 0) {
     await setStatus('stopping');
@@ -197,7 +247,13 @@ async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Pr
   run.addToCache(contacts, nextRedialAt, Date.now(), agentCapacity ?? null);
 }
 
-async function startOne(run: CampaignRun, holder: string, s: ToStart, callTimeoutMs: number): Promise<void> {
+/** Starts one contact's child; false when its previous run was still closing (tried again shortly). */
+async function startOne(
+  run: CampaignRun,
+  holder: string,
+  s: ToStart,
+  callTimeoutMs: number,
+): Promise<boolean> {
   const campaign = run.settings.name;
   const c = s.contact;
   try {
@@ -226,9 +282,11 @@ async function startOne(run: CampaignRun, holder: string, s: ToStart, callTimeou
         ...(c.redialAt ? [{ key: NextDialTimeKey, value: new Date(c.redialAt) }] : []),
       ],
     });
+    return true;
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     log.info('previous attempt of this contact still closing; retrying the start', { contactId: c.id });
     run.startFailed(c, Date.now());
+    return false;
   }
 }
