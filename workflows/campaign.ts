@@ -80,18 +80,22 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     movesPending++;
     if (start) starting.add(start.contact.id);
     if (start && !start.lineGranted) waitingStarting++;
+    // one handler pair, no finally: every promise in workflow code costs the SDK a stack trace
     p.then(
       (started) => {
-        if (start) starting.delete(start.contact.id);
-        if (start && !start.lineGranted) waitingStarting--;
+        movesPending--;
+        if (!start) return;
+        starting.delete(start.contact.id);
+        if (!start.lineGranted) waitingStarting--;
         // wake the loop: a retry is due, a reschedule waited for this child, or more may start
-        if (start && (started === false || reschedules.length > 0 || !start.lineGranted)) poke();
+        if (started === false || reschedules.length > 0 || !start.lineGranted) poke();
       },
-      (err) => void (moveError ??= err),
-    ).finally(() => {
-      movesPending--;
-      if (moveError !== undefined) poke();
-    });
+      (err) => {
+        movesPending--;
+        moveError ??= err;
+        poke();
+      },
+    );
   };
   const movesSettled = () => condition(() => movesPending === 0);
   setHandler(pauseSignal, () => ((run.paused = true), poke()));
