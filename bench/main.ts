@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { campaignWorkflowId } from '../workflows/shared';
 import { createCampaign, testPhone, uid } from '../test/helpers';
 import { bareFanout } from './bare-fanout';
@@ -142,6 +143,14 @@ interface HistoryStats {
     workflowTasks: number;
     busyFraction: number;
     eventsPerSecond: number;
+    /**
+     * Workflow tasks the server refused (continue-as-new with events it had not seen:
+     * UNHANDLED_COMMAND), and the time from the first refused task of a streak to the next
+     * completed one: the campaign stood still that long.
+     */
+    failedTasks: number;
+    failedTaskCauses: Record<string, number>;
+    stalledMs: number;
   };
 }
 
@@ -173,11 +182,29 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     timers: 0,
     childStarts: 0,
     msBeforeEvent: {},
-    campaign: { runs: 0, events: 0, workflowTasks: 0, busyFraction: 0, eventsPerSecond: 0 },
+    campaign: {
+      runs: 0,
+      events: 0,
+      workflowTasks: 0,
+      busyFraction: 0,
+      eventsPerSecond: 0,
+      failedTasks: 0,
+      failedTaskCauses: {},
+      stalledMs: 0,
+    },
   };
   const gaps: Record<string, number> = {};
   let contactExecutions = 0;
-  const campaign = { runs: 0, events: 0, workflowTasks: 0, busyMs: 0, first: Infinity, last: 0 };
+  const campaign = {
+    runs: 0,
+    events: 0,
+    workflowTasks: 0,
+    busyMs: 0,
+    first: Infinity,
+    last: 0,
+    stalledMs: 0,
+  };
+  const causes: Record<string, number> = {};
   const queue = [...executions];
   await Promise.all(
     Array.from({ length: 16 }, async () => {
@@ -188,11 +215,23 @@ async function historyStats(client: Client, query: string, expected: number): Pr
           campaign.runs++;
           campaign.events += events.length;
           let scheduled = 0;
+          let stallFrom: number | null = null;
           for (const ev of events) {
             if (ev.workflowTaskScheduledEventAttributes) scheduled = eventMs(ev);
             if (ev.workflowTaskCompletedEventAttributes) {
               campaign.workflowTasks++;
               campaign.busyMs += eventMs(ev) - scheduled;
+              if (stallFrom !== null) campaign.stalledMs += eventMs(ev) - stallFrom;
+              stallFrom = null;
+            }
+            const failed = ev.workflowTaskFailedEventAttributes;
+            if (failed) {
+              const cause = (
+                temporal.api.enums.v1.WorkflowTaskFailedCause[failed.cause ?? 0] ?? String(failed.cause)
+              ).replace(/^WORKFLOW_TASK_FAILED_CAUSE_/, '');
+              causes[cause] = (causes[cause] ?? 0) + 1;
+              campaign.busyMs += eventMs(ev) - scheduled;
+              stallFrom ??= scheduled;
             }
           }
           campaign.first = Math.min(campaign.first, eventMs(events[0]!));
@@ -221,6 +260,9 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     workflowTasks: campaign.workflowTasks,
     busyFraction: round(campaign.busyMs / span, 2),
     eventsPerSecond: round((campaign.events * 1000) / span),
+    failedTasks: Object.values(causes).reduce((a, b) => a + b, 0),
+    failedTaskCauses: causes,
+    stalledMs: campaign.stalledMs,
   };
   for (const [type, ms] of Object.entries(gaps).sort((a, b) => b[1] - a[1]))
     stats.msBeforeEvent[type] = round(ms / Math.max(1, contactExecutions));
@@ -356,6 +398,8 @@ async function lateness(s: BenchStack, o: Options, report: BenchReport): Promise
     select extract(epoch from (create_requested_at - due_at)) * 1000 as late
     from call_attempts where campaign_name = ${name} and due_at is not null`;
   const dialer = summary(rows.map((r) => Number(r.late)));
+  // a campaign that stood still (a refused continue-as-new) makes every redial due meanwhile late
+  const { campaign } = await historyStats(s.client, `CampaignName = '${name}'`, m + 1);
   log(`lateness: baseline, ${m} bare durable timers over ${o.spreadSeconds} s…`);
   const bt0 = Date.now() + 5000;
   const bare = summary(
@@ -372,6 +416,9 @@ async function lateness(s: BenchStack, o: Options, report: BenchReport): Promise
     dialerMs: mapValues(dialer, Math.round),
     bareTimersMs: mapValues(bare, Math.round),
     early: rows.filter((r) => Number(r.late) < 0).length,
+    campaignRuns: campaign.runs,
+    campaignFailedTasks: campaign.failedTaskCauses,
+    campaignStalledMs: campaign.stalledMs,
   };
 }
 
