@@ -76,6 +76,23 @@ export const callActivities = (deps: Deps) => {
     return u.toString();
   };
 
+  /**
+   * Stores the call's SID on its attempt, and checks that the row says so: under a cut
+   * connection the chaos run once saw this update report success and leave the row without its
+   * SID (the call then belonged to no attempt). A row that did not change fails the try; the
+   * next one adopts the call (the create was sent).
+   */
+  async function storeSid(k: AttemptKey, callSid: string): Promise<void> {
+    const changed = await db
+      .update(callAttempts)
+      .set({ callSid, placed: true, placedAt: deps.clock() })
+      .where(attemptWhere(k))
+      .returning({ callSid: callAttempts.callSid });
+    if (changed[0]?.callSid !== callSid) {
+      throw new Error(`the attempt's row did not take call ${callSid}; the next try adopts it`);
+    }
+  }
+
   async function finalBeforeCreate(k: AttemptKey, facts: CallFacts): Promise<PlaceCallResult> {
     await db
       .update(callAttempts)
@@ -144,10 +161,7 @@ export const callActivities = (deps: Deps) => {
             ...input,
             phoneNumber: maskPhone(e164),
           });
-          await db
-            .update(callAttempts)
-            .set({ callSid: mine.sid, placed: true, placedAt: deps.clock() })
-            .where(attemptWhere(input));
+          await storeSid(input, mine.sid);
           deps.metrics?.callsPlaced.inc({ campaign: input.campaign });
           return { kind: 'placed', callSid: mine.sid };
         }
@@ -199,10 +213,7 @@ export const callActivities = (deps: Deps) => {
           await Context.current().sleep(pause);
         }
       }
-      await db
-        .update(callAttempts)
-        .set({ callSid: call.sid, placed: true, placedAt: deps.clock() })
-        .where(attemptWhere(input));
+      await storeSid(input, call.sid);
       deps.metrics?.callsPlaced.inc({ campaign: input.campaign });
       log.info('call placed', {
         callSid: call.sid,
