@@ -175,10 +175,15 @@ export const callActivities = (deps: Deps) => {
           const late = (requestedAt.getTime() - new Date(input.dueAt).getTime()) / 1000;
           deps.metrics?.lateness.observe({ campaign: input.campaign }, Math.max(0, late));
         }
-        await db
+        // a try that retries must know a create may have been sent (so it looks before it creates)
+        const marked = await db
           .update(callAttempts)
           .set({ createRequestedAt: requestedAt, workerIdentity: deps.workerIdentity ?? null })
-          .where(attemptWhere(input));
+          .where(attemptWhere(input))
+          .returning({ at: callAttempts.createRequestedAt });
+        if (marked[0]?.at?.getTime() !== requestedAt.getTime()) {
+          throw new Error('the attempt’s row did not take the time of its create; nothing was sent');
+        }
         try {
           call = await deps.calls.create({
             to: e164,

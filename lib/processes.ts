@@ -42,6 +42,24 @@ export function runDialer(
 }
 
 /** A TCP port nothing listens on right now. */
+/**
+ * A free port whose next port is free too (METRICS_PORT: the worker's SDK exporter listens on the
+ * port after ours). Tries a few free ports until one has a free neighbour.
+ */
+export async function freePortPair(): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (let tries = 0; tries < 50; tries++) {
+    const port = await freePort();
+    if (port < 65535 && (await free(port + 1))) return port;
+  }
+  throw new Error('no free pair of neighbouring ports on 127.0.0.1');
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

@@ -13,6 +13,7 @@ import {
   cfg,
   eventually,
   freePort,
+  freePortPair,
   insertContacts,
   repoRoot,
   runCli,
@@ -25,7 +26,7 @@ import {
 test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 180_000 }, async () => {
   const serverPort = await freePort();
   const simulatorPort = await freePort();
-  const metricsPort = await freePort();
+  const metricsPort = await freePortPair(); // the SDK's exporter takes the port after it
   const env = {
     ...process.env,
     DATABASE_URL: cfg.testDatabaseUrl,

@@ -13,7 +13,7 @@ import { twilioCalls } from '../activities/twilio-calls';
 import { connectDatabase, type Database } from '../db/client';
 import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { freePort, runDialer } from '../lib/processes';
+import { freePort, freePortPair, runDialer } from '../lib/processes';
 import { createTwilioClient } from '../lib/twilio';
 import { buildServer } from '../server/app';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../simulator';
@@ -182,7 +182,7 @@ export function testPhone(): string {
   return `+1500${String(phoneSeq).padStart(7, '0')}`;
 }
 
-export { freePort };
+export { freePort, freePortPair };
 
 /** Polls until `check` returns a value (not undefined/false) or the time is up. */
 export async function eventually<T>(
