@@ -41,33 +41,34 @@ export function runDialer(
   });
 }
 
+/** Listens on `port` (0: any) on 127.0.0.1 and lets go: the port it got, or null when taken. */
+function probePort(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const addr = srv.address();
+      const got = typeof addr === 'object' && addr ? addr.port : null;
+      srv.close(() => resolve(got));
+    });
+  });
+}
+
 /** A TCP port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const port = await probePort(0);
+  if (port === null) throw new Error('no free port on 127.0.0.1');
+  return port;
+}
+
 /**
  * A free port whose next port is free too (METRICS_PORT: the worker's SDK exporter listens on the
  * port after ours). Tries a few free ports until one has a free neighbour.
  */
 export async function freePortPair(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
   for (let tries = 0; tries < 50; tries++) {
     const port = await freePort();
-    if (port < 65535 && (await free(port + 1))) return port;
+    if (port < 65535 && (await probePort(port + 1)) !== null) return port;
   }
   throw new Error('no free pair of neighbouring ports on 127.0.0.1');
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }

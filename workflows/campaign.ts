@@ -74,19 +74,17 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   // starts and grants on their way (BACKGROUND_MOVES_PATCH); a start's unexpected error fails the task
   let movesPending = 0;
   let moveError: unknown;
-  const starting = new Set<number>();
-  let waitingStarting = 0;
+  const starting = new Map<number, ToStart>(); // children whose start is on its way
+  const waitingStarting = () => [...starting.values()].filter((s) => !s.lineGranted).length;
   const inBackground = (p: Promise<unknown>, start?: ToStart) => {
     movesPending++;
-    if (start) starting.add(start.contact.id);
-    if (start && !start.lineGranted) waitingStarting++;
+    if (start) starting.set(start.contact.id, start);
     // one handler pair, no finally: every promise in workflow code costs the SDK a stack trace
     p.then(
       (started) => {
         movesPending--;
         if (!start) return;
         starting.delete(start.contact.id);
-        if (!start.lineGranted) waitingStarting--;
         // wake the loop: a retry is due, a reschedule waited for this child, or more may start
         if (started === false || reschedules.length > 0 || !start.lineGranted) poke();
       },
@@ -164,7 +162,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     const background = patched(BACKGROUND_MOVES_PATCH);
     const { grants, starts } = run.nextMoves(
       Date.now(),
-      background ? WAITING_STARTS_AT_ONCE - waitingStarting : Infinity,
+      background ? WAITING_STARTS_AT_ONCE - waitingStarting() : Infinity,
     );
     const grantsSent = grants.map((g) =>
       signalQuietly(child(g.contactId), lineGrantSignal, { attemptNo: g.attemptNo }),
