@@ -53,7 +53,10 @@ export interface BenchReport {
   seconds: number;
 }
 
-const log = (line: string) => console.error(line);
+const benchStarted = Date.now();
+/** Progress on stderr, each line with the seconds since the run began (a part's length shows). */
+const log = (line: string) =>
+  console.error(`[${((Date.now() - benchStarted) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 async function insertContacts(
   s: BenchStack,
@@ -499,7 +502,7 @@ async function main(): Promise<void> {
     .option('--parts <list>', `comma-separated parts: ${PARTS.join(',')}`, PARTS.join(','))
     .option('--out <file>', 'write the report as JSON')
     .option('--profile', 'write CPU profiles of the worker (all threads) into the run’s folder')
-    .option('--contacts <n>', 'throughput campaign size (default 3000; quick 300)', positive('--contacts'))
+    .option('--contacts <n>', 'throughput campaign size (default 3000; quick 200)', positive('--contacts'))
     .option('--redials <n>', 'redials for the lateness part (default 500; quick 100)', positive('--redials'))
     .option(
       '--scale-contacts <n>',
@@ -508,7 +511,7 @@ async function main(): Promise<void> {
     )
     .option(
       '--memory-contacts <n>',
-      'campaign size for the memory part (default 20000; quick 500)',
+      'campaign size for the memory part (default 20000; quick 200)',
       positive('--memory-contacts'),
     )
     .option(
@@ -536,11 +539,11 @@ async function main(): Promise<void> {
     quick,
     parts: parts as Part[],
     ...(v.out ? { out: v.out } : {}),
-    contacts: v.contacts ?? (quick ? 300 : 3000),
+    contacts: v.contacts ?? (quick ? 200 : 3000),
     redials: v.redials ?? (quick ? 100 : 500),
     spreadSeconds: quick ? 10 : 60,
     scaleContacts: v.scaleContacts ?? (quick ? 100_000 : 1_000_000),
-    memoryContacts: v.memoryContacts ?? (quick ? 500 : 20_000),
+    memoryContacts: v.memoryContacts ?? (quick ? 200 : 20_000),
     databaseUrl: v.databaseUrl,
   };
   const started = Date.now();
