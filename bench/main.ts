@@ -427,15 +427,24 @@ async function lateness(s: BenchStack, o: Options, report: BenchReport): Promise
 
 async function memory(s: BenchStack, o: Options, report: BenchReport): Promise<void> {
   const n = o.memoryContacts;
-  await s.restartWorker();
+  const metricsUrl = await s.restartWorker({ metrics: true });
   const pid = s.workerPid();
   const idle = rssMb(pid);
   const name = uid('bench-mem');
   await createCampaign(s.env, name, '--calls-per-second', '1000', '--lines', '100');
   await insertContacts(s, name, n);
   log(`memory: worker RSS through a ${n}-contact campaign (idle worker: ${idle.toFixed(0)} MB)…`);
-  const samples: { rss: number; done: number }[] = [];
-  const { seconds } = await runCampaign(s, name, n, (done) => samples.push({ rss: rssMb(pid), done }));
+  const samples: { rss: number; done: number; inside?: WorkerMemory }[] = [];
+  const { seconds } = await runCampaign(s, name, n, (done) => {
+    const sample: (typeof samples)[number] = { rss: rssMb(pid), done };
+    samples.push(sample);
+    // what the worker says of itself, every 5th second (a scrape costs it a few ms)
+    if (metricsUrl && samples.length % 5 === 1)
+      void workerMemory(metricsUrl).then(
+        (m) => (sample.inside = m),
+        () => undefined,
+      );
+  });
   // growth is measured from the first sample after 5 % of the attempts (code loaded, caches warm)
   const warm = samples.find((x) => x.done >= n * 0.05) ?? samples[0]!;
   const end = samples.at(-1)!;
@@ -453,7 +462,49 @@ async function memory(s: BenchStack, o: Options, report: BenchReport): Promise<v
     mbByTenth: Array.from({ length: 10 }, (_, k) =>
       round((samples.find((x) => x.done >= (n * (k + 1)) / 10) ?? end).rss),
     ),
+    // where RSS goes, by tenth of the attempts: the worker's main-thread V8 heap (its size, and
+    // the least of it in use: the live heap after a collection), its external memory, and the
+    // rest (the workflow threads' heaps, the SDK core's native memory); and the workflows cached
+    insideByTenth: Array.from({ length: 10 }, (_, k) => {
+      const xs = samples.filter(
+        (y) => y.inside && y.done >= (n * k) / 10 && (y.done < (n * (k + 1)) / 10 || k === 9),
+      );
+      if (!xs.length) return null;
+      const mean = (f: (m: WorkerMemory, rss: number) => number) =>
+        round(xs.reduce((a, y) => a + f(y.inside!, y.rss), 0) / xs.length);
+      return {
+        rssMb: mean((_, rss) => rss),
+        mainHeapTotalMb: mean((m) => m.mainHeapTotalMb),
+        mainHeapUsedMinMb: Math.min(...xs.map((y) => y.inside!.mainHeapUsedMb)),
+        externalMb: mean((m) => m.externalMb),
+        restMb: mean((m, rss) => rss - m.mainHeapTotalMb - m.externalMb),
+        cachedWorkflowsMax: Math.max(...xs.map((y) => y.inside!.cachedWorkflows ?? 0)),
+      };
+    }),
     samples: samples.length,
+  };
+}
+
+interface WorkerMemory {
+  mainHeapUsedMb: number;
+  mainHeapTotalMb: number;
+  externalMb: number;
+  cachedWorkflows: number | null;
+}
+
+/** The worker's own memory figures, from its Prometheus metrics. */
+async function workerMemory(url: string): Promise<WorkerMemory> {
+  const text = await (await fetch(url)).text();
+  const value = (name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : null;
+  };
+  const mb = (name: string) => round((value(name) ?? NaN) / 2 ** 20);
+  return {
+    mainHeapUsedMb: mb('dialer_process_nodejs_heap_size_used_bytes'),
+    mainHeapTotalMb: mb('dialer_process_nodejs_heap_size_total_bytes'),
+    externalMb: mb('dialer_process_nodejs_external_memory_bytes'),
+    cachedWorkflows: value('temporal_sticky_cache_size'),
   };
 }
 
@@ -511,7 +562,7 @@ async function main(): Promise<void> {
     )
     .option(
       '--memory-contacts <n>',
-      'campaign size for the memory part (default 20000; quick 200)',
+      'campaign size for the memory part (default 20000; quick 100)',
       positive('--memory-contacts'),
     )
     .option(
@@ -543,7 +594,7 @@ async function main(): Promise<void> {
     redials: v.redials ?? (quick ? 100 : 500),
     spreadSeconds: quick ? 10 : 60,
     scaleContacts: v.scaleContacts ?? (quick ? 100_000 : 1_000_000),
-    memoryContacts: v.memoryContacts ?? (quick ? 200 : 20_000),
+    memoryContacts: v.memoryContacts ?? (quick ? 100 : 20_000),
     databaseUrl: v.databaseUrl,
   };
   const started = Date.now();

@@ -16,7 +16,7 @@ import { type Database, connectDatabase } from '../db/client';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
 import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { freePort, runDialer } from '../lib/processes';
+import { freePort, freePortPair, runDialer } from '../lib/processes';
 import { ensureTemporalCli, startDevServer, stopDevServer } from '../lib/temporal-server';
 import { type RunningSimulator, startSimulator } from '../simulator';
 
@@ -38,7 +38,11 @@ export interface BenchStack {
   workerPid: () => number;
   serverPid: () => number;
   /** Restarts the worker (a clean process for a part that measures its memory). */
-  restartWorker(): Promise<void>;
+  /**
+   * A fresh worker process. With `metrics`, it serves its Prometheus metrics (its main thread's
+   * V8 heap, the SDK's workflow cache) at the URL returned.
+   */
+  restartWorker(o?: { metrics?: boolean }): Promise<string | null>;
   dialer(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
 }
@@ -163,12 +167,15 @@ export async function startBenchStack(o: {
       temporalPid: () => temporal!.pid!,
       workerPid: () => worker.pid!,
       serverPid: () => server.pid!,
-      async restartWorker() {
+      async restartWorker(r) {
         await worker.stop();
-        worker = new Service('worker', ['worker'], env, logFile('worker'), profile);
+        const metricsPort = r?.metrics ? await freePortPair() : null;
+        const workerEnv = metricsPort ? { ...env, METRICS_PORT: String(metricsPort) } : env;
+        worker = new Service('worker', ['worker'], workerEnv, logFile('worker'), profile);
         worker.start();
         cleanups.push(() => worker.stop());
         await waitUp('the worker', workerPolls);
+        return metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : null;
       },
       dialer: (args) => runDialer(args, env),
       stop,
