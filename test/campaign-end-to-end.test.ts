@@ -164,9 +164,12 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
   test('stop returns undialed contacts to what they were and leaves none at 3', async () => {
     const name = uid('stop');
     const phones = Array.from({ length: 30 }, testPhone);
-    // long calls, so that most contacts are still waiting in the cache when we stop
+    // long calls, so that most contacts are still waiting in the cache when we stop: the person
+    // stays 100 s, and the campaign's message (what a person hears with no agent) lasts 120 s, so a
+    // call holds its line ~5 s of this test's time (CI once saw 8 dialed: the default message ends
+    // a call in 6 s, 0.3 s here, and the stop came 2.4 s after the first calls on a loaded machine)
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 100 } });
-    await createCampaign(stack.env, name, '--lines', '2');
+    await createCampaign(stack.env, name, '--lines', '2', '--message', 'Please hold the line. '.repeat(75));
     const fresh = await insertContacts(stack.db, name, phones.slice(0, 20));
     const redials = await insertContacts(stack.db, name, phones.slice(20), {
       contact_successful: 2,
