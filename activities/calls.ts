@@ -77,10 +77,10 @@ export const callActivities = (deps: Deps) => {
   };
 
   /**
-   * Stores the call's SID on its attempt, and checks that the row says so: under a cut
-   * connection the chaos run once saw this update report success and leave the row without its
-   * SID (the call then belonged to no attempt). A row that did not change fails the try; the
-   * next one adopts the call (the create was sent).
+   * Stores the call's SID on its attempt, and checks that the row says so. The chaos run once saw
+   * this update acknowledged and not run (the call then belonged to no attempt): the driver's
+   * bug, fixed in scripts/patch-postgres.cjs; this check stays as a second guard. A row that did
+   * not change fails the try; the next one adopts the call (the create was sent).
    */
   async function storeSid(k: AttemptKey, callSid: string): Promise<void> {
     const changed = await db

@@ -76,12 +76,13 @@ export function parseCallingWindow(text: string): ParsedWindow {
     const [head, spec, ...extra] = entry.split(/\s+/);
     if (head === 'holidays') {
       const [country, region] = (spec ?? '').toUpperCase().split('-');
+      const known = new Holidays();
       if (!country || extra.length)
         return { ok: false, error: `${where}: write holidays <country>[-<region>]` };
-      if (!new Holidays().getCountries()[country]) {
+      if (!known.getCountries()[country]) {
         return { ok: false, error: `${where}: ${country} is not a country date-holidays knows` };
       }
-      if (region && !new Holidays().getStates(country)?.[region]) {
+      if (region && !known.getStates(country)?.[region]) {
         return { ok: false, error: `${where}: ${region} is not a region of ${country} date-holidays knows` };
       }
       holidays = region ? { country, region } : { country };

@@ -35,8 +35,8 @@ test(
       answeredAfter: number;
       acknowledgedWrites: number;
       lostWrites: unknown[];
-      wrongResults: number;
       wrong: string[];
+      wrongCount: number;
     };
     assert.ok(r.reset > 0, `the cuts reset open connections (${r.reset})`);
     assert.ok(r.failed > 0, 'queries in flight failed at the cuts (the cuts were real)');
@@ -51,7 +51,7 @@ test(
     // had a placed call and an attempt row without its SID.
     assert.ok(r.acknowledgedWrites > 0, 'writes succeeded between the cuts');
     assert.deepEqual(r.lostWrites, [], 'every acknowledged write is in the table');
-    assert.equal(r.wrongResults, 0, `every query got its own answer: ${r.wrong.join('; ')}`);
+    assert.equal(r.wrongCount, 0, `every query got its own answer: ${r.wrong.join('; ')}`);
     console.log(
       `after ${r.cuts} cuts: ${r.answeredAfter}/30 fresh queries answered, ${r.stuck} operations left pending, ` +
         `${r.acknowledgedWrites} acknowledged writes all kept`,
