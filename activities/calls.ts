@@ -1,6 +1,9 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { Context } from '@temporalio/activity';
 import { bannedNumbers, callAttempts, contacts } from '../db/schema';
+import { calleeZones } from '../lib/calling-window';
+import { logEvents } from '../lib/contact-events';
+import { type DialCheckRule, type DialVerdict, checkDial, dialRules } from '../lib/dial-rules';
 import { toE164 } from '../lib/phone';
 import { maskPhone } from '../lib/logger';
 import { mapOutcome, nextContactState, wasPlaced } from '../workflows/outcome';
@@ -29,18 +32,31 @@ export interface PlaceCallInput extends AttemptKey {
   ringTimeoutSeconds: number;
   dueAt: string | null;
   machineDetection?: MachineDetection;
+  /**
+   * The workflow waits when the calling window or a cap holds the call back (it gets `delayed`);
+   * without it (workflows started before windows existed) such an attempt ends undialed.
+   */
+  mayDelay?: boolean;
 }
 
 export type PlaceCallResult =
   | { kind: 'placed'; callSid: string }
   /** Ended before any call existed: banned, unparsable, or the create was rejected. */
-  | { kind: 'final'; facts: CallFacts };
+  | { kind: 'final'; facts: CallFacts }
+  /** Not now: the calling window or a cap allows the call from `until` on (nothing was sent). */
+  | { kind: 'delayed'; until: string; rule: DialCheckRule; reason: string };
 
 export interface RecordOutcomeInput extends AttemptKey {
   facts: CallFacts;
   maxAttempts: number;
   retryRules: RetryRules;
 }
+
+/** An attempt no rule will ever allow (a window that never opens) is tried again this much later. */
+const NOT_DIALED_RETRY_MS = 24 * 3600_000;
+/** How far back the caps look at a contact's attempts (the cool-off after an abandon is 72 h). */
+const CAP_HISTORY_MS = 4 * 24 * 3600_000;
+const ABANDON_STATES = [10, 15]; // NoAgent, Abandoned
 
 /** Twilio's clock and ours differ a little; a call created this long before our stamp is still ours. */
 const CLOCK_SKEW_MS = 60_000;
@@ -57,6 +73,27 @@ export function factsFromCall(call: CallInfo): CallFacts {
     ...(call.durationSeconds !== null ? { callDurationSeconds: call.durationSeconds } : {}),
     ...(call.answeredBy ? { answeredBy: call.answeredBy } : {}),
   };
+}
+
+/** The outcome in words: what the attempt ended as and what happens to the contact next. */
+function outcomeReason(
+  state: number,
+  cs: ContactSuccessful,
+  placed: boolean,
+  count: number,
+  maxAttempts: number,
+): string {
+  const name = lastStateName(state) ?? String(state);
+  const what = placed ? `${name} (attempt ${count} of ${maxAttempts})` : `${name}, no call placed`;
+  const next =
+    cs === 1
+      ? 'Successful'
+      : cs === -1
+        ? count >= maxAttempts && placed
+          ? 'Unreachable: no attempts left'
+          : 'Unreachable: not dialed again'
+        : 'NoSuccess: redial';
+  return `${what} → ${next}`;
 }
 
 export const callActivities = (deps: Deps) => {
@@ -82,7 +119,7 @@ export const callActivities = (deps: Deps) => {
    * bug, fixed in scripts/patch-postgres.cjs; this check stays as a second guard. A row that did
    * not change fails the try; the next one adopts the call (the create was sent).
    */
-  async function storeSid(k: AttemptKey, callSid: string): Promise<void> {
+  async function storeSid(k: AttemptKey, callSid: string, reason: string): Promise<void> {
     const changed = await db
       .update(callAttempts)
       .set({ callSid, placed: true, placedAt: deps.clock() })
@@ -91,6 +128,57 @@ export const callActivities = (deps: Deps) => {
     if (changed[0]?.callSid !== callSid) {
       throw new Error(`the attempt's row did not take call ${callSid}; the next try adopts it`);
     }
+    await logEvents(db, [
+      { contactId: k.contactId, campaign: k.campaign, attemptNo: k.attemptNo, kind: 'dialed', reason },
+    ]);
+  }
+
+  /**
+   * The campaign's calling window and caps for this contact now: its rules, the callee's zones
+   * (the contact's time_zone as it is now, else the number, else the campaign's zone) and the
+   * contact's recent attempts in any campaign, this one excepted.
+   */
+  async function dialCheck(k: AttemptKey, e164: string): Promise<DialVerdict> {
+    const { sql } = deps.db;
+    const now = deps.clock();
+    const [row] = await sql<
+      {
+        calling_window: string;
+        time_zone: string | null;
+        max_attempts_per_day: number | null;
+        max_attempts_per_24h: number | null;
+        min_attempt_gap_seconds: number | null;
+        abandon_cooloff: boolean;
+        contact_zone: string | null;
+      }[]
+    >`select calling_window, time_zone, max_attempts_per_day, max_attempts_per_24h,
+        min_attempt_gap_seconds, abandon_cooloff,
+        (select time_zone from contacts where id = ${k.contactId}) as contact_zone
+      from campaigns where name = ${k.campaign}`;
+    if (!row) throw permanent('UnknownCampaign', `No campaign named "${k.campaign}"`);
+    const rules = dialRules({
+      callingWindow: row.calling_window,
+      timeZone: row.time_zone,
+      maxAttemptsPerDay: row.max_attempts_per_day,
+      maxAttemptsPer24h: row.max_attempts_per_24h,
+      minAttemptGapSeconds: row.min_attempt_gap_seconds,
+      abandonCooloff: row.abandon_cooloff,
+    });
+    const callee = await calleeZones(e164, row.contact_zone);
+    const zones = callee.zones.length ? callee.zones : row.time_zone ? [row.time_zone] : [];
+    const since = new Date(now.getTime() - Math.max(CAP_HISTORY_MS, (rules.minGapMs ?? 0) + 1000));
+    const past = await sql<{ at: Date; abandoned_at: Date | null }[]>`
+      select create_requested_at as at,
+        case when last_state = any(${ABANDON_STATES}::int[]) then coalesce(ended_at, create_requested_at) end as abandoned_at
+      from call_attempts
+      where contact_id = ${k.contactId} and create_requested_at is not null and create_requested_at > ${since}
+        and not (campaign_name = ${k.campaign} and attempt_no = ${k.attemptNo})`;
+    return checkDial(
+      rules,
+      zones,
+      past.map((p) => ({ at: p.at, abandonedAt: p.abandoned_at })),
+      now,
+    );
   }
 
   async function finalBeforeCreate(k: AttemptKey, facts: CallFacts): Promise<PlaceCallResult> {
@@ -126,10 +214,21 @@ export const callActivities = (deps: Deps) => {
       if (attempt.callSid) return { kind: 'placed', callSid: attempt.callSid };
       if (attempt.facts) return { kind: 'final', facts: attempt.facts };
 
-      if (e164 === null) return finalBeforeCreate(input, { unparsable: true });
-      const [banned] = await db.select().from(bannedNumbers).where(eq(bannedNumbers.phoneNumber, e164));
-      if (banned) return finalBeforeCreate(input, { banned: true });
-
+      const event = (kind: 'skipped' | 'delayed', reason: string, until: Date | null = null) =>
+        logEvents(db, [
+          {
+            contactId: input.contactId,
+            campaign: input.campaign,
+            attemptNo: input.attemptNo,
+            kind,
+            reason,
+            until,
+          },
+        ]);
+      if (e164 === null) {
+        await event('skipped', `'${input.phoneNumber}' is not a phone number`);
+        return finalBeforeCreate(input, { unparsable: true });
+      }
       if (attempt.createRequestedAt) {
         // An earlier try sent the create and did not live to store the SID: find that call.
         const since = attempt.createRequestedAt.getTime() - CLOCK_SKEW_MS;
@@ -161,10 +260,40 @@ export const callActivities = (deps: Deps) => {
             ...input,
             phoneNumber: maskPhone(e164),
           });
-          await storeSid(input, mine.sid);
+          await storeSid(input, mine.sid, `call ${mine.sid}, created by an earlier try, adopted`);
           deps.metrics?.callsPlaced.inc({ campaign: input.campaign });
           return { kind: 'placed', callSid: mine.sid };
         }
+      }
+
+      // Checked at the moment of dialing, for every attempt (new, redial, CRM follow-up): the
+      // do-not-call list, then the calling window and the caps (issue 10, item 2).
+      const [banned] = await db.select().from(bannedNumbers).where(eq(bannedNumbers.phoneNumber, e164));
+      if (banned) {
+        await event(
+          'skipped',
+          `the number is on the do-not-call list (since ${banned.createdAt.toISOString()}` +
+            (banned.reason ? `: ${banned.reason})` : ')'),
+        );
+        return finalBeforeCreate(input, { banned: true });
+      }
+      const verdict = await dialCheck(input, e164);
+      if (!verdict.dial) {
+        if (verdict.until && input.mayDelay) {
+          await event('delayed', verdict.reason, verdict.until);
+          deps.metrics?.dialsDelayed.inc({ campaign: input.campaign, rule: verdict.rule });
+          return {
+            kind: 'delayed',
+            until: verdict.until.toISOString(),
+            rule: verdict.rule,
+            reason: verdict.reason,
+          };
+        }
+        const retryAt = new Date(deps.clock().getTime() + NOT_DIALED_RETRY_MS);
+        await event('skipped', `${verdict.reason}; not dialed, tried again at ${retryAt.toISOString()}`);
+        return finalBeforeCreate(input, {
+          notDialed: { rule: verdict.rule, reason: verdict.reason, retryAt: retryAt.toISOString() },
+        });
       }
 
       const backoff = deps.tooManyRequestsBackoffMs ?? TOO_MANY_REQUESTS_BACKOFF_MS;
@@ -218,7 +347,7 @@ export const callActivities = (deps: Deps) => {
           await Context.current().sleep(pause);
         }
       }
-      await storeSid(input, call.sid);
+      await storeSid(input, call.sid, `call ${call.sid} created`);
       deps.metrics?.callsPlaced.inc({ campaign: input.campaign });
       log.info('call placed', {
         callSid: call.sid,
@@ -271,7 +400,13 @@ export const callActivities = (deps: Deps) => {
         const count = contact.numberOfContacts + (placed ? 1 : 0);
         const next = nextContactState(state, count, input.maxAttempts, input.retryRules);
         const now = deps.clock();
-        const redialTime = next.redialDelayMs === null ? null : new Date(now.getTime() + next.redialDelayMs);
+        // an attempt no rule allowed is tried again when the placing step said, not by the retry rule
+        const redialTime =
+          next.redialDelayMs === null
+            ? null
+            : facts.notDialed
+              ? new Date(facts.notDialed.retryAt)
+              : new Date(now.getTime() + next.redialDelayMs);
         await tx
           .update(contacts)
           .set({
@@ -289,6 +424,22 @@ export const callActivities = (deps: Deps) => {
           .update(callAttempts)
           .set({ facts, lastState: state, placed, endedAt: now, recordedAt: now })
           .where(attemptWhere(input));
+        await logEvents(tx, [
+          {
+            contactId: input.contactId,
+            campaign: input.campaign,
+            attemptNo: input.attemptNo,
+            kind: 'outcome',
+            reason: outcomeReason(state, next.contactSuccessful, placed, count, input.maxAttempts),
+            until: redialTime,
+            details: {
+              lastState: state,
+              contactSuccessful: next.contactSuccessful,
+              placed,
+              numberOfContacts: count,
+            },
+          },
+        ]);
         fresh = true;
         return {
           contactId: input.contactId,

@@ -125,15 +125,26 @@ export const contactActivities = (deps: Deps) => ({
           for update skip locked
         ), picked as (
           select id from picked_now union all select id from picked_soon
+        ), taken as (
+          update contacts c set
+            cached_from = c.contact_successful,
+            contact_successful = 3,
+            cached_by = ${input.holder},
+            cache_reservation = ${input.reservation},
+            cached_at = now()
+          from picked where c.id = picked.id
+          returning c.id, c.phone_number, c.name, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}
+        ), logged as (
+          -- the decision log (issue 10): taken, as what, in the same statement
+          insert into contact_events (contact_id, campaign_name, attempt_no, kind, reason, until)
+          select id, ${input.campaign}, attempt_no, 'cached',
+            case when redial_time is null then 'taken into the cache: a new contact'
+              when redial_time <= ${now} then 'taken into the cache: a redial that is due'
+              else 'taken into the cache: a redial due soon (its workflow waits for it)' end,
+            redial_time
+          from taken
         )
-        update contacts c set
-          cached_from = c.contact_successful,
-          contact_successful = 3,
-          cached_by = ${input.holder},
-          cache_reservation = ${input.reservation},
-          cached_at = now()
-        from picked where c.id = picked.id
-        returning c.id, c.phone_number, c.name, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttempt}`;
+        select * from taken`;
     }
     const [next] = await pg<{ at: Date | null }[]>`
       select min(redial_time) as at from contacts
@@ -175,13 +186,24 @@ export const contactActivities = (deps: Deps) => ({
   }): Promise<number> {
     if (contactIds.length === 0) return 0;
     const hold = holdMs ? new Date(deps.clock().getTime() + holdMs) : null;
+    const reason = hold
+      ? 'released by an operator, undialed; kept out of every cache until the time given'
+      : 'given back undialed (the campaign paused or stopped, or its attempt failed)';
     const rows = await deps.db.sql`
-      update contacts set
-        contact_successful = coalesce(cached_from, 0),
-        cached_from = null, cached_by = null, cache_reservation = null, cached_at = null,
-        hold_until = coalesce(${hold}, hold_until)
-      where id = any(${contactIds}::bigint[]) and contact_successful = 3 and cached_by = ${holder}
-      returning id`;
+      with released as (
+        update contacts set
+          contact_successful = coalesce(cached_from, 0),
+          cached_from = null, cached_by = null, cache_reservation = null, cached_at = null,
+          hold_until = coalesce(${hold}, hold_until)
+        where id = any(${contactIds}::bigint[]) and contact_successful = 3 and cached_by = ${holder}
+        returning id, contact_successful
+      ), logged as (
+        insert into contact_events (contact_id, campaign_name, kind, reason, until)
+        select id, (select campaign_name from contacts k where k.id = released.id), 'released',
+          ${reason} || ' → ' || case contact_successful when 2 then 'NoSuccess' else 'NotUsed' end, ${hold}
+        from released
+      )
+      select id from released`;
     return rows.length;
   },
 });

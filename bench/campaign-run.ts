@@ -31,6 +31,9 @@ async function main() {
         name,
         '--caller-id',
         '+15005550006',
+        // the simulator's numbers, around the clock
+        '--window',
+        'daily 00:00-24:00',
         '--calls-per-second',
         '1000',
         '--lines',

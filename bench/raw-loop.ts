@@ -118,7 +118,8 @@ export async function rawLoop(o: {
             tracker.expect(placed.callSid);
             const early = tracker.final;
             facts = early ?? (await outcome);
-          } else facts = placed.facts;
+          } else if (placed.kind === 'final') facts = placed.facts;
+          else throw new Error(`the benchmark's campaign held a call back: ${placed.reason}`);
           waiting.delete(workflowId);
           await run(acts.recordOutcome, {
             ...key,

@@ -197,6 +197,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         campaign,
         '--caller-id',
         CALLER_ID,
+        // the simulator's numbers, around the clock
+        '--window',
+        'daily 00:00-24:00',
         '--max-attempts',
         String(MAX_ATTEMPTS),
         '--lines',

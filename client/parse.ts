@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { type LastStateName, lastStateNames, type RetryRules } from '../workflows/shared';
+import { isTimeZone, parseCallingWindow } from '../lib/calling-window';
 
 /** "90", "90s", "5m", "2h", "1h30m", "250ms" → milliseconds. */
 export function parseDuration(text: string): number {
@@ -86,4 +87,31 @@ export function applyRetryOptions(
     delaySeconds: { ...base.delaySeconds, ...perState },
     final: final ? [...new Set<LastStateName>(['WrongNumber', 'Banned', ...final])] : base.final,
   };
+}
+
+/** A calling window in words (lib/calling-window.ts); what is wrong is named with its entry. */
+export function windowArg(v: string): string {
+  const parsed = parseCallingWindow(v);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error);
+  return v.trim();
+}
+
+/** An IANA time zone (Europe/Berlin), or "none" to clear it. */
+export function zoneArg(v: string): string | null {
+  if (v.trim().toLowerCase() === 'none') return null;
+  if (!isTimeZone(v.trim()))
+    throw new InvalidArgumentError(`"${v}" is not an IANA time zone (e.g. America/New_York)`);
+  return v.trim();
+}
+
+/** A cap: a whole number of at least 1, or "none" for no cap. */
+export function capArg(v: string): number | null {
+  if (v.trim().toLowerCase() === 'none') return null;
+  return intArg(1, 1000)(v);
+}
+
+/** A duration (90s, 5m, 2h), or "none"; in whole seconds. */
+export function gapArg(v: string): number | null {
+  if (v.trim().toLowerCase() === 'none') return null;
+  return Math.round(parseDuration(v) / 1000);
 }

@@ -12,6 +12,7 @@ import {
   text,
   timestamp,
   unique,
+  uniqueIndex,
 } from 'drizzle-orm/pg-core';
 import type { CallFacts, RetryRules } from '../workflows/shared';
 
@@ -91,6 +92,20 @@ export const campaigns = pgTable(
     transferTimeoutSeconds: integer('transfer_timeout_seconds').notNull().default(20),
     /** An agent's wrap-up after a call, before the next one. */
     wrapUpSeconds: integer('wrap_up_seconds').notNull().default(10),
+    /**
+     * When callees may be rung, in their local time (lib/calling-window.ts): the FCC's 08:00–21:00
+     * unless the campaign says otherwise, e.g. 'mon-fri 09:00-20:00; sat 10:00-16:00; holidays US'.
+     */
+    callingWindow: text('calling_window').notNull().default('daily 08:00-21:00'),
+    /** The callee's zone when neither the contact's time_zone nor the number tells it. */
+    timeZone: text('time_zone'),
+    /** Attempt caps per contact (null: none): per calendar day in the callee's time, per rolling 24 h. */
+    maxAttemptsPerDay: integer('max_attempts_per_day'),
+    maxAttemptsPer24h: integer('max_attempts_per_24h'),
+    /** The least time between two attempts of one contact. */
+    minAttemptGapSeconds: integer('min_attempt_gap_seconds'),
+    /** No redial within 72 h of an abandoned call (NoAgent, Abandoned). */
+    abandonCooloff: boolean('abandon_cooloff').notNull().default(false),
     /** idle · running · paused · stopping · stopped · completed */
     status: text('status').notNull().default('idle'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
@@ -101,6 +116,9 @@ export const campaigns = pgTable(
     check('campaigns_lines_check', sql`${t.lines} >= 1`),
     check('campaigns_cps_check', sql`${t.callsPerSecond} > 0`),
     check('campaigns_ring_timeout_check', sql`${t.ringTimeoutSeconds} between 15 and 600`),
+    check('campaigns_max_per_day_check', sql`${t.maxAttemptsPerDay} >= 1`),
+    check('campaigns_max_per_24h_check', sql`${t.maxAttemptsPer24h} >= 1`),
+    check('campaigns_min_gap_check', sql`${t.minAttemptGapSeconds} >= 0`),
     check('campaigns_machine_detection_check', sql`${t.machineDetection} in ('off', 'hangup', 'message')`),
     check(
       'campaigns_status_check',
@@ -175,6 +193,37 @@ export const agents = pgTable(
   (t) => [
     check('agents_status_check', sql`${t.status} in ('available', 'on-call', 'wrap-up', 'offline')`),
     index('agents_campaign_idx').on(t.campaignName, t.status),
+  ],
+);
+
+/**
+ * The decision log (issue 10, item 6): every decision the dialer made about a contact, in order:
+ * cached, delayed (by the calling window or a cap, until when), skipped (and why), dialed, its
+ * outcome, released, rescheduled by the CRM. `dialer contacts why <id>` and the CRM API read it.
+ */
+export const contactEvents = pgTable(
+  'contact_events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamptz('at').notNull().defaultNow(),
+    contactId: bigint('contact_id', { mode: 'number' })
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    campaignName: text('campaign_name'),
+    attemptNo: integer('attempt_no'),
+    /** cached · delayed · skipped · dialed · outcome · released · rescheduled */
+    kind: text('kind').notNull(),
+    reason: text('reason').notNull(),
+    /** delayed: not before this; outcome: the next try (redial_time). */
+    until: timestamptz('until'),
+    details: jsonb('details').$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    index('contact_events_contact_idx').on(t.contactId, t.id),
+    // an attempt is dialed once and has one outcome, however often its step is retried
+    uniqueIndex('contact_events_once_idx')
+      .on(t.campaignName, t.contactId, t.attemptNo, t.kind)
+      .where(sql`${t.kind} in ('dialed', 'outcome')`),
   ],
 );
 

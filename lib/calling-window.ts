@@ -18,7 +18,7 @@ import { DateTime } from 'luxon';
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
-/** Local minutes since midnight, from `start` (inclusive) to `end` (exclusive; 1440 = 24:00). */
+/** Local seconds since midnight, from `start` (inclusive) to `end` (exclusive; 86400 = 24:00). */
 export interface Span {
   start: number;
   end: number;
@@ -37,13 +37,15 @@ export const DEFAULT_CALLING_WINDOW_TEXT = 'daily 08:00-21:00';
 /** A window in words, or what is wrong with the text and where. */
 export type ParsedWindow = { ok: true; window: CallingWindow } | { ok: false; error: string };
 
-const TIME = /^([01]\d|2[0-4]):([0-5]\d)$/;
+const TIME = /^([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?$/;
+const DAY_SECONDS = 24 * 3600;
 
-function minutes(text: string): number | null {
+/** HH:MM or HH:MM:SS as seconds since midnight (24:00 is the end of the day). */
+function seconds(text: string): number | null {
   const m = TIME.exec(text);
   if (!m) return null;
-  const value = Number(m[1]) * 60 + Number(m[2]);
-  return value <= 24 * 60 ? value : null;
+  const value = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3] ?? 0);
+  return value <= DAY_SECONDS ? value : null;
 }
 
 function days(text: string): Weekday[] | null {
@@ -58,7 +60,7 @@ function days(text: string): Weekday[] | null {
 }
 
 /**
- * Reads a window: entries separated by `;`, each `<days> <HH:MM-HH:MM>[,<HH:MM-HH:MM>…]`, where
+ * Reads a window: entries separated by `;`, each `<days> <HH:MM-HH:MM>[,<HH:MM-HH:MM>…]` (seconds optional, HH:MM:SS), where
  * days are `daily`, a weekday (`mon` … `sun`) or a range (`mon-fri`); days no entry names are
  * closed. `holidays <country>[-<region>]` (e.g. `holidays US`, `holidays DE-BY`) closes public
  * holidays. Example: `mon-fri 08:00-21:00; sat 10:00-18:00; holidays US`.
@@ -98,10 +100,13 @@ export function parseCallingWindow(text: string): ParsedWindow {
       return { ok: false, error: `${where}: write <days> HH:MM-HH:MM[,HH:MM-HH:MM]` };
     for (const range of spec.split(',')) {
       const [from, to, ...more] = range.split('-');
-      const start = minutes(from ?? '');
-      const end = minutes(to ?? '');
+      const start = seconds(from ?? '');
+      const end = seconds(to ?? '');
       if (more.length || start === null || end === null) {
-        return { ok: false, error: `${where}: ${range} is not HH:MM-HH:MM (00:00 to 24:00)` };
+        return {
+          ok: false,
+          error: `${where}: ${range} is not HH:MM-HH:MM (00:00 to 24:00; seconds optional)`,
+        };
       }
       if (end <= start) return { ok: false, error: `${where}: ${range} ends before it starts` };
       for (const d of which) hours[d].push({ start, end });
@@ -125,7 +130,8 @@ export interface CalleeZones {
   ignored?: string;
 }
 
-const isZone = (zone: string) => DateTime.now().setZone(zone).isValid;
+/** A zone luxon knows: an IANA name (Europe/Berlin) or a fixed offset (UTC+5). */
+export const isTimeZone = (zone: string) => DateTime.now().setZone(zone).isValid;
 
 const numberZones = new Map<string, string[]>();
 const NUMBER_ZONES_KEPT = 10_000;
@@ -137,7 +143,7 @@ const NUMBER_ZONES_KEPT = 10_000;
 export async function calleeZones(e164: string, contactZone: string | null): Promise<CalleeZones> {
   let ignored: string | undefined;
   if (contactZone) {
-    if (isZone(contactZone)) return { zones: [contactZone], from: 'contact' };
+    if (isTimeZone(contactZone)) return { zones: [contactZone], from: 'contact' };
     ignored = `time_zone '${contactZone}' is not an IANA time zone`;
   }
   let zones = numberZones.get(e164);
@@ -148,7 +154,7 @@ export async function calleeZones(e164: string, contactZone: string | null): Pro
     } catch {
       found = null;
     }
-    zones = (found ?? []).filter(isZone);
+    zones = (found ?? []).filter(isTimeZone);
     if (numberZones.size >= NUMBER_ZONES_KEPT) numberZones.delete(numberZones.keys().next().value!);
     numberZones.set(e164, zones);
   }
@@ -178,8 +184,8 @@ function isHoliday(w: CallingWindow, local: DateTime): boolean {
 function openIn(w: CallingWindow, zone: string, at: DateTime): boolean {
   const local = at.setZone(zone);
   const day = WEEKDAYS[local.weekday - 1]!;
-  const m = local.hour * 60 + local.minute + local.second / 60 + local.millisecond / 60_000;
-  return w.hours[day].some((s) => m >= s.start && m < s.end) && !isHoliday(w, local);
+  const t = local.hour * 3600 + local.minute * 60 + local.second + local.millisecond / 1000;
+  return w.hours[day].some((s) => t >= s.start && t < s.end) && !isHoliday(w, local);
 }
 
 /** The window is open at `at` in every one of the zones (none: never open). */
@@ -203,7 +209,13 @@ export function nextOpen(w: CallingWindow, zones: string[], from: Date, horizonD
       const day = today.plus({ days: d });
       for (const span of w.hours[WEEKDAYS[day.weekday - 1]!]) {
         // a start in a skipped hour (spring forward) moves to the first instant after it
-        const at = day.set({ hour: Math.floor(span.start / 60), minute: span.start % 60 }).toMillis();
+        const at = day
+          .set({
+            hour: Math.floor(span.start / 3600),
+            minute: Math.floor(span.start / 60) % 60,
+            second: span.start % 60,
+          })
+          .toMillis();
         if (at > from.getTime()) candidates.push(at);
       }
     }

@@ -159,6 +159,12 @@ export type CampaignChanges = Partial<
     | 'machineMessage'
     | 'transferTimeoutSeconds'
     | 'wrapUpSeconds'
+    | 'callingWindow'
+    | 'timeZone'
+    | 'maxAttemptsPerDay'
+    | 'maxAttemptsPer24h'
+    | 'minAttemptGapSeconds'
+    | 'abandonCooloff'
   >
 >;
 

@@ -9,6 +9,7 @@ import {
   releaseContactUpdate,
   withdrawUpdate,
 } from '../workflows/shared';
+import { logEventSql } from './contact-events';
 
 /**
  * What operators (the CLI) and CRMs (the API) do to single contacts. Each checks its input and
@@ -114,8 +115,18 @@ export async function pushRedial(deps: OperationDeps, id: number, at: Date): Pro
   }
   const iso = at.toISOString();
   const wf = campaignWorkflowId(c.campaign_name);
+  const logged = (how: string) =>
+    logEventSql(deps.sql, {
+      contactId: id,
+      campaign: c.campaign_name,
+      attemptNo: null,
+      kind: 'rescheduled',
+      reason: `a redial was asked for (CRM or operator): ${how}; the calling window and caps are checked when it is dialed`,
+      until: at,
+    });
   if (c.contact_successful === 3) {
     await deps.sql`update contacts set redial_time = ${at} where id = ${id}`;
+    await logged('its waiting workflow moves to the new time');
     const told = await signalIfRunning(deps.temporal, c.cached_by ?? wf, (h) =>
       h.signal(redialSignal, { contactId: id, at: iso }),
     );
@@ -129,6 +140,7 @@ export async function pushRedial(deps: OperationDeps, id: number, at: Date): Pro
     update contacts set redial_time = ${at}, hold_until = null,
       contact_successful = case when contact_successful = 0 then 0 else 2 end
     where id = ${id} and contact_successful <> 3`;
+  await logged('redial_time set');
   const told = await signalIfRunning(deps.temporal, wf, (h) =>
     h.signal(redialSignal, { contactId: id, at: iso }),
   );
@@ -192,6 +204,14 @@ export async function resetContact(
       number_of_contacts = ${opts.keepAttempts ? deps.sql`number_of_contacts` : 0}
     where id = ${id} and contact_successful <> 3
     returning contact_successful`;
+  await logEventSql(deps.sql, {
+    contactId: id,
+    campaign: c.campaign_name,
+    attemptNo: null,
+    kind: 'rescheduled',
+    reason: `reset to ${opts.at ? 'NoSuccess (a redial)' : 'NotUsed (a new contact)'}${opts.keepAttempts ? ', attempts kept' : ', attempts back to 0'}`,
+    until: opts.at ?? null,
+  });
   if (c.campaign_name) {
     await signalIfRunning(deps.temporal, campaignWorkflowId(c.campaign_name), (h) => h.signal(refillSignal));
   }

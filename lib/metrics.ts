@@ -26,6 +26,12 @@ export class DialerMetrics {
     labelNames: ['code'],
     registers: [this.registry],
   });
+  readonly dialsDelayed = new Counter({
+    name: 'dialer_dials_delayed_total',
+    help: 'Attempts held back at the moment of dialing, by the rule (window, per-day, per-24h, min-gap, after-abandon)',
+    labelNames: ['campaign', 'rule'],
+    registers: [this.registry],
+  });
   readonly lateness = new Histogram({
     name: 'dialer_redial_lateness_seconds',
     help: 'How long after its redial_time a redial was sent to Twilio',

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
-import { eventually, insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
+import { ALL_DAY, eventually, insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
 
 const out = path.join(__dirname, '..', 'test', 'histories');
 
@@ -46,7 +46,19 @@ async function main() {
       default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
       numbers: { [busy]: ['busy', 'human'] },
     });
-    await cli('campaign', 'create', can, '--caller-id', '+15005550006', '--lines', '2', '--retry', 'Busy=1s');
+    await cli(
+      'campaign',
+      'create',
+      can,
+      '--caller-id',
+      '+15005550006',
+      '--window',
+      ALL_DAY,
+      '--lines',
+      '2',
+      '--retry',
+      'Busy=1s',
+    );
     await insertContacts(stack.db, can, [busy, ...Array.from({ length: 5 }, testPhone)]);
     await cli('campaign', 'start', can, '--max-history', '60');
     await stack.client.workflow.getHandle(campaignWorkflowId(can)).result();
@@ -67,7 +79,7 @@ async function main() {
 
     // a contact whose redial the CRM moved while its child waited on the timer, then a release
     const re = uid('hist-resched');
-    await cli('campaign', 'create', re, '--caller-id', '+15005550006');
+    await cli('campaign', 'create', re, '--caller-id', '+15005550006', '--window', ALL_DAY);
     const at = new Date(Date.now() + 30_000);
     const [moved, released] = await insertContacts(stack.db, re, [testPhone(), testPhone()], {
       contact_successful: 2,
@@ -91,7 +103,17 @@ async function main() {
     // one contact dialed by today's code: placed through its campaign's dialing task queue, its
     // outcome recorded by a local activity (both under one patch, contact-dial-queue-and-local-record)
     const one = uid('hist-one');
-    await cli('campaign', 'create', one, '--caller-id', '+15005550006', '--calls-per-second', '5');
+    await cli(
+      'campaign',
+      'create',
+      one,
+      '--caller-id',
+      '+15005550006',
+      '--window',
+      ALL_DAY,
+      '--calls-per-second',
+      '5',
+    );
     const [dialed] = await insertContacts(stack.db, one, [testPhone()]);
     await cli('campaign', 'start', one);
     await stack.client.workflow.getHandle(campaignWorkflowId(one)).result();
@@ -99,7 +121,17 @@ async function main() {
 
     // a contact that reached an agent (the <Dial> result decides Connected), with its memo
     const ag = uid('hist-agent');
-    await cli('campaign', 'create', ag, '--caller-id', '+15005550006', '--calls-per-second', '5');
+    await cli(
+      'campaign',
+      'create',
+      ag,
+      '--caller-id',
+      '+15005550006',
+      '--window',
+      ALL_DAY,
+      '--calls-per-second',
+      '5',
+    );
     await cli('agents', 'add', `client:${uid('agent')}`, '--campaign', ag);
     const [reached] = await insertContacts(stack.db, ag, [testPhone()]);
     await stack.db.sql`update contacts set name = 'Ada Lovelace' where id = ${reached!}`;

@@ -9,6 +9,7 @@ import {
   signalCampaign,
   startCampaign,
 } from '../lib/campaign-operations';
+import { contactEvents } from '../lib/contact-events';
 import { checkContactFields } from '../lib/contact-import';
 import {
   OperationError,
@@ -177,6 +178,24 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
         from contacts where id = ${req.params.id}`;
       if (!row) throw new OperationError('not-found', `No contact with id ${req.params.id}`);
       return { ...row, id: Number(row.id) };
+    },
+  );
+
+  api.get<{ Params: { id: number } }>(
+    '/contacts/:id/events',
+    {
+      schema: {
+        summary:
+          'Why the contact was or was not dialed: every decision about it (cached, delayed, skipped, dialed, outcome, released, rescheduled), oldest first',
+        tags: ['contacts'],
+        params: id,
+        response: { 404: error },
+      },
+    },
+    async (req) => {
+      const [row] = await deps.db.sql`select id from contacts where id = ${req.params.id}`;
+      if (!row) throw new OperationError('not-found', `No contact with id ${req.params.id}`);
+      return { contactId: req.params.id, events: await contactEvents(deps.db.sql, req.params.id) };
     },
   );
 

@@ -13,7 +13,7 @@ import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createTwilioClient } from '../lib/twilio';
 import { type RunningSimulator, startSimulator } from '../simulator';
-import { CALLER_ID, cfg, insertContacts, testDatabase, testPhone, uid } from './helpers';
+import { ALL_DAY, CALLER_ID, cfg, insertContacts, testDatabase, testPhone, uid } from './helpers';
 
 describe('placeCall after a crash between the create and storing its SID', { timeout: 60_000 }, () => {
   const db = testDatabase();
@@ -52,6 +52,8 @@ describe('placeCall after a crash between the create and storing its SID', { tim
 
   /** An attempt whose create was sent, as a crash before the SID was stored leaves it. */
   async function crashedAttempt(campaign: string, phone: string) {
+    await db.sql`insert into campaigns (name, caller_id, retry_rules, calling_window)
+      values (${campaign}, ${CALLER_ID}, ${db.sql.json({})}, ${ALL_DAY})`;
     const [contactId] = await insertContacts(db, campaign, [phone]);
     await db.sql`insert into call_attempts (campaign_name, contact_id, attempt_no, workflow_id, phone_number, create_requested_at)
       values (${campaign}, ${contactId!}, 1, ${'contact/' + campaign}, ${phone}, now())`;

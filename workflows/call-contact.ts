@@ -10,6 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { PlaceCallResult } from '../activities/calls';
 import { CallStatusTracker } from './call-status-tracker';
 import {
   type AttemptResult,
@@ -67,6 +68,13 @@ const dbLocal = proxyLocalActivities<Activities>(DB_OPTIONS);
  */
 const CURRENT_PATCH = 'contact-dial-queue-and-local-record';
 
+/**
+ * Contact workflows started from here on (issue 10): the placing step may hold an attempt back
+ * (the calling window or a cap) and the workflow then waits on a durable timer without a line.
+ * Its marker stands for CURRENT_PATCH too, so a new workflow still records one marker.
+ */
+const DIAL_CHECKS_PATCH = 'contact-dial-checks';
+
 type Phase = ContactStatusView['phase'];
 
 /** How long to wait for the <Dial> action request after the final status callback. */
@@ -92,7 +100,8 @@ export async function callContactWorkflow(input: CallContactInput): Promise<Atte
 }
 
 async function attempt(input: CallContactInput): Promise<AttemptResult> {
-  const current = patched(CURRENT_PATCH);
+  const checks = patched(DIAL_CHECKS_PATCH);
+  const current = checks || patched(CURRENT_PATCH);
   const tracker = new CallStatusTracker();
   let dueAt = input.dueAt;
   let hasLine = input.lineGranted;
@@ -100,6 +109,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   let holdMs: number | undefined;
   let phase: Phase = 'waiting';
   let callSid: string | null = null;
+  let heldBack: ContactStatusView['heldBack'];
   const undialed = () => phase === 'waiting' || phase === 'waiting-for-line';
   setHandler(callStatusSignal, (e) => tracker.add(e));
   setHandler(callFactsSignal, ({ callSid: sid, facts }) => tracker.addFacts(sid, facts));
@@ -110,7 +120,8 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     if (attemptNo === input.attemptNo) hasLine = true;
   });
   setHandler(withdrawSignal, () => {
-    if (undialed()) withdrawn = true;
+    // while placing: honoured if the placing step holds the attempt back (it then waits undialed)
+    if (undialed() || phase === 'placing') withdrawn = true;
   });
   setHandler(withdrawUpdate, async (o) => {
     if (!undialed()) return { outcome: 'dialing' as const };
@@ -127,65 +138,80 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     callSid,
     callStatus: tracker.latestStatus,
     callbacks: tracker.count,
+    ...(heldBack ? { heldBack } : {}),
   }));
 
   // Wait for the due time and a line; a reschedule to later gives the line back (§5: never early).
   const campaign = getExternalWorkflowHandle(input.campaignWorkflowId);
   const ids = { contactId: input.contact.id, attemptNo: input.attemptNo };
+  let placed: PlaceCallResult;
   for (;;) {
-    await waitUntilDue(
-      () => dueAt,
-      () => withdrawn,
-    );
-    if (withdrawn) break;
-    if (!hasLine) {
-      phase = 'waiting-for-line';
-      await campaign.signal(lineRequestSignal, { ...ids, dueAt });
-      const at = dueAt;
-      await condition(() => hasLine || withdrawn || dueAt !== at);
-      phase = 'waiting';
+    for (;;) {
+      await waitUntilDue(
+        () => dueAt,
+        () => withdrawn,
+      );
+      if (withdrawn) break;
+      if (!hasLine) {
+        phase = 'waiting-for-line';
+        await campaign.signal(lineRequestSignal, { ...ids, dueAt });
+        const at = dueAt;
+        await condition(() => hasLine || withdrawn || dueAt !== at);
+        phase = 'waiting';
+      }
+      if (withdrawn) break;
+      if (isDue(dueAt)) break;
+      if (hasLine) {
+        hasLine = false;
+        await campaign.signal(lineReturnSignal, ids);
+      }
     }
-    if (withdrawn) break;
-    if (isDue(dueAt)) break;
+    if (withdrawn) {
+      // §6: back to the value it had before it was cached; nothing else on the row changes
+      await db.releaseContacts({ holder: input.campaignWorkflowId, contactIds: [input.contact.id], holdMs });
+      if (hasLine) await campaign.signal(lineReturnSignal, ids).catch(() => undefined);
+      phase = 'withdrawn';
+      return {
+        ...ids,
+        lastState: LastState.ErrorOccurred,
+        contactSuccessful: input.contact.cachedFrom as ContactSuccessful,
+        placed: false,
+        redialTime: null,
+        withdrawn: true,
+      };
+    }
+
+    phase = 'placing';
+    const placer =
+      current || patched(DIAL_TASK_QUEUE_PATCH)
+        ? proxyActivities<Activities>({
+            ...TWILIO_OPTIONS,
+            taskQueue: dialTaskQueue(workflowInfo().taskQueue, input.campaign),
+          })
+        : twilio;
+    placed = await placer.placeCall({
+      campaign: input.campaign,
+      contactId: input.contact.id,
+      attemptNo: input.attemptNo,
+      workflowId: workflowInfo().workflowId,
+      phoneNumber: input.contact.phoneNumber,
+      callerId: input.settings.callerId,
+      ringTimeoutSeconds: input.settings.ringTimeoutSeconds,
+      dueAt,
+      machineDetection: input.settings.machineDetection ?? 'off',
+      ...(checks ? { mayDelay: true } : {}),
+    });
+    if (placed.kind !== 'delayed') break;
+    // Held back by the calling window or a cap (nothing was sent): the line goes back, and the
+    // attempt waits on its timer for the first allowed moment, which the placing step checks again.
+    heldBack = { rule: placed.rule, reason: placed.reason, until: placed.until };
+    dueAt = placed.until;
+    phase = 'waiting';
     if (hasLine) {
       hasLine = false;
-      await campaign.signal(lineReturnSignal, ids);
+      await campaign.signal(lineReturnSignal, { ...ids, delayedUntil: placed.until, rule: placed.rule });
     }
   }
-  if (withdrawn) {
-    // §6: back to the value it had before it was cached; nothing else on the row changes
-    await db.releaseContacts({ holder: input.campaignWorkflowId, contactIds: [input.contact.id], holdMs });
-    if (hasLine) await campaign.signal(lineReturnSignal, ids).catch(() => undefined);
-    phase = 'withdrawn';
-    return {
-      ...ids,
-      lastState: LastState.ErrorOccurred,
-      contactSuccessful: input.contact.cachedFrom as ContactSuccessful,
-      placed: false,
-      redialTime: null,
-      withdrawn: true,
-    };
-  }
-
-  phase = 'placing';
-  const placer =
-    current || patched(DIAL_TASK_QUEUE_PATCH)
-      ? proxyActivities<Activities>({
-          ...TWILIO_OPTIONS,
-          taskQueue: dialTaskQueue(workflowInfo().taskQueue, input.campaign),
-        })
-      : twilio;
-  const placed = await placer.placeCall({
-    campaign: input.campaign,
-    contactId: input.contact.id,
-    attemptNo: input.attemptNo,
-    workflowId: workflowInfo().workflowId,
-    phoneNumber: input.contact.phoneNumber,
-    callerId: input.settings.callerId,
-    ringTimeoutSeconds: input.settings.ringTimeoutSeconds,
-    dueAt,
-    machineDetection: input.settings.machineDetection ?? 'off',
-  });
   let facts: CallFacts;
   if (placed.kind === 'final') {
     facts = placed.facts;

@@ -183,12 +183,19 @@ export class CampaignRun {
   requestLine(r: LineRequest): void {
     const f = this.inFlight.get(r.contactId);
     if (!f || f.attemptNo !== r.attemptNo || f.hasLine) return;
+    delete f.heldBackUntil;
+    delete f.heldBackBy;
     if (!this.lineRequests.some((q) => q.contactId === r.contactId)) this.lineRequests.push(r);
   }
 
-  returnLine(contactId: number, attemptNo: number): void {
+  returnLine(contactId: number, attemptNo: number, heldBack?: { until: string; rule: string }): void {
     const f = this.inFlight.get(contactId);
-    if (f && f.attemptNo === attemptNo) f.hasLine = false;
+    if (!f || f.attemptNo !== attemptNo) return;
+    f.hasLine = false;
+    if (heldBack) {
+      f.heldBackUntil = heldBack.until;
+      f.heldBackBy = heldBack.rule;
+    }
   }
 
   finished(r: AttemptResult): void {
@@ -231,6 +238,14 @@ export class CampaignRun {
     return [...this.cache.splice(0, this.cache.length).map((c) => c.id), ...this.toRelease.splice(0)];
   }
 
+  private heldBackCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const f of this.inFlight.values()) {
+      if (f.heldBackBy && !f.hasLine) counts[f.heldBackBy] = (counts[f.heldBackBy] ?? 0) + 1;
+    }
+    return counts;
+  }
+
   view(status: CampaignStatus): CampaignStatusView {
     const dialing = this.linesInUse;
     return {
@@ -240,6 +255,7 @@ export class CampaignRun {
       inFlight: this.inFlight.size,
       dialing,
       waiting: this.inFlight.size - dialing,
+      heldBack: this.heldBackCounts(),
       stats: this.stats,
       nextRedialAt: this.nextRedialAt,
       runsSoFar: this.runsSoFar,

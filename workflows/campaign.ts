@@ -104,7 +104,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   setHandler(settingsChangedSignal, () => ((reloadSettings = true), (run.changed = true), poke()));
   setHandler(attemptFinishedSignal, (r) => (run.finished(r), poke()));
   setHandler(lineRequestSignal, (r) => (run.requestLine(r), poke()));
-  setHandler(lineReturnSignal, (r) => (run.returnLine(r.contactId, r.attemptNo), poke()));
+  setHandler(lineReturnSignal, (r) => {
+    const heldBack = r.delayedUntil && r.rule ? { until: r.delayedUntil, rule: r.rule } : undefined;
+    run.returnLine(r.contactId, r.attemptNo, heldBack);
+    poke();
+  });
   setHandler(redialSignal, (r) => {
     // §8: a CRM redial moves a cached contact's time instead of dialing it twice
     const cached = run.cache.find((c) => c.id === r.contactId);

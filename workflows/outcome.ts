@@ -19,7 +19,7 @@ export function mapOutcome(f: CallFacts): LastState {
   if (f.createError && code !== null && WRONG_NUMBER_CREATE_CODES.has(code)) return LastState.WrongNumber;
   if (f.createError && code !== null && NO_LINE_CREATE_CODES.has(code)) return LastState.NoLine;
   if (sip === 503) return LastState.NoLine;
-  if (f.createError || f.unresolved) return LastState.ErrorOccurred;
+  if (f.createError || f.unresolved || f.notDialed) return LastState.ErrorOccurred;
   // rows 6–12: the call did not reach a person
   if (sip === 603 || sip === 403) return LastState.Rejected;
   if (f.callStatus === 'busy' || sip === 486 || sip === 600) return LastState.Busy;

@@ -140,6 +140,9 @@ export interface InFlightContact {
   dueAt: string | null;
   /** Holds one of the campaign's lines (is dialing, or may dial as soon as it is due). */
   hasLine: boolean;
+  /** Held back at the moment of dialing (calling window or cap) until then; absent otherwise. */
+  heldBackUntil?: string;
+  heldBackBy?: string;
 }
 
 /** A child whose redial time has come asks the campaign for a line. */
@@ -196,6 +199,8 @@ export interface CampaignStatusView {
   dialing: number;
   /** Children waiting on their durable timer for a redial time. */
   waiting: number;
+  /** Of those, held back at the moment of dialing, by rule (window, per-day, …); absent before windows. */
+  heldBack?: Record<string, number>;
   stats: CampaignStats;
   nextRedialAt: string | null;
   runsSoFar: number;
@@ -226,6 +231,11 @@ export interface CallFacts {
   callDurationSeconds?: number;
   /** No final status could be had from callbacks or from Twilio. */
   unresolved?: boolean;
+  /**
+   * Not dialed because the calling window or a cap held it back and the attempt could not wait
+   * (the window never opens, or a workflow from before windows): tried again at retryAt.
+   */
+  notDialed?: { rule: string; reason: string; retryAt: string };
 }
 
 export interface CallContactInput {
@@ -282,6 +292,8 @@ export interface ContactStatusView {
   callSid: string | null;
   callStatus: string | null;
   callbacks: number;
+  /** The calling window or a cap held the attempt back, until then. */
+  heldBack?: { rule: string; reason: string; until: string };
 }
 
 // Campaign messages
@@ -295,7 +307,11 @@ export const settingsChangedSignal = defineSignal('settingsChanged');
 /** A child reports its attempt's result (by the campaign's workflow id, so continue-as-new keeps it). */
 export const attemptFinishedSignal = defineSignal<[AttemptResult]>('attemptFinished');
 export const lineRequestSignal = defineSignal<[LineRequest]>('lineRequest');
-export const lineReturnSignal = defineSignal<[{ contactId: number; attemptNo: number }]>('lineReturn');
+/** A child gives its line back: not due after all, or held back by the window or a cap until `delayedUntil`. */
+export const lineReturnSignal =
+  defineSignal<[{ contactId: number; attemptNo: number; delayedUntil?: string; rule?: string }]>(
+    'lineReturn',
+  );
 /** The CRM set a new redial time for a contact (row already written): reschedule or refill now. */
 export const redialSignal = defineSignal<[{ contactId: number; at: string }]>('redial');
 /** Pull one contact out of the cache safely (§6). */

@@ -27,6 +27,10 @@ import {
   intArg,
   positiveNumberArg,
   retryArg,
+  capArg,
+  gapArg,
+  windowArg,
+  zoneArg,
 } from '../parse';
 
 interface CreateOpts {
@@ -42,6 +46,72 @@ interface CreateOpts {
   machineMessage?: string;
   transferTimeout: number;
   wrapUp: number;
+  window?: string;
+  timeZone?: string | null;
+  maxPerDay?: number | null;
+  maxPer24h?: number | null;
+  minGap?: number | null;
+  abandonCooloff?: boolean;
+}
+
+/** The dialing rules' options, shared by create and update (issue 10: windows and caps). */
+function addRuleOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--window <text>',
+      "when callees may be rung, in their local time, e.g. 'mon-fri 09:00-20:00; sat 10:00-16:00; holidays US' (default 'daily 08:00-21:00')",
+      windowArg,
+    )
+    .option(
+      '--time-zone <zone>',
+      "the callee's IANA zone when neither the contact's time_zone nor its number tells it ('none' clears)",
+      zoneArg,
+    )
+    .option(
+      '--max-per-day <n>',
+      "attempts per contact per calendar day in the callee's time ('none': no cap)",
+      capArg,
+    )
+    .option('--max-per-24h <n>', "attempts per contact in any 24 h ('none': no cap)", capArg)
+    .option(
+      '--min-gap <duration>',
+      "the least time between two attempts of a contact, e.g. 4h ('none')",
+      gapArg,
+    )
+    .option('--abandon-cooloff', 'no redial within 72 h of an abandoned call (NoAgent, Abandoned)')
+    .option('--no-abandon-cooloff', 'redial after an abandoned call by the retry rule');
+}
+
+function ruleChanges(o: Partial<CreateOpts>): CampaignChanges {
+  return {
+    ...(o.window !== undefined ? { callingWindow: o.window } : {}),
+    ...(o.timeZone !== undefined ? { timeZone: o.timeZone } : {}),
+    ...(o.maxPerDay !== undefined ? { maxAttemptsPerDay: o.maxPerDay } : {}),
+    ...(o.maxPer24h !== undefined ? { maxAttemptsPer24h: o.maxPer24h } : {}),
+    ...(o.minGap !== undefined ? { minAttemptGapSeconds: o.minGap } : {}),
+    ...(o.abandonCooloff !== undefined ? { abandonCooloff: o.abandonCooloff } : {}),
+  };
+}
+
+/** A campaign's window and caps in words, for `campaign show`. */
+function describeRules(row: {
+  callingWindow: string;
+  timeZone: string | null;
+  maxAttemptsPerDay: number | null;
+  maxAttemptsPer24h: number | null;
+  minAttemptGapSeconds: number | null;
+  abandonCooloff: boolean;
+}): string[] {
+  const caps = [
+    row.maxAttemptsPerDay !== null ? `${row.maxAttemptsPerDay} a day` : null,
+    row.maxAttemptsPer24h !== null ? `${row.maxAttemptsPer24h} per 24 h` : null,
+    row.minAttemptGapSeconds !== null ? `${row.minAttemptGapSeconds} s apart` : null,
+    row.abandonCooloff ? 'none within 72 h of an abandon' : null,
+  ].filter(Boolean);
+  return [
+    `  calling window (callee's time): ${row.callingWindow}; zone when unknown: ${row.timeZone ?? 'none (not dialed)'}`,
+    `  attempt caps per contact: ${caps.length ? caps.join(', ') : 'none'}`,
+  ];
 }
 
 const deps = (ctx: CommandContext): CampaignDeps => ({
@@ -101,7 +171,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .command('campaign')
     .description('create, start, pause, resume, stop and watch campaigns');
 
-  campaign
+  const create = campaign
     .command('create')
     .description('create a campaign (its contacts are the rows whose campaign_name equals its name)')
     .argument('<name>', 'campaign name', campaignNameArg)
@@ -138,7 +208,8 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       intArg(5, 600),
       20,
     )
-    .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600), 10)
+    .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600), 10);
+  addRuleOptions(create)
     .option('--json', 'print the created campaign as JSON')
     .action(async (name: string, o: CreateOpts & { json?: boolean }) => {
       if (o.amd === 'message' && !o.machineMessage)
@@ -160,6 +231,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           transferTimeoutSeconds: o.transferTimeout,
           wrapUpSeconds: o.wrapUp,
           ...(o.machineMessage ? { machineMessage: o.machineMessage } : {}),
+          ...ruleChanges(o),
         })
         .onConflictDoNothing({ target: campaigns.name })
         .returning();
@@ -171,7 +243,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
         );
     });
 
-  campaign
+  const update = campaign
     .command('update')
     .description('change a campaign’s settings; a running campaign uses them for its next attempts')
     .argument('<name>', 'campaign name', campaignNameArg)
@@ -196,7 +268,8 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       'how long an agent’s leg rings before TransferTimeout',
       intArg(5, 600),
     )
-    .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600))
+    .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600));
+  addRuleOptions(update)
     .option('--json', 'print the updated campaign as JSON')
     .action(async (name: string, o: Partial<CreateOpts> & { json?: boolean }) => {
       const c = ctx();
@@ -218,6 +291,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
         ...(o.machineMessage !== undefined ? { machineMessage: o.machineMessage } : {}),
         ...(o.transferTimeout !== undefined ? { transferTimeoutSeconds: o.transferTimeout } : {}),
         ...(o.wrapUp !== undefined ? { wrapUpSeconds: o.wrapUp } : {}),
+        ...ruleChanges(o),
       };
       const r = await updateCampaign(deps(c), name, changes);
       if (o.json) return console.log(JSON.stringify(r.campaign, null, 2));
@@ -246,6 +320,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           `  answering machines: ${row.machineDetection}${row.machineMessage ? ` ("${row.machineMessage}")` : ''}`,
           `  message: "${row.message}"`,
           `  agents: transfer timeout ${row.transferTimeoutSeconds} s, wrap-up ${row.wrapUpSeconds} s`,
+          ...describeRules(row),
         ].join('\n'),
       );
     });

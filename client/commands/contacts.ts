@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { parseTime, pushRedial, releaseContact, resetContact } from '../../lib/contact-operations';
 import fs from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
+import { contactEvents, formatEvent } from '../../lib/contact-events';
 import { importContacts } from '../../lib/contact-import';
 import { recoverOrphans } from '../../lib/recovery';
 import { ContactSuccessful, campaignWorkflowId, lastStateName, refillSignal } from '../../workflows/shared';
@@ -74,6 +75,36 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
         );
       }
       console.error(`${rows.length} contact(s)`);
+    });
+
+  contacts
+    .command('why')
+    .description('why a contact was or was not dialed: every decision about it, oldest first')
+    .argument('<id>', 'contact id', intArg(1))
+    .option('--json', 'print as JSON')
+    .action(async (id: number, o: { json?: boolean }) => {
+      const { sql } = ctx().db();
+      const [row] = await sql<
+        {
+          campaign_name: string | null;
+          phone_number: string | null;
+          contact_successful: number;
+          last_state: number | null;
+          number_of_contacts: number;
+          redial_time: Date | null;
+        }[]
+      >`select campaign_name, phone_number, contact_successful, last_state, number_of_contacts, redial_time
+        from contacts where id = ${id}`;
+      if (!row) throw new UserError(`No contact with id ${id}`);
+      const events = await contactEvents(sql, id);
+      if (o.json) return console.log(JSON.stringify({ contactId: id, events }, null, 2));
+      console.log(
+        `contact ${id} (${row.campaign_name ?? 'no campaign'}): contact_successful ${row.contact_successful}, ` +
+          `last_state ${row.last_state === null ? '—' : (lastStateName(row.last_state) ?? row.last_state)}, ` +
+          `${row.number_of_contacts} attempt(s), redial ${row.redial_time ? row.redial_time.toISOString() : '—'}`,
+      );
+      for (const e of events) console.log(`  ${formatEvent(e)}`);
+      if (events.length === 0) console.log('  no decisions recorded yet (not taken into a campaign’s cache)');
     });
 
   contacts

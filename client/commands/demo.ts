@@ -108,8 +108,9 @@ export function registerDemoCommand(program: Command, ctx: () => CommandContext)
         const short = Object.fromEntries(lastStateNames.map((n, i) => [n, 3 + (i % 4)]));
         const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, { ...short, default: 5 }, undefined);
         const { sql } = database;
-        await sql`insert into campaigns (name, caller_id, max_attempts, lines, calls_per_second, ring_timeout_seconds, retry_rules, machine_detection)
-          values (${name}, '+15005550006', 3, 10, 10, 15, ${sql.json(retryRules as never)}, 'hangup')`;
+        // the simulator's numbers are nobody's: the demo dials them around the clock
+        await sql`insert into campaigns (name, caller_id, max_attempts, lines, calls_per_second, ring_timeout_seconds, retry_rules, machine_detection, calling_window)
+          values (${name}, '+15005550006', 3, 10, 10, 15, ${sql.json(retryRules as never)}, 'hangup', 'daily 00:00-24:00')`;
         const dnc = phones.slice(-2);
         await sql`insert into banned_numbers ${sql(dnc.map((p) => ({ phone_number: p, reason: 'demo' })))} on conflict do nothing`;
         const rows = phones.map((p, i) => ({

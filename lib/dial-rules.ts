@@ -1,0 +1,164 @@
+/**
+ * The checks made at the moment of dialing (issue 10, items 1 and 5): a campaign's calling window
+ * in the callee's time and its attempt caps, as one pure function from a contact's recent attempts
+ * to "dial now" or "not before this instant, because …". The placing step asks it right before the
+ * create; nothing here does I/O.
+ */
+import { DateTime } from 'luxon';
+import { type CallingWindow, isOpen, nextOpen, parseCallingWindow } from './calling-window';
+
+/** No redial within this long of an abandoned call, when the campaign asks for it. */
+export const ABANDON_COOLOFF_MS = 72 * 3600_000;
+const DAY_MS = 24 * 3600_000;
+
+/** A campaign's dialing rules as the campaigns table holds them. */
+export interface DialRuleSettings {
+  callingWindow: string;
+  /** The callee's zone when neither the contact nor the number tells it (null: not dialed). */
+  timeZone: string | null;
+  maxAttemptsPerDay: number | null;
+  maxAttemptsPer24h: number | null;
+  minAttemptGapSeconds: number | null;
+  abandonCooloff: boolean;
+}
+
+export interface DialRules {
+  window: CallingWindow;
+  windowText: string;
+  maxPerDay: number | null;
+  maxPer24h: number | null;
+  minGapMs: number | null;
+  abandonCooloffMs: number | null;
+}
+
+export function dialRules(s: DialRuleSettings): DialRules {
+  const parsed = parseCallingWindow(s.callingWindow);
+  // the column is checked when it is written; a row edited by hand to nonsense dials nobody
+  if (!parsed.ok) throw new Error(`campaign calling window: ${parsed.error}`);
+  return {
+    window: parsed.window,
+    windowText: s.callingWindow,
+    maxPerDay: s.maxAttemptsPerDay,
+    maxPer24h: s.maxAttemptsPer24h,
+    minGapMs: s.minAttemptGapSeconds === null ? null : s.minAttemptGapSeconds * 1000,
+    abandonCooloffMs: s.abandonCooloff ? ABANDON_COOLOFF_MS : null,
+  };
+}
+
+/** An earlier attempt of the contact that may have rung it: when its create was sent. */
+export interface PastAttempt {
+  at: Date;
+  /** It ended abandoned (NoAgent, or Abandoned): when it ended. */
+  abandonedAt: Date | null;
+}
+
+export type DialCheckRule = 'window' | 'per-day' | 'per-24h' | 'min-gap' | 'after-abandon';
+
+export type DialVerdict =
+  | { dial: true }
+  /** `until` null: the window never opens in all of the callee's zones within two weeks. */
+  | { dial: false; until: Date | null; rule: DialCheckRule; reason: string };
+
+const fmt = (d: Date) => d.toISOString().replace(/\.000Z$/, 'Z');
+const local = (d: Date, zone: string) => DateTime.fromJSDate(d).setZone(zone).toFormat('ccc HH:mm:ss');
+
+/**
+ * Whether the contact may be dialed at `now`, and if not, the first moment every rule allows and
+ * the rule that held it back first. `history` holds the contact's earlier attempts that sent a
+ * create (any campaign: the caps protect the person, not the campaign), not the current one.
+ */
+export function checkDial(rules: DialRules, zones: string[], history: PastAttempt[], now: Date): DialVerdict {
+  let first: { rule: DialCheckRule; reason: string } | null = null;
+  let t = now;
+  // each rule moves t forward to where it allows; a few rounds settle it (a cap's day may start
+  // outside the window, the window's opening may fall in a cap's 24 h)
+  for (let round = 0; round < 8; round++) {
+    const moved = holdBack(rules, zones, history, t);
+    if (!moved) break;
+    first ??= { rule: moved.rule, reason: moved.reason };
+    if (moved.until === null) return { dial: false, until: null, ...first };
+    t = moved.until;
+  }
+  return first === null ? { dial: true } : { dial: false, until: t, ...first };
+}
+
+function holdBack(
+  rules: DialRules,
+  zones: string[],
+  history: PastAttempt[],
+  t: Date,
+): { until: Date | null; rule: DialCheckRule; reason: string } | null {
+  const ms = t.getTime();
+  const last = history.reduce<PastAttempt | null>((a, h) => (a === null || h.at > a.at ? h : a), null);
+  if (rules.minGapMs !== null && last && ms < last.at.getTime() + rules.minGapMs) {
+    const until = new Date(last.at.getTime() + rules.minGapMs);
+    return {
+      until,
+      rule: 'min-gap',
+      reason: `the last attempt was at ${fmt(last.at)}; the campaign keeps ${rules.minGapMs / 1000} s between attempts`,
+    };
+  }
+  const abandoned = history
+    .filter((h) => h.abandonedAt !== null)
+    .reduce<Date | null>((a, h) => (a === null || h.abandonedAt! > a ? h.abandonedAt : a), null);
+  if (rules.abandonCooloffMs !== null && abandoned && ms < abandoned.getTime() + rules.abandonCooloffMs) {
+    return {
+      until: new Date(abandoned.getTime() + rules.abandonCooloffMs),
+      rule: 'after-abandon',
+      reason: `a call was abandoned at ${fmt(abandoned)}; no redial within 72 h of it`,
+    };
+  }
+  if (rules.maxPer24h !== null) {
+    const recent = history
+      .filter((h) => h.at.getTime() > ms - DAY_MS && h.at.getTime() <= ms)
+      .sort((a, b) => a.at.getTime() - b.at.getTime());
+    if (recent.length >= rules.maxPer24h) {
+      // allowed again once enough of them are more than 24 h old
+      const until = new Date(recent[recent.length - rules.maxPer24h]!.at.getTime() + DAY_MS);
+      return {
+        until,
+        rule: 'per-24h',
+        reason: `${recent.length} attempt(s) in the 24 h before ${fmt(t)}; the campaign allows ${rules.maxPer24h}`,
+      };
+    }
+  }
+  if (rules.maxPerDay !== null && zones.length > 0) {
+    // the strictest reading: attempts on the callee's current calendar day in any of their zones
+    const onDay = (x: number) => {
+      const dayStart = Math.min(
+        ...zones.map((z) => DateTime.fromMillis(x).setZone(z).startOf('day').toMillis()),
+      );
+      return history.filter((h) => h.at.getTime() >= dayStart && h.at.getTime() <= x).length;
+    };
+    const today = onDay(ms);
+    if (today >= rules.maxPerDay) {
+      // the first of the zones' next midnights by which every zone's day is under the cap
+      const midnights = zones
+        .map((z) => DateTime.fromMillis(ms).setZone(z).startOf('day').plus({ days: 1 }).toMillis())
+        .sort((a, b) => a - b);
+      const until = new Date(midnights.find((m) => onDay(m) < rules.maxPerDay!) ?? midnights.at(-1)!);
+      return {
+        until,
+        rule: 'per-day',
+        reason: `${today} attempt(s) on the callee's calendar day (${zones.join(', ')}); the campaign allows ${rules.maxPerDay} a day`,
+      };
+    }
+  }
+  if (!isOpen(rules.window, zones, t)) {
+    const until = nextOpen(rules.window, zones, t);
+    const where =
+      zones.length === 0
+        ? 'no time zone is known for the callee'
+        : zones.length === 1
+          ? `it is ${local(t, zones[0]!)} in ${zones[0]}`
+          : `it is outside the window in at least one of the callee's ${zones.length} zones`;
+    return {
+      until,
+      rule: 'window',
+      reason:
+        `outside the calling window '${rules.windowText}': ${where}` +
+        (until ? '' : '; it does not open in all of them within 14 days'),
+    };
+  }
+  return null;
+}
