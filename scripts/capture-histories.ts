@@ -16,7 +16,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
-import { ALL_DAY, eventually, insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
+import {
+  ALL_DAY,
+  eventually,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+  windowOpeningIn,
+} from '../test/helpers';
 
 const out = path.join(__dirname, '..', 'test', 'histories');
 
@@ -139,6 +148,30 @@ async function main() {
     await stack.client.workflow.getHandle(campaignWorkflowId(ag)).result();
     await save('contact-reached-agent.json', contactWorkflowId(ag, reached!));
     await save('campaign-with-agent.json', campaignWorkflowId(ag));
+
+    // a contact the calling window held back (issue 10): it gave its line back, waited on its
+    // timer for the window to open and was dialed then; beside it one dialed at once
+    const win = uid('hist-window');
+    const { window, closedZone, openZone } = windowOpeningIn(8_000);
+    await cli(
+      'campaign',
+      'create',
+      win,
+      '--caller-id',
+      '+15005550006',
+      '--window',
+      window,
+      '--calls-per-second',
+      '5',
+    );
+    const [heldBack, atOnce] = await insertContacts(stack.db, win, [testPhone(), testPhone()]);
+    await stack.db.sql`update contacts set time_zone = ${closedZone} where id = ${heldBack!}`;
+    await stack.db.sql`update contacts set time_zone = ${openZone} where id = ${atOnce!}`;
+    await cli('campaign', 'start', win);
+    await stack.client.workflow.getHandle(campaignWorkflowId(win)).result();
+    await save('contact-held-back-by-window.json', contactWorkflowId(win, heldBack!));
+    await save('contact-dialed-dial-checks.json', contactWorkflowId(win, atOnce!));
+    await save('campaign-with-held-back-contact.json', campaignWorkflowId(win));
   } finally {
     await stack.stop();
   }

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DateTime } from 'luxon';
 import {
   ContactSuccessful as CS,
   LastState as S,
@@ -27,17 +26,11 @@ import {
   startStack,
   testPhone,
   uid,
+  windowOpeningIn,
 } from './helpers';
 
 /** How long after the test starts the window opens (CLI runs take a few seconds each on a slow host). */
 const OPENS_IN_MS = 30_000;
-
-/** A fixed-offset zone where it is now about noon, and one an hour ahead of it. */
-function noonZones(now: Date) {
-  const offset = 12 - now.getUTCHours();
-  const zone = (h: number) => (h === 0 ? 'UTC' : `UTC${h > 0 ? '+' : '-'}${Math.abs(h)}`);
-  return { closed: zone(offset), open: zone(offset + 1) };
-}
 
 describe('calling windows in a running campaign', { timeout: 240_000 }, () => {
   let stack: Stack;
@@ -61,12 +54,9 @@ describe('calling windows in a running campaign', { timeout: 240_000 }, () => {
 
   test('outside its window a contact waits without a line, CRM follow-ups and redials included; the do-not-call list is read at dialing; `contacts why` tells it', async () => {
     const name = uid('window');
-    const t0 = new Date();
-    const opensAt = new Date(Math.ceil((t0.getTime() + OPENS_IN_MS) / 1000) * 1000); // whole seconds, as windows are written
-    const zones = noonZones(t0);
-    // the window opens at opensAt in the `closed` zone; in the `open` zone it is an hour later, inside it
-    const opening = DateTime.fromJSDate(opensAt).setZone(zones.closed).toFormat('HH:mm:ss');
-    await createCampaign(stack.env, name, '--lines', '1', '--window', `daily ${opening}-23:00`);
+    // the window opens at opensAt for callees in closedZone; in openZone it is already open
+    const { opensAt, window, closedZone, openZone } = windowOpeningIn(OPENS_IN_MS);
+    await createCampaign(stack.env, name, '--lines', '1', '--window', window);
 
     const [late, onTime, banned] = [testPhone(), testPhone(), testPhone()];
     const [lateId, onTimeId, bannedId] = await insertContacts(stack.db, name, [late, onTime, banned]);
@@ -77,8 +67,8 @@ describe('calling windows in a running campaign', { timeout: 240_000 }, () => {
       number_of_contacts: 1,
     });
     await stack.db
-      .sql`update contacts set time_zone = ${zones.closed} where id in ${stack.db.sql([lateId!, bannedId!, followUpId!])}`;
-    await stack.db.sql`update contacts set time_zone = ${zones.open} where id = ${onTimeId!}`;
+      .sql`update contacts set time_zone = ${closedZone} where id in ${stack.db.sql([lateId!, bannedId!, followUpId!])}`;
+    await stack.db.sql`update contacts set time_zone = ${openZone} where id = ${onTimeId!}`;
 
     assert.equal((await runCli(['campaign', 'start', name, '--refill-interval', '2s'], stack.env)).code, 0);
     const campaign = stack.client.workflow.getHandle(campaignWorkflowId(name));

@@ -199,6 +199,20 @@ export async function eventually<T>(
   }
 }
 
+/**
+ * A calling window that opens at `opensAt` (whole seconds) for callees in `closedZone`, where it
+ * is about noon now, and is already open in `openZone`, an hour ahead: windows relative to now,
+ * so that no test waits for a real evening. Both are fixed-offset zones (UTC+5, UTC-3).
+ */
+export function windowOpeningIn(ms: number, now = new Date()) {
+  const opensAt = new Date(Math.ceil((now.getTime() + ms) / 1000) * 1000);
+  const offset = 12 - now.getUTCHours();
+  const zone = (h: number) => (h === 0 ? 'UTC' : `UTC${h > 0 ? '+' : '-'}${Math.abs(h)}`);
+  const closedZone = zone(offset);
+  const local = new Date(opensAt.getTime() + offset * 3600_000).toISOString().slice(11, 19);
+  return { opensAt, closedZone, openZone: zone(offset + 1), window: `daily ${local}-23:00` };
+}
+
 /** A calling window open around the clock, for campaigns whose tests are not about windows. */
 export const ALL_DAY = 'daily 00:00-24:00';
 
