@@ -106,6 +106,17 @@ export const campaigns = pgTable(
     minAttemptGapSeconds: integer('min_attempt_gap_seconds'),
     /** No redial within 72 h of an abandoned call (NoAgent, Abandoned). */
     abandonCooloff: boolean('abandon_cooloff').notNull().default(false),
+    /**
+     * How calls are paced against agents (issue 10, item 4): agentless (no agent step) · preview
+     * (an agent takes or skips each contact first) · progressive (one call per available agent) ·
+     * power (calls_per_agent calls per available agent) · predictive (calls per agent adjusted to
+     * hold the abandon rate at or below abandon_target). Without agents assigned, progressive,
+     * power and predictive dial up to `lines`, as agentless does.
+     */
+    dialingMode: text('dialing_mode').notNull().default('progressive'),
+    callsPerAgent: real('calls_per_agent').notNull().default(1),
+    /** The most abandons per live answer the campaign accepts (3 %: FCC and Ofcom). */
+    abandonTarget: real('abandon_target').notNull().default(0.03),
     /** idle · running · paused · stopping · stopped · completed */
     status: text('status').notNull().default('idle'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
@@ -119,6 +130,12 @@ export const campaigns = pgTable(
     check('campaigns_max_per_day_check', sql`${t.maxAttemptsPerDay} >= 1`),
     check('campaigns_max_per_24h_check', sql`${t.maxAttemptsPer24h} >= 1`),
     check('campaigns_min_gap_check', sql`${t.minAttemptGapSeconds} >= 0`),
+    check(
+      'campaigns_dialing_mode_check',
+      sql`${t.dialingMode} in ('agentless', 'preview', 'progressive', 'power', 'predictive')`,
+    ),
+    check('campaigns_calls_per_agent_check', sql`${t.callsPerAgent} >= 1 and ${t.callsPerAgent} <= 10`),
+    check('campaigns_abandon_target_check', sql`${t.abandonTarget} > 0 and ${t.abandonTarget} < 1`),
     check('campaigns_machine_detection_check', sql`${t.machineDetection} in ('off', 'hangup', 'message')`),
     check(
       'campaigns_status_check',
@@ -164,6 +181,8 @@ export const callAttempts = pgTable(
   (t) => [
     unique('call_attempts_key').on(t.campaignName, t.contactId, t.attemptNo),
     index('call_attempts_contact_idx').on(t.contactId),
+    // the abandon ledger: a campaign's attempts by when they ended
+    index('call_attempts_campaign_ended_idx').on(t.campaignName, t.endedAt),
   ],
 );
 

@@ -22,6 +22,7 @@ import {
   settingsChangedSignal,
   stopSignal,
 } from '../workflows/shared';
+import { type AbandonLedger, abandonLedger } from './abandon-ledger';
 import { OperationError } from './contact-operations';
 
 /** Campaign control shared by the command line and the HTTP API. */
@@ -40,6 +41,8 @@ export interface CampaignStatusReport {
   byLastState: Record<string, number>;
   attempts: number;
   workflow: CampaignStatusView | null;
+  /** Live answers and abandons over 30 days (US) and 24 h (UK), against the campaign's target. */
+  abandons: AbandonLedger;
 }
 
 export type CampaignSignal = 'pause' | 'resume' | 'stop' | 'refill';
@@ -94,6 +97,7 @@ export async function campaignStatus(deps: CampaignDeps, name: string): Promise<
     ),
     attempts: byCs.reduce((a, r) => a + r.attempts, 0),
     workflow,
+    abandons: await abandonLedger(deps.db.sql, name, new Date(), row.abandonTarget),
   };
 }
 

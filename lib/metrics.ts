@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type postgres from 'postgres';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { abandonLedger } from './abandon-ledger';
 
 /**
  * The dialer's own counters, next to the Temporal SDK's metrics on one Prometheus endpoint per
@@ -40,8 +42,55 @@ export class DialerMetrics {
     registers: [this.registry],
   });
 
+  private ledgerWatched = false;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'dialer_process_' });
+  }
+
+  /**
+   * The abandon ledger of every campaign that is running, paused or stopping, read from the
+   * database when /metrics is scraped (the same on every worker: it is the campaign's, not the
+   * process's): live answers, abandons and their rate over 30 days and over 24 h.
+   */
+  watchAbandons(sql: postgres.Sql): void {
+    if (this.ledgerWatched) return;
+    this.ledgerWatched = true;
+    const gauge = (name: string, help: string) =>
+      new Gauge({ name, help, labelNames: ['campaign', 'period'], registers: [this.registry] });
+    const live = gauge(
+      'dialer_live_answers',
+      'Attempts a person answered, per campaign and period (30d, 24h)',
+    );
+    const abandons = gauge(
+      'dialer_abandoned_calls',
+      'Live answers the dialer abandoned (no agent within 2 s)',
+    );
+    // its collect() fills all three on each scrape
+    new Gauge({
+      name: 'dialer_abandon_rate',
+      help: 'Abandoned calls per live answer (FCC: 30 days; Ofcom: 24 h); absent before any live answer',
+      labelNames: ['campaign', 'period'],
+      registers: [this.registry],
+      async collect() {
+        live.reset();
+        abandons.reset();
+        this.reset();
+        const active = await sql<{ name: string; abandon_target: number }[]>`
+          select name, abandon_target from campaigns where status in ('running', 'paused', 'stopping')`;
+        for (const c of active) {
+          const l = await abandonLedger(sql, c.name, new Date(), c.abandon_target);
+          for (const [period, p] of [
+            ['30d', l.last30Days],
+            ['24h', l.last24Hours],
+          ] as const) {
+            live.set({ campaign: c.name, period }, p.liveAnswers);
+            abandons.set({ campaign: c.name, period }, p.abandons);
+            if (p.rate !== null) this.set({ campaign: c.name, period }, p.rate);
+          }
+        }
+      },
+    });
   }
 }
 

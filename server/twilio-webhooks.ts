@@ -180,6 +180,15 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
       });
     }
     const agentId = Number(req.query.agent);
+    // no agent took the person who is still on the line: the safe-harbor message, not silence
+    const bridged = dial === 'completed' || dial === 'answered';
+    const stillThere = p.CallStatus === 'in-progress';
+    const [campaign] =
+      !bridged && stillThere && req.query.campaign
+        ? await deps.db.sql<
+            { message: string }[]
+          >`select message from campaigns where name = ${req.query.campaign}`
+        : [];
     if (Number.isSafeInteger(agentId)) {
       await deps.db.sql`
         update agents a set status = 'wrap-up', current_call_sid = null, updated_at = now(),
@@ -189,7 +198,9 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
     }
     return reply
       .type('text/xml')
-      .send('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>');
+      .send(
+        `<?xml version="1.0" encoding="UTF-8"?><Response>${campaign ? `<Say>${xml(campaign.message)}</Say>` : ''}<Hangup/></Response>`,
+      );
   });
 }
 

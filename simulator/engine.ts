@@ -408,6 +408,9 @@ export class CallEngine {
       this.event(call, 'verb', describeVerb(verb));
       switch (verb.verb) {
         case 'Say':
+          call.rec.messageStartedAt ??= new Date().toISOString();
+          if (!(await this.pause(call, verb.seconds))) return undefined;
+          break;
         case 'Pause':
           if (!(await this.pause(call, verb.seconds))) return undefined;
           break;

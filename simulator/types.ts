@@ -113,6 +113,11 @@ export interface SimCall {
   updatedAt: string;
   startedAt?: string;
   answeredAt?: string;
+  /**
+   * When the first <Say> began (wall clock): for a person no agent takes, the safe-harbor message,
+   * which must start within 2 s of the answer (FCC 47 CFR 64.1200(a)(7)).
+   */
+  messageStartedAt?: string;
   endedAt: string | null;
   request: {
     url?: string;

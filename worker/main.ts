@@ -148,6 +148,7 @@ export function workerDeps(
   connection: NativeConnection,
   metrics?: DialerMetrics,
 ): Deps {
+  metrics?.watchAbandons(database.sql);
   const creds = twilioCredentials(cfg);
   const client = createTwilioClient({
     ...creds,

@@ -17,6 +17,7 @@ import {
   type LastStateName,
   campaignWorkflowId,
 } from '../../workflows/shared';
+import { describePeriod } from '../../lib/abandon-ledger';
 import { type CommandContext, UserError } from '../context';
 import {
   applyRetryOptions,
@@ -157,10 +158,19 @@ function printStatus(r: CampaignStatusReport): void {
         .join(', ') || '—'
     }`,
   ];
+  const a = r.abandons;
+  lines.push(
+    `  abandoned calls (target ${(a.target * 100).toFixed(1)} %${a.overTarget ? ', OVER IT' : ''}): ` +
+      `30 days ${describePeriod(a.last30Days)}; 24 h ${describePeriod(a.last24Hours)}`,
+  );
   if (r.workflow) {
+    const held = Object.entries(r.workflow.heldBack ?? {})
+      .map(([rule, n]) => `${n} by ${rule}`)
+      .join(', ');
     lines.push(
       `  workflow: ${r.workflow.status}, cached ${r.workflow.cached}, calls in flight ${r.workflow.inFlight}, ` +
-        `next redial ${r.workflow.nextRedialAt ?? '—'}`,
+        `next redial ${r.workflow.nextRedialAt ?? '—'}` +
+        (held ? `, held back ${held}` : ''),
     );
   }
   console.log(lines.join('\n'));
