@@ -1,4 +1,4 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { Context } from '@temporalio/activity';
 import { bannedNumbers, callAttempts, contacts } from '../db/schema';
 import { calleeZones } from '../lib/calling-window';
@@ -424,6 +424,14 @@ export const callActivities = (deps: Deps) => {
           .update(callAttempts)
           .set({ facts, lastState: state, placed, endedAt: now, recordedAt: now })
           .where(attemptWhere(input));
+        // preview mode: the agent who took the attempt and was never bridged (no answer, a
+        // machine) is free again; one on the call goes to wrap-up through the <Dial> action
+        await tx.execute(sql`
+          update agents set status = 'available', updated_at = now()
+          where id = (select agent_id from preview_offers
+                      where campaign_name = ${input.campaign} and contact_id = ${input.contactId}
+                        and attempt_no = ${input.attemptNo} and decision = 'take')
+            and status = 'on-call' and current_call_sid is null`);
         await logEvents(tx, [
           {
             contactId: input.contactId,

@@ -9,6 +9,9 @@ import {
   type MachineDetection,
 } from '../workflows/shared';
 import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../lib/recovery';
+import { LIVE_ANSWER_STATES, abandonedWhere } from '../lib/abandon-ledger';
+import { type DialingMode, type Pacing, type PacingStats, pace } from '../lib/pacing';
+import { LastState } from '../workflows/shared';
 import { permanent } from './errors';
 import type { Deps } from './index';
 
@@ -35,6 +38,69 @@ export interface ReserveResult {
    * pacing, one per agent that is available or on a call); null without agents.
    */
   agentCapacity: number | null;
+  /** The campaign's dialing mode and what it allows now (absent in results from before modes). */
+  pacing?: Pacing;
+}
+
+/** How far ahead a wrap-up's end counts as an agent coming free (predictive). */
+const FREE_SOON_MS = 5_000;
+/** Predictive looks at this many of the campaign's latest placed attempts. */
+const PACING_SAMPLE = 200;
+
+/** The campaign's mode and its agents now: the calls in flight it may have (lib/pacing.ts). */
+async function paceCampaign(pg: Deps['db']['sql'], campaign: string, now: Date): Promise<Pacing> {
+  const soon = new Date(now.getTime() + FREE_SOON_MS);
+  const [row] = await pg<
+    {
+      dialing_mode: DialingMode;
+      calls_per_agent: number;
+      abandon_target: number;
+      assigned: number;
+      free: number;
+      on_call: number;
+      free_soon: number;
+    }[]
+  >`
+    select c.dialing_mode, c.calls_per_agent, c.abandon_target,
+      count(a.id)::int as assigned,
+      count(a.id) filter (where a.status = 'available' or (a.status = 'wrap-up' and a.wrap_up_until <= ${now}))::int as free,
+      count(a.id) filter (where a.status = 'on-call')::int as on_call,
+      count(a.id) filter (where a.status = 'wrap-up' and a.wrap_up_until > ${now} and a.wrap_up_until <= ${soon})::int as free_soon
+    from campaigns c left join agents a on a.campaign_name = c.name
+    where c.name = ${campaign}
+    group by c.id`;
+  if (!row) return { mode: 'agentless', capacity: null, callsPerFreeAgent: null };
+  const agents = { assigned: row.assigned, free: row.free, onCall: row.on_call, freeSoon: row.free_soon };
+  let stats: PacingStats | undefined;
+  if (row.dialing_mode === 'predictive' && row.assigned > 0) {
+    const [r] = await pg<
+      { placed: number; live: number; abandons: number; ring: number | null; talk: number | null }[]
+    >`
+      with recent as (
+        select last_state, facts, placed_at, ended_at from call_attempts
+        where campaign_name = ${campaign} and placed and ended_at is not null
+        order by ended_at desc limit ${PACING_SAMPLE})
+      select count(*)::int as placed,
+        count(*) filter (where last_state = any(${LIVE_ANSWER_STATES}::int[]))::int as live,
+        count(*) filter (where ${abandonedWhere(pg)})::int as abandons,
+        avg(greatest(0, extract(epoch from ended_at - placed_at) - coalesce((facts->>'callDurationSeconds')::numeric, 0)))
+          filter (where last_state = any(${LIVE_ANSWER_STATES}::int[]))::float8 as ring,
+        avg((facts->>'callDurationSeconds')::numeric)
+          filter (where last_state in (${LastState.Connected}, ${LastState.AgentHangUp}))::float8 as talk
+      from recent`;
+    stats = {
+      placed: r?.placed ?? 0,
+      liveAnswers: r?.live ?? 0,
+      abandons: r?.abandons ?? 0,
+      meanRingSeconds: r?.ring ?? null,
+      meanTalkSeconds: r?.talk ?? null,
+    };
+  }
+  return pace(row.dialing_mode, agents, {
+    callsPerAgent: row.calls_per_agent,
+    abandonTarget: row.abandon_target,
+    stats,
+  });
 }
 
 type Row = {
@@ -70,6 +136,7 @@ export const contactActivities = (deps: Deps) => ({
       ringTimeoutSeconds: row.ringTimeoutSeconds,
       retryRules: row.retryRules,
       machineDetection: row.machineDetection as MachineDetection,
+      dialingMode: row.dialingMode,
     };
   },
 
@@ -153,15 +220,12 @@ export const contactActivities = (deps: Deps) => ({
         and number_of_contacts < ${input.maxAttempts}
         and phone_number is not null and btrim(phone_number) <> ''
         and redial_time is not null`;
-    const [agents] = await pg<{ assigned: number; working: number }[]>`
-      select count(*)::int as assigned,
-        count(*) filter (where status in ('available', 'on-call')
-          or (status = 'wrap-up' and wrap_up_until <= ${now}))::int as working
-      from agents where campaign_name = ${input.campaign}`;
+    const pacing = await paceCampaign(pg, input.campaign, now);
     return {
       contacts: taken.map(toCached).sort(dialOrder(now.getTime())),
       nextRedialAt: next?.at ? next.at.toISOString() : null,
-      agentCapacity: agents && agents.assigned > 0 ? agents.working : null,
+      agentCapacity: pacing.capacity,
+      pacing,
     };
   },
 

@@ -3,6 +3,7 @@ import type { Database } from '../db/client';
 import type { DialerMetrics } from '../lib/metrics';
 import { callActivities } from './calls';
 import { contactActivities } from './contacts';
+import { previewActivities } from './preview';
 import type { TwilioCalls } from './twilio-calls';
 
 export interface Deps {
@@ -34,6 +35,7 @@ export interface Deps {
 export const createActivities = (deps: Deps) => ({
   ...contactActivities(deps),
   ...callActivities(deps),
+  ...previewActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -115,3 +115,19 @@ export function gapArg(v: string): number | null {
   if (v.trim().toLowerCase() === 'none') return null;
   return Math.round(parseDuration(v) / 1000);
 }
+
+/** Calls per agent for power mode: a number from 1 to 10. */
+export function ratioArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 1 || n > 10)
+    throw new InvalidArgumentError(`"${v}" is not a number from 1 to 10`);
+  return n;
+}
+
+/** A percentage above 0 and below 100 ("3", "2.5%"), as a fraction. */
+export function percentArg(v: string): number {
+  const n = Number(v.trim().replace(/%$/, ''));
+  if (!Number.isFinite(n) || n <= 0 || n >= 100)
+    throw new InvalidArgumentError(`"${v}" is not a percentage above 0 and below 100`);
+  return n / 100;
+}

@@ -230,7 +230,7 @@ export const contactEvents = pgTable(
       .references(() => contacts.id, { onDelete: 'cascade' }),
     campaignName: text('campaign_name'),
     attemptNo: integer('attempt_no'),
-    /** cached · delayed · skipped · dialed · outcome · released · rescheduled */
+    /** cached · delayed · skipped · taken (preview) · dialed · outcome · released · rescheduled */
     kind: text('kind').notNull(),
     reason: text('reason').notNull(),
     /** delayed: not before this; outcome: the next try (redial_time). */
@@ -243,6 +243,38 @@ export const contactEvents = pgTable(
     uniqueIndex('contact_events_once_idx')
       .on(t.campaignName, t.contactId, t.attemptNo, t.kind)
       .where(sql`${t.kind} in ('dialed', 'outcome')`),
+  ],
+);
+
+/**
+ * Preview mode (issue 10, item 4): a contact whose attempt is ready to dial waits here for an
+ * agent, who claims it (`dialer agents next`), looks at it, and takes it (it is dialed and bridged
+ * to that agent) or skips it (it goes back undialed). One row per attempt.
+ */
+export const previewOffers = pgTable(
+  'preview_offers',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    campaignName: text('campaign_name').notNull(),
+    contactId: bigint('contact_id', { mode: 'number' })
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    attemptNo: integer('attempt_no').notNull(),
+    /** The contact workflow waiting for the decision. */
+    workflowId: text('workflow_id').notNull(),
+    offeredAt: timestamptz('offered_at').notNull().defaultNow(),
+    agentId: integer('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    claimedAt: timestamptz('claimed_at'),
+    /** take · skip · withdrawn (the campaign paused or stopped first) */
+    decision: text('decision'),
+    decidedAt: timestamptz('decided_at'),
+  },
+  (t) => [
+    unique('preview_offers_attempt').on(t.campaignName, t.contactId, t.attemptNo),
+    index('preview_offers_open_idx')
+      .on(t.campaignName, t.id)
+      .where(sql`${t.decision} is null`),
+    check('preview_offers_decision_check', sql`${t.decision} in ('take', 'skip', 'withdrawn')`),
   ],
 );
 

@@ -15,7 +15,7 @@
 import type postgres from 'postgres';
 import { LastState } from '../workflows/shared';
 
-const LIVE = [
+export const LIVE_ANSWER_STATES = [
   LastState.Connected,
   LastState.AgentHangUp,
   LastState.NoAgent,
@@ -51,6 +51,13 @@ export interface AbandonLedger {
 
 const DAY_MS = 24 * 3600_000;
 
+/** The SQL condition on a call_attempts row that makes it an abandon (see above). */
+export function abandonedWhere(sql: postgres.Sql) {
+  return sql`(last_state = any(${ALWAYS_ABANDONED}::int[])
+    or (last_state = ${LastState.Abandoned}
+        and coalesce((facts->>'callDurationSeconds')::numeric, ${ABANDON_GRACE_SECONDS + 1}) > ${ABANDON_GRACE_SECONDS}))`;
+}
+
 /** Live answers and abandons of one campaign among attempts that ended in [from, to). */
 export async function ledgerPeriod(
   sql: postgres.Sql,
@@ -60,10 +67,8 @@ export async function ledgerPeriod(
 ): Promise<LedgerPeriod> {
   const [row] = await sql<{ live: number; abandons: number }[]>`
     select
-      count(*) filter (where last_state = any(${LIVE}::int[]))::int as live,
-      count(*) filter (where last_state = any(${ALWAYS_ABANDONED}::int[])
-        or (last_state = ${LastState.Abandoned}
-            and coalesce((facts->>'callDurationSeconds')::numeric, ${ABANDON_GRACE_SECONDS + 1}) > ${ABANDON_GRACE_SECONDS}))::int as abandons
+      count(*) filter (where last_state = any(${LIVE_ANSWER_STATES}::int[]))::int as live,
+      count(*) filter (where ${abandonedWhere(sql)})::int as abandons
     from call_attempts
     where campaign_name = ${campaign} and ended_at >= ${from} and ended_at < ${to}`;
   const live = row?.live ?? 0;

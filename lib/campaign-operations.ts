@@ -169,6 +169,9 @@ export type CampaignChanges = Partial<
     | 'maxAttemptsPer24h'
     | 'minAttemptGapSeconds'
     | 'abandonCooloff'
+    | 'dialingMode'
+    | 'callsPerAgent'
+    | 'abandonTarget'
   >
 >;
 

@@ -8,7 +8,7 @@ import type { Database } from '../db/client';
 import { contactEvents as contactEventsTable } from '../db/schema';
 
 export type ContactEventKind =
-  'cached' | 'delayed' | 'skipped' | 'dialed' | 'outcome' | 'released' | 'rescheduled';
+  'cached' | 'delayed' | 'skipped' | 'taken' | 'dialed' | 'outcome' | 'released' | 'rescheduled';
 
 export interface ContactEvent {
   contactId: number;

@@ -1,6 +1,8 @@
 import type {} from '@fastify/swagger'; // schema.summary and schema.tags
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../lib/agents';
+import { decidePreview, nextPreview } from '../lib/preview';
+import { parseDuration } from '../client/parse';
 import { OperationError } from '../lib/contact-operations';
 import { type CrmDeps, registerCrmRoutes } from './crm-routes';
 import { sameSecret } from '../lib/secrets';
@@ -127,6 +129,62 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         },
         async (req) => setAgentStatus(deps.db.sql, req.params.endpoint, req.body.status),
       );
+
+      const preview = { sql: deps.db.sql, temporal: deps.temporal };
+      api.post<{ Params: { endpoint: string } }>(
+        '/agents/:endpoint/next',
+        {
+          schema: {
+            summary: 'Preview mode: claim the next contact for this agent (null when none waits)',
+            tags: ['agents'],
+            params: endpointParam,
+          },
+        },
+        async (req) => ({ contact: await nextPreview(preview, req.params.endpoint) }),
+      );
+      for (const decision of ['take', 'skip'] as const) {
+        api.post<{
+          Params: { endpoint: string };
+          Body: { contactId?: number; reason?: string; hold?: string };
+        }>(
+          `/agents/:endpoint/${decision}`,
+          {
+            schema: {
+              summary:
+                decision === 'take'
+                  ? 'Preview mode: dial the contact this agent holds (bridged to them)'
+                  : 'Preview mode: give the contact this agent holds back undialed',
+              tags: ['agents'],
+              params: endpointParam,
+              body: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  contactId: { type: 'integer', minimum: 1 },
+                  ...(decision === 'skip'
+                    ? { reason: { type: 'string', maxLength: 500 }, hold: { type: 'string' } }
+                    : {}),
+                },
+              },
+            },
+          },
+          async (req) => {
+            let holdMs: number | undefined;
+            if (req.body?.hold !== undefined) {
+              try {
+                holdMs = parseDuration(req.body.hold);
+              } catch (err) {
+                throw new OperationError('invalid', `hold: ${(err as Error).message}`);
+              }
+            }
+            return decidePreview(preview, req.params.endpoint, decision, {
+              contactId: req.body?.contactId,
+              reason: req.body?.reason,
+              holdMs,
+            });
+          },
+        );
+      }
     },
     { prefix: '/api' },
   );

@@ -102,9 +102,12 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
             machine_message: string | null;
             transfer_timeout_seconds: number;
             agents: number;
+            dialing_mode: string;
           }[]
-        >`select message, machine_detection, machine_message, transfer_timeout_seconds,
-            (select count(*)::int from agents a where a.campaign_name = c.name) as agents
+        >`select message, machine_detection, machine_message, transfer_timeout_seconds, dialing_mode,
+            -- an agentless campaign has no agent step, whatever agents name it
+            case when dialing_mode = 'agentless' then 0
+              else (select count(*)::int from agents a where a.campaign_name = c.name) end as agents
           from campaigns c where name = ${req.query.campaign}`
       : [];
     const by = p.AnsweredBy ?? '';
@@ -122,15 +125,25 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
     // workflow is waiting for (an unknown or finished one) claims nobody and changes nothing.
     const claimed = await deps.db.sql
       .begin(async (tx) => {
-        const [agent] = await tx<{ id: number; endpoint: string }[]>`
-          update agents set status = 'on-call', current_call_sid = ${p.CallSid!}, wrap_up_until = null, updated_at = now()
-          where id = (
-            select id from agents
-            where campaign_name = ${req.query.campaign!}
-              and (status = 'available' or (status = 'wrap-up' and wrap_up_until <= now()))
-            order by updated_at, id limit 1
-            for update skip locked)
-          returning id, endpoint`;
+        // preview: the agent who took this attempt waits for it; otherwise any free agent
+        const [agent] =
+          c.dialing_mode === 'preview'
+            ? await tx<{ id: number; endpoint: string }[]>`
+                update agents set current_call_sid = ${p.CallSid!}, updated_at = now()
+                where id = (select agent_id from preview_offers
+                            where workflow_id = ${req.query.wf!} and decision = 'take'
+                              and attempt_no = ${num(req.query.attempt) ?? -1})
+                  and status = 'on-call' and current_call_sid is null
+                returning id, endpoint`
+            : await tx<{ id: number; endpoint: string }[]>`
+                update agents set status = 'on-call', current_call_sid = ${p.CallSid!}, wrap_up_until = null, updated_at = now()
+                where id = (
+                  select id from agents
+                  where campaign_name = ${req.query.campaign!}
+                    and (status = 'available' or (status = 'wrap-up' and wrap_up_until <= now()))
+                  order by updated_at, id limit 1
+                  for update skip locked)
+                returning id, endpoint`;
         const known = await signalFacts(
           deps,
           req.query.wf!,

@@ -30,6 +30,7 @@ import {
   lineGrantSignal,
   lineRequestSignal,
   lineReturnSignal,
+  previewDecisionSignal,
   rescheduleSignal,
   withdrawSignal,
   withdrawUpdate,
@@ -110,7 +111,13 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   let phase: Phase = 'waiting';
   let callSid: string | null = null;
   let heldBack: ContactStatusView['heldBack'];
-  const undialed = () => phase === 'waiting' || phase === 'waiting-for-line';
+  const undialed = () => phase === 'waiting' || phase === 'waiting-for-line' || phase === 'preview';
+  // preview mode (settings from before modes have none): an agent decides before the call
+  const preview = input.settings.dialingMode === 'preview';
+  let decision: { decision: 'take' | 'skip'; agent: string; holdMs?: number } | undefined;
+  setHandler(previewDecisionSignal, (d) => {
+    if (phase === 'preview' && decision === undefined) decision = d;
+  });
   setHandler(callStatusSignal, (e) => tracker.add(e));
   setHandler(callFactsSignal, ({ callSid: sid, facts }) => tracker.addFacts(sid, facts));
   setHandler(rescheduleSignal, ({ dueAt: at }) => {
@@ -166,6 +173,18 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
         await campaign.signal(lineReturnSignal, ids);
       }
     }
+    const key = { campaign: input.campaign, contactId: input.contact.id, attemptNo: input.attemptNo };
+    if (preview && !withdrawn && decision?.decision !== 'take') {
+      phase = 'preview';
+      await db.offerPreview({ ...key, workflowId: workflowInfo().workflowId });
+      await condition(() => decision !== undefined || withdrawn);
+      if (decision?.decision === 'skip') {
+        // the agent skipped it: back undialed, and out of every cache for a while
+        withdrawn = true;
+        holdMs = decision.holdMs;
+      }
+      if (withdrawn && decision?.decision !== 'skip') await db.closePreview(key);
+    }
     if (withdrawn) {
       // §6: back to the value it had before it was cached; nothing else on the row changes
       await db.releaseContacts({ holder: input.campaignWorkflowId, contactIds: [input.contact.id], holdMs });
@@ -207,6 +226,11 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     heldBack = { rule: placed.rule, reason: placed.reason, until: placed.until };
     dueAt = placed.until;
     phase = 'waiting';
+    if (preview) {
+      // the agent who took it is free again; it is offered afresh when it may be dialed
+      await db.closePreview(key);
+      decision = undefined;
+    }
     if (hasLine) {
       hasLine = false;
       await campaign.signal(lineReturnSignal, { ...ids, delayedUntil: placed.until, rule: placed.rule });

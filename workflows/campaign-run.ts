@@ -9,6 +9,7 @@ import {
   type CampaignStatusView,
   type InFlightContact,
   type LineRequest,
+  type PacingView,
   dialOrder,
   dialTier,
   lastStateName,
@@ -48,6 +49,8 @@ export class CampaignRun {
   retryStartAt: number | null = null;
   /** Progressive pacing: calls in flight allowed by the campaign's agents (null: no agents). */
   agentCapacity: number | null;
+  /** The dialing mode's last answer, for the status view (not carried: the next refill has it). */
+  pacing?: PacingView;
 
   constructor(
     public settings: CampaignSettings,
@@ -72,12 +75,17 @@ export class CampaignRun {
     return n;
   }
 
-  /** When the cache should next be refilled from the database (Infinity: only on a signal). */
-  nextRefillAt(): number {
-    if (this.cache.length >= this.settings.lines) return Infinity;
+  /**
+   * When the cache should next be refilled from the database (Infinity: only on a signal).
+   * `pacingRefreshMs`: with agents, look at least this often (their pacing changes as they come
+   * free, which sends no signal).
+   */
+  nextRefillAt(pacingRefreshMs?: number): number {
+    const refresh = pacingRefreshMs === undefined ? Infinity : this.lastRefillAt + pacingRefreshMs;
+    if (this.cache.length >= this.settings.lines) return refresh;
     const earliest = this.lastRefillAt + MIN_REFILL_GAP_MS;
     if (this.changed) return earliest;
-    let at = this.lastRefillAt + this.opts.refillIntervalMs;
+    let at = Math.min(this.lastRefillAt + this.opts.refillIntervalMs, refresh);
     if (this.nextRedialAt !== null) {
       at = Math.min(at, new Date(this.nextRedialAt).getTime() - this.opts.lookaheadMs);
     }
@@ -100,8 +108,10 @@ export class CampaignRun {
     nextRedialAt: string | null,
     now: number,
     agentCapacity: number | null = null,
+    pacing?: PacingView,
   ): void {
     this.agentCapacity = agentCapacity;
+    this.pacing = pacing;
     // A contact may come back while its last attempt's report is still on its way (the row was
     // recorded first): it stays in the cache until that child has reported, see nextMoves().
     const known = new Set(this.cache.map((c) => c.id));
@@ -256,6 +266,7 @@ export class CampaignRun {
       dialing,
       waiting: this.inFlight.size - dialing,
       heldBack: this.heldBackCounts(),
+      ...(this.pacing ? { pacing: this.pacing } : {}),
       stats: this.stats,
       nextRedialAt: this.nextRedialAt,
       runsSoFar: this.runsSoFar,

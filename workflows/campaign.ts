@@ -60,6 +60,14 @@ const BACKGROUND_MOVES_PATCH = 'moves-in-background';
 /** With BACKGROUND_MOVES_PATCH: children that are not due yet whose start may be on its way at once. */
 const WAITING_STARTS_AT_ONCE = 20;
 
+/**
+ * A campaign with agents looks at them at least this often (issue 10, dialing modes): an agent
+ * coming free sends no signal, and the mode's calls in flight follow the agents.
+ */
+const PACING_REFRESH_PATCH = 'pacing-refresh';
+const PACING_REFRESH_MS = 1000;
+const PACING_IDLE_REFRESH_MS = 10_000;
+
 /** A campaign: keeps its cache filled from the contacts table and one child per contact dialing. */
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
   const opts = { ...DEFAULT_CAMPAIGN_OPTIONS, ...input.options };
@@ -162,7 +170,14 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     await Promise.all(
       toReschedule.map((r) => signalQuietly(child(r.contactId), rescheduleSignal, { dueAt: r.at })),
     );
-    if (Date.now() >= run.nextRefillAt()) await refill(run, holder, opts.lookaheadMs);
+    // only while contacts wait for the agents; slower while none works (a campaign left overnight)
+    const refresh = () =>
+      run.agentCapacity !== null && run.cache.length > 0 && patched(PACING_REFRESH_PATCH)
+        ? run.agentCapacity > 0
+          ? PACING_REFRESH_MS
+          : PACING_IDLE_REFRESH_MS
+        : undefined;
+    if (Date.now() >= run.nextRefillAt(refresh())) await refill(run, holder, opts.lookaheadMs);
     const background = patched(BACKGROUND_MOVES_PATCH);
     const { grants, starts } = run.nextMoves(
       Date.now(),
@@ -188,7 +203,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>({ ...input, carry: run.carry() });
     }
-    const wakeAt = Math.min(run.nextRefillAt(), run.retryStartAt ?? Infinity);
+    const wakeAt = Math.min(run.nextRefillAt(refresh()), run.retryStartAt ?? Infinity);
     const sleep = wakeAt === Infinity ? undefined : Math.max(1, wakeAt - Date.now());
     if (signals === seen) {
       await (sleep === undefined
@@ -240,7 +255,7 @@ async function signalQuietly<Args extends unknown[]>(
 async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Promise<void> {
   const limit = run.refillLimit();
   run.reservationSeq += 1;
-  const { contacts, nextRedialAt, agentCapacity } = await db.reserveContacts({
+  const { contacts, nextRedialAt, agentCapacity, pacing } = await db.reserveContacts({
     campaign: run.settings.name,
     holder,
     reservation: `${holder}#${workflowInfo().firstExecutionRunId}#${run.reservationSeq}`,
@@ -249,8 +264,8 @@ async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Pr
     maxAttempts: run.settings.maxAttempts,
     lookaheadMs,
   });
-  // agentCapacity is absent in results recorded before pacing existed (replay)
-  run.addToCache(contacts, nextRedialAt, Date.now(), agentCapacity ?? null);
+  // agentCapacity is absent in results recorded before pacing existed (replay), pacing before modes
+  run.addToCache(contacts, nextRedialAt, Date.now(), agentCapacity ?? null, pacing);
 }
 
 /** Starts one contact's child; false when its previous run was still closing (tried again shortly). */

@@ -85,6 +85,8 @@ export interface CampaignSettings {
   retryRules: RetryRules;
   /** Answering-machine detection (telephony.md §1.4); absent in settings recorded before it existed. */
   machineDetection?: MachineDetection;
+  /** agentless · preview · progressive · power · predictive; absent in settings from before modes. */
+  dialingMode?: string;
 }
 
 export type MachineDetection = 'off' | 'hangup' | 'message';
@@ -130,6 +132,14 @@ export interface CachedContact {
    */
   attemptNo: number;
   cachedFrom: number;
+}
+
+/** What the campaign's dialing mode allowed at its last look at the agents (lib/pacing.ts). */
+export interface PacingView {
+  mode: string;
+  capacity: number | null;
+  callsPerFreeAgent: number | null;
+  answerRate?: number;
 }
 
 /** A child the campaign has started and not yet heard back from. */
@@ -201,6 +211,8 @@ export interface CampaignStatusView {
   waiting: number;
   /** Of those, held back at the moment of dialing, by rule (window, per-day, …); absent before windows. */
   heldBack?: Record<string, number>;
+  /** The dialing mode and the calls in flight it allowed at the last look (with agents). */
+  pacing?: PacingView;
   stats: CampaignStats;
   nextRedialAt: string | null;
   runsSoFar: number;
@@ -287,7 +299,8 @@ export interface CallStatusEvent {
 export interface ContactStatusView {
   contactId: number;
   attemptNo: number;
-  phase: 'waiting' | 'waiting-for-line' | 'placing' | 'ringing' | 'recording' | 'done' | 'withdrawn';
+  phase:
+    'waiting' | 'waiting-for-line' | 'preview' | 'placing' | 'ringing' | 'recording' | 'done' | 'withdrawn';
   dueAt: string | null;
   callSid: string | null;
   callStatus: string | null;
@@ -336,6 +349,9 @@ export const withdrawUpdate = defineUpdate<{ outcome: 'released' | 'dialing' }, 
   'withdraw',
 );
 export const contactStatusQuery = defineQuery<ContactStatusView>('status');
+/** Preview mode: an agent took the attempt (dial it) or skipped it (back undialed, held this long). */
+export const previewDecisionSignal =
+  defineSignal<[{ decision: 'take' | 'skip'; agent: string; holdMs?: number }]>('previewDecision');
 
 // Search attributes (registered on the server by the temporal-server script)
 export const CampaignNameKey = defineSearchAttributeKey('CampaignName', 'KEYWORD');

@@ -1,7 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { AGENT_ENDPOINT, AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../../lib/agents';
+import { decidePreview, nextPreview } from '../../lib/preview';
+import { lastStateName } from '../../workflows/shared';
 import type { CommandContext } from '../context';
-import { campaignNameArg } from '../parse';
+import { campaignNameArg, durationArg, intArg } from '../parse';
 
 function endpointArg(v: string): string {
   if (AGENT_ENDPOINT.test(v)) return v;
@@ -41,6 +43,53 @@ export function registerAgentCommands(program: Command, ctx: () => CommandContex
     .action(async (endpoint: string, status: string) => {
       const a = await setAgentStatus(ctx().db().sql, endpoint, status);
       console.log(`agent ${a.endpoint}: ${a.status}`);
+    });
+
+  const previewDeps = async () => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
+  agents
+    .command('next')
+    .description('preview mode: the next contact for this agent to take or skip (held for them alone)')
+    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
+    .option('--json', 'print as JSON')
+    .action(async (endpoint: string, o: { json?: boolean }) => {
+      const next = await nextPreview(await previewDeps(), endpoint);
+      if (o.json) return console.log(JSON.stringify(next, null, 2));
+      if (!next) return console.log('no contact is waiting for preview');
+      console.log(
+        [
+          `contact ${next.contactId} (${next.campaign}, attempt ${next.attemptNo}): ${next.name ?? 'no name'}, ${next.phoneNumber}`,
+          `  last state ${next.lastState === null ? '—' : (lastStateName(next.lastState) ?? next.lastState)}, ` +
+            `${next.numberOfContacts} attempt(s) so far, time zone ${next.timeZone ?? 'from the number'}`,
+          `  data: ${JSON.stringify(next.data)}`,
+          `take it: dialer agents take ${endpoint}   skip it: dialer agents skip ${endpoint}`,
+        ].join('\n'),
+      );
+    });
+
+  agents
+    .command('take')
+    .description('preview mode: dial the contact this agent holds; the person is bridged to them')
+    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
+    .option('--contact <id>', 'the contact the agent means (refused if they hold another)', intArg(1))
+    .action(async (endpoint: string, o: { contact?: number }) => {
+      const r = await decidePreview(await previewDeps(), endpoint, 'take', { contactId: o.contact });
+      console.log(`contact ${r.contactId} taken by ${endpoint}: dialing`);
+    });
+
+  agents
+    .command('skip')
+    .description('preview mode: give the contact this agent holds back undialed')
+    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
+    .option('--contact <id>', 'the contact the agent means (refused if they hold another)', intArg(1))
+    .option('--reason <text>', 'why, for the decision log')
+    .option('--hold <duration>', 'keep it out of every cache this long (default 1h)', durationArg)
+    .action(async (endpoint: string, o: { contact?: number; reason?: string; hold?: number }) => {
+      const r = await decidePreview(await previewDeps(), endpoint, 'skip', {
+        contactId: o.contact,
+        reason: o.reason,
+        holdMs: o.hold,
+      });
+      console.log(`contact ${r.contactId} skipped by ${endpoint}`);
     });
 
   agents

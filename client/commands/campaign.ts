@@ -18,6 +18,7 @@ import {
   campaignWorkflowId,
 } from '../../workflows/shared';
 import { describePeriod } from '../../lib/abandon-ledger';
+import { DIALING_MODES, type DialingMode } from '../../lib/pacing';
 import { type CommandContext, UserError } from '../context';
 import {
   applyRetryOptions,
@@ -30,6 +31,8 @@ import {
   retryArg,
   capArg,
   gapArg,
+  percentArg,
+  ratioArg,
   windowArg,
   zoneArg,
 } from '../parse';
@@ -53,6 +56,9 @@ interface CreateOpts {
   maxPer24h?: number | null;
   minGap?: number | null;
   abandonCooloff?: boolean;
+  mode?: DialingMode;
+  callsPerAgent?: number;
+  abandonTarget?: number;
 }
 
 /** The dialing rules' options, shared by create and update (issue 10: windows and caps). */
@@ -80,7 +86,19 @@ function addRuleOptions(cmd: Command): Command {
       gapArg,
     )
     .option('--abandon-cooloff', 'no redial within 72 h of an abandoned call (NoAgent, Abandoned)')
-    .option('--no-abandon-cooloff', 'redial after an abandoned call by the retry rule');
+    .option('--no-abandon-cooloff', 'redial after an abandoned call by the retry rule')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'dialing mode with agents: agentless, preview, progressive (default), power or predictive',
+      ).choices([...DIALING_MODES]),
+    )
+    .option('--calls-per-agent <n>', 'power mode: calls per free agent (1–10)', ratioArg)
+    .option(
+      '--abandon-target <percent>',
+      'predictive: the abandon rate to stay under, in % (default 3)',
+      percentArg,
+    );
 }
 
 function ruleChanges(o: Partial<CreateOpts>): CampaignChanges {
@@ -91,6 +109,9 @@ function ruleChanges(o: Partial<CreateOpts>): CampaignChanges {
     ...(o.maxPer24h !== undefined ? { maxAttemptsPer24h: o.maxPer24h } : {}),
     ...(o.minGap !== undefined ? { minAttemptGapSeconds: o.minGap } : {}),
     ...(o.abandonCooloff !== undefined ? { abandonCooloff: o.abandonCooloff } : {}),
+    ...(o.mode !== undefined ? { dialingMode: o.mode } : {}),
+    ...(o.callsPerAgent !== undefined ? { callsPerAgent: o.callsPerAgent } : {}),
+    ...(o.abandonTarget !== undefined ? { abandonTarget: o.abandonTarget } : {}),
   };
 }
 
@@ -102,6 +123,9 @@ function describeRules(row: {
   maxAttemptsPer24h: number | null;
   minAttemptGapSeconds: number | null;
   abandonCooloff: boolean;
+  dialingMode: string;
+  callsPerAgent: number;
+  abandonTarget: number;
 }): string[] {
   const caps = [
     row.maxAttemptsPerDay !== null ? `${row.maxAttemptsPerDay} a day` : null,
@@ -112,6 +136,9 @@ function describeRules(row: {
   return [
     `  calling window (callee's time): ${row.callingWindow}; zone when unknown: ${row.timeZone ?? 'none (not dialed)'}`,
     `  attempt caps per contact: ${caps.length ? caps.join(', ') : 'none'}`,
+    `  dialing mode: ${row.dialingMode}` +
+      (row.dialingMode === 'power' ? `, ${row.callsPerAgent} calls per free agent` : '') +
+      `; abandon target ${(row.abandonTarget * 100).toFixed(1)} %`,
   ];
 }
 

@@ -1,0 +1,154 @@
+/**
+ * Pacing (issue 10, item 4): one scenario, dialed in turn by progressive, power and predictive
+ * campaigns with the same agents' worth of people. Every contact's answer and talk time is drawn
+ * once from a seeded generator, so each mode meets the same people. Prints, per mode: how long it
+ * took, calls and live answers, abandons and their rate (the ledger's definition), and agent
+ * occupancy (bridged talk time over the agents' time); progressive is the baseline.
+ *
+ *   npm run pacing -- [--agents 20] [--contacts 2000] [--time-scale 0.02] [--calls-per-agent 2]
+ *                     [--modes progressive,power,predictive] [--seed 7]
+ *
+ * Simulated seconds run `time-scale` times faster than real ones; the table is in simulated time.
+ */
+import { parseArgs } from 'node:util';
+import { abandonLedger } from '../lib/abandon-ledger';
+import { campaignWorkflowId } from '../workflows/shared';
+import { ALL_DAY, insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '20' },
+    contacts: { type: 'string', default: '2000' },
+    'time-scale': { type: 'string', default: '0.02' },
+    'calls-per-agent': { type: 'string', default: '2' },
+    modes: { type: 'string', default: 'progressive,power,predictive' },
+    seed: { type: 'string', default: '7' },
+  },
+});
+const AGENTS = Number(values.agents);
+const N = Number(values.contacts);
+const SCALE = Number(values['time-scale']);
+const MODES = values.modes!.split(',');
+
+/** mulberry32: a small seeded generator, so every mode meets the same people. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Person = { outcome: string; ringSeconds: number; talkSeconds: number };
+
+/** About 35 % answer in person, 15 % machines, 10 % busy, 40 % never answer; talk 30 s to 5 min. */
+function people(n: number, seed: number): Person[] {
+  const r = random(seed);
+  return Array.from({ length: n }, () => {
+    const x = r();
+    const outcome = x < 0.35 ? 'human' : x < 0.5 ? 'machine' : x < 0.6 ? 'busy' : 'no-answer';
+    return { outcome, ringSeconds: Math.round(3 + r() * 22), talkSeconds: Math.round(30 + r() * 270) };
+  });
+}
+
+interface Row {
+  mode: string;
+  simMinutes: number;
+  calls: number;
+  liveAnswers: number;
+  abandons: number;
+  abandonRate: string;
+  occupancy: string;
+  conversationsPerAgentHour: number;
+}
+
+async function main() {
+  const stack = await startStack({ timeScale: SCALE });
+  const crowd = people(N, Number(values.seed));
+  const rows: Row[] = [];
+  try {
+    for (const mode of MODES) {
+      const name = uid(`pacing-${mode}`);
+      const phones = crowd.map(() => testPhone());
+      stack.sim.setScenario({
+        default: { outcome: 'human', ringSeconds: 5, talkSeconds: 60 },
+        numbers: Object.fromEntries(phones.map((p, i) => [p, crowd[i]!])),
+      });
+      const create = await runCli(
+        [
+          'campaign',
+          'create',
+          name,
+          '--caller-id',
+          '+15005550006',
+          '--window',
+          ALL_DAY,
+          '--mode',
+          mode,
+          '--calls-per-agent',
+          values['calls-per-agent']!,
+          '--lines',
+          String(AGENTS * 5),
+          '--calls-per-second',
+          '50',
+          '--max-attempts',
+          '1',
+          '--ring-timeout',
+          '25',
+          '--amd',
+          'hangup',
+          '--wrap-up',
+          '0',
+        ],
+        stack.env,
+      );
+      if (create.code !== 0) throw new Error(create.stderr);
+      for (let i = 0; i < AGENTS; i++) {
+        const a = await runCli(['agents', 'add', `client:${name}-agent-${i}`, '--campaign', name], stack.env);
+        if (a.code !== 0) throw new Error(a.stderr);
+      }
+      for (let i = 0; i < N; i += 1000) await insertContacts(stack.db, name, phones.slice(i, i + 1000));
+      const t0 = Date.now();
+      const started = await runCli(['campaign', 'start', name, '--refill-interval', '2s'], stack.env);
+      if (started.code !== 0) throw new Error(started.stderr);
+      const progress = setInterval(async () => {
+        const [r] = await stack.db.sql<{ n: number }[]>`
+          select count(*)::int as n from call_attempts where campaign_name = ${name} and recorded_at is not null`;
+        console.error(
+          `  ${mode}: ${r!.n}/${N} contacts done after ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+        );
+      }, 10_000);
+      await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+      clearInterval(progress);
+      const simSeconds = (Date.now() - t0) / 1000 / SCALE;
+      const calls = phones.flatMap((p) => stack.sim.calls({ to: p }));
+      const talk = calls.flatMap((c) => c.legs).reduce((sum, l) => sum + (l.durationSeconds ?? 0), 0);
+      const conversations = calls.filter((c) => c.legs.some((l) => (l.durationSeconds ?? 0) > 0)).length;
+      const ledger = await abandonLedger(stack.db.sql, name);
+      rows.push({
+        mode: mode === 'power' ? `power ×${values['calls-per-agent']}` : mode,
+        simMinutes: Math.round(simSeconds / 60),
+        calls: calls.length,
+        liveAnswers: ledger.last24Hours.liveAnswers,
+        abandons: ledger.last24Hours.abandons,
+        abandonRate: `${((ledger.last24Hours.rate ?? 0) * 100).toFixed(1)} %`,
+        occupancy: `${((talk / (AGENTS * simSeconds)) * 100).toFixed(0)} %`,
+        conversationsPerAgentHour: Number((conversations / AGENTS / (simSeconds / 3600)).toFixed(1)),
+      });
+      console.error(`  ${mode}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    }
+    console.log(`pacing: ${AGENTS} agents, ${N} contacts, time scale ${SCALE} (simulated time below)`);
+    console.table(rows);
+    console.log(JSON.stringify(rows));
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
