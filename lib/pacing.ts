@@ -6,7 +6,7 @@
  * - progressive (and preview): one ringing call per free agent;
  * - power: `calls_per_agent` ringing calls per free agent;
  * - predictive: as many as the observed answer rate allows while the expected share of answered
- *   calls that find no free agent stays at or under the campaign's abandon target (3 %), with
+ *   calls that find no free agent stays at or under half the campaign's abandon target (3 %), with
  *   agents about to come free (their call likely to end while the new one rings, or their wrap-up
  *   ending) counted in, and the target tightened when the abandons observed run above it;
  * - agentless: no agent step, `lines` only.
@@ -53,6 +53,8 @@ export interface Pacing {
 
 /** Fewer recent attempts than this and predictive dials progressively (nothing to predict from). */
 export const PREDICTIVE_MIN_SAMPLES = 30;
+/** The share of the abandon target predictive plans to use. */
+export const PREDICTIVE_PLANNED_SHARE = 0.5;
 /** Predictive never rings more than this many calls per free agent. */
 export const PREDICTIVE_MAX_RATIO = 5;
 
@@ -90,7 +92,9 @@ export function pace(
   const target =
     observed > opts.abandonTarget ? (opts.abandonTarget * opts.abandonTarget) / observed : opts.abandonTarget;
   const k = Math.floor(expectedFree);
-  const ringing = Math.max(free, predictiveCalls(k, p, target));
+  // the model plans for half the target: the other half is for what it does not see (calls
+  // answered between two looks at the agents, agents slower to come free than expected)
+  const ringing = Math.max(free, predictiveCalls(k, p, target * PREDICTIVE_PLANNED_SHARE));
   return {
     mode,
     capacity: onCall + ringing,

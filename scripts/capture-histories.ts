@@ -148,6 +148,41 @@ async function main() {
     await stack.client.workflow.getHandle(campaignWorkflowId(ag)).result();
     await save('contact-reached-agent.json', contactWorkflowId(ag, reached!));
     await save('campaign-with-agent.json', campaignWorkflowId(ag));
+    // one agent, three contacts: two wait in the cache while the campaign looks at its agent
+    // every second (pacing-refresh)
+    const pr = uid('hist-pacing');
+    await cli('campaign', 'create', pr, '--caller-id', '+15005550006', '--window', ALL_DAY, '--wrap-up', '0');
+    await cli('agents', 'add', `client:${uid('agent')}`, '--campaign', pr);
+    await insertContacts(stack.db, pr, [testPhone(), testPhone(), testPhone()]);
+    await cli('campaign', 'start', pr);
+    await stack.client.workflow.getHandle(campaignWorkflowId(pr)).result();
+    await save('campaign-with-agent-pacing-refresh.json', campaignWorkflowId(pr));
+
+    // preview mode: the contact is offered, an agent takes it, it is dialed and bridged to them
+    const pv = uid('hist-preview');
+    await cli(
+      'campaign',
+      'create',
+      pv,
+      '--caller-id',
+      '+15005550006',
+      '--window',
+      ALL_DAY,
+      '--mode',
+      'preview',
+    );
+    const pvAgent = `client:${uid('agent')}`;
+    await cli('agents', 'add', pvAgent, '--campaign', pv);
+    const [previewed] = await insertContacts(stack.db, pv, [testPhone()]);
+    await cli('campaign', 'start', pv);
+    await eventually(async () => {
+      const r = await runCli(['agents', 'next', pvAgent, '--json'], stack.env);
+      return r.code === 0 && r.stdout.trim() !== 'null';
+    }, 20_000);
+    await cli('agents', 'take', pvAgent);
+    await stack.client.workflow.getHandle(campaignWorkflowId(pv)).result();
+    await save('contact-previewed.json', contactWorkflowId(pv, previewed!));
+    await save('campaign-preview.json', campaignWorkflowId(pv));
 
     // a contact the calling window held back (issue 10): it gave its line back, waited on its
     // timer for the window to open and was dialed then; beside it one dialed at once

@@ -3,7 +3,14 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import twilio from 'twilio';
 import type { Database } from '../db/client';
-import { type CallFacts, type CallStatusEvent, callFactsSignal, callStatusSignal } from '../workflows/shared';
+import {
+  type CallFacts,
+  type CallStatusEvent,
+  callFactsSignal,
+  callStatusSignal,
+  campaignWorkflowId,
+  refillSignal,
+} from '../workflows/shared';
 
 export interface WebhookDeps {
   temporal: Client;
@@ -165,6 +172,14 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
       return twiml(message);
     }
     const agent = claimed.agent;
+    // an agent was just claimed (or none was free): the campaign paces by its agents, so it looks
+    // again now rather than at its next periodic look; the TwiML does not wait for it
+    if (c.dialing_mode !== 'agentless') {
+      void deps.temporal.workflow
+        .getHandle(campaignWorkflowId(req.query.campaign!))
+        .signal(refillSignal)
+        .catch((err: unknown) => req.log.debug({ err }, 'campaign not told of the claimed agent'));
+    }
     if (!agent) return twiml(message);
     const action = new URL(deps.publicBaseUrl + req.url);
     action.pathname = action.pathname.replace(/answer$/, 'dial-action');
