@@ -96,23 +96,28 @@ export function windowArg(v: string): string {
   return v.trim();
 }
 
+/** What clears a setting (commander turns a parser's null into ''). */
+export const NONE = 'none';
+/** null for NONE, else the value. */
+export const orNull = <T>(v: T | typeof NONE): T | null => (v === NONE ? null : v);
+
 /** An IANA time zone (Europe/Berlin), or "none" to clear it. */
-export function zoneArg(v: string): string | null {
-  if (v.trim().toLowerCase() === 'none') return null;
+export function zoneArg(v: string): string {
+  if (v.trim().toLowerCase() === NONE) return NONE;
   if (!isTimeZone(v.trim()))
     throw new InvalidArgumentError(`"${v}" is not an IANA time zone (e.g. America/New_York)`);
   return v.trim();
 }
 
 /** A cap: a whole number of at least 1, or "none" for no cap. */
-export function capArg(v: string): number | null {
-  if (v.trim().toLowerCase() === 'none') return null;
+export function capArg(v: string): number | typeof NONE {
+  if (v.trim().toLowerCase() === NONE) return NONE;
   return intArg(1, 1000)(v);
 }
 
 /** A duration (90s, 5m, 2h), or "none"; in whole seconds. */
-export function gapArg(v: string): number | null {
-  if (v.trim().toLowerCase() === 'none') return null;
+export function gapArg(v: string): number | typeof NONE {
+  if (v.trim().toLowerCase() === NONE) return NONE;
   return Math.round(parseDuration(v) / 1000);
 }
 

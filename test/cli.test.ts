@@ -68,6 +68,79 @@ describe('dialer command line', () => {
     assert.equal(JSON.parse(r.stdout).name, name);
   });
 
+  test('campaign create and update store the calling window, caps and dialing mode', async () => {
+    const name = uid('cli-rules');
+    const created = await runCli(
+      [
+        'campaign',
+        'create',
+        name,
+        '--caller-id',
+        '+15005550006',
+        '--window',
+        'mon-fri 09:00-20:00; holidays US',
+        '--time-zone',
+        'America/Chicago',
+        '--max-per-day',
+        '2',
+        '--min-gap',
+        '4h',
+        '--abandon-cooloff',
+        '--mode',
+        'power',
+        '--calls-per-agent',
+        '2.5',
+      ],
+      env,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const row = async () => (await db.sql`select * from campaigns where name = ${name}`)[0]!;
+    let r = await row();
+    assert.deepEqual(
+      [
+        r.calling_window,
+        r.time_zone,
+        r.max_attempts_per_day,
+        r.max_attempts_per_24h,
+        r.min_attempt_gap_seconds,
+      ],
+      ['mon-fri 09:00-20:00; holidays US', 'America/Chicago', 2, null, 14_400],
+    );
+    assert.deepEqual(
+      [r.abandon_cooloff, r.dialing_mode, r.calls_per_agent, r.abandon_target],
+      [true, 'power', 2.5, 0.03],
+    );
+    const updated = await runCli(
+      [
+        'campaign',
+        'update',
+        name,
+        '--max-per-day',
+        'none',
+        '--no-abandon-cooloff',
+        '--mode',
+        'predictive',
+        '--abandon-target',
+        '2%',
+      ],
+      env,
+    );
+    assert.equal(updated.code, 0, updated.stderr);
+    r = await row();
+    assert.deepEqual(
+      [r.max_attempts_per_day, r.abandon_cooloff, r.dialing_mode, r.abandon_target],
+      [null, false, 'predictive', 0.02],
+    );
+    assert.equal(r.calling_window, 'mon-fri 09:00-20:00; holidays US', 'what was not given stays');
+    const shown = await runCli(['campaign', 'show', name], env);
+    assert.match(
+      shown.stdout,
+      /calling window \(callee's time\): mon-fri 09:00-20:00; holidays US; zone when unknown: America\/Chicago/,
+    );
+    assert.match(shown.stdout, /attempt caps per contact: 14400 s apart\n/);
+    assert.match(shown.stdout, /dialing mode: predictive; abandon target 2\.0 %/);
+  });
+
   const refusals: [string, (name: string) => string[], RegExp][] = [
     ['a caller id that is not E.164', (n) => ['campaign', 'create', n, '--caller-id', '0301234'], /E\.164/],
     ['a missing caller id', (n) => ['campaign', 'create', n], /--caller-id/],
@@ -90,6 +163,57 @@ describe('dialer command line', () => {
       'zero lines',
       (n) => ['campaign', 'create', n, '--caller-id', '+15005550006', '--lines', '0'],
       /out of range/,
+    ],
+    [
+      'a calling window with a bad time, naming the entry',
+      (n) => [
+        'campaign',
+        'create',
+        n,
+        '--caller-id',
+        '+15005550006',
+        '--window',
+        'mon-fri 09:00-20:00; sat 10:00-2x:00',
+      ],
+      /calling window entry 2 \('sat 10:00-2x:00'\): 10:00-2x:00 is not HH:MM-HH:MM/,
+    ],
+    [
+      'a calling window with an unknown day',
+      (n) => ['campaign', 'create', n, '--caller-id', '+15005550006', '--window', 'weekdays 09:00-20:00'],
+      /weekdays is not daily, a weekday/,
+    ],
+    [
+      'holidays of a country date-holidays does not know',
+      (n) => [
+        'campaign',
+        'create',
+        n,
+        '--caller-id',
+        '+15005550006',
+        '--window',
+        'daily 08:00-21:00; holidays XX',
+      ],
+      /XX is not a country/,
+    ],
+    [
+      'a time zone that is not one',
+      (n) => ['campaign', 'create', n, '--caller-id', '+15005550006', '--time-zone', 'Mars/Base'],
+      /"Mars\/Base" is not an IANA time zone/,
+    ],
+    [
+      'a cap of zero attempts a day',
+      (n) => ['campaign', 'create', n, '--caller-id', '+15005550006', '--max-per-day', '0'],
+      /out of range/,
+    ],
+    [
+      'an unknown dialing mode',
+      (n) => ['campaign', 'create', n, '--caller-id', '+15005550006', '--mode', 'turbo'],
+      /Allowed choices are agentless, preview, progressive, power, predictive/,
+    ],
+    [
+      'an abandon target of 0 %',
+      (n) => ['campaign', 'create', n, '--caller-id', '+15005550006', '--abandon-target', '0'],
+      /not a percentage above 0/,
     ],
     [
       'a campaign name with a slash',

@@ -165,6 +165,17 @@ describe('CRM HTTP API', { timeout: 240_000 }, () => {
     const status = await api('GET', `/api/campaigns/${name}`);
     assert.equal(status.status, 200);
     assert.equal((status.json.workflow as { status: string }).status, 'running');
+    const ledger = status.json.abandons as { last24Hours: { liveAnswers: number; abandons: number } };
+    assert.deepEqual([ledger.last24Hours.liveAnswers, ledger.last24Hours.abandons], [2, 0]);
+
+    // the decision log: both attempts, and the CRM's push between them
+    const log = await api('GET', `/api/contacts/${id}/events`);
+    assert.equal(log.status, 200);
+    assert.deepEqual(
+      (log.json.events as { kind: string }[]).map((e) => e.kind),
+      ['cached', 'dialed', 'outcome', 'rescheduled', 'cached', 'dialed', 'outcome'],
+    );
+    assert.equal((await api('GET', '/api/contacts/999999999/events')).status, 404);
     assert.equal((await api('POST', `/api/campaigns/${name}/stop`)).status, 202);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
     assert.equal((await api('POST', `/api/campaigns/${name}/pause`)).status, 409, 'no longer running');

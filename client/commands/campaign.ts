@@ -29,8 +29,10 @@ import {
   intArg,
   positiveNumberArg,
   retryArg,
+  NONE,
   capArg,
   gapArg,
+  orNull,
   percentArg,
   ratioArg,
   windowArg,
@@ -51,10 +53,10 @@ interface CreateOpts {
   transferTimeout: number;
   wrapUp: number;
   window?: string;
-  timeZone?: string | null;
-  maxPerDay?: number | null;
-  maxPer24h?: number | null;
-  minGap?: number | null;
+  timeZone?: string;
+  maxPerDay?: number | typeof NONE;
+  maxPer24h?: number | typeof NONE;
+  minGap?: number | typeof NONE;
   abandonCooloff?: boolean;
   mode?: DialingMode;
   callsPerAgent?: number;
@@ -104,10 +106,10 @@ function addRuleOptions(cmd: Command): Command {
 function ruleChanges(o: Partial<CreateOpts>): CampaignChanges {
   return {
     ...(o.window !== undefined ? { callingWindow: o.window } : {}),
-    ...(o.timeZone !== undefined ? { timeZone: o.timeZone } : {}),
-    ...(o.maxPerDay !== undefined ? { maxAttemptsPerDay: o.maxPerDay } : {}),
-    ...(o.maxPer24h !== undefined ? { maxAttemptsPer24h: o.maxPer24h } : {}),
-    ...(o.minGap !== undefined ? { minAttemptGapSeconds: o.minGap } : {}),
+    ...(o.timeZone !== undefined ? { timeZone: orNull(o.timeZone) } : {}),
+    ...(o.maxPerDay !== undefined ? { maxAttemptsPerDay: orNull(o.maxPerDay) } : {}),
+    ...(o.maxPer24h !== undefined ? { maxAttemptsPer24h: orNull(o.maxPer24h) } : {}),
+    ...(o.minGap !== undefined ? { minAttemptGapSeconds: orNull(o.minGap) } : {}),
     ...(o.abandonCooloff !== undefined ? { abandonCooloff: o.abandonCooloff } : {}),
     ...(o.mode !== undefined ? { dialingMode: o.mode } : {}),
     ...(o.callsPerAgent !== undefined ? { callsPerAgent: o.callsPerAgent } : {}),
