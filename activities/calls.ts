@@ -1,7 +1,8 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { Context } from '@temporalio/activity';
-import { bannedNumbers, callAttempts, contacts } from '../db/schema';
+import { callAttempts, contacts } from '../db/schema';
 import { calleeZones } from '../lib/calling-window';
+import { abandonedWhere } from '../lib/abandon-ledger';
 import { logEvents } from '../lib/contact-events';
 import { type DialCheckRule, type DialVerdict, checkDial, dialRules } from '../lib/dial-rules';
 import { toE164 } from '../lib/phone';
@@ -56,7 +57,6 @@ export interface RecordOutcomeInput extends AttemptKey {
 const NOT_DIALED_RETRY_MS = 24 * 3600_000;
 /** How far back the caps look at a contact's attempts (the cool-off after an abandon is 72 h). */
 const CAP_HISTORY_MS = 4 * 24 * 3600_000;
-const ABANDON_STATES = [10, 15]; // NoAgent, Abandoned
 
 /** Twilio's clock and ours differ a little; a call created this long before our stamp is still ours. */
 const CLOCK_SKEW_MS = 60_000;
@@ -134,11 +134,16 @@ export const callActivities = (deps: Deps) => {
   }
 
   /**
-   * The campaign's calling window and caps for this contact now: its rules, the callee's zones
-   * (the contact's time_zone as it is now, else the number, else the campaign's zone) and the
-   * contact's recent attempts in any campaign, this one excepted.
+   * What the placing step checks right before the create, in one look at the database: whether
+   * the number is on the do-not-call list, and the campaign's calling window and caps for this
+   * contact now (its rules, the callee's zones: the contact's time_zone as it is now, else the
+   * number, else the campaign's zone), with the contact's recent attempts in any campaign, this
+   * one excepted, read only when the campaign has caps.
    */
-  async function dialCheck(k: AttemptKey, e164: string): Promise<DialVerdict> {
+  async function dialCheck(
+    k: AttemptKey,
+    e164: string,
+  ): Promise<{ banned: { since: Date; reason: string | null } | null; verdict: DialVerdict }> {
     const { sql } = deps.db;
     const now = deps.clock();
     const [row] = await sql<
@@ -150,12 +155,17 @@ export const callActivities = (deps: Deps) => {
         min_attempt_gap_seconds: number | null;
         abandon_cooloff: boolean;
         contact_zone: string | null;
+        banned_since: Date | null;
+        banned_reason: string | null;
       }[]
-    >`select calling_window, time_zone, max_attempts_per_day, max_attempts_per_24h,
-        min_attempt_gap_seconds, abandon_cooloff,
-        (select time_zone from contacts where id = ${k.contactId}) as contact_zone
-      from campaigns where name = ${k.campaign}`;
+    >`select c.calling_window, c.time_zone, c.max_attempts_per_day, c.max_attempts_per_24h,
+        c.min_attempt_gap_seconds, c.abandon_cooloff,
+        (select time_zone from contacts where id = ${k.contactId}) as contact_zone,
+        b.created_at as banned_since, b.reason as banned_reason
+      from campaigns c left join banned_numbers b on b.phone_number = ${e164}
+      where c.name = ${k.campaign}`;
     if (!row) throw permanent('UnknownCampaign', `No campaign named "${k.campaign}"`);
+    const banned = row.banned_since ? { since: row.banned_since, reason: row.banned_reason } : null;
     const rules = dialRules({
       callingWindow: row.calling_window,
       timeZone: row.time_zone,
@@ -166,19 +176,27 @@ export const callActivities = (deps: Deps) => {
     });
     const callee = await calleeZones(e164, row.contact_zone);
     const zones = callee.zones.length ? callee.zones : row.time_zone ? [row.time_zone] : [];
+    const capped =
+      rules.maxPerDay !== null ||
+      rules.maxPer24h !== null ||
+      rules.minGapMs !== null ||
+      rules.abandonCooloffMs !== null;
     const since = new Date(now.getTime() - Math.max(CAP_HISTORY_MS, (rules.minGapMs ?? 0) + 1000));
-    const past = await sql<{ at: Date; abandoned_at: Date | null }[]>`
-      select create_requested_at as at,
-        case when last_state = any(${ABANDON_STATES}::int[]) then coalesce(ended_at, create_requested_at) end as abandoned_at
-      from call_attempts
-      where contact_id = ${k.contactId} and create_requested_at is not null and create_requested_at > ${since}
-        and not (campaign_name = ${k.campaign} and attempt_no = ${k.attemptNo})`;
-    return checkDial(
+    const past = capped
+      ? await sql<{ at: Date; abandoned_at: Date | null }[]>`
+          select create_requested_at as at,
+            case when ${abandonedWhere(sql)} then coalesce(ended_at, create_requested_at) end as abandoned_at
+          from call_attempts
+          where contact_id = ${k.contactId} and create_requested_at is not null and create_requested_at > ${since}
+            and not (campaign_name = ${k.campaign} and attempt_no = ${k.attemptNo})`
+      : [];
+    const verdict = checkDial(
       rules,
       zones,
       past.map((p) => ({ at: p.at, abandonedAt: p.abandoned_at })),
       now,
     );
+    return { banned, verdict };
   }
 
   async function finalBeforeCreate(k: AttemptKey, facts: CallFacts): Promise<PlaceCallResult> {
@@ -268,16 +286,15 @@ export const callActivities = (deps: Deps) => {
 
       // Checked at the moment of dialing, for every attempt (new, redial, CRM follow-up): the
       // do-not-call list, then the calling window and the caps (issue 10, item 2).
-      const [banned] = await db.select().from(bannedNumbers).where(eq(bannedNumbers.phoneNumber, e164));
+      const { banned, verdict } = await dialCheck(input, e164);
       if (banned) {
         await event(
           'skipped',
-          `the number is on the do-not-call list (since ${banned.createdAt.toISOString()}` +
+          `the number is on the do-not-call list (since ${banned.since.toISOString()}` +
             (banned.reason ? `: ${banned.reason})` : ')'),
         );
         return finalBeforeCreate(input, { banned: true });
       }
-      const verdict = await dialCheck(input, e164);
       if (!verdict.dial) {
         if (verdict.until && input.mayDelay) {
           await event('delayed', verdict.reason, verdict.until);

@@ -104,7 +104,7 @@ export const campaigns = pgTable(
     maxAttemptsPer24h: integer('max_attempts_per_24h'),
     /** The least time between two attempts of one contact. */
     minAttemptGapSeconds: integer('min_attempt_gap_seconds'),
-    /** No redial within 72 h of an abandoned call (NoAgent, Abandoned). */
+    /** No redial within 72 h of a call the dialer abandoned (lib/abandon-ledger.ts says which). */
     abandonCooloff: boolean('abandon_cooloff').notNull().default(false),
     /**
      * How calls are paced against agents (issue 10, item 4): agentless (no agent step) · preview

@@ -87,7 +87,10 @@ function addRuleOptions(cmd: Command): Command {
       "the least time between two attempts of a contact, e.g. 4h ('none')",
       gapArg,
     )
-    .option('--abandon-cooloff', 'no redial within 72 h of an abandoned call (NoAgent, Abandoned)')
+    .option(
+      '--abandon-cooloff',
+      'no redial within 72 h of a call the dialer abandoned (as the abandon ledger counts them)',
+    )
     .option('--no-abandon-cooloff', 'redial after an abandoned call by the retry rule')
     .addOption(
       new Option(
