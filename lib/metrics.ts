@@ -49,8 +49,8 @@ export class DialerMetrics {
   }
 
   /**
-   * The abandon ledger of every campaign that is running, paused or stopping, read from the
-   * database when /metrics is scraped (the same on every worker: it is the campaign's, not the
+   * The abandon ledger of every campaign that is running, paused or stopping, or changed in the
+   * last 30 days (the FCC's window outlives a run), read from the database when /metrics is scraped (the same on every worker: it is the campaign's, not the
    * process's): live answers, abandons and their rate over 30 days and over 24 h.
    */
   watchAbandons(sql: postgres.Sql): void {
@@ -77,7 +77,8 @@ export class DialerMetrics {
         abandons.reset();
         this.reset();
         const active = await sql<{ name: string; abandon_target: number }[]>`
-          select name, abandon_target from campaigns where status in ('running', 'paused', 'stopping')`;
+          select name, abandon_target from campaigns
+          where status in ('running', 'paused', 'stopping') or updated_at > now() - interval '30 days'`;
         for (const c of active) {
           const l = await abandonLedger(sql, c.name, new Date(), c.abandon_target);
           for (const [period, p] of [

@@ -100,6 +100,10 @@ test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 18
       metrics,
       new RegExp(`dialer_attempt_outcomes_total\\{campaign="${name}",last_state="Connected"\\} 3`),
     );
+    // the abandon ledger: three people answered, none abandoned (no agents: the message is the call)
+    assert.match(metrics, new RegExp(`dialer_live_answers\\{campaign="${name}",period="30d"\\} 3`));
+    assert.match(metrics, new RegExp(`dialer_abandoned_calls\\{campaign="${name}",period="24h"\\} 0`));
+    assert.match(metrics, new RegExp(`dialer_abandon_rate\\{campaign="${name}",period="24h"\\} 0`));
     assert.match(metrics, /^temporal_\w+/m, 'the SDK exporter is merged in');
     for (const p of phones) assert.ok(!metrics.includes(p), 'no phone number in the metrics');
   } finally {
