@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { campaigns } from '../db/schema';
 import { maskPhone } from '../lib/logger';
 import {
+  LastState,
   dialOrder,
   type CachedContact,
   type CampaignSettings,
@@ -11,7 +12,6 @@ import {
 import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../lib/recovery';
 import { LIVE_ANSWER_STATES, abandonedWhere } from '../lib/abandon-ledger';
 import { type DialingMode, type Pacing, type PacingStats, pace } from '../lib/pacing';
-import { LastState } from '../workflows/shared';
 import { permanent } from './errors';
 import type { Deps } from './index';
 
