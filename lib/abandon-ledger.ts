@@ -98,6 +98,40 @@ export async function abandonLedger(
   return { campaign, target, last30Days, last24Hours, overTarget: over(last30Days) || over(last24Hours) };
 }
 
+export interface CampaignLedgerCounts {
+  campaign: string;
+  last30Days: { liveAnswers: number; abandons: number };
+  last24Hours: { liveAnswers: number; abandons: number };
+}
+
+/**
+ * Both periods' counts for every campaign that is running, paused or stopping, or changed in the
+ * last 30 days (the FCC's window outlives a run), in one statement: what /metrics shows.
+ */
+export async function recentLedgers(
+  sql: postgres.Sql,
+  now: Date = new Date(),
+): Promise<CampaignLedgerCounts[]> {
+  const month = new Date(now.getTime() - 30 * DAY_MS);
+  const day = new Date(now.getTime() - DAY_MS);
+  const live = sql`last_state = any(${LIVE_ANSWER_STATES}::int[])`;
+  const rows = await sql<{ name: string; live30: number; ab30: number; live24: number; ab24: number }[]>`
+    select c.name,
+      count(a.id) filter (where ${live})::int as live30,
+      count(a.id) filter (where ${abandonedWhere(sql)})::int as ab30,
+      count(a.id) filter (where a.ended_at >= ${day} and ${live})::int as live24,
+      count(a.id) filter (where a.ended_at >= ${day} and ${abandonedWhere(sql)})::int as ab24
+    from campaigns c
+    left join call_attempts a on a.campaign_name = c.name and a.ended_at >= ${month} and a.ended_at <= ${now}
+    where c.status in ('running', 'paused', 'stopping') or c.updated_at > ${month}
+    group by c.name`;
+  return rows.map((r) => ({
+    campaign: r.name,
+    last30Days: { liveAnswers: r.live30, abandons: r.ab30 },
+    last24Hours: { liveAnswers: r.live24, abandons: r.ab24 },
+  }));
+}
+
 /** "2 of 80 live answers (2.5 %)" */
 export function describePeriod(p: LedgerPeriod): string {
   const pct = p.rate === null ? '—' : `${(p.rate * 100).toFixed(1)} %`;

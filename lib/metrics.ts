@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type postgres from 'postgres';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { abandonLedger } from './abandon-ledger';
+import { type CampaignLedgerCounts, recentLedgers } from './abandon-ledger';
 
 /**
  * The dialer's own counters, next to the Temporal SDK's metrics on one Prometheus endpoint per
@@ -50,48 +50,58 @@ export class DialerMetrics {
 
   /**
    * The abandon ledger of every campaign that is running, paused or stopping, or changed in the
-   * last 30 days (the FCC's window outlives a run), read from the database when /metrics is scraped (the same on every worker: it is the campaign's, not the
-   * process's): live answers, abandons and their rate over 30 days and over 24 h.
+   * last 30 days (the FCC's window outlives a run), read from the database when /metrics is scraped
+   * (the same on every worker: it is the campaign's, not the process's): live answers, abandons and
+   * their rate over 30 days and over 24 h.
    */
   watchAbandons(sql: postgres.Sql): void {
     if (this.ledgerWatched) return;
     this.ledgerWatched = true;
-    const gauge = (name: string, help: string) =>
-      new Gauge({ name, help, labelNames: ['campaign', 'period'], registers: [this.registry] });
-    const live = gauge(
+    // one query per scrape, shared by the three gauges (prom-client collects them side by side)
+    let last: { at: number; ledgers: Promise<CampaignLedgerCounts[]> } | undefined;
+    const ledgers = () => {
+      if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), ledgers: recentLedgers(sql) };
+      return last.ledgers;
+    };
+    const gauge = (
+      name: string,
+      help: string,
+      value: (p: { liveAnswers: number; abandons: number }) => number | null,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['campaign', 'period'],
+        registers: [this.registry],
+        async collect() {
+          const all = await ledgers();
+          this.reset();
+          for (const l of all) {
+            for (const [period, p] of [
+              ['30d', l.last30Days],
+              ['24h', l.last24Hours],
+            ] as const) {
+              const v = value(p);
+              if (v !== null) this.set({ campaign: l.campaign, period }, v);
+            }
+          }
+        },
+      });
+    gauge(
       'dialer_live_answers',
       'Attempts a person answered, per campaign and period (30d, 24h)',
+      (p) => p.liveAnswers,
     );
-    const abandons = gauge(
+    gauge(
       'dialer_abandoned_calls',
       'Live answers the dialer abandoned (no agent within 2 s)',
+      (p) => p.abandons,
     );
-    // its collect() fills all three on each scrape
-    new Gauge({
-      name: 'dialer_abandon_rate',
-      help: 'Abandoned calls per live answer (FCC: 30 days; Ofcom: 24 h); absent before any live answer',
-      labelNames: ['campaign', 'period'],
-      registers: [this.registry],
-      async collect() {
-        live.reset();
-        abandons.reset();
-        this.reset();
-        const active = await sql<{ name: string; abandon_target: number }[]>`
-          select name, abandon_target from campaigns
-          where status in ('running', 'paused', 'stopping') or updated_at > now() - interval '30 days'`;
-        for (const c of active) {
-          const l = await abandonLedger(sql, c.name, new Date(), c.abandon_target);
-          for (const [period, p] of [
-            ['30d', l.last30Days],
-            ['24h', l.last24Hours],
-          ] as const) {
-            live.set({ campaign: c.name, period }, p.liveAnswers);
-            abandons.set({ campaign: c.name, period }, p.abandons);
-            if (p.rate !== null) this.set({ campaign: c.name, period }, p.rate);
-          }
-        }
-      },
-    });
+    gauge(
+      'dialer_abandon_rate',
+      'Abandoned calls per live answer (FCC: 30 days; Ofcom: 24 h); absent before any live answer',
+      (p) => (p.liveAnswers > 0 ? p.abandons / p.liveAnswers : null),
+    );
   }
 }
 

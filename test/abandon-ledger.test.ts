@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { abandonLedger } from '../lib/abandon-ledger';
+import { abandonLedger, recentLedgers } from '../lib/abandon-ledger';
 import { LastState as S, type LastStateName, campaignWorkflowId } from '../workflows/shared';
 import {
   type Stack,
@@ -171,6 +171,10 @@ describe('abandoned calls in a running campaign', { timeout: 180_000 }, () => {
       ],
       [2, 2, true],
     );
+    // what /metrics shows, in one statement for every recent campaign: the same counts
+    const recent = (await recentLedgers(stack.db.sql)).find((l) => l.campaign === name);
+    assert.deepEqual(recent?.last24Hours, { liveAnswers: 2, abandons: 2 });
+    assert.deepEqual(recent?.last30Days, { liveAnswers: 2, abandons: 2 });
     const text = await runCli(['campaign', 'status', name], stack.env);
     assert.match(
       text.stdout,
