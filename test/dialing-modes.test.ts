@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LastState as S, campaignWorkflowId } from '../workflows/shared';
+import { LastState as S, campaignStatusQuery, campaignWorkflowId } from '../workflows/shared';
 import {
   API_TOKEN,
   type Stack,
@@ -17,6 +17,7 @@ import {
   startStack,
   testPhone,
   uid,
+  windowOpeningIn,
 } from './helpers';
 
 describe('dialing modes', { timeout: 240_000 }, () => {
@@ -132,6 +133,47 @@ describe('dialing modes', { timeout: 240_000 }, () => {
     await cli('agents', 'add', loose);
     const none = await runCli(['agents', 'next', loose], stack.env);
     assert.match(none.stderr, /takes calls for no campaign/);
+  });
+
+  test('§9.3: stopping a campaign leaves no contact at 3, whether offered for preview or held back by the window', async () => {
+    const previewed = uid('stop-preview');
+    const agent = `client:${uid('agent')}`;
+    await createCampaign(stack.env, previewed, '--mode', 'preview');
+    await cli('agents', 'add', agent, '--campaign', previewed);
+    const offeredPhone = testPhone();
+    const [offered] = await insertContacts(stack.db, previewed, [offeredPhone]);
+    await cli('campaign', 'start', previewed);
+    await eventually(async () => (await cli('agents', 'next', agent, '--json')).trim() !== 'null', 20_000);
+
+    const windowed = uid('stop-window');
+    const { closedZone, window } = windowOpeningIn(3600_000); // opens in an hour
+    await createCampaign(stack.env, windowed, '--window', window);
+    const heldPhone = testPhone();
+    const [held] = await insertContacts(stack.db, windowed, [heldPhone]);
+    await stack.db.sql`update contacts set time_zone = ${closedZone} where id = ${held!}`;
+    await cli('campaign', 'start', windowed);
+    await eventually(async () => {
+      const s = await stack.client.workflow
+        .getHandle(campaignWorkflowId(windowed))
+        .query(campaignStatusQuery);
+      return (s.heldBack?.window ?? 0) === 1;
+    });
+
+    await cli('campaign', 'stop', previewed, '--wait');
+    await cli('campaign', 'stop', windowed, '--wait');
+    const rows = await stack.db.sql<{ contact_successful: number }[]>`
+      select contact_successful from contacts where id in ${stack.db.sql([offered!, held!])}`;
+    assert.deepEqual(
+      rows.map((r) => r.contact_successful),
+      [0, 0],
+      'both back to NotUsed',
+    );
+    const [offer] = await stack.db.sql<{ decision: string | null }[]>`
+      select decision from preview_offers where contact_id = ${offered!}`;
+    assert.equal(offer!.decision, 'withdrawn');
+    const [a] = await stack.db.sql<{ status: string }[]>`select status from agents where endpoint = ${agent}`;
+    assert.equal(a!.status, 'available', 'the agent who held the offer is free');
+    assert.equal(stack.sim.calls({ to: offeredPhone }).length + stack.sim.calls({ to: heldPhone }).length, 0);
   });
 
   test('agentless: the person hears the message, no agent is dialed, though agents name the campaign', async () => {
