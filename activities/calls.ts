@@ -51,6 +51,8 @@ export interface RecordOutcomeInput extends AttemptKey {
   facts: CallFacts;
   maxAttempts: number;
   retryRules: RetryRules;
+  /** The campaign dials in preview mode: an agent took the attempt (freed if never bridged). */
+  preview?: boolean;
 }
 
 /** An attempt no rule will ever allow (a window that never opens) is tried again this much later. */
@@ -443,12 +445,14 @@ export const callActivities = (deps: Deps) => {
           .where(attemptWhere(input));
         // preview mode: the agent who took the attempt and was never bridged (no answer, a
         // machine) is free again; one on the call goes to wrap-up through the <Dial> action
-        await tx.execute(sql`
+        if (input.preview) {
+          await tx.execute(sql`
           update agents set status = 'available', updated_at = now()
           where id = (select agent_id from preview_offers
                       where campaign_name = ${input.campaign} and contact_id = ${input.contactId}
                         and attempt_no = ${input.attemptNo} and decision = 'take')
             and status = 'on-call' and current_call_sid is null`);
+        }
         await logEvents(tx, [
           {
             contactId: input.contactId,

@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { abandonLedger } from '../lib/abandon-ledger';
 import { campaignWorkflowId } from '../workflows/shared';
-import { ALL_DAY, insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
+import { ALL_DAY, insertContacts, runCli, seededRandom, startStack, testPhone, uid } from '../test/helpers';
 
 const { values } = parseArgs({
   options: {
@@ -30,23 +30,11 @@ const N = Number(values.contacts);
 const SCALE = Number(values['time-scale']);
 const MODES = values.modes!.split(',');
 
-/** mulberry32: a small seeded generator, so every mode meets the same people. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Person = { outcome: string; ringSeconds: number; talkSeconds: number };
 
 /** About 35 % answer in person, 15 % machines, 10 % busy, 40 % never answer; talk 30 s to 5 min. */
 function people(n: number, seed: number): Person[] {
-  const r = random(seed);
+  const r = seededRandom(seed);
   return Array.from({ length: n }, () => {
     const x = r();
     const outcome = x < 0.35 ? 'human' : x < 0.5 ? 'machine' : x < 0.6 ? 'busy' : 'no-answer';

@@ -175,6 +175,18 @@ export async function insertContacts(
   return inserted.map((r) => Number(r.id));
 }
 
+/** mulberry32: a small seeded PRNG, so a run can be repeated with its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Distinct test phone numbers in a +1 500 555 range (Twilio's test range), unique per call. */
 let phoneSeq = crypto.randomInt(0, 9_000_000);
 export function testPhone(): string {

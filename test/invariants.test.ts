@@ -16,19 +16,8 @@ import {
   testPhone,
   uid,
   createCampaign,
+  seededRandom,
 } from './helpers';
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seed = Number(process.env.DIALER_TEST_SEED ?? Date.now() % 100_000);
 const MAX = 3;
@@ -42,7 +31,7 @@ test(
   `§9 invariants 1–7 under random outcomes and CRM edits (seed ${seed})`,
   { timeout: 240_000 },
   async () => {
-    const rnd = prng(seed);
+    const rnd = seededRandom(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const outcomes = [
       'human',

@@ -259,6 +259,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     facts,
     maxAttempts: input.settings.maxAttempts,
     retryRules: input.settings.retryRules,
+    ...(preview ? { preview: true } : {}),
   });
   upsertSearchAttributes([
     { key: LastStateKey, value: result.lastState },
