@@ -12,6 +12,7 @@ import {
 import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../lib/recovery';
 import { LIVE_ANSWER_STATES, abandonedWhere } from '../lib/abandon-ledger';
 import { type DialingMode, type Pacing, type PacingStats, pace } from '../lib/pacing';
+import { decideRedial, type RedialRow } from '../lib/redial-rules';
 import { permanent } from './errors';
 import type { Deps } from './index';
 
@@ -227,6 +228,47 @@ export const contactActivities = (deps: Deps) => ({
       agentCapacity: pacing.capacity,
       pacing,
     };
+  },
+
+  /**
+   * §8: a redial the CRM pushed to the running campaign, for a contact the campaign does not hold
+   * in memory (or to move a held one's time on its row too). The row is locked, checked
+   * (lib/redial-rules.ts) and written in one transaction with its decision-log row; a refused
+   * redial changes nothing on the row and is logged with its reason.
+   */
+  async scheduleRedial(input: {
+    campaign: string;
+    holder: string;
+    contactId: number;
+    at: string;
+    maxAttempts: number;
+  }): Promise<{ accepted: boolean; reason: string; wrote?: 'time' | 'row' }> {
+    return deps.db.sql.begin(async (tx) => {
+      const [row] = await tx<RedialRow[]>`
+        select campaign_name, contact_successful, number_of_contacts, cached_by, last_state, phone_number
+        from contacts where id = ${input.contactId} for update`;
+      const d = decideRedial(row, input);
+      const log = (kind: string, reason: string) => tx`
+        insert into contact_events (contact_id, campaign_name, kind, reason, until)
+        values (${input.contactId}, ${input.campaign}, ${kind}, ${reason}, ${new Date(input.at)})`;
+      if ('refused' in d) {
+        if (row) await log('refused', `a redial pushed to the running campaign was refused: ${d.refused}`);
+        return { accepted: false, reason: d.refused };
+      }
+      const at = new Date(input.at);
+      if (d.write === 'time') {
+        await tx`update contacts set redial_time = ${at} where id = ${input.contactId}`;
+      } else {
+        await tx`update contacts set contact_successful = 2, redial_time = ${at}, hold_until = null
+          where id = ${input.contactId}`;
+      }
+      const reason =
+        d.write === 'time'
+          ? 'it waits in the campaign; its time moved'
+          : 'written to the row (NoSuccess, redial_time); the campaign dials it then';
+      await log('rescheduled', `a redial was pushed to the running campaign (CRM signal): ${reason}`);
+      return { accepted: true, reason, wrote: d.write };
+    });
   },
 
   /** §6 after a crash: contacts at 3 that no live workflow holds go back (see lib/recovery.ts). */

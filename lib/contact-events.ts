@@ -8,7 +8,16 @@ import type { Database } from '../db/client';
 import { contactEvents as contactEventsTable } from '../db/schema';
 
 export type ContactEventKind =
-  'cached' | 'delayed' | 'skipped' | 'taken' | 'dialed' | 'outcome' | 'released' | 'rescheduled';
+  | 'cached'
+  | 'delayed'
+  | 'skipped'
+  | 'taken'
+  | 'dialed'
+  | 'outcome'
+  | 'released'
+  | 'rescheduled'
+  /** a redial pushed to a running campaign that the contract does not allow (§8) */
+  | 'refused';
 
 export interface ContactEvent {
   contactId: number;

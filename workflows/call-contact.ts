@@ -120,8 +120,11 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
   });
   setHandler(callStatusSignal, (e) => tracker.add(e));
   setHandler(callFactsSignal, ({ callSid: sid, facts }) => tracker.addFacts(sid, facts));
+  let honoured: string | undefined; // the campaign's last reschedule taken before dialing
   setHandler(rescheduleSignal, ({ dueAt: at }) => {
-    if (undialed()) dueAt = at;
+    if (!undialed()) return;
+    dueAt = at;
+    honoured = at;
   });
   setHandler(lineGrantSignal, ({ attemptNo }) => {
     if (attemptNo === input.attemptNo) hasLine = true;
@@ -197,6 +200,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
         placed: false,
         redialTime: null,
         withdrawn: true,
+        ...(honoured ? { honouredReschedule: honoured } : {}),
       };
     }
 
@@ -267,7 +271,7 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     { key: NextDialTimeKey, value: result.redialTime ? new Date(result.redialTime) : null },
   ]);
   phase = 'done';
-  return result;
+  return honoured ? { ...result, honouredReschedule: honoured } : result;
 }
 
 const isDue = (at: string | null) => at === null || new Date(at).getTime() <= Date.now();

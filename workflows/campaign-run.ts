@@ -10,6 +10,7 @@ import {
   type InFlightContact,
   type LineRequest,
   type PacingView,
+  type RedialRequest,
   dialOrder,
   dialTier,
   lastStateName,
@@ -51,6 +52,8 @@ export class CampaignRun {
   agentCapacity: number | null;
   /** The dialing mode's last answer, for the status view (not carried: the next refill has it). */
   pacing?: PacingView;
+  /** CRM redials for contacts being dialed: written once their call has ended (§8). */
+  redialsAfterCall: Map<number, string>;
 
   constructor(
     public settings: CampaignSettings,
@@ -67,6 +70,7 @@ export class CampaignRun {
     this.runsSoFar = carry?.runsSoFar ?? 0;
     this.toRelease = carry?.toRelease ?? [];
     this.agentCapacity = carry?.agentCapacity ?? null;
+    this.redialsAfterCall = new Map((carry?.redialsAfterCall ?? []).map((r) => [r.contactId, r.at]));
   }
 
   get linesInUse(): number {
@@ -80,12 +84,14 @@ export class CampaignRun {
    * `pacingRefreshMs`: with agents, look at least this often (their pacing changes as they come
    * free, which sends no signal).
    */
-  nextRefillAt(pacingRefreshMs?: number): number {
+  nextRefillAt(pacingRefreshMs?: number, idleRefillMs?: number): number {
     const refresh = pacingRefreshMs === undefined ? Infinity : this.lastRefillAt + pacingRefreshMs;
     if (this.cache.length >= this.settings.lines) return refresh;
     const earliest = this.lastRefillAt + MIN_REFILL_GAP_MS;
     if (this.changed) return earliest;
-    let at = Math.min(this.lastRefillAt + this.opts.refillIntervalMs, refresh);
+    // an open campaign with nothing to do waits for the CRM's signals, looking itself only rarely
+    const interval = this.idle && idleRefillMs !== undefined ? idleRefillMs : this.opts.refillIntervalMs;
+    let at = Math.min(this.lastRefillAt + interval, refresh);
     if (this.nextRedialAt !== null) {
       at = Math.min(at, new Date(this.nextRedialAt).getTime() - this.opts.lookaheadMs);
     }
@@ -122,11 +128,6 @@ export class CampaignRun {
     this.changed = false;
   }
 
-  /**
-   * Who may go now. Redials not due yet start at once without a line (their child waits on its
-   * own durable timer). Free lines go first to children whose redial time has come, oldest
-   * redial first, then to due contacts in the cache in §5 order.
-   */
   /** Lines this campaign may use now: its lines, or fewer when its agents cannot take more. */
   get capacity(): number {
     return this.agentCapacity === null
@@ -135,10 +136,84 @@ export class CampaignRun {
   }
 
   /**
-   * `waitingStarts`: how many children that are not due yet may be started now (the look-ahead's
-   * redials go out a few at a time, so their burst does not hold up the ones due first).
+   * Who may go now. `oneOrder` (contract §5): free lines go down one order over everything that is
+   * due, wherever it waits, see dueWork(). Without it (workflows recorded before that order),
+   * children that asked for a line go first, then the cache. Redials not due yet start at once
+   * without a line (their child waits on its own durable timer), `waitingStarts` of them at most:
+   * the look-ahead's redials go out a few at a time, so their burst does not hold up the ones due.
    */
-  nextMoves(now: number, waitingStarts = Infinity): { grants: LineRequest[]; starts: ToStart[] } {
+  nextMoves(
+    now: number,
+    waitingStarts = Infinity,
+    oneOrder = false,
+  ): { grants: LineRequest[]; starts: ToStart[] } {
+    if (!oneOrder) return this.nextMovesRequestsFirst(now, waitingStarts);
+    let free = this.capacity - this.linesInUse;
+    const grants: LineRequest[] = [];
+    const starts: ToStart[] = [];
+    const startsWait = this.retryStartAt !== null && now < this.retryStartAt;
+    for (const w of this.dueWork(now)) {
+      if (free <= 0) break;
+      if (w.child) {
+        w.child.hasLine = true;
+        grants.push({ contactId: w.child.contactId, attemptNo: w.child.attemptNo, dueAt: w.child.dueAt });
+      } else if (startsWait) continue;
+      else starts.push({ contact: w.contact!, lineGranted: true });
+      free--;
+    }
+    this.lineRequests = this.lineRequests.filter((q) => this.waitsForLine(q));
+    if (!startsWait) {
+      this.retryStartAt = null;
+      const nowIso = new Date(now).toISOString();
+      for (const c of this.cache) {
+        if (waitingStarts <= 0) break;
+        if (this.inFlight.has(c.id) || dialTier(c.redialAt, nowIso) !== 2) continue;
+        starts.push({ contact: c, lineGranted: false });
+        waitingStarts--;
+      }
+    }
+    for (const s of starts) this.markStarted(s.contact, now, s.lineGranted);
+    const started = new Set(starts.map((s) => s.contact.id));
+    this.cache = this.cache.filter((c) => !started.has(c.id));
+    return { grants, starts };
+  }
+
+  /**
+   * Everything that may take a line now, in §5 order: children without a line whose time has come
+   * (by what the campaign knows of their time, whether their request has arrived yet or not) and
+   * cached contacts that are due and not still in flight. Due redials first, oldest redial_time
+   * first, then new contacts by id.
+   */
+  dueWork(
+    now: number,
+  ): { child?: InFlightContact; contact?: CachedContact; at: string | null; id: number }[] {
+    const asked = new Set(this.lineRequests.filter((q) => this.waitsForLine(q)).map((q) => q.contactId));
+    const work: { child?: InFlightContact; contact?: CachedContact; at: string | null; id: number }[] = [];
+    for (const f of this.inFlight.values()) {
+      if (!f.hasLine && (asked.has(f.contactId) || dueBy(f) <= now))
+        work.push({ child: f, at: f.dueAt, id: f.contactId });
+    }
+    const nowIso = new Date(now).toISOString();
+    for (const c of this.cache) {
+      if (!this.inFlight.has(c.id) && dialTier(c.redialAt, nowIso) !== 2)
+        work.push({ contact: c, at: c.redialAt, id: c.id });
+    }
+    return work.sort((a, b) => {
+      if ((a.at === null) !== (b.at === null)) return a.at === null ? 1 : -1;
+      if (a.at !== b.at && a.at !== null && b.at !== null) return a.at < b.at ? -1 : 1;
+      return a.id - b.id;
+    });
+  }
+
+  private waitsForLine(q: LineRequest): boolean {
+    const f = this.inFlight.get(q.contactId);
+    return f !== undefined && f.attemptNo === q.attemptNo && !f.hasLine;
+  }
+
+  private nextMovesRequestsFirst(
+    now: number,
+    waitingStarts: number,
+  ): { grants: LineRequest[]; starts: ToStart[] } {
     let free = this.capacity - this.linesInUse;
     const grants: LineRequest[] = [];
     this.lineRequests.sort((a, b) =>
@@ -208,22 +283,58 @@ export class CampaignRun {
     }
   }
 
-  finished(r: AttemptResult): void {
+  /**
+   * A child reported. Returns a CRM redial that waited for this call to end (§8) and that the
+   * attempt did not take itself: the row is to be written for it now.
+   */
+  finished(r: AttemptResult): RedialRequest | undefined {
     const f = this.inFlight.get(r.contactId);
-    if (!f || f.attemptNo !== r.attemptNo) return; // a duplicate or stale report
+    if (!f || f.attemptNo !== r.attemptNo) return undefined; // a duplicate or stale report
     this.inFlight.delete(r.contactId);
     this.lineRequests = this.lineRequests.filter((q) => q.contactId !== r.contactId);
     this.changed = true;
+    const after = this.redialsAfterCall.get(r.contactId);
+    this.redialsAfterCall.delete(r.contactId);
+    const redial =
+      after !== undefined && r.honouredReschedule !== after
+        ? { contactId: r.contactId, at: after }
+        : undefined;
     if (r.error !== undefined) {
       this.toRelease.push(r.contactId);
-      return;
+      return redial;
     }
-    if (r.withdrawn) return;
+    if (!r.withdrawn) this.count(r);
+    return redial;
+  }
+
+  private count(r: AttemptResult): void {
     this.stats.attemptsFinished += 1;
     const name = (lastStateName(r.lastState) ?? String(r.lastState)) as keyof CampaignStats['byLastState'];
     this.stats.byLastState[name] = (this.stats.byLastState[name] ?? 0) + 1;
     const cs = String(r.contactSuccessful);
     this.stats.byContactSuccessful[cs] = (this.stats.byContactSuccessful[cs] ?? 0) + 1;
+  }
+
+  /**
+   * Where a CRM redial goes (§8). A cached contact's time moves here. A child in flight is to be
+   * rescheduled (its timer moves if it has not dialed); one that holds a line may be dialing
+   * already, so the redial is also kept until its call ends (see finished()). Otherwise the
+   * contact's row is to be written.
+   */
+  routeRedial(r: RedialRequest, now: number): 'cached' | 'child' | 'row' {
+    const cached = this.cache.find((c) => c.id === r.contactId);
+    if (cached) {
+      cached.redialAt = r.at;
+      this.cache.sort(dialOrder(now));
+      return 'cached';
+    }
+    const f = this.inFlight.get(r.contactId);
+    if (!f) return 'row';
+    if (f.hasLine) this.redialsAfterCall.set(r.contactId, r.at);
+    f.dueAt = r.at;
+    delete f.heldBackUntil;
+    delete f.heldBackBy;
+    return 'child';
   }
 
   /** Takes one contact out of the cache if it is there (not started yet). */
@@ -243,6 +354,11 @@ export class CampaignRun {
     );
   }
 
+  /** Nothing cached, nothing in flight, no redial pending: an open campaign waiting for the CRM. */
+  get idle(): boolean {
+    return this.done && this.redialsAfterCall.size === 0;
+  }
+
   /** Empties the cache (pause, stop) and the failed ones: these go back to the database. */
   drainCache(): number[] {
     return [...this.cache.splice(0, this.cache.length).map((c) => c.id), ...this.toRelease.splice(0)];
@@ -260,7 +376,7 @@ export class CampaignRun {
     const dialing = this.linesInUse;
     return {
       name: this.settings.name,
-      status,
+      status: this.requestedStatus(status),
       cached: this.cache.length,
       inFlight: this.inFlight.size,
       dialing,
@@ -271,6 +387,13 @@ export class CampaignRun {
       nextRedialAt: this.nextRedialAt,
       runsSoFar: this.runsSoFar,
     };
+  }
+
+  /** A pause or stop shows at once, before the loop has written it to the campaign's row. */
+  private requestedStatus(status: CampaignStatus): CampaignStatus {
+    if (status === 'stopped' || status === 'completed') return status;
+    if (this.stopping) return 'stopping';
+    return this.paused ? 'paused' : status === 'paused' ? 'running' : status;
   }
 
   carry(): CampaignCarry {
@@ -286,6 +409,13 @@ export class CampaignRun {
       runsSoFar: this.runsSoFar + 1,
       toRelease: this.toRelease,
       agentCapacity: this.agentCapacity,
+      redialsAfterCall: [...this.redialsAfterCall].map(([contactId, at]) => ({ contactId, at })),
     };
   }
+}
+
+/** When a waiting child may dial by what the campaign knows: its redial time, or later if held back. */
+function dueBy(f: InFlightContact): number {
+  const due = f.dueAt === null ? -Infinity : Date.parse(f.dueAt);
+  return f.heldBackUntil ? Math.max(due, Date.parse(f.heldBackUntil)) : due;
 }

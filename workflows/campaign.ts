@@ -19,6 +19,8 @@ import {
   type CampaignInput,
   type CampaignResult,
   type CampaignStatus,
+  type RedialAnswer,
+  type RedialRequest,
   CampaignNameKey,
   ContactIdKey,
   DEFAULT_CAMPAIGN_OPTIONS,
@@ -38,7 +40,9 @@ import {
   releaseContactUpdate,
   rescheduleSignal,
   resumeSignal,
+  scheduleRedialUpdate,
   stopSignal,
+  checkRedialRequest,
   withdrawSignal,
 } from './shared';
 
@@ -68,14 +72,29 @@ const PACING_REFRESH_PATCH = 'pacing-refresh';
 const PACING_REFRESH_MS = 1000;
 const PACING_IDLE_REFRESH_MS = 10_000;
 
+/**
+ * Contract §5, §5a and §8 as the CRM sees them, for campaigns started from here on: a campaign
+ * stays open until paused or stopped (completing when empty only when asked); free lines go down
+ * one order over everything due, in the cache or on a child's own timer; a CRM redial for a
+ * contact the campaign does not hold is written to the row (or refused, and logged).
+ */
+const CRM_CONTRACT_PATCH = 'campaign-open-one-order';
+
+/** A CRM redial waiting for the main loop, with the update's answer if one waits for it. */
+interface QueuedRedial {
+  request: RedialRequest;
+  answer?: (a: RedialAnswer) => void;
+}
+
 /** A campaign: keeps its cache filled from the contacts table and one child per contact dialing. */
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
-  const opts = { ...DEFAULT_CAMPAIGN_OPTIONS, ...input.options };
+  const crm = patched(CRM_CONTRACT_PATCH);
+  const opts = { ...DEFAULT_CAMPAIGN_OPTIONS, finishWhenDone: !crm, ...input.options };
   const holder = workflowInfo().workflowId;
   const settings = input.carry?.settings ?? (await db.loadCampaign({ name: input.name }));
   const run = new CampaignRun(settings, opts, input.carry);
   const child = (contactId: number) => getExternalWorkflowHandle(contactWorkflowId(settings.name, contactId));
-  const reschedules: { contactId: number; at: string }[] = [];
+  const reschedules: RedialRequest[] = [];
   let status: CampaignStatus = run.paused ? 'paused' : 'running';
   let signals = 0; // every message bumps it; the loop sleeps until it moves
   const poke = () => void signals++;
@@ -110,7 +129,12 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   setHandler(refillSignal, () => ((run.changed = true), poke()));
   let reloadSettings = false;
   setHandler(settingsChangedSignal, () => ((reloadSettings = true), (run.changed = true), poke()));
-  setHandler(attemptFinishedSignal, (r) => (run.finished(r), poke()));
+  const redials: QueuedRedial[] = [];
+  setHandler(attemptFinishedSignal, (r) => {
+    const redial = run.finished(r); // a CRM redial that waited for this call to end
+    if (redial) redials.push({ request: redial });
+    poke();
+  });
   setHandler(lineRequestSignal, (r) => (run.requestLine(r), poke()));
   setHandler(lineReturnSignal, (r) => {
     const heldBack = r.delayedUntil && r.rule ? { until: r.delayedUntil, rule: r.rule } : undefined;
@@ -118,15 +142,28 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     poke();
   });
   setHandler(redialSignal, (r) => {
-    // §8: a CRM redial moves a cached contact's time instead of dialing it twice
-    const cached = run.cache.find((c) => c.id === r.contactId);
-    if (cached) {
-      cached.redialAt = r.at;
-      run.cache.sort(dialOrder(Date.now()));
-    } else if (run.inFlight.has(r.contactId)) reschedules.push(r);
-    else run.changed = true;
+    if (!crm) return (legacyRedial(run, reschedules, r), poke());
+    const request = checkRedialRequest(r);
+    if (typeof request === 'string') log.warn('redial signal ignored: malformed', { error: request });
+    else redials.push({ request });
     poke();
   });
+  setHandler(
+    scheduleRedialUpdate,
+    async (r) => {
+      let answer: RedialAnswer | undefined;
+      redials.push({ request: checkRedialRequest(r) as RedialRequest, answer: (a) => (answer = a) });
+      poke();
+      await condition(() => answer !== undefined);
+      return answer!;
+    },
+    {
+      validator: (r) => {
+        const request = checkRedialRequest(r);
+        if (typeof request === 'string') throw new Error(`scheduleRedial: ${request}`);
+      },
+    },
+  );
   setHandler(releaseContactUpdate, async ({ contactId, holdMs }) => {
     if (run.takeFromCache(contactId)) {
       await db.releaseContacts({ holder, contactIds: [contactId], holdMs });
@@ -155,7 +192,12 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       await movesSettled();
       await giveBackUndialed(run, holder, child);
       await setStatus('paused');
-      await condition(() => !run.paused || run.stopping);
+      // a paused campaign still writes the CRM's redials: they are dialed after the resume
+      for (;;) {
+        await condition(() => !run.paused || run.stopping || redials.length > 0);
+        if (redials.length === 0) break;
+        await processRedials(run, holder, redials, reschedules);
+      }
       if (!run.stopping) await setStatus('running');
       continue;
     }
@@ -164,6 +206,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       run.settings = await db.loadCampaign({ name: settings.name });
     }
     if (run.toRelease.length > 0) await db.releaseContacts({ holder, contactIds: run.toRelease.splice(0) });
+    if (redials.length > 0) await processRedials(run, holder, redials, reschedules);
     // a child whose start is still on its way gets its reschedule once it runs
     const toReschedule = reschedules.filter((r) => !starting.has(r.contactId));
     reschedules.splice(0, reschedules.length, ...reschedules.filter((r) => starting.has(r.contactId)));
@@ -177,11 +220,13 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
           ? PACING_REFRESH_MS
           : PACING_IDLE_REFRESH_MS
         : undefined;
-    if (Date.now() >= run.nextRefillAt(refresh())) await refill(run, holder, opts.lookaheadMs);
+    const idleRefill = crm ? opts.idleRefillIntervalMs : undefined;
+    if (Date.now() >= run.nextRefillAt(refresh(), idleRefill)) await refill(run, holder, opts.lookaheadMs);
     const background = patched(BACKGROUND_MOVES_PATCH);
     const { grants, starts } = run.nextMoves(
       Date.now(),
       background ? WAITING_STARTS_AT_ONCE - waitingStarting() : Infinity,
+      crm,
     );
     const grantsSent = grants.map((g) =>
       signalQuietly(child(g.contactId), lineGrantSignal, { attemptNo: g.attemptNo }),
@@ -193,17 +238,20 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     } else {
       await Promise.all([...grantsSent, ...started]);
     }
-    if (opts.finishWhenDone && run.done) break;
+    if (opts.finishWhenDone && run.idle && redials.length === 0) break;
     const info = workflowInfo();
     if (
       (info.continueAsNewSuggested || info.historyLength > opts.maxHistoryEvents) &&
-      reschedules.length === 0
+      reschedules.length === 0 &&
+      redials.length === 0
     ) {
       await movesSettled();
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof campaignWorkflow>({ ...input, carry: run.carry() });
+      // a scheduleRedial update waits for this loop: answer it first, continue as new after
+      await condition(() => allHandlersFinished() || redials.length > 0);
+      if (redials.length === 0)
+        await continueAsNew<typeof campaignWorkflow>({ ...input, carry: run.carry() });
     }
-    const wakeAt = Math.min(run.nextRefillAt(refresh()), run.retryStartAt ?? Infinity);
+    const wakeAt = Math.min(run.nextRefillAt(refresh(), idleRefill), run.retryStartAt ?? Infinity);
     const sleep = wakeAt === Infinity ? undefined : Math.max(1, wakeAt - Date.now());
     if (signals === seen) {
       await (sleep === undefined
@@ -221,8 +269,60 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   }
   const final = run.stopping ? 'stopped' : 'completed';
   await setStatus(final);
-  await condition(allHandlersFinished);
+  // redials that came while stopping are written to their rows: dialed when the campaign runs again
+  for (;;) {
+    await processRedials(run, holder, redials, reschedules);
+    await condition(() => allHandlersFinished() || redials.length > 0);
+    if (redials.length === 0) break;
+  }
   return { name: settings.name, status: final, stats: run.stats };
+}
+
+/**
+ * §8: the CRM's redials, in the order they came. A contact the campaign holds moves in memory
+ * (cache, or its child's timer); every redial is also written to the contact's row by the
+ * scheduleRedial activity, which refuses (and logs) one the contract does not allow.
+ */
+async function processRedials(
+  run: CampaignRun,
+  holder: string,
+  redials: QueuedRedial[],
+  reschedules: RedialRequest[],
+): Promise<void> {
+  for (const { request: r, answer } of redials.splice(0)) {
+    const route = run.routeRedial(r, Date.now());
+    if (route === 'child') reschedules.push(r);
+    const wrote = await db.scheduleRedial({
+      campaign: run.settings.name,
+      holder,
+      contactId: r.contactId,
+      at: r.at,
+      maxAttempts: run.settings.maxAttempts,
+    });
+    if (wrote.wrote === 'row') run.changed = true;
+    if (!wrote.accepted)
+      log.info('a CRM redial was refused', { contactId: r.contactId, reason: wrote.reason });
+    const where = {
+      cached: 'it waits in the cache and is dialed at the new time',
+      child: run.redialsAfterCall.has(r.contactId)
+        ? 'it is being dialed: the redial is written when this call ends, if another attempt is allowed'
+        : 'its workflow waits, and its timer moved to the new time',
+      row: wrote.reason,
+    }[route];
+    const later =
+      run.stopping && wrote.accepted ? '; the campaign is stopping: dialed when it runs again' : '';
+    answer?.({ contactId: r.contactId, accepted: wrote.accepted, reason: `${where}${later}` });
+  }
+}
+
+/** Campaign runs recorded before CRM_CONTRACT_PATCH: the redial moved what it could, or refilled. */
+function legacyRedial(run: CampaignRun, reschedules: RedialRequest[], r: RedialRequest): void {
+  const cached = run.cache.find((c) => c.id === r.contactId);
+  if (cached) {
+    cached.redialAt = r.at;
+    run.cache.sort(dialOrder(Date.now()));
+  } else if (run.inFlight.has(r.contactId)) reschedules.push(r);
+  else run.changed = true;
 }
 
 /** §6 on pause and stop: the cache goes back now; children not yet dialing give theirs back. */

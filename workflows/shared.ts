@@ -99,8 +99,18 @@ export interface CampaignOptions {
   callTimeoutMs: number;
   /** Take redials into the cache this long before they are due (their child waits on a timer). */
   lookaheadMs: number;
-  /** Complete once nothing is left to dial (no eligible contact, no pending redial, no call). */
+  /**
+   * Complete once nothing is left to dial (no eligible contact, no pending redial, no call): the
+   * batch opt-in (`campaign start --until-empty`). By default a campaign stays open until it is
+   * paused or stopped, waiting for the CRM (contract §5a).
+   */
   finishWhenDone: boolean;
+  /**
+   * An open campaign with nothing cached, nothing in flight and no redial pending looks at the
+   * database only this often by itself (the safety net: row edits reach it by notification, and
+   * CRM redials by signal), so a campaign left open overnight costs a few history events an hour.
+   */
+  idleRefillIntervalMs: number;
   /** Continue as new after this many history events even if the server has not suggested it. */
   maxHistoryEvents: number;
 }
@@ -109,7 +119,8 @@ export const DEFAULT_CAMPAIGN_OPTIONS: CampaignOptions = {
   refillIntervalMs: 30_000,
   callTimeoutMs: 10 * 60_000,
   lookaheadMs: 60_000,
-  finishWhenDone: true,
+  finishWhenDone: false,
+  idleRefillIntervalMs: 30 * 60_000,
   maxHistoryEvents: 10_000,
 };
 
@@ -184,6 +195,8 @@ export interface CampaignCarry {
   lineRequests: LineRequest[];
   /** Absent in carries recorded before pacing existed. */
   agentCapacity?: number | null;
+  /** CRM redials for contacts being dialed, written once their call ends (§8). */
+  redialsAfterCall?: RedialRequest[];
 }
 
 export interface CampaignInput {
@@ -274,6 +287,54 @@ export interface AttemptResult {
   error?: string;
   /** Pulled out of the cache before it was dialed (pause, stop, release): nothing was recorded. */
   withdrawn?: boolean;
+  /**
+   * The last redial time the campaign asked for (rescheduleSignal) that this attempt took while
+   * it was still undialed: that redial is this attempt, and needs no row written after it.
+   */
+  honouredReschedule?: string;
+}
+
+export interface RedialRequest {
+  contactId: number;
+  /** ISO 8601 with a zone. */
+  at: string;
+}
+
+export interface RedialAnswer {
+  contactId: number;
+  accepted: boolean;
+  /** Why, in words: where the redial went, or why it was refused. */
+  reason: string;
+}
+
+/** A redial later than this is a typing mistake, not a plan. */
+const LATEST_REDIAL = Date.parse('2200-01-01T00:00:00Z');
+
+/**
+ * Checks a redial request as it arrives from the CRM, a script or the Temporal UI: a positive
+ * integer contact id and an ISO 8601 time with a zone. Returns the request, or what is wrong.
+ */
+export function checkRedialRequest(input: unknown): RedialRequest | string {
+  if (typeof input !== 'object' || input === null) return 'expected {"contactId": <id>, "at": "<ISO time>"}';
+  const { contactId, at } = input as Record<string, unknown>;
+  const shown = (v: unknown) => (JSON.stringify(v) ?? 'nothing').slice(0, 40);
+  if (typeof contactId !== 'number' || !Number.isSafeInteger(contactId) || contactId <= 0)
+    return `contactId must be a positive integer, not ${shown(contactId)}`;
+  if (
+    typeof at !== 'string' ||
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(at)
+  )
+    return `at must be an ISO 8601 time with a zone (2026-12-01T09:30:00Z), not ${shown(at)}`;
+  const t = Date.parse(at);
+  if (Number.isNaN(t) || t > LATEST_REDIAL || !realDay(at)) return `at is not a real time: ${at}`;
+  return { contactId, at: new Date(t).toISOString() };
+}
+
+/** Whether the date part names a day that exists (Date rolls 2026-02-30 over to March 2). */
+function realDay(at: string): boolean {
+  const [y, m, d] = at.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCFullYear() === y && day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
 }
 
 export interface ReleaseResult {
@@ -325,8 +386,15 @@ export const lineReturnSignal =
   defineSignal<[{ contactId: number; attemptNo: number; delayedUntil?: string; rule?: string }]>(
     'lineReturn',
   );
-/** The CRM set a new redial time for a contact (row already written): reschedule or refill now. */
-export const redialSignal = defineSignal<[{ contactId: number; at: string }]>('redial');
+/**
+ * The CRM wants a contact of this campaign dialed at `at` (§8). Cached or waiting: its time moves;
+ * being dialed: the redial is written when that call ends; otherwise the campaign writes the row
+ * (ContactSuccessful 2, redial_time) if the contact may have another attempt. A refused redial is
+ * recorded in contact_events with its reason. Malformed input is logged and ignored.
+ */
+export const redialSignal = defineSignal<[RedialRequest]>('redial');
+/** The same as an update, for a CRM that wants the answer. Malformed input is rejected. */
+export const scheduleRedialUpdate = defineUpdate<RedialAnswer, [RedialRequest]>('scheduleRedial');
 /** Pull one contact out of the cache safely (§6). */
 export const releaseContactUpdate = defineUpdate<ReleaseResult, [{ contactId: number; holdMs: number }]>(
   'releaseContact',
