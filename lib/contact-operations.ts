@@ -4,8 +4,9 @@ import type postgres from 'postgres';
 import {
   campaignWorkflowId,
   contactWorkflowId,
-  redialSignal,
+  type RedialAnswer,
   refillSignal,
+  scheduleRedialUpdate,
   releaseContactUpdate,
   withdrawUpdate,
 } from '../workflows/shared';
@@ -86,65 +87,75 @@ async function signalIfRunning(
 export interface RedialResult {
   contactId: number;
   at: string;
-  /** cached: the running campaign moved the contact's timer; queued: the row says when, the campaign was told. */
+  /**
+   * cached: the running campaign holds the contact and moved its time (or, while its call is
+   * under way, writes the redial when the call ends); queued: the running campaign wrote the row
+   * and dials it then; queued-campaign-not-running: the row says when, for the next run.
+   */
   how: 'cached' | 'queued' | 'queued-campaign-not-running';
+  /** The campaign's answer in words. */
+  reason?: string;
 }
 
 /**
- * §8: the CRM wants this contact called at `at`. A cached contact's timer moves (no second dial);
- * otherwise the row becomes a redial (contact_successful 2, or 0 if it was never dialed) and the
- * running campaign is told at once instead of finding it at its next refill.
+ * §8: the CRM wants this contact called at `at`. A running campaign decides through its
+ * scheduleRedial update (a cached or waiting contact's time moves, no second dial; otherwise it
+ * writes the row if another attempt is allowed, and refuses with its reason if not). Without a
+ * running campaign the row becomes a redial (contact_successful 2, or 0 if never dialed).
  */
 export async function pushRedial(deps: OperationDeps, id: number, at: Date): Promise<RedialResult> {
   const c = await loadContact(deps.sql, id);
   if (!c.campaign_name)
     throw new OperationError('invalid', `Contact ${id} belongs to no campaign (campaign_name is empty)`);
-  if (c.contact_successful === -1) {
-    throw new OperationError(
-      'conflict',
-      `Contact ${id} is Unreachable (-1): review it, then put it back with \`contacts reset\``,
-    );
-  }
-  const [campaign] = await deps.sql<{ max_attempts: number }[]>`
-    select max_attempts from campaigns where name = ${c.campaign_name}`;
-  if (campaign && c.number_of_contacts >= campaign.max_attempts) {
-    throw new OperationError(
-      'conflict',
-      `Contact ${id} has had ${c.number_of_contacts} of ${campaign.max_attempts} attempts: reset it to dial it again`,
-    );
-  }
   const iso = at.toISOString();
-  const wf = campaignWorkflowId(c.campaign_name);
-  const logged = (how: string) =>
-    logEventSql(deps.sql, {
-      contactId: id,
-      campaign: c.campaign_name,
-      attemptNo: null,
-      kind: 'rescheduled',
-      reason: `a redial was asked for (CRM or operator): ${how}; the calling window and caps are checked when it is dialed`,
-      until: at,
-    });
+  const holder = c.contact_successful === 3 && c.cached_by ? c.cached_by : campaignWorkflowId(c.campaign_name);
+  let answer: RedialAnswer | undefined;
+  await signalIfRunning(deps.temporal, holder, async (h) => {
+    answer = await h.executeUpdate(scheduleRedialUpdate, { args: [{ contactId: id, at: iso }] });
+  });
+  if (answer) {
+    if (!answer.accepted) throw new OperationError('conflict', `Contact ${id}: redial refused: ${answer.reason}`);
+    const how = answer.where === 'row' ? 'queued' : 'cached';
+    return { contactId: id, at: iso, how, reason: answer.reason };
+  }
   if (c.contact_successful === 3) {
-    await deps.sql`update contacts set redial_time = ${at} where id = ${id}`;
-    await logged('its waiting workflow moves to the new time');
-    const told = await signalIfRunning(deps.temporal, c.cached_by ?? wf, (h) =>
-      h.signal(redialSignal, { contactId: id, at: iso }),
-    );
-    if (told) return { contactId: id, at: iso, how: 'cached' };
     throw new OperationError(
       'conflict',
       `Contact ${id} is held by ${c.cached_by} which is not running: run \`dialer recover\` first`,
     );
   }
+  await checkAnotherAttempt(deps.sql, c);
   await deps.sql`
     update contacts set redial_time = ${at}, hold_until = null,
       contact_successful = case when contact_successful = 0 then 0 else 2 end
     where id = ${id} and contact_successful <> 3`;
-  await logged('redial_time set');
-  const told = await signalIfRunning(deps.temporal, wf, (h) =>
-    h.signal(redialSignal, { contactId: id, at: iso }),
-  );
-  return { contactId: id, at: iso, how: told ? 'queued' : 'queued-campaign-not-running' };
+  await logEventSql(deps.sql, {
+    contactId: id,
+    campaign: c.campaign_name,
+    attemptNo: null,
+    kind: 'rescheduled',
+    reason: 'a redial was asked for (CRM or operator) while its campaign is not running: redial_time set',
+    until: at,
+  });
+  return { contactId: id, at: iso, how: 'queued-campaign-not-running' };
+}
+
+/** A redial written without a running campaign follows the campaign's rules all the same (§8). */
+async function checkAnotherAttempt(sql: postgres.Sql, c: ContactRow): Promise<void> {
+  if (c.contact_successful === -1) {
+    throw new OperationError(
+      'conflict',
+      `Contact ${c.id} is Unreachable (-1): review it, then put it back with \`contacts reset\``,
+    );
+  }
+  const [campaign] = await sql<{ max_attempts: number }[]>`
+    select max_attempts from campaigns where name = ${c.campaign_name}`;
+  if (campaign && c.number_of_contacts >= campaign.max_attempts) {
+    throw new OperationError(
+      'conflict',
+      `Contact ${c.id} has had ${c.number_of_contacts} of ${campaign.max_attempts} attempts: reset it to dial it again`,
+    );
+  }
 }
 
 export interface ReleaseOutcome {

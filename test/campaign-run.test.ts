@@ -147,3 +147,161 @@ test('redials not due yet start a few at a time, soonest first, and never hold u
   // without a limit (campaigns from before the pacing, replaying) all of them go at once
   assert.equal(run.nextMoves(now).starts.length, 25);
 });
+
+// Contract §5: one order over everything that is due, wherever it waits (campaign-open-one-order)
+
+/** A child started for a redial not due yet: it waits on its own timer, without a line. */
+function waitingChild(run: CampaignRun, c: CachedContact, at: number, agents: number | null = null): void {
+  run.addToCache([c], null, at, agents);
+  const { starts } = run.nextMoves(at, Infinity, true);
+  assert.deepEqual(
+    starts.map((s) => [s.contact.id, s.lineGranted]),
+    [[c.id, false]],
+  );
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+test('one order: a free line goes to the oldest due redial, cached or on its own timer, asked for or not', () => {
+  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+  // one line busy with a new contact; two look-ahead children due at +10 s and +20 s
+  run.addToCache([contact(1)], null, now);
+  assert.equal(run.nextMoves(now, Infinity, true).starts.length, 1);
+  waitingChild(run, contact(2, iso(now + 10_000), 2), now);
+  waitingChild(run, contact(3, iso(now + 20_000), 2), now);
+  // at +25 s: both children are due; the cache holds an older due redial (due at +5 s) and a new one
+  const t = now + 25_000;
+  run.addToCache([contact(4, iso(now + 5_000), 2), contact(5)], null, t);
+  run.requestLine({ contactId: 3, attemptNo: 2, dueAt: iso(now + 20_000) }); // only child 3 asked so far
+  const order: number[] = [];
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const busy = [...run.inFlight.values()].find((f) => f.hasLine)!;
+    run.finished({
+      contactId: busy.contactId,
+      attemptNo: busy.attemptNo,
+      lastState: LastState.Busy,
+      contactSuccessful: 2,
+      placed: true,
+      redialTime: null,
+    });
+    const { grants, starts } = run.nextMoves(t, Infinity, true);
+    order.push(...grants.map((g) => g.contactId), ...starts.map((s) => s.contact.id));
+  }
+  assert.deepEqual(
+    order,
+    [4, 2, 3, 5],
+    'redial +5 s (cached), +10 s (child, not asked), +20 s (child), then the new contact',
+  );
+});
+
+test('one order: a child held back by the window gets no line before the window opens', () => {
+  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+  run.addToCache([contact(1, iso(now - 60_000), 2)], null, now);
+  run.nextMoves(now, Infinity, true);
+  run.returnLine(1, 2, { until: iso(now + 60_000), rule: 'window' });
+  run.addToCache([contact(2)], null, now);
+  assert.deepEqual(
+    run.nextMoves(now, Infinity, true).starts.map((s) => s.contact.id),
+    [2],
+  );
+  run.finished({
+    contactId: 2,
+    attemptNo: 1,
+    lastState: LastState.Busy,
+    contactSuccessful: 2,
+    placed: true,
+    redialTime: null,
+  });
+  assert.deepEqual(run.nextMoves(now + 30_000, Infinity, true).grants, [], 'window still closed');
+  assert.deepEqual(
+    run.nextMoves(now + 60_000, Infinity, true).grants.map((g) => g.contactId),
+    [1],
+  );
+});
+
+test('one order: with every line busy nothing is granted, and the lines follow the agents', () => {
+  const run = new CampaignRun({ ...settings, lines: 3 }, DEFAULT_CAMPAIGN_OPTIONS);
+  run.addToCache([contact(1), contact(2), contact(3)], null, now, 1);
+  assert.deepEqual(
+    run.nextMoves(now, Infinity, true).starts.map((s) => s.contact.id),
+    [1],
+    'one free agent',
+  );
+  run.addToCache([], null, now, 1);
+  waitingChild(run, { ...contact(4, iso(now + 1000), 2) }, now, 1);
+  assert.deepEqual(
+    run.nextMoves(now + 2000, Infinity, true),
+    { grants: [], starts: [] },
+    'the one agent is busy',
+  );
+  run.addToCache([], null, now + 2000, 2);
+  assert.deepEqual(
+    run.nextMoves(now + 2000, Infinity, true).grants.map((g) => g.contactId),
+    [4],
+    'a second agent: the due child before the new contacts',
+  );
+});
+
+test('an idle open campaign looks at the database only at the idle interval; a change or a redial brings it back', () => {
+  const run = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS);
+  const idle = 30 * 60_000;
+  run.addToCache([], null, now);
+  assert.equal(run.idle, true);
+  assert.equal(run.nextRefillAt(undefined, idle), now + idle);
+  assert.equal(
+    run.nextRefillAt(),
+    now + DEFAULT_CAMPAIGN_OPTIONS.refillIntervalMs,
+    'runs from before: the interval',
+  );
+  run.addToCache([], iso(now + 3_600_000), now);
+  assert.equal(run.idle, false, 'a redial pending');
+  assert.equal(run.nextRefillAt(undefined, idle), now + DEFAULT_CAMPAIGN_OPTIONS.refillIntervalMs);
+  run.addToCache([], null, now);
+  run.changed = true;
+  assert.ok(run.nextRefillAt(undefined, idle) < now + 1000, 'a signal refills at once');
+});
+
+test('a CRM redial: the cache moves, a waiting child is rescheduled, a dialing one gets it after its call', () => {
+  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+  run.addToCache([contact(1), contact(2)], null, now);
+  run.nextMoves(now, Infinity, true); // 1 dialing, 2 cached
+  waitingChild(run, contact(3, iso(now + 60_000), 2), now);
+  const at = iso(now + 600_000);
+  assert.equal(run.routeRedial({ contactId: 2, at }, now), 'cached');
+  assert.equal(run.cache.find((c) => c.id === 2)?.redialAt, at);
+  assert.equal(run.routeRedial({ contactId: 3, at }, now), 'child');
+  assert.equal(run.inFlight.get(3)?.dueAt, at, 'the campaign knows the new time');
+  assert.equal(run.routeRedial({ contactId: 1, at }, now), 'child');
+  assert.equal(run.routeRedial({ contactId: 9, at }, now), 'row');
+  assert.equal(run.idle, false);
+  const ended = {
+    lastState: LastState.AgentHangUp,
+    contactSuccessful: 1 as const,
+    placed: true,
+    redialTime: null,
+  };
+  assert.deepEqual(
+    run.finished({ contactId: 1, attemptNo: 1, ...ended }),
+    { contactId: 1, at },
+    'written after the call',
+  );
+  // a child that took the new time itself dials it: nothing is written after it
+  run.routeRedial({ contactId: 3, at }, now);
+  run.inFlight.get(3)!.hasLine = true;
+  run.routeRedial({ contactId: 3, at }, now);
+  assert.equal(run.finished({ contactId: 3, attemptNo: 2, ...ended, honouredReschedule: at }), undefined);
+  const carried = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS, run.carry());
+  assert.equal(carried.redialsAfterCall.size, 0);
+});
+
+test('the status view shows a pause or a stop as soon as it is asked for', () => {
+  const run = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS);
+  assert.equal(run.view('running').status, 'running');
+  run.paused = true;
+  assert.equal(run.view('running').status, 'paused');
+  run.paused = false;
+  assert.equal(run.view('paused').status, 'running', 'resumed');
+  run.stopping = true;
+  assert.equal(run.view('running').status, 'stopping');
+  assert.equal(run.view('stopped').status, 'stopped');
+});

@@ -311,7 +311,7 @@ async function processRedials(
     }[route];
     const later =
       run.stopping && wrote.accepted ? '; the campaign is stopping: dialed when it runs again' : '';
-    answer?.({ contactId: r.contactId, accepted: wrote.accepted, reason: `${where}${later}` });
+    answer?.({ contactId: r.contactId, accepted: wrote.accepted, reason: `${where}${later}`, where: route });
   }
 }
 

@@ -305,6 +305,8 @@ export interface RedialAnswer {
   accepted: boolean;
   /** Why, in words: where the redial went, or why it was refused. */
   reason: string;
+  /** Where it went: the cache, the contact's waiting (or dialing) workflow, or the row. */
+  where?: 'cached' | 'child' | 'row';
 }
 
 /** A redial later than this is a typing mistake, not a plan. */

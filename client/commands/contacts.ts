@@ -223,7 +223,7 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .action(async (id: number, o: { at: Date; json?: boolean }) => {
       const r = await pushRedial(await deps(), id, o.at);
       if (o.json) console.log(JSON.stringify(r));
-      else console.log(`contact ${id}: redial at ${r.at} (${r.how})`);
+      else console.log(`contact ${id}: redial at ${r.at} (${r.how}${r.reason ? `: ${r.reason}` : ''})`);
     });
 
   contacts
