@@ -299,19 +299,24 @@ async function processRedials(
       at: r.at,
       maxAttempts: run.settings.maxAttempts,
     });
-    if (wrote.wrote === 'row') run.changed = true;
+    if (wrote.wrote === 'row') {
+      run.changed = true;
+      // the row was no longer held: that child's attempt has recorded its outcome, the redial is written
+      run.redialsAfterCall.delete(r.contactId);
+    }
     if (!wrote.accepted)
       log.info('a CRM redial was refused', { contactId: r.contactId, reason: wrote.reason });
+    const to = wrote.wrote === 'row' ? 'row' : route;
     const where = {
       cached: 'it waits in the cache and is dialed at the new time',
       child: run.redialsAfterCall.has(r.contactId)
         ? 'it is being dialed: the redial is written when this call ends, if another attempt is allowed'
         : 'its workflow waits, and its timer moved to the new time',
       row: wrote.reason,
-    }[route];
+    }[to];
     const later =
       run.stopping && wrote.accepted ? '; the campaign is stopping: dialed when it runs again' : '';
-    answer?.({ contactId: r.contactId, accepted: wrote.accepted, reason: `${where}${later}`, where: route });
+    answer?.({ contactId: r.contactId, accepted: wrote.accepted, reason: `${where}${later}`, where: to });
   }
 }
 
