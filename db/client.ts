@@ -16,9 +16,26 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function connectDatabase(url: string, opts: { max?: number } = {}): Database {
+/**
+ * The application_name of every connection a worker process opens. The contacts trigger
+ * (migration 0010) sends no change notification for writes made under it: the campaign already
+ * knows about its own reservations, outcomes and releases.
+ */
+export const WORKER_APPLICATION_NAME = 'campaign-dialer-worker';
+
+export function connectDatabase(
+  url: string,
+  opts: {
+    max?: number;
+    /** PostgreSQL's application_name for these connections (default postgres.js's). */
+    applicationName?: string;
+  } = {},
+): Database {
   const max = opts.max ?? 10;
-  const options = { onnotice: () => undefined };
+  const options = {
+    onnotice: () => undefined,
+    ...(opts.applicationName ? { connection: { application_name: opts.applicationName } } : {}),
+  };
   const sql = postgres(url, { ...options, max: Math.max(1, Math.ceil(max / 2)) });
   const builderClient = postgres(url, { ...options, max });
   const db = drizzle(builderClient, { schema });

@@ -10,14 +10,14 @@ import {
 } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { twilioCalls } from '../activities/twilio-calls';
-import { connectDatabase, type Database } from '../db/client';
+import { WORKER_APPLICATION_NAME, connectDatabase, type Database } from '../db/client';
 import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { freePort, freePortPair, runDialer } from '../lib/processes';
 import { createTwilioClient } from '../lib/twilio';
 import { buildServer } from '../server/app';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../simulator';
-import { createWorker, workflowsPath } from '../worker/main';
+import { type DialerWorker, createWorker, workflowsPath } from '../worker/main';
 
 export const cfg = parseConfig(process.env);
 /** The HTTP API's bearer token in test stacks. */
@@ -48,8 +48,11 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 export interface Stack {
   taskQueue: string;
+  /** A plain connection, as a CRM's: its writes to contacts notify the campaigns (§8). */
   db: Database;
   client: Client;
+  /** The in-process worker (absent with `worker: false`). */
+  worker?: DialerWorker;
   sim: RunningSimulator;
   server: FastifyInstance;
   serverUrl: string;
@@ -61,7 +64,13 @@ export interface Stack {
 /** The real pieces, in-process: simulator, webhook server and a worker on a task queue of its own. */
 export async function startStack(
   sim: Partial<SimulatorOptions> = {},
-  opts: { twilioTimeoutMs?: number; tooManyRequestsBackoffMs?: number[]; worker?: boolean } = {},
+  opts: {
+    twilioTimeoutMs?: number;
+    tooManyRequestsBackoffMs?: number[];
+    worker?: boolean;
+    /** The database URL the worker's contact-change listener connects to (e.g. through a PgProxy). */
+    contactChangesUrl?: string;
+  } = {},
 ): Promise<Stack> {
   const taskQueue = uid('tq');
   const db = testDatabase();
@@ -90,17 +99,24 @@ export async function startStack(
   const serverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   serverDeps.publicBaseUrl = serverUrl;
   const nativeConnection = await NativeConnection.connect({ address: cfg.temporal.address });
+  // the worker's own connections, named as a worker process names them: the contacts trigger
+  // leaves its writes alone, while stack.db's (the CRM's) notify
+  const workerDb =
+    opts.worker === false
+      ? undefined
+      : connectDatabase(cfg.testDatabaseUrl, { max: 5, applicationName: WORKER_APPLICATION_NAME });
   // worker: false → the test runs its own worker processes
   const worker =
-    opts.worker === false
+    workerDb === undefined
       ? undefined
       : await createWorker({
           connection: nativeConnection,
           namespace: cfg.temporal.namespace,
           taskQueue,
           workflowBundle: await workflowBundle(),
+          contactChanges: { databaseUrl: opts.contactChangesUrl ?? cfg.testDatabaseUrl, mode: 'listen' },
           deps: {
-            db,
+            db: workerDb,
             calls: twilioCalls(
               createTwilioClient({
                 accountSid: SIMULATOR_ACCOUNT_SID,
@@ -123,6 +139,7 @@ export async function startStack(
     taskQueue,
     db,
     client,
+    ...(worker ? { worker } : {}),
     sim: simulator,
     server,
     serverUrl,
@@ -140,6 +157,7 @@ export async function startStack(
       worker?.shutdown();
       await running;
       await nativeConnection.close();
+      await workerDb?.close();
       await server.close();
       await connection.close();
       await simulator.close();

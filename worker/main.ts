@@ -10,11 +10,12 @@ import {
 } from '@temporalio/worker';
 import { createActivities, type Deps } from '../activities';
 import { twilioCalls } from '../activities/twilio-calls';
-import { connectDatabase, type Database } from '../db/client';
+import { WORKER_APPLICATION_NAME, connectDatabase, type Database } from '../db/client';
 import { type Config, ConfigError, twilioCredentials } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { DialerMetrics, serveMetrics } from '../lib/metrics';
 import { createTwilioClient } from '../lib/twilio';
+import { ContactChangeListener, type ContactChangesOptions, runsOnTaskQueue } from './contact-changes';
 import { DialingWorkers } from './dialing';
 
 export const workflowsPath = require.resolve('../workflows');
@@ -31,6 +32,16 @@ export interface WorkerOptions {
   dialingPollMs?: number;
   /** The worker's Temporal identity (default pid@host, as the SDK's). */
   identity?: string;
+  /**
+   * Where and how to watch for contacts the CRM changes by SQL (§8; see contactChangesFor).
+   * Without it, such changes wait for the campaign's periodic refill.
+   */
+  contactChanges?: Pick<ContactChangesOptions, 'databaseUrl' | 'mode'>;
+}
+
+/** The contact-change watch for a configuration: LISTEN, or a poll on the embedded PGlite. */
+export function contactChangesFor(cfg: Config): Pick<ContactChangesOptions, 'databaseUrl' | 'mode'> {
+  return { databaseUrl: cfg.databaseUrl, mode: cfg.embeddedDatabase ? 'poll' : 'listen' };
 }
 
 /** How long a stopping worker lets running activities finish (a create, a recorded outcome). */
@@ -38,10 +49,11 @@ export const SHUTDOWN_GRACE = '30s';
 
 /** The main worker (workflows and activities) and the per-campaign dialing workers. */
 export interface DialerWorker {
-  /** Runs until shutdown() or a signal; the dialing workers stop with it. */
+  /** Runs until shutdown() or a signal; the dialing workers and the contact-change watch stop with it. */
   run(): Promise<void>;
   shutdown(): void;
   dialing: DialingWorkers;
+  contactChanges: ContactChangeListener | null;
 }
 
 export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
@@ -78,14 +90,27 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
     identity,
     shutdownGraceTime: SHUTDOWN_GRACE,
   });
+  const contactChanges = o.contactChanges
+    ? new ContactChangeListener({
+        ...o.contactChanges,
+        temporal: o.deps.temporal,
+        logger,
+        // the campaigns its dialing workers serve, else ask Temporal (one just started)
+        serves: (campaign) =>
+          Object.hasOwn(dialing.campaigns, campaign) ||
+          runsOnTaskQueue(o.deps.temporal, campaign, o.taskQueue),
+      })
+    : null;
   return {
     dialing,
+    contactChanges,
     async run() {
       dialing.start();
+      await contactChanges?.start();
       try {
         await worker.run();
       } finally {
-        await dialing.stop();
+        await Promise.all([dialing.stop(), contactChanges?.stop()]);
       }
     },
     shutdown() {
@@ -197,7 +222,7 @@ export async function runWorker(cfg: Config): Promise<void> {
   const logger = createLogger(cfg.logLevel, 'worker');
   const served = await startMetrics(cfg, logger);
   if (served) logger.info({ url: served.url }, 'metrics for Prometheus');
-  const database = connectDatabase(cfg.databaseUrl);
+  const database = connectDatabase(cfg.databaseUrl, { applicationName: WORKER_APPLICATION_NAME });
   const connection = await connectWhenUp(cfg.temporal.address, logger);
   try {
     const worker = await createWorker({
@@ -206,6 +231,7 @@ export async function runWorker(cfg: Config): Promise<void> {
       taskQueue: cfg.temporal.taskQueue,
       deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection, served?.metrics),
       logger,
+      contactChanges: contactChangesFor(cfg),
     });
     await worker.run();
   } finally {

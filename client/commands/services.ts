@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 // commands that need them, so `dialer campaign status` starts fast.
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { connectDatabase } from '../../db/client';
+import { WORKER_APPLICATION_NAME, connectDatabase } from '../../db/client';
 import { ensureDatabase, migrateDatabase } from '../../db/migrate';
 import { type Config, twilioCredentials } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
@@ -295,11 +295,11 @@ export async function startDev(
     cleanups.push(() => closeServer(app, cfg.server.shutdownGraceMs));
 
     const { NativeConnection } = lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
-    const { createWorker, startMetrics, workerDeps } =
+    const { createWorker, contactChangesFor, startMetrics, workerDeps } =
       lazy<typeof import('../../worker/main')>('../../worker/main');
     const served = await startMetrics(cfg);
     if (served) cleanups.push(() => served.close());
-    const database = connectDatabase(cfg.databaseUrl);
+    const database = connectDatabase(cfg.databaseUrl, { applicationName: WORKER_APPLICATION_NAME });
     const connection = await NativeConnection.connect({ address: cfg.temporal.address });
     const worker = await createWorker({
       connection,
@@ -307,6 +307,7 @@ export async function startDev(
       taskQueue: cfg.temporal.taskQueue,
       deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection, served?.metrics),
       logger: createLogger(cfg.logLevel, 'worker'),
+      contactChanges: contactChangesFor(cfg),
     });
     const running = worker.run();
     cleanups.push(async () => {
