@@ -207,6 +207,17 @@ describe('campaign life cycle: open until stopped, idempotent control', { timeou
     const unknown = await api('POST', `/api/campaigns/${uid('life-ghost')}/stop`);
     assert.equal(unknown.status, 404);
     assert.match(String(unknown.json.error), /Unknown campaign/);
+
+    // the OpenAPI document says so too
+    type Op = { responses: Record<string, unknown>; requestBody?: unknown };
+    const doc = (await (await fetch(`${stack.serverUrl}/docs/json`)).json()) as {
+      paths: Record<string, { post: Op }>;
+    };
+    for (const what of ['stop', 'pause', 'resume']) {
+      const codes = Object.keys(doc.paths[`/api/campaigns/{name}/${what}`]!.post.responses).sort();
+      assert.deepEqual(codes, ['200', '202', '404', '409'], what);
+    }
+    assert.match(JSON.stringify(doc.paths['/api/campaigns/{name}/start']!.post.requestBody), /untilEmpty/);
   });
 
   test('--until-empty and untilEmpty complete once nothing is left to dial', async () => {
