@@ -47,7 +47,7 @@ async function main() {
     }
     const t0 = Date.now();
     const started = await runCli(
-      ['campaign', 'start', name, '--max-history', values['max-history']!],
+      ['campaign', 'start', name, '--until-empty', '--max-history', values['max-history']!],
       stack.env,
     );
     if (started.code !== 0) throw new Error(started.stderr);

@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the dialer against Temporal's own ceiling on the same machine (issue 9).
  *
- *   npm run bench -- [--quick] [--parts throughput,cost,lateness,scale,memory] [--out bench.json]
- *                    [--contacts 3000] [--redials 500] [--scale-contacts 1000000]
+ *   npm run bench -- [--quick] [--parts throughput,cost,lateness,crm,scale,memory] [--out bench.json]
+ *                    [--contacts 3000] [--redials 500] [--follow-ups 200] [--scale-contacts 1000000]
  *                    [--memory-contacts 20000] [--database-url postgres://…/dialer_bench]
  *
  * Every part runs on one stack (bench/stack.ts) and prints its figures beside a baseline measured
@@ -19,9 +19,10 @@ import { bareFanout } from './bare-fanout';
 import { rawLoop } from './raw-loop';
 import { summary, timerBaseline } from './redial-lateness';
 import { type BenchStack, DEFAULT_BENCH_DATABASE_URL, cpuMs, rssMb, startBenchStack } from './stack';
+import { crmLateness } from './crm-lateness';
 import { dataScale } from './data-scale';
 
-const PARTS = ['throughput', 'cost', 'lateness', 'scale', 'memory'] as const;
+const PARTS = ['throughput', 'cost', 'lateness', 'crm', 'scale', 'memory'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -30,6 +31,7 @@ interface Options {
   out?: string;
   contacts: number;
   redials: number;
+  followUps: number;
   spreadSeconds: number;
   scaleContacts: number;
   memoryContacts: number;
@@ -46,6 +48,8 @@ export interface BenchReport {
   eventsPerAttempt: number | null;
   latenessP50Ms: number | null;
   latenessP99Ms: number | null;
+  /** §8: a follow-up the CRM writes by SQL alone, from its redial_time to the create (p99). */
+  crmLatenessP99Ms: number | null;
   selectionMs: number | null;
   rssGrowthMb: number | null;
   details: Record<string, unknown>;
@@ -83,7 +87,8 @@ async function runCampaign(
   onSample?: (recorded: number) => void,
 ): Promise<{ seconds: number; recordedAt: number[] }> {
   const t0 = Date.now();
-  const started = await s.dialer(['campaign', 'start', name]);
+  // a batch run: it ends by itself once everyone is dialed (open is the default, §5a)
+  const started = await s.dialer(['campaign', 'start', name, '--until-empty']);
   if (started.code !== 0) throw new Error(`campaign start: ${started.stderr}`);
   const recordedAt: number[] = [];
   let last = 0;
@@ -523,6 +528,10 @@ function printTable(r: BenchReport): void {
   target('history events per attempt', r.eventsPerAttempt, '≤ 32', (v) => v <= 32);
   target('redial lateness p50 (ms)', r.latenessP50Ms, '', () => true);
   target('redial lateness p99 (ms)', r.latenessP99Ms, '≤ 1000', (v) => v <= 1000);
+  const crm = r.details.crm as { crmMs: { p50: number }; bareTimersMs: { p99: number } } | undefined;
+  target('CRM follow-up lateness p50 (ms)', crm?.crmMs.p50 ?? null, '', () => true);
+  target('CRM follow-up lateness p99 (ms)', r.crmLatenessP99Ms, '≤ 1000', (v) => v <= 1000);
+  target('  bare timers beside it, p99 (ms)', crm?.bareTimersMs.p99 ?? null, '', () => true);
   target('batch selection at scale (ms)', r.selectionMs, '≤ 20', (v) => v <= 20);
   target('worker RSS growth (MB)', r.rssGrowthMb, '≤ 50', (v) => v <= 50);
   const table = rows
@@ -548,13 +557,18 @@ async function main(): Promise<void> {
     .description('the dialer against Temporal’s own ceiling on this machine (issue 9)')
     .option(
       '--quick',
-      'small sizes (300 contacts, 100 redials over 10 s, 100,000 rows, 500 for memory): about 100 s; its figures are dominated by start-up',
+      'small sizes (300 contacts, 100 redials over 10 s, 50 CRM follow-ups, 100,000 rows, 500 for memory): about 150 s; its figures are dominated by start-up',
     )
     .option('--parts <list>', `comma-separated parts: ${PARTS.join(',')}`, PARTS.join(','))
     .option('--out <file>', 'write the report as JSON')
     .option('--profile', 'write CPU profiles of the worker (all threads) into the run’s folder')
     .option('--contacts <n>', 'throughput campaign size (default 3000; quick 200)', positive('--contacts'))
     .option('--redials <n>', 'redials for the lateness part (default 500; quick 100)', positive('--redials'))
+    .option(
+      '--follow-ups <n>',
+      'follow-ups the CRM writes by SQL in the crm part (default 200; quick 50)',
+      positive('--follow-ups'),
+    )
     .option(
       '--scale-contacts <n>',
       'contacts for the data-scale part (default 1000000; quick 100000)',
@@ -578,6 +592,7 @@ async function main(): Promise<void> {
     out?: string;
     contacts?: number;
     redials?: number;
+    followUps?: number;
     scaleContacts?: number;
     memoryContacts?: number;
     databaseUrl: string;
@@ -592,6 +607,7 @@ async function main(): Promise<void> {
     ...(v.out ? { out: v.out } : {}),
     contacts: v.contacts ?? (quick ? 200 : 3000),
     redials: v.redials ?? (quick ? 100 : 500),
+    followUps: v.followUps ?? (quick ? 50 : 200),
     spreadSeconds: quick ? 10 : 60,
     scaleContacts: v.scaleContacts ?? (quick ? 100_000 : 1_000_000),
     memoryContacts: v.memoryContacts ?? (quick ? 100 : 20_000),
@@ -608,6 +624,7 @@ async function main(): Promise<void> {
     eventsPerAttempt: null,
     latenessP50Ms: null,
     latenessP99Ms: null,
+    crmLatenessP99Ms: null,
     selectionMs: null,
     rssGrowthMb: null,
     details: {},
@@ -641,6 +658,12 @@ async function main(): Promise<void> {
     if (o.parts.includes('lateness')) {
       await lateness(s, o, report);
       checkpoint('lateness');
+    }
+    if (o.parts.includes('crm')) {
+      const crm = await crmLateness(s, { followUps: o.followUps, spreadSeconds: o.spreadSeconds, log });
+      report.crmLatenessP99Ms = crm.crmMs.p99;
+      report.details.crm = crm;
+      checkpoint('crm');
     }
     if (o.parts.includes('scale')) {
       const scale = await dataScale(s.db, { contacts: o.scaleContacts, campaigns: 10, log });

@@ -100,7 +100,10 @@ async function main() {
       }
       for (let i = 0; i < N; i += 1000) await insertContacts(stack.db, name, phones.slice(i, i + 1000));
       const t0 = Date.now();
-      const started = await runCli(['campaign', 'start', name, '--refill-interval', '2s'], stack.env);
+      const started = await runCli(
+        ['campaign', 'start', name, '--until-empty', '--refill-interval', '2s'],
+        stack.env,
+      );
       if (started.code !== 0) throw new Error(started.stderr);
       const progress = setInterval(async () => {
         const [r] = await stack.db.sql<{ n: number }[]>`

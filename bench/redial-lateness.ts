@@ -99,7 +99,7 @@ async function main() {
         redial_time: t,
       });
     }
-    const started = await runCli(['campaign', 'start', name], stack.env);
+    const started = await runCli(['campaign', 'start', name, '--until-empty'], stack.env);
     if (started.code !== 0) throw new Error(started.stderr);
     console.error(`campaign ${name}: ${N} redials due from +8 s over ${spreadMs / 1000} s, ${lines} lines…`);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();

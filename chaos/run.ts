@@ -223,7 +223,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       'campaign',
       'start',
       campaign,
-      '--keep-running',
       '--refill-interval',
       '5s',
       '--call-timeout',

@@ -1,5 +1,6 @@
 import {
   type Client,
+  type WorkflowHandle,
   QueryNotRegisteredError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -10,6 +11,7 @@ import { campaigns, contacts } from '../db/schema';
 import {
   type CampaignInput,
   type CampaignOptions,
+  type CampaignStatus,
   type CampaignStatusView,
   CampaignNameKey,
   campaignStatusQuery,
@@ -101,29 +103,95 @@ export async function campaignStatus(deps: CampaignDeps, name: string): Promise<
   };
 }
 
-/** Signals a running campaign; a campaign that is not running is a conflict. */
-export async function signalCampaign(deps: CampaignDeps, name: string, what: CampaignSignal) {
-  await requireCampaign(deps.db, name);
-  const client = await deps.temporal();
-  const handle = client.workflow.getHandle(campaignWorkflowId(name));
-  try {
-    const desc = await handle.describe();
-    if (desc.status.name !== 'RUNNING')
-      throw new WorkflowNotFoundError('not running', handle.workflowId, undefined);
-    const signals = { pause: pauseSignal, resume: resumeSignal, stop: stopSignal, refill: refillSignal };
-    await handle.signal(signals[what]);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
+/** What a control command did: whether it signalled the workflow, and the line to show for it. */
+export interface CampaignSignalResult {
+  /** A signal was sent; false when the campaign was already so, or is not running (§5a). */
+  changed: boolean;
+  /** The campaign's state as found: its workflow's while one runs, else the campaign row's. */
+  status: string;
+  /** One line for the operator. */
+  message: string;
+  /** The campaign's workflow while it runs (`stop --wait` waits for it). */
+  handle?: WorkflowHandle;
+}
+
+const SIGNALS = { pause: pauseSignal, resume: resumeSignal, stop: stopSignal, refill: refillSignal };
+/** The workflow state each signal leads to: asking for it again changes nothing (§5a). */
+const ALREADY: Record<CampaignSignal, CampaignStatus | null> = {
+  pause: 'paused',
+  resume: 'running',
+  stop: 'stopping',
+  refill: null,
+};
+const SIGNALLED: Record<CampaignSignal, string> = {
+  pause: 'paused campaign',
+  resume: 'resumed campaign',
+  stop: 'stopping campaign',
+  refill: 'refilling the cache of campaign',
+};
+
+/**
+ * Pause, resume or stop a campaign; idempotent (§5a): a campaign already in the state asked for,
+ * or not running at all, is left alone and the result says so. Pausing or resuming a campaign
+ * that is stopping cannot happen and is a conflict. `refill` needs a running campaign.
+ */
+export async function signalCampaign(
+  deps: CampaignDeps,
+  name: string,
+  what: CampaignSignal,
+): Promise<CampaignSignalResult> {
+  const row = await requireCampaign(deps.db, name);
+  const handle = (await deps.temporal()).workflow.getHandle(campaignWorkflowId(name));
+  const notRunning = (status: string): CampaignSignalResult => {
+    if (what === 'refill') {
       throw new OperationError(
         'conflict',
         `Campaign "${name}" is not running (start it with \`dialer campaign start ${name}\`).`,
       );
     }
+    return {
+      changed: false,
+      status,
+      message: `Campaign "${name}" is not running (status ${status}): nothing to ${what}.`,
+    };
+  };
+  // the row says how the campaign ended; a workflow ended otherwise (terminated) leaves it 'running'
+  const ended = (workflow: string) =>
+    ['idle', 'stopped', 'completed'].includes(row.status) ? row.status : workflow.toLowerCase();
+  let state: CampaignStatus | undefined;
+  try {
+    const desc = await handle.describe();
+    if (desc.status.name !== 'RUNNING') return notRunning(ended(desc.status.name));
+    if (what !== 'refill') state = (await handle.query(campaignStatusQuery)).status;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return notRunning(ended('idle'));
+    // a campaign that has just started answers queries once it has read its settings: signal it
+    if (!(err instanceof QueryNotRegisteredError)) throw err;
+  }
+  if (state === 'stopped' || state === 'completed') return notRunning(state); // ending right now
+  if (state !== undefined && state === ALREADY[what]) {
+    return { changed: false, status: state, message: `Campaign "${name}" is already ${state}.`, handle };
+  }
+  if (state === 'stopping' && (what === 'pause' || what === 'resume')) {
+    throw new OperationError(
+      'conflict',
+      `Campaign "${name}" is stopping (its calls in progress are finishing): it cannot be ${what === 'pause' ? 'paused' : 'resumed'}.`,
+    );
+  }
+  try {
+    await handle.signal(SIGNALS[what]);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return notRunning(ended('completed')); // it ended meanwhile
     throw err;
   }
-  return handle;
+  return { changed: true, status: state ?? 'running', message: `${SIGNALLED[what]} ${name}`, handle };
 }
 
+/**
+ * Starts a campaign's workflow. It stays open until paused or stopped (§5a) unless the options
+ * ask it to finish when nothing is left (`finishWhenDone`, the batch opt-in); the choice is always
+ * written into the input, so it does not depend on the workflow's default.
+ */
 export async function startCampaign(
   deps: CampaignDeps,
   name: string,
@@ -131,7 +199,7 @@ export async function startCampaign(
 ): Promise<{ workflowId: string }> {
   await requireCampaign(deps.db, name);
   const client = await deps.temporal();
-  const input: CampaignInput = { name, options };
+  const input: CampaignInput = { name, options: { finishWhenDone: false, ...options } };
   try {
     await client.workflow.start('campaignWorkflow', {
       workflowId: campaignWorkflowId(name),

@@ -69,7 +69,7 @@ async function main() {
       'Busy=1s',
     );
     await insertContacts(stack.db, can, [busy, ...Array.from({ length: 5 }, testPhone)]);
-    await cli('campaign', 'start', can, '--max-history', '60');
+    await cli('campaign', 'start', can, '--until-empty', '--max-history', '60');
     await stack.client.workflow.getHandle(campaignWorkflowId(can)).result();
     const runs: { runId: string; status: string }[] = [];
     for await (const w of stack.client.workflow.list({
@@ -95,7 +95,7 @@ async function main() {
       number_of_contacts: 1,
       redial_time: at,
     });
-    await cli('campaign', 'start', re, '--keep-running');
+    await cli('campaign', 'start', re);
     for (const id of [moved!, released!]) {
       const h = stack.client.workflow.getHandle(contactWorkflowId(re, id));
       await eventually(async () => (await h.query(contactStatusQuery)).phase === 'waiting', 20_000);
@@ -124,7 +124,7 @@ async function main() {
       '5',
     );
     const [dialed] = await insertContacts(stack.db, one, [testPhone()]);
-    await cli('campaign', 'start', one);
+    await cli('campaign', 'start', one, '--until-empty');
     await stack.client.workflow.getHandle(campaignWorkflowId(one)).result();
     await save('contact-dialed-one-patch.json', contactWorkflowId(one, dialed!));
 
@@ -144,7 +144,7 @@ async function main() {
     await cli('agents', 'add', `client:${uid('agent')}`, '--campaign', ag);
     const [reached] = await insertContacts(stack.db, ag, [testPhone()]);
     await stack.db.sql`update contacts set name = 'Ada Lovelace' where id = ${reached!}`;
-    await cli('campaign', 'start', ag);
+    await cli('campaign', 'start', ag, '--until-empty');
     await stack.client.workflow.getHandle(campaignWorkflowId(ag)).result();
     await save('contact-reached-agent.json', contactWorkflowId(ag, reached!));
     await save('campaign-with-agent.json', campaignWorkflowId(ag));
@@ -154,7 +154,7 @@ async function main() {
     await cli('campaign', 'create', pr, '--caller-id', '+15005550006', '--window', ALL_DAY, '--wrap-up', '0');
     await cli('agents', 'add', `client:${uid('agent')}`, '--campaign', pr);
     await insertContacts(stack.db, pr, [testPhone(), testPhone(), testPhone()]);
-    await cli('campaign', 'start', pr);
+    await cli('campaign', 'start', pr, '--until-empty');
     await stack.client.workflow.getHandle(campaignWorkflowId(pr)).result();
     await save('campaign-with-agent-pacing-refresh.json', campaignWorkflowId(pr));
 
@@ -174,7 +174,7 @@ async function main() {
     const pvAgent = `client:${uid('agent')}`;
     await cli('agents', 'add', pvAgent, '--campaign', pv);
     const [previewed] = await insertContacts(stack.db, pv, [testPhone()]);
-    await cli('campaign', 'start', pv);
+    await cli('campaign', 'start', pv, '--until-empty');
     await eventually(async () => {
       const r = await runCli(['agents', 'next', pvAgent, '--json'], stack.env);
       return r.code === 0 && r.stdout.trim() !== 'null';
@@ -202,7 +202,7 @@ async function main() {
     const [heldBack, atOnce] = await insertContacts(stack.db, win, [testPhone(), testPhone()]);
     await stack.db.sql`update contacts set time_zone = ${closedZone} where id = ${heldBack!}`;
     await stack.db.sql`update contacts set time_zone = ${openZone} where id = ${atOnce!}`;
-    await cli('campaign', 'start', win);
+    await cli('campaign', 'start', win, '--until-empty');
     await stack.client.workflow.getHandle(campaignWorkflowId(win)).result();
     await save('contact-held-back-by-window.json', contactWorkflowId(win, heldBack!));
     await save('contact-dialed-dial-checks.json', contactWorkflowId(win, atOnce!));

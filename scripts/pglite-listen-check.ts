@@ -2,17 +2,21 @@
  * Does a postgres.js `listen` through the embedded database (PGlite behind pglite-socket) receive
  * the contacts trigger's notifications? Starts the embedded database in a fresh folder, migrates
  * it, listens on one connection, writes a contact as a CRM would on another, and prints what
- * arrived within 3 s, as one JSON line.
+ * arrived within 3 s, as one JSON line: `received` stays empty (PGlite has one session, and hands
+ * a notification to the connection whose transaction sent it, not to the listener's). Then the
+ * fallback the workers use there, the poll: `polled` names the campaigns it would have signalled.
  *
  *   npx tsx scripts/pglite-listen-check.ts
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import postgres from 'postgres';
-import { CONTACTS_CHANGED_CHANNEL } from '../worker/contact-changes';
+import { ContactChangeListener, CONTACTS_CHANGED_CHANNEL } from '../worker/contact-changes';
 import { migrateDatabase } from '../db/migrate';
 import { startEmbeddedPostgres } from '../lib/embedded-postgres';
+import { createLogger } from '../lib/logger';
 import { freePort } from '../lib/processes';
 
 async function main(): Promise<void> {
@@ -33,7 +37,24 @@ async function main(): Promise<void> {
     // the trigger's notification, and one sent by hand: does anything cross connections at all?
     await crm`select pg_notify(${CONTACTS_CHANGED_CHANNEL}, 'by-hand')`;
     await new Promise((r) => setTimeout(r, 3000));
-    console.log(JSON.stringify({ listening, received }));
+
+    // the poll, with a Temporal client that only records the refill signals
+    const polled: string[] = [];
+    const temporal = {
+      workflow: { getHandle: (id: string) => ({ signal: async () => void polled.push(id) }) },
+    } as unknown as Client;
+    const poll = new ContactChangeListener({
+      databaseUrl: pg.url,
+      temporal,
+      logger: createLogger('warn', 'check'),
+      mode: 'poll',
+    });
+    await poll.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    await crm`insert into contacts (campaign_name, phone_number) values ('pglite-poll', '+15005550102')`;
+    await new Promise((r) => setTimeout(r, 3000));
+    await poll.stop();
+    console.log(JSON.stringify({ listening, received, polled }));
   } finally {
     await listener.end({ timeout: 1 });
     await crm.end({ timeout: 1 });

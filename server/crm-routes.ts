@@ -44,6 +44,8 @@ const time = {
 } as const;
 const duration = { type: 'string', description: 'e.g. 90s, 5m, 2h, 1h30m' } as const;
 const error = { type: 'object', properties: { error: { type: 'string' } } } as const;
+/** The state in which each control command has nothing to do (§5a). */
+const ALREADY = { pause: 'paused', resume: 'running', stop: 'stopping' } as const;
 
 const API_FIELDS = { phone: 'phoneNumber', timeZone: 'timeZone', redialTime: 'redialTime' };
 
@@ -268,6 +270,7 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
       refillInterval?: string;
       callTimeout?: string;
       lookahead?: string;
+      untilEmpty?: boolean;
       keepRunning?: boolean;
       maxHistory?: number;
     };
@@ -275,7 +278,8 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
     '/campaigns/:name/start',
     {
       schema: {
-        summary: 'Start dialing a campaign',
+        summary:
+          'Start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless untilEmpty',
         tags: ['campaigns'],
         params: campaignName,
         body: {
@@ -285,11 +289,25 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
             refillInterval: duration,
             callTimeout: duration,
             lookahead: duration,
-            keepRunning: { type: 'boolean' },
+            untilEmpty: {
+              type: 'boolean',
+              description:
+                'a batch run: complete once nothing is left to dial (no eligible contact, redial or call in flight)',
+            },
+            keepRunning: {
+              type: 'boolean',
+              deprecated: true,
+              description: 'accepted and ignored: a campaign stays open until paused or stopped by default',
+            },
             maxHistory: { type: 'integer', minimum: 50 },
           },
         },
-        response: { 400: error, 404: error, 409: error },
+        response: {
+          202: { type: 'object', properties: { workflowId: { type: 'string' } } },
+          400: error,
+          404: error,
+          409: error,
+        },
       },
     },
     async (req, reply) => {
@@ -301,28 +319,72 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
           : {}),
         ...(b.callTimeout !== undefined ? { callTimeoutMs: ms(b.callTimeout, 'callTimeout') } : {}),
         ...(b.lookahead !== undefined ? { lookaheadMs: ms(b.lookahead, 'lookahead') } : {}),
-        ...(b.keepRunning ? { finishWhenDone: false } : {}),
+        finishWhenDone: b.untilEmpty === true,
         ...(b.maxHistory !== undefined ? { maxHistoryEvents: b.maxHistory } : {}),
       };
       return reply.code(202).send(await startCampaign(campaignDeps, req.params.name, options));
     },
   );
 
-  for (const what of ['pause', 'resume', 'stop', 'refill'] as const satisfies readonly CampaignSignal[]) {
+  for (const what of ['pause', 'resume', 'stop'] as const satisfies readonly CampaignSignal[]) {
     api.post<{ Params: { name: string } }>(
       `/campaigns/:name/${what}`,
       {
         schema: {
-          summary: `${what[0]!.toUpperCase()}${what.slice(1)} a running campaign`,
+          summary: `${what[0]!.toUpperCase()}${what.slice(1)} a running campaign; a campaign already ${ALREADY[what]}, or not running, is left alone (200)`,
           tags: ['campaigns'],
           params: campaignName,
-          response: { 404: error, 409: error },
+          response: {
+            202: {
+              description: 'signalled',
+              type: 'object',
+              properties: {
+                campaign: { type: 'string' },
+                signal: { type: 'string' },
+                message: { type: 'string' },
+              },
+            },
+            200: {
+              description: 'nothing to change: the campaign is already so, or not running',
+              type: 'object',
+              properties: {
+                status: {
+                  type: 'string',
+                  description: 'the state it was found in, e.g. paused, stopping, stopped',
+                },
+                message: { type: 'string' },
+              },
+            },
+            404: error,
+            409: { ...error, description: 'pausing or resuming a campaign that is stopping' },
+          },
         },
       },
       async (req, reply) => {
-        await signalCampaign(campaignDeps, req.params.name, what);
-        return reply.code(202).send({ campaign: req.params.name, signal: what });
+        const r = await signalCampaign(campaignDeps, req.params.name, what);
+        if (!r.changed) return reply.code(200).send({ status: r.status, message: r.message });
+        return reply.code(202).send({ campaign: req.params.name, signal: what, message: r.message });
       },
     );
   }
+
+  api.post<{ Params: { name: string } }>(
+    '/campaigns/:name/refill',
+    {
+      schema: {
+        summary: 'Look at the contacts table now (after the CRM added or changed contacts)',
+        tags: ['campaigns'],
+        params: campaignName,
+        response: {
+          202: { type: 'object', properties: { campaign: { type: 'string' }, signal: { type: 'string' } } },
+          404: error,
+          409: { ...error, description: 'the campaign is not running' },
+        },
+      },
+    },
+    async (req, reply) => {
+      await signalCampaign(campaignDeps, req.params.name, 'refill');
+      return reply.code(202).send({ campaign: req.params.name, signal: 'refill' });
+    },
+  );
 }

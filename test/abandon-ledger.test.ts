@@ -136,7 +136,7 @@ describe('abandoned calls in a running campaign', { timeout: 180_000 }, () => {
       0,
     );
     await insertContacts(stack.db, name, [busy]);
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
 
     const [call] = stack.sim.calls({ to: busy });
@@ -147,7 +147,7 @@ describe('abandoned calls in a running campaign', { timeout: 180_000 }, () => {
     // an agent who does not answer the transfer: the person hears the message too, not silence
     await stack.db.sql`update agents set status = 'available' where endpoint = ${agent}`;
     await insertContacts(stack.db, name, [transfer]);
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
     const [second] = stack.sim.calls({ to: transfer });
     const said = second!.events.filter((e) => e.type === 'verb').map((e) => JSON.stringify(e.detail));

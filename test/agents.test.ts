@@ -47,7 +47,7 @@ describe('agents', { timeout: 180_000 }, () => {
       const add = await runCli(['agents', 'add', agent, '--campaign', name, '--status', status], stack.env);
       assert.equal(add.code, 0, add.stderr);
       const [id] = await insertContacts(stack.db, name, [phone]);
-      assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+      assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
       await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
 
       const [c] = await stack.db.sql<{ last_state: number; contact_successful: number }[]>`
@@ -104,7 +104,10 @@ describe('agents', { timeout: 180_000 }, () => {
       );
     }
     const ids = await insertContacts(stack.db, name, phones);
-    assert.equal((await runCli(['campaign', 'start', name, '--refill-interval', '1s'], stack.env)).code, 0);
+    assert.equal(
+      (await runCli(['campaign', 'start', name, '--until-empty', '--refill-interval', '1s'], stack.env)).code,
+      0,
+    );
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
 
     const calls = phones.flatMap((p) => stack.sim.calls({ to: p }));

@@ -70,7 +70,10 @@ describe('calling windows in a running campaign', { timeout: 240_000 }, () => {
       .sql`update contacts set time_zone = ${closedZone} where id in ${stack.db.sql([lateId!, bannedId!, followUpId!])}`;
     await stack.db.sql`update contacts set time_zone = ${openZone} where id = ${onTimeId!}`;
 
-    assert.equal((await runCli(['campaign', 'start', name, '--refill-interval', '2s'], stack.env)).code, 0);
+    assert.equal(
+      (await runCli(['campaign', 'start', name, '--until-empty', '--refill-interval', '2s'], stack.env)).code,
+      0,
+    );
     const campaign = stack.client.workflow.getHandle(campaignWorkflowId(name));
     const child = (id: number) => stack.client.workflow.getHandle(contactWorkflowId(name, id));
 
@@ -122,7 +125,10 @@ describe('calling windows in a running campaign', { timeout: 240_000 }, () => {
     // off the list again and reset by the operator: dialed, and the log tells the whole story
     assert.equal((await runCli(['dnc', 'remove', banned], stack.env)).code, 0);
     assert.equal((await runCli(['contacts', 'reset', String(bannedId)], stack.env)).code, 0);
-    assert.equal((await runCli(['campaign', 'start', name, '--refill-interval', '2s'], stack.env)).code, 0);
+    assert.equal(
+      (await runCli(['campaign', 'start', name, '--until-empty', '--refill-interval', '2s'], stack.env)).code,
+      0,
+    );
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
     assert.equal(stack.sim.calls({ to: banned }).length, 1);
 

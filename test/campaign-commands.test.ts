@@ -70,10 +70,7 @@ describe('campaign update, show, list, status --watch', { timeout: 180_000 }, ()
   test('a running campaign uses updated retry rules for its next attempts', async () => {
     const name = uid('upd');
     await createCampaign(stack.env, name, '--retry', 'Busy=1h');
-    const start = await runCli(
-      ['campaign', 'start', name, '--keep-running', '--refill-interval', '10m'],
-      stack.env,
-    );
+    const start = await runCli(['campaign', 'start', name, '--refill-interval', '10m'], stack.env);
     assert.equal(start.code, 0, start.stderr);
     const upd = await runCli(['campaign', 'update', name, '--retry', 'Busy=2m'], stack.env);
     assert.equal(upd.code, 0, upd.stderr);
@@ -118,7 +115,7 @@ describe('campaign update, show, list, status --watch', { timeout: 180_000 }, ()
     const name = uid('watch');
     await createCampaign(stack.env, name, '--lines', '1');
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
-    assert.equal((await runCli(['campaign', 'start', name, '--keep-running'], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
     const watch = spawn(
       process.execPath,
       [

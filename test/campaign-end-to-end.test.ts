@@ -51,7 +51,10 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     const ids = await insertContacts(stack.db, name, all);
     const idOf = new Map(all.map((p, i) => [p, ids[i]!]));
 
-    const start = await runCli(['campaign', 'start', name, '--refill-interval', '2s'], stack.env);
+    const start = await runCli(
+      ['campaign', 'start', name, '--until-empty', '--refill-interval', '2s'],
+      stack.env,
+    );
     assert.equal(start.code, 0, start.stderr);
     const result = await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
     assert.equal(result.status, 'completed');
@@ -183,7 +186,7 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
       number_of_contacts: 1,
       redial_time: soon,
     });
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
     const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
     await eventually(
       async () => (await handle.query(campaignStatusQuery)).waiting === 1,
@@ -240,7 +243,7 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 20 } });
     await createCampaign(stack.env, name, '--lines', '1');
     const ids = await insertContacts(stack.db, name, phones);
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
     const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
     const placedCount = async () =>
       (await stack.db.sql`select 1 from call_attempts where campaign_name = ${name} and placed`).length;
@@ -288,7 +291,10 @@ describe('a campaign end to end', { timeout: 180_000 }, () => {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 }, numbers });
     await createCampaign(stack.env, name, '--lines', '3', '--retry', 'Busy=1s');
     const ids = await insertContacts(stack.db, name, phones);
-    assert.equal((await runCli(['campaign', 'start', name, '--max-history', '60'], stack.env)).code, 0);
+    assert.equal(
+      (await runCli(['campaign', 'start', name, '--until-empty', '--max-history', '60'], stack.env)).code,
+      0,
+    );
     const result = await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
     assert.equal(result.status, 'completed');
     assert.equal(result.stats.attemptsFinished, 16 + 6, 'every attempt reported once across runs');

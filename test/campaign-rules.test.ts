@@ -78,7 +78,7 @@ describe('campaign rules', { timeout: 240_000 }, () => {
       number_of_contacts: 1,
       redial_time: new Date(now + 3_600_000),
     });
-    await cli('campaign', 'start', name, '--keep-running');
+    await cli('campaign', 'start', name);
     await eventually(
       async () => (await attempts(name)).filter((a) => a.recorded_at).length >= 15 || undefined,
       60_000,
@@ -104,7 +104,7 @@ describe('campaign rules', { timeout: 240_000 }, () => {
       numbers: { [first]: { outcome: 'human', ringSeconds: 1, talkSeconds: 60 } }, // 3 s: time to edit
     });
     const [a, b] = await insertContacts(stack.db, name, [first, second]);
-    await cli('campaign', 'start', name);
+    await cli('campaign', 'start', name, '--until-empty');
     await eventually(async () => (await contact(b!)).contact_successful === 3, 20_000, 'B in the cache');
     await eventually(async () => (await attempts(name)).length === 1, 20_000, 'A dialing');
     const other = testPhone();
@@ -146,7 +146,7 @@ describe('campaign rules', { timeout: 240_000 }, () => {
       number_of_contacts: 2,
       redial_time: past,
     });
-    await cli('campaign', 'start', name);
+    await cli('campaign', 'start', name, '--until-empty');
     await finish(name);
     assert.deepEqual(
       (await attempts(name)).map((a) => [Number(a.contact_id), a.attempt_no]),
@@ -172,7 +172,7 @@ describe('campaign rules', { timeout: 240_000 }, () => {
     const name = uid('follow');
     await create(name);
     const [id] = await insertContacts(stack.db, name, [testPhone()]);
-    await cli('campaign', 'start', name, '--keep-running', '--refill-interval', '1s');
+    await cli('campaign', 'start', name, '--refill-interval', '1s');
     await eventually(async () => (await contact(id!)).contact_successful === 1, 20_000, 'first call done');
     const at = new Date(Date.now() + 3000);
     // what a CRM does (§8): plain SQL, no signal
@@ -203,7 +203,7 @@ describe('campaign rules', { timeout: 240_000 }, () => {
       number_of_contacts: 1,
       redial_time: soon,
     });
-    await cli('campaign', 'start', name, '--keep-running');
+    await cli('campaign', 'start', name);
     for (const id of [early!, late!]) {
       await eventually(
         async () =>
@@ -248,7 +248,7 @@ describe('campaign rules', { timeout: 240_000 }, () => {
       number_of_contacts: 1,
       redial_time: at,
     });
-    await cli('campaign', 'start', name, '--keep-running');
+    await cli('campaign', 'start', name);
     const child = stack.client.workflow.getHandle(contactWorkflowId(name, id!));
     await eventually(async () => (await child.query(contactStatusQuery)).phase === 'waiting', 20_000);
 
@@ -290,7 +290,7 @@ describe('campaign rules', { timeout: 240_000 }, () => {
     await stack.db
       .sql`update contacts set contact_successful = 3, cached_from = 0, cached_by = ${campaignWorkflowId(name)},
       cached_at = now() where id = ${left!}`;
-    await cli('campaign', 'start', name);
+    await cli('campaign', 'start', name, '--until-empty');
     await finish(name);
     const done = await contact(left!);
     assert.deepEqual(
@@ -345,14 +345,14 @@ describe('campaign rules', { timeout: 240_000 }, () => {
       numbers: { [phone]: ['busy', 'human'] },
     });
     const [id] = await insertContacts(stack.db, name, [phone]);
-    await cli('campaign', 'start', name);
+    await cli('campaign', 'start', name, '--until-empty');
     await finish(name);
     assert.deepEqual(
       [(await contact(id!)).contact_successful, (await contact(id!)).number_of_contacts],
       [-1, 1],
     );
     await cli('contacts', 'reset', String(id)); // number_of_contacts back to 0
-    await cli('campaign', 'start', name);
+    await cli('campaign', 'start', name, '--until-empty');
     await finish(name);
     const c = await contact(id!);
     assert.deepEqual([c.contact_successful, c.number_of_contacts, c.last_state], [1, 1, 0]);

@@ -250,12 +250,12 @@ describe('dialer command line', () => {
     }
   });
 
-  test('pausing a campaign that is not running says so', async () => {
+  test('pausing a campaign that is not running says so, and is not an error (§5a)', async () => {
     const name = uid('idle');
     assert.equal((await runCli(['campaign', 'create', name, '--caller-id', '+15005550006'], env)).code, 0);
     const r = await runCli(['campaign', 'pause', name], env);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /is not running/);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `Campaign "${name}" is not running (status idle): nothing to pause.`);
   });
 
   test('a malformed environment is reported before anything runs', async () => {

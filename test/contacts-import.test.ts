@@ -166,10 +166,7 @@ describe('contacts import and export', { timeout: 180_000 }, () => {
   test('contacts imported into a running campaign are dialed without waiting for its refill', async () => {
     const name = uid('imp');
     await createCampaign(stack.env, name);
-    const start = await runCli(
-      ['campaign', 'start', name, '--keep-running', '--refill-interval', '10m'],
-      stack.env,
-    );
+    const start = await runCli(['campaign', 'start', name, '--refill-interval', '10m'], stack.env);
     assert.equal(start.code, 0, start.stderr);
     const phone = testPhone();
     const r = await runCli(

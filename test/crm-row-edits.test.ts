@@ -55,10 +55,10 @@ describe('CRM row edits while a campaign runs (§8)', { timeout: 240_000 }, () =
       await stack.db.sql<{ contact_successful: number }[]>`
       select contact_successful from contacts where id = ${id}`
     )[0]!.contact_successful;
-  /** An open campaign that would look at the table by itself only every 10 minutes. */
+  /** An open campaign (the default, §5a) that looks at the table by itself only every 10 minutes. */
   const openCampaign = async (name: string) => {
     await createCampaign(stack.env, name, '--max-attempts', '5', '--lines', '5');
-    await cli('campaign', 'start', name, '--keep-running', '--refill-interval', '10m');
+    await cli('campaign', 'start', name, '--refill-interval', '10m');
   };
   /** A contact that ended Successful (1) after its first call. */
   const successfulContact = async (name: string) => {

@@ -82,7 +82,7 @@ test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 18
     const phones = [testPhone(), testPhone(), testPhone()];
     await createCampaign(env, name);
     await insertContacts(db, name, phones);
-    assert.equal((await runCli(['campaign', 'start', name], env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], env)).code, 0);
     const client = new Client({ connection });
     const result = await client.workflow.getHandle(campaignWorkflowId(name)).result();
     assert.equal(result.status, 'completed');

@@ -47,7 +47,7 @@ describe('dialing modes', { timeout: 240_000 }, () => {
     await cli('agents', 'add', agent, '--campaign', name);
     const [skipped, taken] = [testPhone(), testPhone()];
     const [skippedId, takenId] = await insertContacts(stack.db, name, [skipped, taken]);
-    await cli('campaign', 'start', name);
+    await cli('campaign', 'start', name, '--until-empty');
 
     // the agent's next contact, undefined while none waits
     const next = async () =>
@@ -142,7 +142,7 @@ describe('dialing modes', { timeout: 240_000 }, () => {
     await cli('agents', 'add', agent, '--campaign', previewed);
     const offeredPhone = testPhone();
     const [offered] = await insertContacts(stack.db, previewed, [offeredPhone]);
-    await cli('campaign', 'start', previewed);
+    await cli('campaign', 'start', previewed, '--until-empty');
     await eventually(async () => (await cli('agents', 'next', agent, '--json')).trim() !== 'null', 20_000);
 
     const windowed = uid('stop-window');
@@ -151,7 +151,7 @@ describe('dialing modes', { timeout: 240_000 }, () => {
     const heldPhone = testPhone();
     const [held] = await insertContacts(stack.db, windowed, [heldPhone]);
     await stack.db.sql`update contacts set time_zone = ${closedZone} where id = ${held!}`;
-    await cli('campaign', 'start', windowed);
+    await cli('campaign', 'start', windowed, '--until-empty');
     await eventually(async () => {
       const s = await stack.client.workflow
         .getHandle(campaignWorkflowId(windowed))
@@ -182,7 +182,7 @@ describe('dialing modes', { timeout: 240_000 }, () => {
     await cli('agents', 'add', `client:${uid('unused')}`, '--campaign', name);
     const phone = testPhone();
     const [id] = await insertContacts(stack.db, name, [phone]);
-    await cli('campaign', 'start', name);
+    await cli('campaign', 'start', name, '--until-empty');
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
     const [call] = stack.sim.calls({ to: phone });
     assert.equal(call!.legs.length, 0);

@@ -120,7 +120,7 @@ describe('dnc commands', { timeout: 180_000 }, () => {
       number_of_contacts: 1,
       redial_time: new Date(Date.now() + 6_000),
     });
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
     const child = stack.client.workflow.getHandle(contactWorkflowId(name, id!));
     await eventually(async () => (await child.query(contactStatusQuery)).phase === 'waiting', 20_000);
     assert.equal((await runCli(['dnc', 'add', phone], stack.env)).code, 0);

@@ -62,10 +62,7 @@ test(
       number_of_contacts: MAX,
       redial_time: new Date(Date.now() - 1000),
     });
-    const start = await runCli(
-      ['campaign', 'start', name, '--keep-running', '--refill-interval', '1s'],
-      stack.env,
-    );
+    const start = await runCli(['campaign', 'start', name, '--refill-interval', '1s'], stack.env);
     assert.equal(start.code, 0, start.stderr);
 
     // CRM edits while the campaign runs: new contacts, follow-ups on successful ones, pushed redials

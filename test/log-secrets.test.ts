@@ -55,7 +55,7 @@ test(
         numbers: { [phones[1]!]: ['busy', 'human'], [phones[2]!]: 'unreachable', [phones[3]!]: 'invalid' },
       });
       const ids = await insertContacts(stack.db, name, phones);
-      assert.equal((await runCli(['campaign', 'start', name], env)).code, 0);
+      assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], env)).code, 0);
       const redial = await fetch(`http://127.0.0.1:${port}/api/contacts/${ids[0]}/redial`, {
         method: 'POST',
         headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },

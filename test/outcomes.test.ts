@@ -48,7 +48,7 @@ describe('every non-agent outcome through the real SDK and the simulator', { tim
       .sql`insert into banned_numbers (phone_number, reason) values (${banned}, 'test') on conflict do nothing`;
     await createCampaign(stack.env, name, '--max-attempts', '1', '--amd', 'hangup');
     const ids = await insertContacts(stack.db, name, phones);
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
 
     for (const [i, [outcome, state, placed]] of cases.entries()) {

@@ -69,7 +69,7 @@ describe('calls per second across workers', { timeout: 180_000 }, () => {
       await createCampaign(stack.env, name, '--lines', String(n), '--calls-per-second', String(cps));
       const phones = Array.from({ length: n }, testPhone);
       const ids = await insertContacts(stack.db, name, phones);
-      const start = await runCli(['campaign', 'start', name], stack.env);
+      const start = await runCli(['campaign', 'start', name, '--until-empty'], stack.env);
       assert.equal(start.code, 0, start.stderr);
       await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
 

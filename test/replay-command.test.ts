@@ -41,7 +41,7 @@ describe('dialer replay', { timeout: 180_000 }, () => {
     const name = uid('replay');
     await createCampaign(stack.env, name);
     const [id] = await insertContacts(stack.db, name, [testPhone()]);
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
     const saved = path.join(dir, 'contact.json');
     const r = await runCli(['replay', contactWorkflowId(name, id!), '--save', saved], stack.env);

@@ -37,7 +37,7 @@ test(
       const name = uid('scale');
       const n = 40;
       await createCampaign(stack.env, name, '--lines', '10', '--max-attempts', '1');
-      assert.equal((await runCli(['campaign', 'start', name, '--keep-running'], stack.env)).code, 0);
+      assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
       const serves = (w: (typeof workers)[number]) =>
         w.out
           .join('')

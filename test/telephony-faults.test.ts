@@ -17,7 +17,7 @@ async function runCampaign(
   await createCampaign(stack.env, name, '--max-attempts', '1', '--lines', '3');
   await setup?.(name);
   const ids = await insertContacts(stack.db, name, phones);
-  const start = await runCli(['campaign', 'start', name, ...startArgs], stack.env);
+  const start = await runCli(['campaign', 'start', name, '--until-empty', ...startArgs], stack.env);
   assert.equal(start.code, 0, start.stderr);
   await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
   return { name, ids };
@@ -181,7 +181,7 @@ describe('telephony under faults', { timeout: 180_000 }, () => {
       const name = uid('fault');
       await createCampaign(stack.env, name, '--lines', '2', '--retry', 'NoLine=8s');
       const ids = await insertContacts(stack.db, name, phones);
-      const start = await runCli(['campaign', 'start', name], stack.env);
+      const start = await runCli(['campaign', 'start', name, '--until-empty'], stack.env);
       assert.equal(start.code, 0, start.stderr);
       await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
 

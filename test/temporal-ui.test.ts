@@ -38,7 +38,7 @@ describe('Temporal UI: search attributes and memo', { timeout: 180_000 }, () => 
     await stack.db.sql`update contacts set name = 'Ada Lovelace' where id = ${ids[1]!}`;
     await insertContacts(stack.db, other, [testPhone()]);
     for (const c of [name, other]) {
-      assert.equal((await runCli(['campaign', 'start', c], stack.env)).code, 0);
+      assert.equal((await runCli(['campaign', 'start', c, '--until-empty'], stack.env)).code, 0);
       await stack.client.workflow.getHandle(campaignWorkflowId(c)).result();
     }
     const find = async (query: string) => {

@@ -33,7 +33,7 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 600 } });
     await createCampaign(stack.env, name);
     const [id] = await insertContacts(stack.db, name, [phone]);
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
 
     const contact = stack.client.workflow.getHandle(contactWorkflowId(name, id!));
     const before = await eventually(
@@ -125,7 +125,7 @@ describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
     await createCampaign(stack.env, name);
     const [id] = await insertContacts(stack.db, name, [phone]);
-    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], stack.env)).code, 0);
     await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
     const finishedWf = contactWorkflowId(name, id!);
     // an agent of the campaign who is free, and one on another call

@@ -383,7 +383,9 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
 
   campaign
     .command('start')
-    .description('start dialing a campaign')
+    .description(
+      'start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless --until-empty',
+    )
     .argument('<name>', 'campaign name', campaignNameArg)
     .option('--refill-interval <duration>', 'how often to look for new and changed contacts', durationArg)
     .option(
@@ -396,7 +398,12 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       'take redials into the cache this long before they are due',
       durationArg,
     )
-    .addOption(new Option('--keep-running', 'keep running when nothing is left to dial (wait for the CRM)'))
+    .option(
+      '--until-empty',
+      'a batch run: complete once nothing is left to dial (no eligible contact, redial or call in flight)',
+    )
+    // open is the default now (§5a); accepted so that scripts written before still run
+    .addOption(new Option('--keep-running').hideHelp())
     .option(
       '--max-history <events>',
       'continue as new after this many history events (default 10000)',
@@ -409,7 +416,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           refillInterval?: number;
           callTimeout?: number;
           lookahead?: number;
-          keepRunning?: boolean;
+          untilEmpty?: boolean;
           maxHistory?: number;
         },
       ) => {
@@ -417,11 +424,14 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
           ...(o.refillInterval !== undefined ? { refillIntervalMs: o.refillInterval } : {}),
           ...(o.callTimeout !== undefined ? { callTimeoutMs: o.callTimeout } : {}),
           ...(o.lookahead !== undefined ? { lookaheadMs: o.lookahead } : {}),
-          ...(o.keepRunning ? { finishWhenDone: false } : {}),
+          finishWhenDone: o.untilEmpty === true,
           ...(o.maxHistory !== undefined ? { maxHistoryEvents: o.maxHistory } : {}),
         };
         await startCampaign(deps(ctx()), name, options);
-        console.log(`started campaign ${name} (workflow ${campaignWorkflowId(name)})`);
+        console.log(
+          `started campaign ${name} (workflow ${campaignWorkflowId(name)}; ` +
+            (o.untilEmpty ? 'completes once nothing is left to dial)' : 'open until paused or stopped)'),
+        );
       },
     );
 
@@ -430,13 +440,12 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       .command(what)
       .description(
         what === 'pause'
-          ? 'stop placing new calls; undialed cached contacts go back'
-          : 'continue a paused campaign',
+          ? 'stop placing new calls; undialed cached contacts go back (a paused campaign: nothing to do)'
+          : 'continue a paused campaign (a running one: nothing to do)',
       )
       .argument('<name>', 'campaign name', campaignNameArg)
       .action(async (name: string) => {
-        await signalCampaign(deps(ctx()), name, what);
-        console.log(`${what === 'pause' ? 'paused' : 'resumed'} campaign ${name}`);
+        console.log((await signalCampaign(deps(ctx()), name, what)).message);
       });
   }
 
@@ -451,17 +460,18 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
 
   campaign
     .command('stop')
-    .description('stop a campaign: undialed contacts go back, calls in progress finish')
+    .description(
+      'stop a campaign: undialed contacts go back, calls in progress finish (one not running: nothing to do)',
+    )
     .argument('<name>', 'campaign name', campaignNameArg)
-    .option('--wait', 'wait until the campaign has ended')
+    .option('--wait', 'wait until the campaign has ended (at once when it has already)')
     .action(async (name: string, o: { wait?: boolean }) => {
-      const handle = await signalCampaign(deps(ctx()), name, 'stop');
-      if (o.wait) {
-        await handle.result();
-        console.log(`stopped campaign ${name}`);
-      } else {
-        console.log(`stopping campaign ${name}`);
-      }
+      const r = await signalCampaign(deps(ctx()), name, 'stop');
+      // a campaign already stopping is waited for too; one that has ended returns at once
+      if (!o.wait || !r.handle) return console.log(r.message);
+      if (!r.changed) console.log(r.message);
+      await r.handle.result();
+      console.log(`stopped campaign ${name}`);
     });
 
   campaign

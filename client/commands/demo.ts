@@ -123,7 +123,12 @@ export function registerDemoCommand(program: Command, ctx: () => CommandContext)
           `demo campaign ${name}: ${o.contacts} contacts (2 on the do-not-call list), 10 lines, retries after 3–6 s`,
         );
         const t0 = Date.now();
-        await startCampaign(deps, name, { refillIntervalMs: 2000, lookaheadMs: 10_000 });
+        // a batch run: the demo ends with its campaign, once nothing is left to dial (§5a's opt-in)
+        await startCampaign(deps, name, {
+          refillIntervalMs: 2000,
+          lookaheadMs: 10_000,
+          finishWhenDone: true,
+        });
         const handle = (await c.temporal()).workflow.getHandle(campaignWorkflowId(name));
         const tty = process.stdout.isTTY && !o.json;
         let ended = false;
