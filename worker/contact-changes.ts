@@ -59,7 +59,7 @@ export class Throttle {
   }
 }
 
-/** Signals `refill` to a campaign's workflow; one that is not running is no error (§8 is best effort). */
+/** Signals `refill` to a campaign's workflow; one that is not running has nothing to refill: no error. */
 export async function signalRefill(client: Client, campaign: string, logger: pino.Logger): Promise<void> {
   try {
     await client.workflow.getHandle(campaignWorkflowId(campaign)).signal(refillSignal);
@@ -181,8 +181,9 @@ export class ContactChangeListener {
   /**
    * The embedded database's way: the campaigns with rows at 0 / 2 changed since the last look.
    * `since` is the database's clock, and each look goes a second back: a transaction that began
-   * before the last look (now() is its start) but committed after it is still seen. It also sees
-   * the workers' own outcomes, so a running campaign there gets a refill a second while it dials.
+   * before the last look (now() is its start) but committed after it is still seen, and a change
+   * is usually signalled twice. It also sees the workers' own outcomes, so a running campaign there
+   * gets a refill a second while it dials: the price of the demo's database, not of PostgreSQL's.
    */
   private startPolling(): void {
     let since: Date | null = null;
