@@ -15,9 +15,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
+import { defineSignal } from '@temporalio/workflow';
+import {
+  campaignWorkflowId,
+  contactStatusQuery,
+  contactWorkflowId,
+  redialSignal,
+  scheduleRedialUpdate,
+} from '../workflows/shared';
 import {
   ALL_DAY,
+  type Stack,
   eventually,
   insertContacts,
   runCli,
@@ -47,6 +55,8 @@ async function main() {
   };
   try {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
+    await captureOpenCampaign(stack, cli, save);
+    if (process.argv.includes('--only-open')) return;
 
     // a campaign that continued as new, with a busy contact redialed
     const can = uid('hist-can');
@@ -210,6 +220,70 @@ async function main() {
   } finally {
     await stack.stop();
   }
+}
+
+type Cli = (...args: string[]) => Promise<void>;
+type Save = (file: string, workflowId: string, runId?: string) => Promise<void>;
+
+/**
+ * An open campaign (campaign-open-one-order): one line saturated by an overdue redial, a busy
+ * contact redialed and a new contact, while a look-ahead child comes due; a CRM redial signal for
+ * a contact that ended Successful (written to its row and dialed), a refused scheduleRedial
+ * update, a malformed signal, a pause and a resume; continued as new, then stopped.
+ */
+async function captureOpenCampaign(stack: Stack, cli: Cli, save: Save): Promise<void> {
+  const name = uid('hist-open');
+  const busy = testPhone();
+  stack.sim.setScenario({
+    default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
+    numbers: { [busy]: ['busy', 'human'] },
+  });
+  await cli('campaign', 'create', name, '--caller-id', '+15005550006', '--window', ALL_DAY);
+  await cli('campaign', 'update', name, '--lines', '1', '--retry', 'Busy=1s', '--calls-per-second', '5');
+  const now = Date.now();
+  await insertContacts(stack.db, name, [testPhone()], {
+    contact_successful: 2,
+    number_of_contacts: 1,
+    redial_time: new Date(now - 30_000),
+  });
+  await insertContacts(stack.db, name, [testPhone()], {
+    contact_successful: 2,
+    number_of_contacts: 1,
+    redial_time: new Date(now + 3000),
+  });
+  const [fresh] = await insertContacts(stack.db, name, [testPhone(), busy]);
+  await cli('campaign', 'start', name, '--max-history', '60');
+  const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
+  const done = (id: number) => async () =>
+    (await stack.db.sql`select 1 from contacts where id = ${id} and contact_successful = 1`).length === 1;
+  await eventually(done(fresh!), 60_000, 'the new contact dialed');
+  await handle.signal(redialSignal, { contactId: fresh!, at: new Date(Date.now() + 1000).toISOString() });
+  await handle.signal(defineSignal<[unknown]>('redial'), { contactId: 'not a number' });
+  await handle.executeUpdate(scheduleRedialUpdate, {
+    args: [{ contactId: 2 ** 50, at: new Date().toISOString() }],
+  });
+  await eventually(
+    async () => (await stack.db.sql`select 1 from call_attempts where contact_id = ${fresh!}`).length === 2,
+    60_000,
+    'the follow-up dialed',
+  );
+  await cli('campaign', 'pause', name);
+  await cli('campaign', 'resume', name);
+  await eventually(
+    async () =>
+      (await stack.db.sql`select 1 from contacts where campaign_name = ${name} and contact_successful <> 1`)
+        .length === 0,
+    60_000,
+    'every contact dialed',
+  );
+  await cli('campaign', 'stop', name, '--wait');
+  const runs: { runId: string; status: string }[] = [];
+  for await (const w of stack.client.workflow.list({ query: `WorkflowId = '${campaignWorkflowId(name)}'` }))
+    runs.push({ runId: w.runId, status: w.status.name });
+  const continued = runs.find((r) => r.status === 'CONTINUED_AS_NEW');
+  if (!continued) throw new Error('the open campaign did not continue as new');
+  await save('campaign-open-continued-as-new.json', campaignWorkflowId(name), continued.runId);
+  await save('campaign-open-stopped.json', campaignWorkflowId(name));
 }
 
 main().catch((err) => {

@@ -154,6 +154,9 @@ export async function startStack(
       METRICS_PORT: 'off',
     },
     async stop() {
+      // a test that failed half way leaves its open campaigns running with no worker to answer:
+      // end them, so later tests on the same server (recover asks every holder) do not wait on them
+      await terminateRunning(client, taskQueue).catch(() => undefined);
       worker?.shutdown();
       await running;
       await nativeConnection.close();
@@ -164,6 +167,17 @@ export async function startStack(
       await db.close();
     },
   };
+}
+
+/** Terminates the workflows still running on a test stack's task queue. */
+async function terminateRunning(client: Client, taskQueue: string): Promise<void> {
+  const query = `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`;
+  for await (const w of client.workflow.list({ query })) {
+    await client.workflow
+      .getHandle(w.workflowId, w.runId)
+      .terminate('the test stack stopped')
+      .catch(() => undefined);
+  }
 }
 
 export interface CliResult {
