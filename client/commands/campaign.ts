@@ -154,6 +154,13 @@ const deps = (ctx: CommandContext): CampaignDeps => ({
 });
 
 /** --watch: dialed / remaining and the outcomes so far, with a bar. */
+/** §5a: an open campaign with nothing to dial now is waiting for the CRM, not stuck. */
+function waitingForCrm(r: CampaignStatusReport): string {
+  const w = r.workflow;
+  const idle = w && w.status === 'running' && w.cached === 0 && w.inFlight === 0 && w.nextRedialAt === null;
+  return idle ? ' (open: nothing to dial now, waiting for the CRM)' : '';
+}
+
 export function printProgress(r: CampaignStatusReport): void {
   const n = (k: string) => r.byContactSuccessful[k] ?? 0;
   const remaining = n('NotUsed') + n('NoSuccess') + n('MarkedForDialing');
@@ -162,7 +169,7 @@ export function printProgress(r: CampaignStatusReport): void {
   const filled = r.contacts ? Math.round((done / r.contacts) * width) : width;
   console.log(
     [
-      `${new Date().toISOString()}  campaign ${r.name}: ${r.workflow?.status ?? r.status}`,
+      `${new Date().toISOString()}  campaign ${r.name}: ${r.workflow?.status ?? r.status}${waitingForCrm(r)}`,
       `  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${r.contacts} contacts done, ${remaining} remaining`,
       `  calls placed ${r.attempts}, in flight ${r.workflow?.inFlight ?? 0}, cached ${r.workflow?.cached ?? 0}, next redial ${r.workflow?.nextRedialAt ?? '—'}`,
       `  outcomes: ${
@@ -200,7 +207,7 @@ function printStatus(r: CampaignStatusReport): void {
       .map(([rule, n]) => `${n} by ${rule}`)
       .join(', ');
     lines.push(
-      `  workflow: ${r.workflow.status}, cached ${r.workflow.cached}, calls in flight ${r.workflow.inFlight}, ` +
+      `  workflow: ${r.workflow.status}${waitingForCrm(r)}, cached ${r.workflow.cached}, calls in flight ${r.workflow.inFlight}, ` +
         `next redial ${r.workflow.nextRedialAt ?? '—'}` +
         (held ? `, held back ${held}` : ''),
     );
@@ -479,7 +486,7 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .description('counts per ContactSuccessful and LastState, cache and calls in flight')
     .argument('<name>', 'campaign name', campaignNameArg)
     .option('--json', 'print as JSON (with --watch: one JSON object per line)')
-    .option('--watch', 'redraw live progress until the campaign ends')
+    .option('--watch', 'redraw live progress until the campaign ends (an open campaign: until Ctrl-C)')
     .option('--interval <duration>', 'how often --watch redraws', durationArg, 2000)
     .action(async (name: string, o: { json?: boolean; watch?: boolean; interval: number }) => {
       const c = ctx();
