@@ -19,8 +19,11 @@ import { logEventSql } from './contact-events';
 export class OperationError extends Error {
   override name = 'OperationError';
   constructor(
-    readonly kind: 'not-found' | 'invalid' | 'conflict',
+    /** not-found 404 · invalid 400 · conflict 409 · unprocessable 422 · unavailable 503 (a dependency is down) */
+    readonly kind: 'not-found' | 'invalid' | 'conflict' | 'unprocessable' | 'unavailable',
     message: string,
+    /** Where in the request: a JSON pointer into the body ("/contacts/3/phoneNumber") or a parameter name. */
+    readonly field?: string,
   ) {
     super(message);
   }
@@ -108,13 +111,15 @@ export async function pushRedial(deps: OperationDeps, id: number, at: Date): Pro
   if (!c.campaign_name)
     throw new OperationError('invalid', `Contact ${id} belongs to no campaign (campaign_name is empty)`);
   const iso = at.toISOString();
-  const holder = c.contact_successful === 3 && c.cached_by ? c.cached_by : campaignWorkflowId(c.campaign_name);
+  const holder =
+    c.contact_successful === 3 && c.cached_by ? c.cached_by : campaignWorkflowId(c.campaign_name);
   let answer: RedialAnswer | undefined;
   await signalIfRunning(deps.temporal, holder, async (h) => {
     answer = await h.executeUpdate(scheduleRedialUpdate, { args: [{ contactId: id, at: iso }] });
   });
   if (answer) {
-    if (!answer.accepted) throw new OperationError('conflict', `Contact ${id}: redial refused: ${answer.reason}`);
+    if (!answer.accepted)
+      throw new OperationError('conflict', `Contact ${id}: redial refused: ${answer.reason}`);
     const how = answer.where === 'row' ? 'queued' : 'cached';
     return { contactId: id, at: iso, how, reason: answer.reason };
   }

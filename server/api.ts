@@ -17,7 +17,13 @@ export interface ApiDeps extends CrmDeps {
   apiToken?: string;
 }
 
-const STATUS_CODES = { 'not-found': 404, invalid: 400, conflict: 409 } as const;
+const STATUS_CODES = {
+  'not-found': 404,
+  invalid: 400,
+  conflict: 409,
+  unprocessable: 422,
+  unavailable: 503,
+} as const;
 
 const agentSchema = {
   type: 'object',
