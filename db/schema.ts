@@ -7,6 +7,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   real,
   smallint,
   text,
@@ -281,3 +282,24 @@ export const previewOffers = pgTable(
 export type Contact = typeof contacts.$inferSelect;
 export type Campaign = typeof campaigns.$inferSelect;
 export type CallAttempt = typeof callAttempts.$inferSelect;
+
+/**
+ * Twilio callbacks the webhook server has passed on (issue 19): a replayed or duplicated callback
+ * (same call, status and sequence number) is absorbed before any signal, so a contact workflow's
+ * history cannot be grown by replaying one signed request. Rows older than two days are dropped.
+ */
+export const webhookCallbacks = pgTable(
+  'webhook_callbacks',
+  {
+    callSid: text('call_sid').notNull(),
+    /** The callback's kind and status: `status:completed`, `dial:no-answer` … */
+    event: text('event').notNull(),
+    /** Twilio's SequenceNumber, -1 when the callback has none. */
+    sequenceNumber: integer('sequence_number').notNull(),
+    seenAt: timestamptz('seen_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.callSid, t.event, t.sequenceNumber] }),
+    index('webhook_callbacks_seen_idx').on(t.seenAt),
+  ],
+);
