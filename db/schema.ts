@@ -178,9 +178,24 @@ export const callAttempts = pgTable(
     facts: jsonb('facts').$type<CallFacts>(),
     /** The worker process that sent the create (its Temporal identity, pid@host). */
     workerIdentity: text('worker_identity'),
+    /**
+     * The number (E.164) while the attempt may have a live call: set by the statement that marks
+     * the create as sent, cleared when the attempt ends. One attempt at a time holds a number,
+     * across every campaign and worker (invariant 9, call_attempts_live_number_idx).
+     */
+    liveNumber: text('live_number'),
+    /**
+     * The hold is stale after this (the create plus the campaign's call timeout and a margin): a
+     * row left behind by a crash or a terminated workflow does not block its number for ever.
+     */
+    liveUntil: timestamptz('live_until'),
   },
   (t) => [
     unique('call_attempts_key').on(t.campaignName, t.contactId, t.attemptNo),
+    // invariant 9: a second attempt cannot mark its create as sent while another holds the number
+    uniqueIndex('call_attempts_live_number_idx')
+      .on(t.liveNumber)
+      .where(sql`${t.liveNumber} is not null`),
     index('call_attempts_contact_idx').on(t.contactId),
     // the abandon ledger: a campaign's attempts by when they ended
     index('call_attempts_campaign_ended_idx').on(t.campaignName, t.endedAt),
