@@ -80,9 +80,20 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
       return reply.code(204).send();
     }
     const event = statusEvent({ ...p, CallSid: p.CallSid, CallStatus: p.CallStatus });
+    const key = { callSid: p.CallSid, event: `status:${p.CallStatus}`, seq: event.sequenceNumber ?? -1 };
+    const seen = await passOnce(deps.db, { ...req.query, wf }, key);
+    if (seen === 'foreign') {
+      req.log.warn({ wf, callSid: p.CallSid }, 'status callback for a call of no attempt of this workflow');
+      return reply.code(404).send({ error: `no attempt of ${wf} has this call` });
+    }
+    if (seen === 'repeat') {
+      req.log.info({ wf, callSid: p.CallSid, status: p.CallStatus }, 'repeated status callback absorbed');
+      return reply.code(204).send();
+    }
     try {
       await deps.temporal.workflow.getHandle(wf).signal(callStatusSignal, event);
     } catch (err) {
+      await forget(deps.db, key); // not passed on after all: Twilio's retry must get through
       if (err instanceof WorkflowNotFoundError) {
         req.log.warn({ wf, callSid: p.CallSid }, 'status callback for a workflow that is not running');
         return reply.code(404).send({ error: `no running workflow ${wf}` });
@@ -198,14 +209,23 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
     const p = verified(deps, req, reply);
     if (!p) return reply;
     const dial = p.DialCallStatus ?? 'failed';
-    // the workflow first: the final status callback is on its way too
-    if (req.query.wf && p.CallSid) {
+    // the workflow first: the final status callback is on its way too; a repeat is absorbed
+    const key = { callSid: p.CallSid ?? '', event: `dial:${dial}:${p.CallStatus ?? ''}`, seq: -1 };
+    if (
+      req.query.wf &&
+      p.CallSid &&
+      (await passOnce(deps.db, { ...req.query, wf: req.query.wf }, key)) === 'fresh'
+    ) {
       const calleeStillThere = p.CallStatus === 'in-progress';
-      await signalFacts(deps, req.query.wf, p.CallSid, {
+      const told = await signalFacts(deps, req.query.wf, p.CallSid, {
         dialCallStatus: dial,
         agentHungUpFirst: dial === 'completed' && calleeStillThere,
         calleeLeftFirst: !calleeStillThere,
+      }).catch(async (err: unknown) => {
+        await forget(deps.db, key);
+        throw err;
       });
+      if (!told) await forget(deps.db, key);
     }
     const agentId = Number(req.query.agent);
     // no agent took the person who is still on the line: the safe-harbor message, not silence
@@ -233,6 +253,56 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
 }
 
 class UnknownCall extends Error {}
+
+/** A callback's identity: the call, what it says, and Twilio's sequence number (-1 without one). */
+interface CallbackKey {
+  callSid: string;
+  event: string;
+  seq: number;
+}
+
+/**
+ * Issue 19, callbacks absorbed once: a callback goes on to its workflow only if its call belongs to
+ * the attempt its URL names (the attempt's SID, or none stored yet: a fast callback may come
+ * before the SID is written) and the same (call, event, sequence number) has not gone on before.
+ * One statement. A replayed signed callback is 'repeat'; one for another call is 'foreign'.
+ */
+async function passOnce(
+  db: Database,
+  q: Query & { wf: string },
+  key: CallbackKey,
+): Promise<'fresh' | 'repeat' | 'foreign'> {
+  const attempt = num(q.attempt);
+  const contactId = num(q.wf.slice(q.wf.lastIndexOf('/') + 1));
+  if (!q.campaign || attempt === undefined || contactId === undefined || !Number.isSafeInteger(contactId))
+    return 'foreign';
+  const [r] = await db.sql<{ mine: boolean; fresh: boolean }[]>`
+    with mine as (
+      select 1 from call_attempts
+      where campaign_name = ${q.campaign} and contact_id = ${contactId} and attempt_no = ${attempt}
+        and workflow_id = ${q.wf} and (call_sid = ${key.callSid} or call_sid is null)
+    ), fresh as (
+      insert into webhook_callbacks (call_sid, event, sequence_number)
+      select ${key.callSid}, ${key.event}, ${key.seq} where exists (select 1 from mine)
+      on conflict do nothing returning 1
+    )
+    select exists (select 1 from mine) as mine, exists (select 1 from fresh) as fresh`;
+  if (Math.random() < 0.001) void forgetOld(db);
+  return !r?.mine ? 'foreign' : r.fresh ? 'fresh' : 'repeat';
+}
+
+/** A callback that did not reach its workflow after all is not remembered as passed on. */
+async function forget(db: Database, key: CallbackKey): Promise<void> {
+  await db.sql`delete from webhook_callbacks
+    where call_sid = ${key.callSid} and event = ${key.event} and sequence_number = ${key.seq}`;
+}
+
+/** Twilio retries a callback for minutes, not days: two days of memory is plenty. */
+async function forgetOld(db: Database): Promise<void> {
+  await db.sql`delete from webhook_callbacks where seen_at < now() - interval '2 days'`.catch(
+    () => undefined,
+  );
+}
 
 /** Tells the call's workflow a fact; false when no such workflow is running. */
 async function signalFacts(
