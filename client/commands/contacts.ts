@@ -5,6 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { contactEvents, formatEvent } from '../../lib/contact-events';
 import { importContacts } from '../../lib/contact-import';
 import { recoverOrphans } from '../../lib/recovery';
+import { spreadsheetPhone, spreadsheetText } from '../../lib/spreadsheet';
 import { ContactSuccessful, campaignWorkflowId, lastStateName, refillSignal } from '../../workflows/shared';
 import { type CommandContext, UserError } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
@@ -173,7 +174,13 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .option('--campaign <name>', 'only this campaign', campaignNameArg)
     .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg)
     .option('--out <file>', 'write to this file instead of stdout')
-    .action(async (o: { campaign?: string; state?: number; out?: string }) => {
+    .option(
+      '--raw',
+      "write every cell as it is (for programs; by default a text starting with = + - @ gets a leading ' so spreadsheets do not run it)",
+    )
+    .action(async (o: { campaign?: string; state?: number; out?: string; raw?: boolean }) => {
+      const text = o.raw ? (v: string) => v : spreadsheetText;
+      const phone = o.raw ? (v: string) => v : spreadsheetPhone;
       const { sql } = ctx().db();
       const out = o.out ? fs.createWriteStream(o.out) : process.stdout;
       const write = (text: string) =>
@@ -195,16 +202,16 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
           stringify(
             rows.map((r) => [
               r.id,
-              r.campaign_name ?? '',
-              r.phone_number ?? '',
-              r.name ?? '',
-              r.time_zone ?? '',
+              text(r.campaign_name ?? ''),
+              phone(r.phone_number ?? ''),
+              text(r.name ?? ''),
+              text(r.time_zone ?? ''),
               r.contact_successful,
               r.last_state ?? '',
               r.last_state === null ? '' : (lastStateName(r.last_state as number) ?? String(r.last_state)),
               r.number_of_contacts,
               r.redial_time ? (r.redial_time as Date).toISOString() : '',
-              JSON.stringify(r.data ?? {}),
+              text(JSON.stringify(r.data ?? {})),
             ]),
           ),
         );
