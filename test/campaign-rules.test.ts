@@ -174,7 +174,8 @@ describe('campaign rules', { timeout: 240_000 }, () => {
     const [id] = await insertContacts(stack.db, name, [testPhone()]);
     await cli('campaign', 'start', name, '--refill-interval', '1s');
     await eventually(async () => (await contact(id!)).contact_successful === 1, 20_000, 'first call done');
-    const at = new Date(Date.now() + 3000);
+    // far enough ahead that the status command below runs before it, however loaded the machine
+    const at = new Date(Date.now() + 10_000);
     // what a CRM does (§8): plain SQL, no signal
     await stack.db.sql`update contacts set redial_time = ${at}, contact_successful = 2 where id = ${id!}`;
     const status = JSON.parse((await cli('campaign', 'status', name, '--json')).stdout);
@@ -221,10 +222,11 @@ describe('campaign rules', { timeout: 240_000 }, () => {
     assert.ok(earlyDone.create_requested_at!.getTime() - earlyDone.due_at!.getTime() >= 0, 'not early');
     assert.ok(earlyDone.due_at!.getTime() < soon.getTime() - 20_000, 'the timer moved earlier');
 
-    const later = new Date(Date.now() + 6000);
+    // a redial moved from +30 s to +12 s, then to +18 s, is dialed at +18 s (each command takes a
+    // second or more to start: the margins leave room for a loaded machine)
+    const later = new Date(Date.now() + 12_000);
     await cli('contacts', 'redial', String(late), '--at', later.toISOString());
-    // moved from +30 s… wait: a redial moved from +30 s to +6 s, then to +10 s, is dialed at +10 s
-    const later2 = new Date(later.getTime() + 4000);
+    const later2 = new Date(later.getTime() + 6000);
     await cli('contacts', 'redial', String(late), '--at', later2.toISOString());
     const lateDone = await eventually(
       async () => (await attempts(name)).find((a) => Number(a.contact_id) === late && a.recorded_at),
