@@ -21,6 +21,7 @@ interface Service {
   healthcheck?: { test: string[] };
   profiles?: string[];
   deploy?: { replicas?: number };
+  ports?: string[];
 }
 
 const compose = parse(fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8'), {
@@ -120,4 +121,16 @@ test('the Dockerfile is multi-stage and runs as a non-root user', () => {
   assert.match(dockerfile, /^FROM node:20\.\d+\.\d+-/m, 'the Node image is pinned');
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, /npm ci --omit=dev/);
+});
+
+test('only the dialer server is published to every interface: Temporal, its UI and the simulator are not', () => {
+  const published = Object.entries(services).flatMap(([name, s]) =>
+    (s.ports ?? []).map((p) => ({ name, p, everywhere: !/^127\.0\.0\.1:/.test(p) })),
+  );
+  assert.deepEqual(
+    published.filter((x) => x.everywhere).map((x) => x.name),
+    ['server'],
+    JSON.stringify(published),
+  );
+  assert.equal(services.temporal!.ports, undefined, "Temporal's frontend stays inside the compose network");
 });
