@@ -124,6 +124,9 @@ export const campaigns = pgTable(
     updatedAt: timestamptz('updated_at').notNull().defaultNow(),
   },
   (t) => [
+    // names compare without case or surrounding spaces ("trail " is "trail", "PROBE1" is "probe1"):
+    // campaign create refuses a near-duplicate, and this holds it under races (issue 19)
+    uniqueIndex('campaigns_name_folded_idx').on(sql`lower(btrim(${t.name}))`),
     check('campaigns_max_attempts_check', sql`${t.maxAttempts} >= 1`),
     check('campaigns_lines_check', sql`${t.lines} >= 1`),
     check('campaigns_cps_check', sql`${t.callsPerSecond} > 0`),
@@ -317,4 +320,27 @@ export const webhookCallbacks = pgTable(
     primaryKey({ columns: [t.callSid, t.event, t.sequenceNumber] }),
     index('webhook_callbacks_seen_idx').on(t.seenAt),
   ],
+);
+
+/**
+ * The API's Idempotency-Key (issue 19, server/idempotency.ts): the first response to a POST with a
+ * key, kept for 24 h, so that a CRM's retry is answered the same and writes nothing. A row without
+ * a status is a request still being answered (`locked_until` lets a retry take over one whose
+ * server died). `request_hash` is of the method, path and body: the same key with another request
+ * is refused.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    key: text('key').primaryKey(),
+    requestHash: text('request_hash').notNull(),
+    /** null while the first request is being answered */
+    status: integer('status'),
+    contentType: text('content_type'),
+    body: text('body'),
+    lockedUntil: timestamptz('locked_until').notNull(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    expiresAt: timestamptz('expires_at').notNull(),
+  },
+  (t) => [index('idempotency_keys_expires_idx').on(t.expiresAt)],
 );
