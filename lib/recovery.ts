@@ -20,6 +20,12 @@ export interface RecoveryReport {
   released: number[];
   /** Still held: by a running campaign, or by a contact workflow that is still running. */
   kept: number[];
+  /**
+   * Running campaigns that did not answer what they hold (no worker serves them now): their
+   * contacts are kept, since a campaign that comes back may still dial them. Run recover again
+   * once their workers are up, or stop them.
+   */
+  unanswered?: string[];
 }
 
 type Row = { id: string | number; cached_by: string | null; cached_at: Date | null };
@@ -62,7 +68,15 @@ export async function recoverOrphans(
     let campaignRunning = false;
     if (holder && !opts.self && (await isRunning(temporal, holder))) {
       campaignRunning = true;
-      const h = await temporal.workflow.getHandle(holder).query(heldContactsQuery);
+      const h = await temporal.workflow
+        .getHandle(holder)
+        .query(heldContactsQuery)
+        .catch(() => undefined);
+      if (!h) {
+        (report.unanswered ??= []).push(holder);
+        report.kept.push(...list.map((r) => Number(r.id)));
+        continue;
+      }
       held = new Set([...h.cached, ...h.inFlight]);
     }
     for (const r of list) {

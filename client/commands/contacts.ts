@@ -271,7 +271,10 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
       if (o.json) console.log(JSON.stringify(r));
       else
         console.log(
-          `released ${r.released.length} contact(s)${r.released.length ? `: ${r.released.join(', ')}` : ''}; ${r.kept.length} still held by running workflows`,
+          `released ${r.released.length} contact(s)${r.released.length ? `: ${r.released.join(', ')}` : ''}; ${r.kept.length} still held by running workflows` +
+            (r.unanswered?.length
+              ? `\nno worker answered for ${r.unanswered.join(', ')}: their contacts are kept; start a worker or stop them, then run recover again`
+              : ''),
         );
     });
 }
