@@ -1,14 +1,22 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, lte, sql } from 'drizzle-orm';
 import { Context } from '@temporalio/activity';
 import { callAttempts, contacts } from '../db/schema';
 import { calleeZones } from '../lib/calling-window';
 import { abandonedWhere } from '../lib/abandon-ledger';
 import { logEvents } from '../lib/contact-events';
-import { type DialCheckRule, type DialVerdict, checkDial, dialRules } from '../lib/dial-rules';
+import {
+  type DialCheckRule,
+  type DialVerdict,
+  LIVE_HOLD_MARGIN_MS,
+  type NumberHolder,
+  checkDial,
+  checkNumberFree,
+  dialRules,
+} from '../lib/dial-rules';
 import { toE164 } from '../lib/phone';
 import { maskPhone } from '../lib/logger';
 import { mapOutcome, nextContactState, wasPlaced } from '../workflows/outcome';
-import { lastStateName } from '../workflows/shared';
+import { DEFAULT_CAMPAIGN_OPTIONS, lastStateName } from '../workflows/shared';
 import type {
   AttemptResult,
   CallFacts,
@@ -38,6 +46,11 @@ export interface PlaceCallInput extends AttemptKey {
    * without it (workflows started before windows existed) such an attempt ends undialed.
    */
   mayDelay?: boolean;
+  /**
+   * The campaign's call timeout: how long this attempt's number stays held (invariant 9) if the
+   * attempt never ends, plus a margin. Absent (workflows from before it): the default, 10 min.
+   */
+  callTimeoutMs?: number;
 }
 
 export type PlaceCallResult =
@@ -59,6 +72,20 @@ export interface RecordOutcomeInput extends AttemptKey {
 const NOT_DIALED_RETRY_MS = 24 * 3600_000;
 /** How far back the caps look at a contact's attempts (the cool-off after an abandon is 72 h). */
 const CAP_HISTORY_MS = 4 * 24 * 3600_000;
+
+/** The partial unique index that lets one attempt at a time hold a number (invariant 9). */
+const LIVE_NUMBER_INDEX = 'call_attempts_live_number_idx';
+
+/** Whether `err` (or an error it wraps, as drizzle wraps the driver's) broke this unique index. */
+function violatesUnique(err: unknown, index: string): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && typeof e === 'object' && e !== null; depth++) {
+    const pg = e as { code?: unknown; constraint_name?: unknown; cause?: unknown };
+    if (pg.code === '23505' && pg.constraint_name === index) return true;
+    e = pg.cause;
+  }
+  return false;
+}
 
 /** Twilio's clock and ours differ a little; a call created this long before our stamp is still ours. */
 const CLOCK_SKEW_MS = 60_000;
@@ -140,12 +167,17 @@ export const callActivities = (deps: Deps) => {
    * the number is on the do-not-call list, and the campaign's calling window and caps for this
    * contact now (its rules, the callee's zones: the contact's time_zone as it is now, else the
    * number, else the campaign's zone), with the contact's recent attempts in any campaign, this
-   * one excepted, read only when the campaign has caps.
+   * one excepted, read only when the campaign has caps; and which other attempt, if any, holds the
+   * number (invariant 9).
    */
   async function dialCheck(
     k: AttemptKey,
     e164: string,
-  ): Promise<{ banned: { since: Date; reason: string | null } | null; verdict: DialVerdict }> {
+  ): Promise<{
+    banned: { since: Date; reason: string | null } | null;
+    verdict: DialVerdict;
+    holder: NumberHolder | null;
+  }> {
     const { sql } = deps.db;
     const now = deps.clock();
     const [row] = await sql<
@@ -159,12 +191,20 @@ export const callActivities = (deps: Deps) => {
         contact_zone: string | null;
         banned_since: Date | null;
         banned_reason: string | null;
+        holder_campaign: string | null;
+        holder_contact: string | null;
+        holder_attempt: number | null;
+        holder_until: Date | null;
       }[]
     >`select c.calling_window, c.time_zone, c.max_attempts_per_day, c.max_attempts_per_24h,
         c.min_attempt_gap_seconds, c.abandon_cooloff,
         (select time_zone from contacts where id = ${k.contactId}) as contact_zone,
-        b.created_at as banned_since, b.reason as banned_reason
+        b.created_at as banned_since, b.reason as banned_reason,
+        h.campaign_name as holder_campaign, h.contact_id as holder_contact,
+        h.attempt_no as holder_attempt, h.live_until as holder_until
       from campaigns c left join banned_numbers b on b.phone_number = ${e164}
+        left join call_attempts h on h.live_number = ${e164}
+          and not (h.campaign_name = ${k.campaign} and h.contact_id = ${k.contactId} and h.attempt_no = ${k.attemptNo})
       where c.name = ${k.campaign}`;
     if (!row) throw permanent('UnknownCampaign', `No campaign named "${k.campaign}"`);
     const banned = row.banned_since ? { since: row.banned_since, reason: row.banned_reason } : null;
@@ -198,13 +238,126 @@ export const callActivities = (deps: Deps) => {
       past.map((p) => ({ at: p.at, abandonedAt: p.abandoned_at })),
       now,
     );
-    return { banned, verdict };
+    const holder =
+      row.holder_campaign !== null
+        ? {
+            campaign: row.holder_campaign,
+            contactId: Number(row.holder_contact),
+            attemptNo: row.holder_attempt ?? 0,
+            // a hold written without an end (by hand) counts as stale at once
+            liveUntil: row.holder_until ?? new Date(0),
+          }
+        : null;
+    return { banned, verdict, holder };
+  }
+
+  /**
+   * Frees a number whose hold outlived its attempt's call timeout (a crash, a terminated workflow:
+   * the attempt never ended). Only the stale hold is freed; a live one stays.
+   */
+  async function releaseStaleHold(e164: string, now: Date, log: Context['log']): Promise<void> {
+    const freed = await db
+      .update(callAttempts)
+      .set({ liveNumber: null })
+      .where(and(eq(callAttempts.liveNumber, e164), lte(callAttempts.liveUntil, now)))
+      .returning({
+        campaign: callAttempts.campaignName,
+        contactId: callAttempts.contactId,
+        attemptNo: callAttempts.attemptNo,
+      });
+    for (const f of freed)
+      log.warn('freed a number held past its call timeout by an attempt that never ended', f);
+  }
+
+  /**
+   * Marks the create as sent (a retry must look before it creates) and, in the same statement,
+   * takes the number's hold: the unique index refuses it while another attempt holds the number,
+   * so two placing steps for one number at the same moment cannot both pass (invariant 9).
+   */
+  async function markCreateRequested(
+    k: AttemptKey,
+    e164: string,
+    requestedAt: Date,
+    callTimeoutMs: number,
+  ): Promise<'marked' | 'number-busy'> {
+    let marked: { at: Date | null }[];
+    try {
+      marked = await db
+        .update(callAttempts)
+        .set({
+          createRequestedAt: requestedAt,
+          workerIdentity: deps.workerIdentity ?? null,
+          liveNumber: e164,
+          liveUntil: new Date(requestedAt.getTime() + callTimeoutMs + LIVE_HOLD_MARGIN_MS),
+        })
+        .where(attemptWhere(k))
+        .returning({ at: callAttempts.createRequestedAt });
+    } catch (err) {
+      if (violatesUnique(err, LIVE_NUMBER_INDEX)) return 'number-busy';
+      throw err;
+    }
+    if (marked[0]?.at?.getTime() !== requestedAt.getTime()) {
+      throw new Error('the attempt’s row did not take the time of its create; nothing was sent');
+    }
+    return 'marked';
+  }
+
+  /** The attempt that holds the number now (after losing the race for it). */
+  async function holderOf(e164: string): Promise<NumberHolder | null> {
+    const [h] = await db
+      .select({
+        campaign: callAttempts.campaignName,
+        contactId: callAttempts.contactId,
+        attemptNo: callAttempts.attemptNo,
+        liveUntil: callAttempts.liveUntil,
+      })
+      .from(callAttempts)
+      .where(eq(callAttempts.liveNumber, e164));
+    return h ? { ...h, liveUntil: h.liveUntil ?? new Date(0) } : null;
+  }
+
+  const logDecision = (k: AttemptKey, kind: 'skipped' | 'delayed', reason: string, until: Date | null) =>
+    logEvents(db, [
+      { contactId: k.contactId, campaign: k.campaign, attemptNo: k.attemptNo, kind, reason, until },
+    ]);
+
+  /**
+   * Holds the attempt back (nothing is sent): it waits until the verdict's `until` on its
+   * workflow's timer, or, for a workflow that cannot wait, ends undialed and is tried again then
+   * (a busy number, a short while later) or in 24 h.
+   */
+  async function holdBack(
+    input: PlaceCallInput,
+    verdict: Extract<DialVerdict, { dial: false }>,
+    ownHold: boolean,
+  ): Promise<PlaceCallResult> {
+    // an earlier try of this attempt took the number and sent nothing: it lets it go while it waits
+    if (ownHold) await db.update(callAttempts).set({ liveNumber: null }).where(attemptWhere(input));
+    if (verdict.until && input.mayDelay) {
+      await logDecision(input, 'delayed', verdict.reason, verdict.until);
+      deps.metrics?.dialsDelayed.inc({ campaign: input.campaign, rule: verdict.rule });
+      return {
+        kind: 'delayed',
+        until: verdict.until.toISOString(),
+        rule: verdict.rule,
+        reason: verdict.reason,
+      };
+    }
+    const retryAt =
+      verdict.rule === 'number-busy' && verdict.until
+        ? verdict.until
+        : new Date(deps.clock().getTime() + NOT_DIALED_RETRY_MS);
+    const reason = `${verdict.reason}; not dialed, tried again at ${retryAt.toISOString()}`;
+    await logDecision(input, 'skipped', reason, null);
+    return finalBeforeCreate(input, {
+      notDialed: { rule: verdict.rule, reason: verdict.reason, retryAt: retryAt.toISOString() },
+    });
   }
 
   async function finalBeforeCreate(k: AttemptKey, facts: CallFacts): Promise<PlaceCallResult> {
     await db
       .update(callAttempts)
-      .set({ facts, lastState: mapOutcome(facts) })
+      .set({ facts, lastState: mapOutcome(facts), liveNumber: null })
       .where(attemptWhere(k));
     return { kind: 'final', facts };
   }
@@ -235,16 +388,7 @@ export const callActivities = (deps: Deps) => {
       if (attempt.facts) return { kind: 'final', facts: attempt.facts };
 
       const event = (kind: 'skipped' | 'delayed', reason: string, until: Date | null = null) =>
-        logEvents(db, [
-          {
-            contactId: input.contactId,
-            campaign: input.campaign,
-            attemptNo: input.attemptNo,
-            kind,
-            reason,
-            until,
-          },
-        ]);
+        logDecision(input, kind, reason, until);
       if (e164 === null) {
         await event('skipped', `'${input.phoneNumber}' is not a phone number`);
         return finalBeforeCreate(input, { unparsable: true });
@@ -287,8 +431,9 @@ export const callActivities = (deps: Deps) => {
       }
 
       // Checked at the moment of dialing, for every attempt (new, redial, CRM follow-up): the
-      // do-not-call list, then the calling window and the caps (issue 10, item 2).
-      const { banned, verdict } = await dialCheck(input, e164);
+      // do-not-call list, then the calling window and the caps (issue 10, item 2), then whether
+      // another attempt is calling the number (invariant 9).
+      const { banned, verdict, holder } = await dialCheck(input, e164);
       if (banned) {
         await event(
           'skipped',
@@ -297,23 +442,9 @@ export const callActivities = (deps: Deps) => {
         );
         return finalBeforeCreate(input, { banned: true });
       }
-      if (!verdict.dial) {
-        if (verdict.until && input.mayDelay) {
-          await event('delayed', verdict.reason, verdict.until);
-          deps.metrics?.dialsDelayed.inc({ campaign: input.campaign, rule: verdict.rule });
-          return {
-            kind: 'delayed',
-            until: verdict.until.toISOString(),
-            rule: verdict.rule,
-            reason: verdict.reason,
-          };
-        }
-        const retryAt = new Date(deps.clock().getTime() + NOT_DIALED_RETRY_MS);
-        await event('skipped', `${verdict.reason}; not dialed, tried again at ${retryAt.toISOString()}`);
-        return finalBeforeCreate(input, {
-          notDialed: { rule: verdict.rule, reason: verdict.reason, retryAt: retryAt.toISOString() },
-        });
-      }
+      const free = verdict.dial ? checkNumberFree(holder, deps.clock()) : verdict;
+      if (!free.dial) return holdBack(input, free, attempt.liveNumber !== null);
+      if (holder) await releaseStaleHold(e164, deps.clock(), log);
 
       const backoff = deps.tooManyRequestsBackoffMs ?? TOO_MANY_REQUESTS_BACKOFF_MS;
       let call: CallInfo | undefined;
@@ -324,13 +455,13 @@ export const callActivities = (deps: Deps) => {
           deps.metrics?.lateness.observe({ campaign: input.campaign }, Math.max(0, late));
         }
         // a try that retries must know a create may have been sent (so it looks before it creates)
-        const marked = await db
-          .update(callAttempts)
-          .set({ createRequestedAt: requestedAt, workerIdentity: deps.workerIdentity ?? null })
-          .where(attemptWhere(input))
-          .returning({ at: callAttempts.createRequestedAt });
-        if (marked[0]?.at?.getTime() !== requestedAt.getTime()) {
-          throw new Error('the attempt’s row did not take the time of its create; nothing was sent');
+        const callTimeoutMs = input.callTimeoutMs ?? DEFAULT_CAMPAIGN_OPTIONS.callTimeoutMs;
+        if ((await markCreateRequested(input, e164, requestedAt, callTimeoutMs)) === 'number-busy') {
+          // another placing step took the number between our check and our mark
+          const busy = checkNumberFree(await holderOf(e164), deps.clock());
+          if (busy.dial)
+            throw new Error('the number was taken by another attempt and let go since; trying again');
+          return holdBack(input, busy, false);
         }
         try {
           call = await deps.calls.create({
@@ -441,7 +572,7 @@ export const callActivities = (deps: Deps) => {
           .where(eq(contacts.id, input.contactId));
         await tx
           .update(callAttempts)
-          .set({ facts, lastState: state, placed, endedAt: now, recordedAt: now })
+          .set({ facts, lastState: state, placed, endedAt: now, recordedAt: now, liveNumber: null })
           .where(attemptWhere(input));
         // preview mode: the agent who took the attempt and was never bridged (no answer, a
         // machine) is free again; one on the call goes to wrap-up through the <Dial> action

@@ -52,7 +52,7 @@ export interface PastAttempt {
   abandonedAt: Date | null;
 }
 
-export type DialCheckRule = 'window' | 'per-day' | 'per-24h' | 'min-gap' | 'after-abandon';
+export type DialCheckRule = 'window' | 'per-day' | 'per-24h' | 'min-gap' | 'after-abandon' | 'number-busy';
 
 export type DialVerdict =
   | { dial: true }
@@ -161,4 +161,40 @@ function holdBack(
     };
   }
   return null;
+}
+
+/**
+ * How soon an attempt held back because its number is in another attempt's call looks again. A
+ * call's end is not known in advance; most calls take under a minute, and each look costs the
+ * contact's workflow a timer and a placing step.
+ */
+export const NUMBER_BUSY_RETRY_MS = 15_000;
+/** A number's hold outlives the campaign's call timeout by this much (the create, the hang-up, the write). */
+export const LIVE_HOLD_MARGIN_MS = 5 * 60_000;
+
+/** The attempt that holds a number (call_attempts.live_number): it may be in a call now. */
+export interface NumberHolder {
+  campaign: string;
+  contactId: number;
+  attemptNo: number;
+  /** After this the hold is stale: a crash or a terminated workflow left it behind. */
+  liveUntil: Date;
+}
+
+/**
+ * Invariant 9 (campaign-semantics.md §9): a person is never in two calls from the dialer at once.
+ * An attempt whose number another attempt holds waits, like one the calling window holds back,
+ * and looks again a short while later; a stale hold does not count (the placing step frees it).
+ */
+export function checkNumberFree(holder: NumberHolder | null, now: Date): DialVerdict {
+  if (holder === null || holder.liveUntil.getTime() <= now.getTime()) return { dial: true };
+  const until = new Date(now.getTime() + NUMBER_BUSY_RETRY_MS);
+  return {
+    dial: false,
+    until,
+    rule: 'number-busy',
+    reason:
+      `the number is in a call for contact ${holder.contactId} of campaign "${holder.campaign}" ` +
+      `(attempt ${holder.attemptNo}); one call per number at a time, looked at again at ${fmt(until)}`,
+  };
 }

@@ -223,6 +223,8 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
       dueAt,
       machineDetection: input.settings.machineDetection ?? 'off',
       ...(checks ? { mayDelay: true } : {}),
+      // how long the attempt may hold its number (invariant 9) if it never ends
+      callTimeoutMs: input.callTimeoutMs,
     });
     if (placed.kind !== 'delayed') break;
     // Held back by the calling window or a cap (nothing was sent): the line goes back, and the
