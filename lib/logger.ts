@@ -2,7 +2,8 @@ import pino from 'pino';
 
 /**
  * Structured JSON logs. Secrets and full phone numbers never reach them: the redact paths
- * cover the fields where they could appear, and phone numbers are logged through maskPhone().
+ * cover the fields where they could appear, phone numbers are logged through maskPhone(), and
+ * request URLs through redactUrl() (no query string, numbers in the path masked).
  */
 export function createLogger(level: string, name = 'dialer'): pino.Logger {
   return pino(
@@ -13,6 +14,8 @@ export function createLogger(level: string, name = 'dialer'): pino.Logger {
         paths: [
           'authToken',
           '*.authToken',
+          'apiToken',
+          '*.apiToken',
           'password',
           '*.password',
           'headers.authorization',
@@ -21,10 +24,45 @@ export function createLogger(level: string, name = 'dialer'): pino.Logger {
         ],
         censor: '[redacted]',
       },
+      serializers: logSerializers,
     },
     // stderr: a command's stdout stays for its output (e.g. --json)
     pino.destination({ fd: 2, sync: true }),
   );
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/** What a request log line says of a request: never its query string, headers or body. */
+function requestForLog(req: LoggedRequest) {
+  return {
+    method: req.method,
+    url: req.url === undefined ? undefined : redactUrl(req.url),
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
+/** Fastify's request logs (`incoming request`) use these: its own log the full URL. */
+export const logSerializers = { req: requestForLog };
+
+// +15005550177 or %2B15005550177 as a path segment (an agent's endpoint); contact ids stay
+const PHONE_IN_PATH = /(\+|%2B)\d{6,15}(?=\/|$)/gi;
+
+/**
+ * A request URL fit for a log: the query string (a `?token=` sent by mistake, a Twilio callback's
+ * agent number) replaced by `?[redacted]`, and phone numbers in the path masked like contacts'.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const masked = path.replace(PHONE_IN_PATH, (m) => maskPhone(decodeURIComponent(m)));
+  return q < 0 ? masked : `${masked}?[redacted]`;
 }
 
 /** +4930123456789 → +49301*****89: enough to tell numbers apart in a log, not to dial them. */

@@ -4,26 +4,30 @@ import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../lib/
 import { decidePreview, nextPreview } from '../lib/preview';
 import { parseDuration } from '../client/parse';
 import { OperationError } from '../lib/contact-operations';
-import { type CrmDeps, registerCrmRoutes } from './crm-routes';
 import { sameSecret } from '../lib/secrets';
+import { unavailableDependency } from '../lib/unavailable';
+import { type CrmDeps, registerCrmRoutes } from './crm-routes';
+import {
+  type AjvError,
+  isProblem,
+  operationProblem,
+  PROBLEM_MEDIA_TYPE,
+  problem,
+  problemSchema,
+  sendProblem,
+  validationProblem,
+} from './problem';
 
 /**
  * The dialer's HTTP API under /api, for CRMs and other systems: every request carries
  * `Authorization: Bearer <DIALER_API_TOKEN>`; every body is checked against its JSON schema and
- * a bad one is refused with 400 naming the field, before anything changes.
+ * a bad one is refused with 400 naming the field, before anything changes. Every error, whatever
+ * its status, is an RFC 9457 problem document (server/problem.ts).
  */
 export interface ApiDeps extends CrmDeps {
   /** DIALER_API_TOKEN; without it the API answers 503. */
   apiToken?: string;
 }
-
-const STATUS_CODES = {
-  'not-found': 404,
-  invalid: 400,
-  conflict: 409,
-  unprocessable: 422,
-  unavailable: 503,
-} as const;
 
 const agentSchema = {
   type: 'object',
@@ -37,6 +41,92 @@ const agentSchema = {
   },
 } as const;
 
+/** How long a client should wait before retrying a request refused because a dependency is down. */
+const RETRY_AFTER_S = 5;
+
+/** `Authorization: Bearer <token>`; the scheme in any case (RFC 9110 §11.1), compared in constant time. */
+async function authenticate(deps: ApiDeps, req: FastifyRequest, reply: FastifyReply) {
+  if (!deps.apiToken) {
+    return sendProblem(reply, problem(503, 'The API is disabled: set DIALER_API_TOKEN on the server.'));
+  }
+  const m = /^bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
+  if (!m?.[1] || !sameSecret(m[1], deps.apiToken)) {
+    reply.header('WWW-Authenticate', 'Bearer realm="dialer"');
+    return sendProblem(reply, problem(401, 'Missing or wrong bearer token.'));
+  }
+}
+
+/** Every error of the API as a problem document; a dependency down is 503 with Retry-After. */
+function handleApiError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof OperationError) {
+    const p = operationProblem(err);
+    return sendProblem(reply, p, p.status === 503 ? RETRY_AFTER_S : undefined);
+  }
+  const e = err as {
+    validation?: AjvError[];
+    validationContext?: string;
+    message?: string;
+    statusCode?: number;
+  };
+  if (Array.isArray(e.validation)) {
+    return sendProblem(
+      reply,
+      validationProblem(e.validation, e.validationContext, `Bad request: ${e.message}`),
+    );
+  }
+  // fastify's own refusals (413 body too large, 415, 400 bad JSON): their messages hold no secrets
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return sendProblem(reply, problem(e.statusCode, e.message ?? 'Bad request'));
+  }
+  const down = unavailableDependency(err);
+  if (down) {
+    req.log.warn({ err }, `API request refused: ${down} unavailable`);
+    const what = down === 'database' ? 'The database' : 'Temporal';
+    return sendProblem(
+      reply,
+      problem(503, `${what} is unavailable or too slow; try again shortly.`),
+      RETRY_AFTER_S,
+    );
+  }
+  req.log.error({ err }, 'API request failed');
+  return sendProblem(reply, problem(500, 'Internal error; see the server log.'));
+}
+
+const problemResponse = (description: string) => ({
+  description,
+  content: { [PROBLEM_MEDIA_TYPE]: { schema: problemSchema } },
+});
+
+/**
+ * Every route of the API documents and serializes its errors as problem documents: each 4xx/5xx
+ * response schema a route declares is replaced, and 400, 401 and 503 are added to all. A body a
+ * route sends itself in the old `{ error }` shape is turned into a problem before it leaves.
+ */
+function registerProblemResponses(api: FastifyInstance) {
+  api.addHook('onRoute', (route) => {
+    const schema = (route.schema ?? {}) as { response?: Record<string, unknown>; hide?: boolean };
+    const response: Record<string, unknown> = {};
+    for (const [code, s] of Object.entries(schema.response ?? {})) {
+      const desc = (s as { description?: string }).description;
+      response[code] = Number(code) >= 400 ? problemResponse(desc ?? 'problem details') : s;
+    }
+    response['400'] ??= problemResponse('bad input: the field is named');
+    response['401'] = problemResponse('missing or wrong bearer token');
+    response['503'] = problemResponse('a dependency is down or slow (Retry-After), or the API is disabled');
+    route.schema = { ...schema, response };
+  });
+  api.addHook('preSerialization', async (req, reply, payload: unknown) => {
+    if (reply.statusCode < 400 || isProblem(payload)) return payload;
+    const old = payload as { error?: unknown; problems?: { index?: number; message?: string }[] } | null;
+    const errors = old?.problems?.map((p) => ({
+      detail: String(p.message),
+      ...(p.index !== undefined ? { field: `/contacts/${p.index}` } : {}),
+    }));
+    reply.type(PROBLEM_MEDIA_TYPE);
+    return problem(reply.statusCode, String(old?.error ?? 'Request failed'), errors ? { errors } : {});
+  });
+}
+
 const endpointParam = {
   type: 'object',
   required: ['endpoint'],
@@ -46,30 +136,15 @@ const endpointParam = {
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   await app.register(
     async (api) => {
-      api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-        if (!deps.apiToken) {
-          return reply.code(503).send({ error: 'The API is disabled: set DIALER_API_TOKEN on the server.' });
-        }
-        const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-        if (!m?.[1] || !sameSecret(m[1], deps.apiToken)) {
-          reply.header('WWW-Authenticate', 'Bearer realm="dialer"');
-          return reply.code(401).send({ error: 'Missing or wrong bearer token.' });
-        }
-      });
-      api.setErrorHandler((err: unknown, req, reply) => {
-        if (err instanceof OperationError)
-          return reply.code(STATUS_CODES[err.kind]).send({ error: err.message });
-        const e = err as {
-          validation?: unknown;
-          validationContext?: string;
-          message?: string;
-          statusCode?: number;
-        };
-        if (e.validation) return reply.code(400).send({ error: `Bad request: ${e.message}` });
-        if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message });
-        req.log.error({ err }, 'API request failed');
-        return reply.code(500).send({ error: 'Internal error; see the server log.' });
-      });
+      registerProblemResponses(api);
+      api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) =>
+        authenticate(deps, req, reply),
+      );
+      api.setErrorHandler(handleApiError);
+      // an unknown /api path is answered after the token check (onRequest above): 401 without it
+      api.setNotFoundHandler((req, reply) =>
+        sendProblem(reply, problem(404, `No route ${req.method} ${req.routeOptions.url ?? 'here'}`)),
+      );
 
       registerCrmRoutes(api, deps);
 

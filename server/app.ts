@@ -3,6 +3,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pino from 'pino';
+import { logSerializers, redactUrl } from '../lib/logger';
+import { DatabaseTimeoutError, withTimeout } from '../lib/unavailable';
 import { registerApi } from './api';
 import { registerTwilioWebhooks, type WebhookDeps } from './twilio-webhooks';
 
@@ -19,28 +21,21 @@ export type ServerDeps = WebhookDeps & {
 /** The HTTP server: Twilio's webhooks and the HTTP API under /api. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    // request lines without query strings and with numbers masked, whichever logger was given
+    loggerInstance: deps.logger.child({}, { serializers: logSerializers }) as FastifyBaseLogger,
     // refuse unknown fields instead of dropping them silently
     ajv: { customOptions: { removeAdditional: false } },
   });
   await app.register(formbody);
   app.get('/health', async (_req, reply) => {
-    const checks: Record<string, string> = {};
-    try {
-      await deps.db.sql`select 1`;
-      checks.database = 'ok';
-    } catch (err) {
-      checks.database = String(err);
-    }
-    try {
-      await deps.temporal.workflowService.getSystemInfo({});
-      checks.temporal = 'ok';
-    } catch (err) {
-      checks.temporal = String(err);
-    }
-    const ok = Object.values(checks).every((v) => v === 'ok');
+    const checks = await healthChecks(deps);
+    const ok = checks.database === 'ok' && checks.temporal === 'ok';
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
   });
+  // Fastify's own 404 echoes the URL (a ?token= sent by mistake) in its body and its log line
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: `No route ${req.method} ${redactUrl(req.url)}` }),
+  );
   registerTwilioWebhooks(app, deps);
   await app.register(swagger, {
     openapi: {
@@ -65,4 +60,38 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     apiToken: deps.apiToken,
   });
   return app;
+}
+
+/** Each check's deadline: both run at once, so /health answers within about 1.5 s (under 2 s). */
+const HEALTH_CHECK_MS = 1500;
+
+/**
+ * ok or down per dependency, each within its deadline. The reason a check failed (hosts, ports,
+ * driver messages) goes to the log only, never into the answer.
+ */
+async function healthChecks(deps: ServerDeps): Promise<{ database: 'ok' | 'down'; temporal: 'ok' | 'down' }> {
+  const check = async (name: string, probe: () => Promise<unknown>) => {
+    try {
+      await probe();
+      return 'ok' as const;
+    } catch (err) {
+      deps.logger.warn({ err }, `health check: ${name} down`);
+      return 'down' as const;
+    }
+  };
+  const [database, temporal] = await Promise.all([
+    check('database', () =>
+      withTimeout(
+        deps.db.sql`select 1`,
+        HEALTH_CHECK_MS,
+        () => new DatabaseTimeoutError(`select 1 did not answer within ${HEALTH_CHECK_MS} ms`),
+      ),
+    ),
+    check('temporal', () =>
+      deps.temporal.connection.withDeadline(Date.now() + HEALTH_CHECK_MS, () =>
+        deps.temporal.workflowService.getSystemInfo({}),
+      ),
+    ),
+  ]);
+  return { database, temporal };
 }

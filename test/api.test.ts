@@ -100,7 +100,7 @@ describe('HTTP API: agents', { timeout: 120_000 }, () => {
     for (const [what, p, body, status, message] of cases) {
       const r = await call('PUT', p, body);
       assert.equal(r.status, status, `${what}: ${JSON.stringify(r.json)}`);
-      assert.match(String(r.json.error), message, what);
+      assert.match(String(r.json.detail), message, what);
     }
     assert.deepEqual(await row(endpoint), { status: 'available', campaign_name: campaign, name: null });
     assert.equal(await row('alice'), undefined);
@@ -124,7 +124,7 @@ describe('HTTP API: agents', { timeout: 120_000 }, () => {
         headers: { authorization: 'Bearer x' },
       });
       assert.equal(r.statusCode, 503);
-      assert.match(r.json<{ error: string }>().error, /DIALER_API_TOKEN/);
+      assert.match(r.json<{ detail: string }>().detail, /DIALER_API_TOKEN/);
     } finally {
       await app.close();
     }

@@ -146,7 +146,7 @@ describe('campaign life cycle: open until stopped, idempotent control', { timeou
       );
       const viaApi = await api('POST', `/api/campaigns/${name}/${what}`);
       assert.equal(viaApi.status, 409, JSON.stringify(viaApi.json));
-      assert.match(String(viaApi.json.error), /is stopping/);
+      assert.match(String(viaApi.json.detail), /is stopping/);
     }
     const again = await cli('campaign', 'stop', name);
     assert.equal(again.code, 0, again.stderr);
@@ -206,7 +206,7 @@ describe('campaign life cycle: open until stopped, idempotent control', { timeou
     }
     const unknown = await api('POST', `/api/campaigns/${uid('life-ghost')}/stop`);
     assert.equal(unknown.status, 404);
-    assert.match(String(unknown.json.error), /Unknown campaign/);
+    assert.match(String(unknown.json.detail), /Unknown campaign/);
 
     // the OpenAPI document says so too
     type Op = { responses: Record<string, unknown>; requestBody?: unknown };
@@ -215,7 +215,8 @@ describe('campaign life cycle: open until stopped, idempotent control', { timeou
     };
     for (const what of ['stop', 'pause', 'resume']) {
       const codes = Object.keys(doc.paths[`/api/campaigns/{name}/${what}`]!.post.responses).sort();
-      assert.deepEqual(codes, ['200', '202', '404', '409'], what);
+      // 400, 401 and 503 are every API route's (problem documents)
+      assert.deepEqual(codes, ['200', '202', '400', '401', '404', '409', '503'], what);
     }
     assert.match(JSON.stringify(doc.paths['/api/campaigns/{name}/start']!.post.requestBody), /untilEmpty/);
   });

@@ -132,7 +132,7 @@ describe('CRM redials pushed to a running campaign (§8)', { timeout: 180_000 },
       body: JSON.stringify({ at: 'now' }),
     });
     assert.equal(res.status, 409);
-    assert.match(((await res.json()) as { error: string }).error, /refused: it has had 2 of 2 attempts/);
+    assert.match(((await res.json()) as { detail: string }).detail, /refused: it has had 2 of 2 attempts/);
     assert.equal((await runCli(['campaign', 'stop', name, '--wait'], stack.env)).code, 0);
   });
 
