@@ -52,11 +52,55 @@ export type CampaignSignal = 'pause' | 'resume' | 'stop' | 'refill';
 export async function requireCampaign(db: Database, name: string) {
   const [row] = await db.db.select().from(campaigns).where(eq(campaigns.name, name));
   if (!row) {
+    const near = await nearName(db, name);
     throw new OperationError(
       'not-found',
-      `Unknown campaign "${name}". Create it with \`dialer campaign create ${name} --caller-id …\`.`,
+      near !== undefined
+        ? `Unknown campaign "${name}" (names match exactly: did you mean "${near}"?)`
+        : `Unknown campaign "${name}". Create it with \`dialer campaign create ${name} --caller-id …\`.`,
     );
   }
+  return row;
+}
+
+/** The campaign whose name is this one but for case and surrounding spaces, if any. */
+async function nearName(db: Database, name: string): Promise<string | undefined> {
+  const [row] = await db.sql<{ name: string }[]>`
+    select name from campaigns where lower(btrim(name)) = lower(btrim(${name})) limit 1`;
+  return row?.name;
+}
+
+/**
+ * Creates a campaign. Its name is stored trimmed; a name that differs from an existing one only by
+ * case or surrounding spaces ("trail " and "trail", "PROBE1" and "probe1") is refused, naming the
+ * existing campaign: two such campaigns would be one to an operator and two to the contract's
+ * exact match. The unique index on lower(btrim(name)) makes this hold under races.
+ */
+export async function createCampaign(
+  db: Database,
+  values: typeof campaigns.$inferInsert,
+): Promise<CampaignRow> {
+  const name = values.name.trim();
+  if (!name) throw new OperationError('invalid', 'A campaign needs a name', 'name');
+  const clash = async () => {
+    const near = await nearName(db, name);
+    if (near === undefined) return;
+    throw new OperationError(
+      'conflict',
+      near === name
+        ? `A campaign named "${name}" already exists.`
+        : `"${name}" differs from the existing campaign "${near}" only by case or spaces: use "${near}", or another name.`,
+      'name',
+    );
+  };
+  await clash();
+  const [row] = await db.db
+    .insert(campaigns)
+    .values({ ...values, name })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) await clash(); // created meanwhile by someone else
+  if (!row) throw new OperationError('conflict', `A campaign named "${name}" already exists.`, 'name');
   return row;
 }
 

@@ -19,7 +19,7 @@ export class CsvError extends Error {
 
 /**
  * Reads a CSV file with a header row, record by record (large files stream). Header names are
- * trimmed and lower-cased; `required` columns must be present, and no column may be unknown
+ * trimmed and lower-cased and no two may be the same; `required` columns must be present, and no column may be unknown
  * unless `allowUnknown`. A problem with the header or the file throws a `CsvError`; a record
  * with the wrong number of fields, or a quote that is never closed, comes back as a record with
  * an `error` and its start line, so the caller can name every bad line and go on.
@@ -49,6 +49,10 @@ export async function* readCsv(
       skip_records_with_error: true,
       columns: (header: string[]) => {
         const names = header.map((h) => h.trim().toLowerCase());
+        // csv-parse would keep the last of two same-named columns and drop the other silently
+        const twice = names.filter((n, i) => n !== '' && names.indexOf(n) !== i);
+        if (twice.length)
+          throw new CsvError(`${file}: the header has the column ${[...new Set(twice)].join(', ')} twice`);
         const missing = columns.required.filter((c) => !names.includes(c));
         if (missing.length) throw new CsvError(`${file}: the header has no column ${missing.join(', ')}`);
         const unknown = names.filter((n) => !known.has(n));

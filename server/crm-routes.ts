@@ -10,7 +10,9 @@ import {
   startCampaign,
 } from '../lib/campaign-operations';
 import { contactEvents } from '../lib/contact-events';
-import { checkContactFields } from '../lib/contact-import';
+import { registerIdempotency } from './idempotency';
+import { type AddContactsRequest, addContacts } from '../lib/contact-import';
+import { DATA_MAX_BYTES, DATA_MAX_DEPTH, NAME_MAX } from '../lib/contact-fields';
 import {
   OperationError,
   parseTime,
@@ -32,7 +34,12 @@ export interface CrmDeps {
   defaultRegion: string;
 }
 
-const id = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
+/** A contact id: a bigint in the table, but one JavaScript holds exactly (20 digits would be a 500). */
+const id = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
+} as const;
 const campaignName = {
   type: 'object',
   required: ['name'],
@@ -47,42 +54,47 @@ const error = { type: 'object', properties: { error: { type: 'string' } } } as c
 /** The state in which each control command has nothing to do (§5a). */
 const ALREADY = { pause: 'paused', resume: 'running', stop: 'stopping' } as const;
 
-const API_FIELDS = { phone: 'phoneNumber', timeZone: 'timeZone', redialTime: 'redialTime' };
+/** Longer is a typing mistake (and a hold past year 2200 would not fit a timestamp). */
+const MAX_DURATION_MS = 366 * 86_400_000;
 
 function durationMs(text: string | undefined, field: string): number | undefined {
   if (text === undefined) return undefined;
+  let ms: number;
   try {
-    return parseDuration(text);
+    ms = parseDuration(text);
   } catch (err) {
-    throw new OperationError('invalid', `${field}: ${(err as Error).message}`);
+    throw new OperationError('invalid', `${field}: ${(err as Error).message}`, `/${field}`);
   }
-}
-
-interface NewContact {
-  phoneNumber: string;
-  name?: string;
-  timeZone?: string;
-  redialTime?: string;
-  data?: Record<string, unknown>;
+  if (!(ms <= MAX_DURATION_MS))
+    throw new OperationError('invalid', `${field}: "${text}" is longer than a year`, `/${field}`);
+  return ms;
 }
 
 export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
   const ops = { sql: deps.db.sql, temporal: deps.temporal };
   const campaignDeps = { db: deps.db, temporal: async () => deps.temporal, taskQueue: deps.taskQueue };
+  // first, so that its hooks run for every POST of the scope (the agents' routes too)
+  registerIdempotency(api, deps.db.sql);
 
-  api.post<{ Body: { campaign: string; contacts: NewContact[] } }>(
+  api.post<{ Body: AddContactsRequest }>(
     '/contacts',
     {
       schema: {
         summary:
           'Add contacts to a campaign (all or nothing); a running campaign sees them within about a second',
+        description:
+          'A number the campaign already has, or one given twice, is refused (409, naming the contact) unless allowDuplicateNumber. Send an Idempotency-Key to retry safely.',
         tags: ['contacts'],
         body: {
           type: 'object',
           required: ['campaign', 'contacts'],
           additionalProperties: false,
           properties: {
-            campaign: { type: 'string' },
+            campaign: { type: 'string', minLength: 1, maxLength: 200 },
+            allowDuplicateNumber: {
+              type: 'boolean',
+              description: 'add numbers the campaign already has (e.g. a household phone)',
+            },
             contacts: {
               type: 'array',
               minItems: 1,
@@ -92,79 +104,36 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
                 required: ['phoneNumber'],
                 additionalProperties: false,
                 properties: {
-                  phoneNumber: { type: 'string' },
-                  name: { type: 'string' },
-                  timeZone: { type: 'string', description: 'IANA, e.g. Europe/Berlin' },
+                  phoneNumber: {
+                    type: 'string',
+                    maxLength: 64,
+                    description: 'E.164, or national for the server’s region; no extension',
+                  },
+                  name: { type: 'string', maxLength: NAME_MAX },
+                  timeZone: { type: 'string', maxLength: 64, description: 'IANA, e.g. Europe/Berlin' },
                   redialTime: time,
-                  data: { type: 'object', additionalProperties: true },
+                  data: {
+                    type: 'object',
+                    additionalProperties: true,
+                    description: `at most ${DATA_MAX_BYTES} bytes as JSON and ${DATA_MAX_DEPTH} levels deep`,
+                  },
                 },
               },
             },
           },
         },
         response: {
-          201: {
-            type: 'object',
-            properties: {
-              ids: { type: 'array', items: { type: 'integer' } },
-            },
-          },
-          400: {
-            type: 'object',
-            properties: {
-              error: { type: 'string' },
-              problems: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: { index: { type: 'integer' }, message: { type: 'string' } },
-                },
-              },
-            },
-          },
+          201: { type: 'object', properties: { ids: { type: 'array', items: { type: 'integer' } } } },
+          400: error,
           404: error,
+          409: error,
         },
       },
     },
-    async (req, reply) => {
-      const { campaign } = req.body;
-      const [exists] = await deps.db.sql`select 1 from campaigns where name = ${campaign}`;
-      if (!exists) throw new OperationError('not-found', `Unknown campaign "${campaign}"`);
-      const problems: { index: number; message: string }[] = [];
-      const rows = req.body.contacts.map((c, index) => {
-        const {
-          phone,
-          redial,
-          problems: found,
-        } = checkContactFields(
-          { phone: c.phoneNumber, timeZone: c.timeZone, redialTime: c.redialTime },
-          API_FIELDS,
-          deps.defaultRegion,
-        );
-        problems.push(...found.map((message) => ({ index, message })));
-        return {
-          campaign_name: campaign,
-          phone_number: phone ?? '',
-          name: c.name ?? null,
-          time_zone: c.timeZone ?? null,
-          redial_time: redial,
-          contact_successful: redial ? 2 : 0,
-          data: deps.db.sql.json((c.data ?? {}) as never),
-        };
-      });
-      if (problems.length) {
-        return reply
-          .code(400)
-          .send({ error: `${problems.length} problem(s) in contacts; nothing was added`, problems });
-      }
-      const inserted = await deps.db.sql<
-        { id: string }[]
-      >`insert into contacts ${deps.db.sql(rows)} returning id`;
-      // No refill signal here: the rows are written, and the contacts trigger (migration 0010)
-      // tells a running campaign within about a second. Awaiting Temporal would make a written
-      // POST hang or fail while Temporal is slow or down, and the CRM's retry would duplicate it.
-      return reply.code(201).send({ ids: inserted.map((r) => Number(r.id)) });
-    },
+    // No refill signal here: the rows are written, and the contacts trigger (migration 0010)
+    // tells a running campaign within about a second. Awaiting Temporal would make a written
+    // POST hang or fail while Temporal is slow or down, and the CRM's retry would duplicate it.
+    async (req, reply) => reply.code(201).send(await addContacts(deps.db.sql, req.body, deps.defaultRegion)),
   );
 
   api.get<{ Params: { id: number } }>(
@@ -296,7 +265,7 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
               deprecated: true,
               description: 'accepted and ignored: a campaign stays open until paused or stopped by default',
             },
-            maxHistory: { type: 'integer', minimum: 50 },
+            maxHistory: { type: 'integer', minimum: 50, maximum: 50_000 },
           },
         },
         response: {

@@ -1,10 +1,10 @@
 import { type Command, Option } from 'commander';
-import { campaigns } from '../../db/schema';
 import {
   type CampaignDeps,
   type CampaignStatusReport,
   type CampaignChanges,
   campaignStatus,
+  createCampaign,
   listCampaigns,
   requireCampaign,
   signalCampaign,
@@ -264,31 +264,25 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       if (o.amd === 'message' && !o.machineMessage)
         throw new UserError('--amd message needs --machine-message <text>');
       const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, o.retry, o.final);
-      const [row] = await ctx()
-        .db()
-        .db.insert(campaigns)
-        .values({
-          name,
-          callerId: o.callerId,
-          maxAttempts: o.maxAttempts,
-          lines: o.lines,
-          callsPerSecond: o.callsPerSecond,
-          ringTimeoutSeconds: o.ringTimeout,
-          retryRules,
-          ...(o.message ? { message: o.message } : {}),
-          machineDetection: o.amd,
-          transferTimeoutSeconds: o.transferTimeout,
-          wrapUpSeconds: o.wrapUp,
-          ...(o.machineMessage ? { machineMessage: o.machineMessage } : {}),
-          ...ruleChanges(o),
-        })
-        .onConflictDoNothing({ target: campaigns.name })
-        .returning();
-      if (!row) throw new UserError(`A campaign named "${name}" already exists.`);
+      const row = await createCampaign(ctx().db(), {
+        name,
+        callerId: o.callerId,
+        maxAttempts: o.maxAttempts,
+        lines: o.lines,
+        callsPerSecond: o.callsPerSecond,
+        ringTimeoutSeconds: o.ringTimeout,
+        retryRules,
+        ...(o.message ? { message: o.message } : {}),
+        machineDetection: o.amd,
+        transferTimeoutSeconds: o.transferTimeout,
+        wrapUpSeconds: o.wrapUp,
+        ...(o.machineMessage ? { machineMessage: o.machineMessage } : {}),
+        ...ruleChanges(o),
+      });
       if (o.json) console.log(JSON.stringify(row, null, 2));
       else
         console.log(
-          `created campaign ${name} (max attempts ${row.maxAttempts}, lines ${row.lines}, caller id ${row.callerId})`,
+          `created campaign ${row.name} (max attempts ${row.maxAttempts}, lines ${row.lines}, caller id ${row.callerId})`,
         );
     });
 
