@@ -1,6 +1,11 @@
-import { Client, Connection } from '@temporalio/client';
-import { connectDatabase, type Database } from '../db/client';
+import { Client, type Connection } from '@temporalio/client';
+import { CLI_DEADLINES, connectDatabase, type Database } from '../db/client';
 import { config, type Config } from '../lib/config';
+import { maskUrlPassword } from '../lib/secrets';
+import { connectTemporal } from '../lib/temporal-connection';
+
+/** A command's Temporal calls (start, signal, query) give up after this; long polls (--wait) after 70 s each. */
+const CLI_CALL_MS = 10_000;
 
 /** What a command needs, opened lazily and closed once at the end of the process. */
 export class CommandContext {
@@ -11,20 +16,18 @@ export class CommandContext {
   constructor(readonly cfg: Config = config()) {}
 
   db(): Database {
-    this.database ??= connectDatabase(this.cfg.databaseUrl, { max: 2 });
+    this.database ??= connectDatabase(this.cfg.databaseUrl, { max: 2, deadlines: CLI_DEADLINES });
     return this.database;
   }
 
   async temporal(): Promise<Client> {
     if (!this.client) {
       try {
-        this.connection = await Connection.connect({
-          address: this.cfg.temporal.address,
-          connectTimeout: 5000,
-        });
+        // every call has a deadline: a frozen server fails a command instead of hanging it
+        this.connection = await connectTemporal(this.cfg.temporal.address, { callMs: CLI_CALL_MS });
       } catch (err) {
         throw new UserError(
-          `Cannot reach Temporal at ${this.cfg.temporal.address} (${(err as Error).message}). ` +
+          `Cannot reach Temporal at ${maskUrlPassword(this.cfg.temporal.address)} (${(err as Error).message}). ` +
             'Start one with `npm run --silent dialer -- dev` or `dialer temporal start`, or set TEMPORAL_ADDRESS.',
         );
       }

@@ -23,18 +23,40 @@ export interface Database {
  */
 export const WORKER_APPLICATION_NAME = 'campaign-dialer-worker';
 
+/**
+ * Deadlines for the connections of the server and the CLI (not the workers': an activity has its
+ * own timeouts, and a slow statement there is retried, not refused). A database that does not
+ * accept a connection within connectTimeoutS, or a statement that runs longer than
+ * statementTimeoutMs (a lock held by someone else, a runaway query), fails instead of hanging a
+ * request: the API answers 503 with Retry-After, a command says what did not answer.
+ */
+export interface DatabaseDeadlines {
+  connectTimeoutS: number;
+  statementTimeoutMs: number;
+}
+
+/** The HTTP server's: a request fails fast, its client retries. */
+export const SERVER_DEADLINES: DatabaseDeadlines = { connectTimeoutS: 5, statementTimeoutMs: 10_000 };
+/** The CLI's: an import or export of a large file may run one long statement. */
+export const CLI_DEADLINES: DatabaseDeadlines = { connectTimeoutS: 10, statementTimeoutMs: 300_000 };
+
 export function connectDatabase(
   url: string,
   opts: {
     max?: number;
     /** PostgreSQL's application_name for these connections (default postgres.js's). */
     applicationName?: string;
+    deadlines?: DatabaseDeadlines;
   } = {},
 ): Database {
   const max = opts.max ?? 10;
+  const connection: Record<string, string | number> = {};
+  if (opts.applicationName) connection.application_name = opts.applicationName;
+  if (opts.deadlines) connection.statement_timeout = opts.deadlines.statementTimeoutMs;
   const options = {
     onnotice: () => undefined,
-    ...(opts.applicationName ? { connection: { application_name: opts.applicationName } } : {}),
+    ...(Object.keys(connection).length ? { connection } : {}),
+    ...(opts.deadlines ? { connect_timeout: opts.deadlines.connectTimeoutS } : {}),
   };
   const sql = postgres(url, { ...options, max: Math.max(1, Math.ceil(max / 2)) });
   const builderClient = postgres(url, { ...options, max });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../workflows/shared';
+import { connectTemporal } from './temporal-connection';
 
 /** The newest Temporal CLI release that `go install` accepts (it embeds server 1.29.1 and the UI). */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -182,7 +183,7 @@ const INDEXED_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
  * persistent namespace exists, and a server we did not start has never seen them.
  */
 export async function registerSearchAttributes(address: string, namespace: string): Promise<string[]> {
-  const conn = await Connection.connect({ address });
+  const conn = await connectTemporal(address, { callMs: 10_000 });
   try {
     const existing = await conn.operatorService.listSearchAttributes({ namespace });
     const known = new Set(Object.keys(existing.customAttributes ?? {}));

@@ -1,14 +1,16 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 // Heavy modules (the worker and its native bridge, fastify, the simulator) load only in the
 // commands that need them, so `dialer campaign status` starts fast.
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { WORKER_APPLICATION_NAME, connectDatabase } from '../../db/client';
+import { SERVER_DEADLINES, WORKER_APPLICATION_NAME, connectDatabase } from '../../db/client';
 import { ensureDatabase, migrateDatabase } from '../../db/migrate';
 import { type Config, twilioCredentials } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
+import { maskUrlPassword } from '../../lib/secrets';
+import { connectTemporal } from '../../lib/temporal-connection';
 import {
   ensureTemporalCli,
   registerSearchAttributes,
@@ -209,11 +211,15 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
     });
 }
 
+/** The server's Temporal calls (a signal, a query for a campaign's status) give up after this. */
+const SERVER_TEMPORAL_CALL_MS = 4000;
+
 async function startServer(cfg: Config, publicBaseUrl: string) {
   const { buildServer } = lazy<typeof import('../../server/app')>('../../server/app');
   const creds = twilioCredentials(cfg);
-  const database = connectDatabase(cfg.databaseUrl);
-  const connection = await Connection.connect({ address: cfg.temporal.address });
+  // deadlines on every call: a request fails with 503 instead of hanging while a dependency is down
+  const database = connectDatabase(cfg.databaseUrl, { deadlines: SERVER_DEADLINES });
+  const connection = await connectTemporal(cfg.temporal.address, { callMs: SERVER_TEMPORAL_CALL_MS });
   const temporal = new Client({ connection, namespace: cfg.temporal.namespace });
   const app = await buildServer({
     temporal,
@@ -317,9 +323,8 @@ export async function startDev(
       await database.close();
     });
 
-    const db = new URL(cfg.databaseUrl);
+    const dbUrl = maskUrlPassword(cfg.databaseUrl); // postgres://user:***@host/db
     const creds = twilioCredentials(cfg);
-    if (db.password) db.password = '***';
     const uiUrl = started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : null;
     const result: DevStack = {
       cfg: { ...cfg, publicBaseUrl },
@@ -333,7 +338,7 @@ export async function startDev(
         'dialer dev is running:',
         `  Temporal          ${cfg.temporal.address}  (${started ? 'started here' : 'already running'})`,
         `  Temporal Web UI   ${started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : 'wherever the running server serves it'}`,
-        `  Database          ${db.host}${db.pathname}${cfg.embeddedDatabase ? '  (embedded PGlite; set DATABASE_URL for your own PostgreSQL)' : ''}`,
+        `  Database          ${dbUrl}${cfg.embeddedDatabase ? '  (embedded PGlite; set DATABASE_URL for your own PostgreSQL)' : ''}`,
         `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
         `  Webhook server    ${publicBaseUrl}  (GET /health)`,
         `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
@@ -342,7 +347,7 @@ export async function startDev(
         `  TEMPORAL_ADDRESS=${cfg.temporal.address}`,
         `  TEMPORAL_NAMESPACE=${cfg.temporal.namespace}`,
         `  TEMPORAL_TASK_QUEUE=${cfg.temporal.taskQueue}`,
-        `  DATABASE_URL=${cfg.embeddedDatabase ? `(unset: embedded at ${db.toString()})` : db.toString()}`,
+        `  DATABASE_URL=${cfg.embeddedDatabase ? `(unset: embedded at ${dbUrl})` : dbUrl}`,
         `  TWILIO_ACCOUNT_SID=${creds.accountSid}`,
         `  TWILIO_AUTH_TOKEN=(set, not shown)`,
         `  TWILIO_API_BASE_URL=${cfg.twilio.apiBaseUrl ?? '(unset: real Twilio)'}`,
