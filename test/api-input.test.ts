@@ -226,6 +226,11 @@ describe('strict input and duplicate numbers', { timeout: 240_000 }, () => {
     });
     assert.equal(twice.status, 409, twice.said);
     assert.match(twice.said, /\/contacts\/1\/phoneNumber.*already at \/contacts\/0 of this request/);
+    assert.deepEqual(
+      (twice.json.errors as { field: string }[]).map((e) => e.field),
+      ['/contacts/1/phoneNumber'],
+      'each problem in errors, with its field',
+    );
     assert.equal(await count(name), 1, 'nothing was added');
 
     const allowed = await post(name, { phoneNumber: phone }, { allowDuplicateNumber: true });
