@@ -305,3 +305,16 @@ test('the status view shows a pause or a stop as soon as it is asked for', () =>
   assert.equal(run.view('running').status, 'stopping');
   assert.equal(run.view('stopped').status, 'stopped');
 });
+
+test('one order: a child whose start is still on its way gets no line until it runs (a grant to it would be lost)', () => {
+  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+  waitingChild(run, contact(7, iso(now + 1000), 2), now);
+  const starting = new Set([7]);
+  assert.deepEqual(run.nextMoves(now + 2000, Infinity, true, starting).grants, [], 'not started yet');
+  assert.equal(run.inFlight.get(7)?.hasLine, false, 'no line counted for it');
+  starting.delete(7);
+  assert.deepEqual(
+    run.nextMoves(now + 2000, Infinity, true, starting).grants.map((g) => g.contactId),
+    [7],
+  );
+});

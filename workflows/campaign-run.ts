@@ -146,13 +146,14 @@ export class CampaignRun {
     now: number,
     waitingStarts = Infinity,
     oneOrder = false,
+    starting: { has(contactId: number): boolean } = new Set<number>(),
   ): { grants: LineRequest[]; starts: ToStart[] } {
     if (!oneOrder) return this.nextMovesRequestsFirst(now, waitingStarts);
     let free = this.capacity - this.linesInUse;
     const grants: LineRequest[] = [];
     const starts: ToStart[] = [];
     const startsWait = this.retryStartAt !== null && now < this.retryStartAt;
-    for (const w of this.dueWork(now)) {
+    for (const w of this.dueWork(now, starting)) {
       if (free <= 0) break;
       if (w.child) {
         w.child.hasLine = true;
@@ -182,15 +183,18 @@ export class CampaignRun {
    * Everything that may take a line now, in §5 order: children without a line whose time has come
    * (by what the campaign knows of their time, whether their request has arrived yet or not) and
    * cached contacts that are due and not still in flight. Due redials first, oldest redial_time
-   * first, then new contacts by id.
+   * first, then new contacts by id. A child whose start is still on its way (`starting`) is not
+   * granted yet: a grant signalled before the child exists would be lost, and the campaign would
+   * count a line the child never got.
    */
   dueWork(
     now: number,
+    starting: { has(contactId: number): boolean } = new Set<number>(),
   ): { child?: InFlightContact; contact?: CachedContact; at: string | null; id: number }[] {
     const asked = new Set(this.lineRequests.filter((q) => this.waitsForLine(q)).map((q) => q.contactId));
     const work: { child?: InFlightContact; contact?: CachedContact; at: string | null; id: number }[] = [];
     for (const f of this.inFlight.values()) {
-      if (!f.hasLine && (asked.has(f.contactId) || dueBy(f) <= now))
+      if (!f.hasLine && !starting.has(f.contactId) && (asked.has(f.contactId) || dueBy(f) <= now))
         work.push({ child: f, at: f.dueAt, id: f.contactId });
     }
     const nowIso = new Date(now).toISOString();

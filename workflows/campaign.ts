@@ -227,6 +227,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       Date.now(),
       background ? WAITING_STARTS_AT_ONCE - waitingStarting() : Infinity,
       crm,
+      starting,
     );
     const grantsSent = grants.map((g) =>
       signalQuietly(child(g.contactId), lineGrantSignal, { attemptNo: g.attemptNo }),
