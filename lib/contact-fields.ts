@@ -27,6 +27,30 @@ export function textProblem(value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Where in a parsed JSON value (or a params / query object) a text cannot be stored, as a JSON
+ * pointer with its reason; undefined when every key and string is fine. Iterative, so a value
+ * thousands of levels deep is walked without a deep recursion.
+ */
+export function findBadText(value: unknown): { pointer: string; problem: string } | undefined {
+  const stack: [unknown, string][] = [[value, '']];
+  while (stack.length) {
+    const [v, pointer] = stack.pop()!;
+    if (typeof v === 'string') {
+      const problem = textProblem(v);
+      if (problem) return { pointer: pointer || '/', problem };
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, child] of Object.entries(v)) {
+        const at = `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        const problem = textProblem(k);
+        if (problem) return { pointer: at, problem: `its name ${problem}` };
+        stack.push([child, at]);
+      }
+    }
+  }
+  return undefined;
+}
+
 /** The zone's canonical IANA name (`europe/berlin` → `Europe/Berlin`), or null when it is none. */
 export function canonicalZone(zone: string): string | null {
   if (zone.length > SHORT_TEXT_MAX || textProblem(zone)) return null;

@@ -241,7 +241,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
                 type: 'object',
                 additionalProperties: false,
                 properties: {
-                  contactId: { type: 'integer', minimum: 1 },
+                  contactId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
                   ...(decision === 'skip'
                     ? { reason: { type: 'string', maxLength: 500 }, hold: { type: 'string' } }
                     : {}),

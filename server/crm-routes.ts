@@ -12,7 +12,7 @@ import {
 import { contactEvents } from '../lib/contact-events';
 import { registerIdempotency } from './idempotency';
 import { type AddContactsRequest, addContacts } from '../lib/contact-import';
-import { DATA_MAX_BYTES, DATA_MAX_DEPTH, NAME_MAX } from '../lib/contact-fields';
+import { DATA_MAX_BYTES, DATA_MAX_DEPTH, NAME_MAX, findBadText } from '../lib/contact-fields';
 import {
   OperationError,
   parseTime,
@@ -70,10 +70,30 @@ function durationMs(text: string | undefined, field: string): number | undefined
   return ms;
 }
 
+/**
+ * Text PostgreSQL cannot store (NUL, half a character) anywhere in a request's body, path or query
+ * is a 400 naming where, before any route reads it: otherwise it reaches the database as a 500.
+ */
+function refuseUnstorableText(api: FastifyInstance): void {
+  api.addHook('preValidation', async (req) => {
+    for (const [where, value] of [
+      ['body', req.body],
+      ['params', req.params],
+      ['query', req.query],
+    ] as const) {
+      const bad = findBadText(value);
+      if (!bad) continue;
+      const field = where === 'body' ? bad.pointer : bad.pointer.replace(/^\//, '');
+      throw new OperationError('invalid', `${where === 'body' ? bad.pointer : field} ${bad.problem}`, field);
+    }
+  });
+}
+
 export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
   const ops = { sql: deps.db.sql, temporal: deps.temporal };
   const campaignDeps = { db: deps.db, temporal: async () => deps.temporal, taskQueue: deps.taskQueue };
-  // first, so that its hooks run for every POST of the scope (the agents' routes too)
+  // first, so that their hooks run for every route of the scope (the agents' routes too)
+  refuseUnstorableText(api);
   registerIdempotency(api, deps.db.sql);
 
   api.post<{ Body: AddContactsRequest }>(

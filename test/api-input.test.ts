@@ -168,6 +168,10 @@ describe('strict input and duplicate numbers', { timeout: 240_000 }, () => {
         `/api/campaigns/${name}/start`,
         { refillInterval: '100000000d' },
       ],
+      ['NUL in a path parameter', 'PUT', '/api/agents/client:a%00b', { name: 'x' }],
+      ['NUL in a query parameter', 'GET', '/api/agents?campaign=a%00b', undefined],
+      ['NUL in a skip reason', 'POST', '/api/agents/client:nobody/skip', { reason: 'a\u0000b' }],
+      ['a 20-digit contact id to take', 'POST', '/api/agents/client:nobody/take', { contactId: 1e20 }],
     ];
     for (const [what, method, url, body] of requests) {
       const r = await api(method, url, body);
