@@ -55,6 +55,7 @@ export const INVARIANTS = {
   'calls-match-attempts': 'the simulator saw exactly the calls the placed attempts name (§9.2, telephony §1)',
   'two-calls-one-attempt': 'no attempt placed two calls (§9.8, telephony §1)',
   'overlapping-calls': 'no contact was in two calls at the same time (§9.1)',
+  'number-overlap': 'no number was in two calls at the same time, whichever contacts have it (§9.9)',
   'banned-called': 'no banned number was sent to Twilio (§9.4)',
   'over-max-attempts': 'no contact was dialed at or over max_attempts (§9.5)',
   'early-redial': 'no redial was dialed before its redial_time (§9.7)',
@@ -226,6 +227,7 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
       }
     }
   }
+  checkNumbers(r, callsTo, contactByNumber, add);
   // per contact: its calls, found by its attempts' SIDs, never overlap
   for (const c of r.contacts) {
     const calls = (attemptsOf.get(c.id) ?? [])
@@ -241,6 +243,37 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
     }
   }
   return out;
+}
+
+/**
+ * Invariant 9: the calls to one number never overlap, whichever contacts (of whichever campaigns)
+ * have it. Two calls of one contact are the per-contact check's (overlapping-calls); a call that
+ * belongs to no attempt counts as another contact's.
+ */
+function checkNumbers(
+  r: RunRecords,
+  callsTo: Map<string, SimCall[]>,
+  contactByNumber: Map<string, number>,
+  add: (invariant: Invariant, contactId: number | null, detail: string) => void,
+): void {
+  const ownerOf = new Map(r.attempts.flatMap((a) => (a.callSid ? [[a.callSid, a.contactId] as const] : [])));
+  const end = (c: SimCall) => (c.endedAt ? ms(c.endedAt) : Infinity);
+  for (const [number, calls] of callsTo) {
+    let live: SimCall | undefined; // of the calls so far, the one that ends last
+    for (const call of [...calls].sort((a, b) => ms(a.createdAt) - ms(b.createdAt))) {
+      if (live && ms(call.createdAt) < end(live)) {
+        const [was, is] = [ownerOf.get(live.sid), ownerOf.get(call.sid)];
+        if (was === undefined || was !== is) {
+          add(
+            'number-overlap',
+            is ?? contactByNumber.get(number) ?? null,
+            `call ${call.sid} (contact ${is ?? '?'}) to ${number} started while ${live.sid} (contact ${was ?? '?'}) was live`,
+          );
+        }
+      }
+      if (!live || end(call) > end(live)) live = call;
+    }
+  }
 }
 
 function checkOutcome(

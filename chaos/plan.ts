@@ -89,6 +89,27 @@ export function planFaults(rng: Rng, count: number, meanGapMs: number, workers: 
   });
 }
 
+/**
+ * Invariant 9 under faults: about `share` of the contacts get the number of another contact (a
+ * household phone, a row the CRM wrote twice), never a number on the do-not-call list. Returns
+ * how many took another's number.
+ */
+export function shareNumbers<T extends { phone: string; banned: boolean }>(
+  rng: Rng,
+  contacts: T[],
+  share: number,
+): number {
+  const dialable = contacts.filter((c) => c.phone.startsWith('+') && !c.banned);
+  let shared = 0;
+  for (let i = Math.round(contacts.length * share); i > 0 && dialable.length > 1; i--) {
+    const [from, to] = [rng.pick(dialable), rng.pick(dialable)];
+    if (from.phone === to.phone) continue;
+    to.phone = from.phone;
+    shared++;
+  }
+  return shared;
+}
+
 /** What the simulator does for a contact's calls, weighted like a real list (most reachable). */
 const OUTCOME_WEIGHTS = {
   human: 30,

@@ -34,6 +34,7 @@ import {
   planFaults,
   planOutcomes,
   Rng,
+  shareNumbers,
 } from './plan';
 import { Service } from './service';
 
@@ -83,6 +84,8 @@ const CALLER_ID = '+15005550006';
 const MAX_ATTEMPTS = 3;
 const FINAL_STATES = [4, 1000]; // WrongNumber, Banned (the default final set)
 const TWILIO_TIMEOUT_MS = 2000;
+/** The share of contacts given another contact's number. */
+const SHARED_NUMBER_SHARE = 0.05;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -176,6 +179,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     // the campaign and its contacts, as an operator and a CRM would make them
     const contacts = makeContacts(rng, o.contacts);
+    // one person, several rows: never two calls to them at once (invariant 9)
+    const shared = shareNumbers(rng, contacts, SHARED_NUMBER_SHARE);
     const plans = new Map<string, OutcomeSpec[]>(
       contacts.filter((c) => c.phone.startsWith('+')).map((c) => [c.phone, planOutcomes(rng)]),
     );
@@ -238,7 +243,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (start.code !== 0) throw new Error(`campaign start failed:\n${start.out}`);
     const campaignStarted = Date.now();
     log(
-      `[${elapsed()}] campaign ${campaign}: ${o.contacts} contacts (${banned.size} on the do-not-call list), ${workers} workers`,
+      `[${elapsed()}] campaign ${campaign}: ${o.contacts} contacts (${banned.size} on the do-not-call list, ` +
+        `${shared} with another contact's number), ${workers} workers`,
     );
 
     // the faults
@@ -453,7 +459,7 @@ interface PlannedContact {
   banned: boolean;
 }
 
-/** Unique numbers in +1500 (Twilio's test range); about 3 % on the do-not-call list, 1 % unparsable. */
+/** Unique numbers in +1500 (Twilio's test range; shareNumbers makes some shared); about 3 % on the do-not-call list, 1 % unparsable. */
 function makeContacts(rng: Rng, n: number, taken = new Set<string>()): PlannedContact[] {
   const out: PlannedContact[] = [];
   while (out.length < n) {

@@ -12,7 +12,7 @@ import {
   type RunRecords,
   summarise,
 } from '../chaos/checks';
-import { FAULT_KINDS, planFaults, Rng } from '../chaos/plan';
+import { FAULT_KINDS, planFaults, Rng, shareNumbers } from '../chaos/plan';
 import type { SimCall } from '../simulator';
 import { LastState } from '../workflows/shared';
 
@@ -134,6 +134,29 @@ function consistent(): RunRecords {
   };
 }
 
+/** Contact 5 has contact 1's number (+15000000001) and one call to it, from `from` to `to` s. */
+function shareNumberWithContact1(r: RunRecords, from: number, to: number): void {
+  r.contacts.push({
+    id: 5,
+    phoneNumber: '+15000000001',
+    contactSuccessful: 1,
+    lastState: 0,
+    redialTime: null,
+    numberOfContacts: 1,
+  });
+  r.attempts.push(
+    attempt(5, 1, {
+      phoneNumber: '+15000000001',
+      callSid: 'CA5',
+      placed: true,
+      createdAt: t(from),
+      createRequestedAt: t(from),
+      lastState: LastState.Connected,
+    }),
+  );
+  r.calls.push(call('CA5', '+15000000001', from, to, 'completed'));
+}
+
 describe('chaos checks', () => {
   test('a consistent record holds every invariant', () => {
     assert.deepEqual(checkRun(consistent()), []);
@@ -152,6 +175,7 @@ describe('chaos checks', () => {
     ['calls-match-attempts', (r) => r.calls.splice(1, 1), 1],
     ['two-calls-one-attempt', (r) => r.calls.push(call('CA9', '+15000000001', 21, 25, 'completed')), 1],
     ['overlapping-calls', (r) => (r.calls[0]!.endedAt = t(12).toISOString()), 1],
+    ['number-overlap', (r) => shareNumberWithContact1(r, 2, 12), 5],
     ['banned-called', (r) => r.rejections.push({ ...r.rejections[0]!, to: '+15000000002' }), 2],
     ['over-max-attempts', (r) => (r.maxAttempts = 1), 1],
     ['early-redial', (r) => (r.attempts[1]!.createRequestedAt = t(9)), 1],
@@ -205,30 +229,52 @@ describe('chaos checks', () => {
     assert.equal(checkRun(r).filter((v) => v.invariant === 'outcome-mismatch').length, 1);
   });
 
-  test('one number on two contacts: calls are matched per number, overlaps per contact', () => {
+  test('one number on two contacts: calls are matched per number; between the other’s calls is allowed', () => {
     const r = consistent();
-    r.contacts.push({
-      id: 5,
-      phoneNumber: '+15000000001',
-      contactSuccessful: 1,
-      lastState: 0,
-      redialTime: null,
-      numberOfContacts: 1,
-    });
-    r.attempts.push(
-      attempt(5, 1, {
-        phoneNumber: '+15000000001',
-        callSid: 'CA5',
-        placed: true,
-        createdAt: t(2),
-        createRequestedAt: t(2),
-        lastState: LastState.Connected,
-      }),
-    );
-    r.calls.push(call('CA5', '+15000000001', 2, 12, 'completed'));
-    assert.deepEqual(checkRun(r), [], 'contact 5 and contact 1 may be called at once: they are two contacts');
+    shareNumberWithContact1(r, 4, 8); // contact 1's calls: 1–3 and 10–20
+    assert.deepEqual(checkRun(r), [], 'contact 5 called while nobody else called the number');
     r.calls.pop();
     assert.ok(checkRun(r).some((v) => v.invariant === 'calls-match-attempts' && v.contactId === 5));
+  });
+
+  test('number-overlap: a call to a shared number while another contact’s call to it is live', () => {
+    for (const [from, to, overlaps] of [
+      [2, 4, true], // starts in 1–3
+      [9, 11, true], // still live when 10–20 starts
+      [3, 10, false], // from the end of one to the start of the next
+    ] as const) {
+      const r = consistent();
+      shareNumberWithContact1(r, from, to);
+      const found = checkRun(r).filter((v) => v.invariant === 'number-overlap');
+      assert.equal(found.length, overlaps ? 1 : 0, `${from}–${to}: ${JSON.stringify(found)}`);
+    }
+    // a call that ends for nobody (no endedAt) holds the number until the end of the run
+    const r = consistent();
+    shareNumberWithContact1(r, 30, 31);
+    r.calls[1]!.endedAt = null;
+    assert.deepEqual(
+      checkRun(r).map((v) => [v.invariant, v.contactId]),
+      [['number-overlap', 5]],
+    );
+  });
+
+  test('the run gives some contacts another’s number, never a banned or unparsable one', () => {
+    const make = () =>
+      Array.from({ length: 200 }, (_, i) => ({
+        phone: i % 50 === 0 ? `00-${i}` : `+1500${String(i).padStart(7, '0')}`,
+        banned: i % 20 === 1,
+      }));
+    const contacts = make();
+    const shared = shareNumbers(new Rng(7), contacts, 0.05);
+    assert.ok(shared >= 5 && shared <= 10, `${shared} shared`);
+    const counts = new Map<string, number>();
+    for (const c of contacts) counts.set(c.phone, (counts.get(c.phone) ?? 0) + 1);
+    assert.ok([...counts.values()].filter((n) => n > 1).length >= 1, 'some numbers are on several contacts');
+    for (const c of contacts.filter((x) => x.banned || !x.phone.startsWith('+')))
+      assert.equal(counts.get(c.phone), 1, `${c.phone} stays its own`);
+    const again = make();
+    shareNumbers(new Rng(7), again, 0.05);
+    assert.deepEqual(again, contacts, 'the same seed shares the same numbers');
   });
 
   test('the same seed gives the same fault schedule, with an equal share of each kind', () => {
