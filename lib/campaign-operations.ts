@@ -25,6 +25,7 @@ import {
   stopSignal,
 } from '../workflows/shared';
 import { type AbandonLedger, abandonLedger } from './abandon-ledger';
+import { canonicalZone } from './contact-fields';
 import { OperationError } from './contact-operations';
 
 /** Campaign control shared by the command line and the HTTP API. */
@@ -70,6 +71,12 @@ async function nearName(db: Database, name: string): Promise<string | undefined>
   return row?.name;
 }
 
+/** A campaign's zone as IANA spells it (`europe/berlin` → `Europe/Berlin`); the CLI checked it is one. */
+function withCanonicalZone<T extends { timeZone?: string | null }>(values: T): T {
+  if (!values.timeZone) return values;
+  return { ...values, timeZone: canonicalZone(values.timeZone) ?? values.timeZone };
+}
+
 /**
  * Creates a campaign. Its name is stored trimmed; a name that differs from an existing one only by
  * case or surrounding spaces ("trail " and "trail", "PROBE1" and "probe1") is refused, naming the
@@ -96,7 +103,7 @@ export async function createCampaign(
   await clash();
   const [row] = await db.db
     .insert(campaigns)
-    .values({ ...values, name })
+    .values(withCanonicalZone({ ...values, name }))
     .onConflictDoNothing()
     .returning();
   if (!row) await clash(); // created meanwhile by someone else
@@ -299,7 +306,11 @@ export async function updateCampaign(
   await requireCampaign(deps.db, name);
   if (Object.keys(changes).length === 0)
     throw new OperationError('invalid', 'Nothing to change: give at least one setting');
-  const [row] = await deps.db.db.update(campaigns).set(changes).where(eq(campaigns.name, name)).returning();
+  const [row] = await deps.db.db
+    .update(campaigns)
+    .set(withCanonicalZone(changes))
+    .where(eq(campaigns.name, name))
+    .returning();
   let running = false;
   try {
     const handle = (await deps.temporal()).workflow.getHandle(campaignWorkflowId(name));

@@ -10,7 +10,7 @@ import {
   startCampaign,
 } from '../lib/campaign-operations';
 import { contactEvents } from '../lib/contact-events';
-import { registerIdempotency } from './idempotency';
+import { IDEMPOTENCY_KEY_MAX, registerIdempotency } from './idempotency';
 import { type AddContactsRequest, addContacts } from '../lib/contact-import';
 import { DATA_MAX_BYTES, DATA_MAX_DEPTH, NAME_MAX, findBadText } from '../lib/contact-fields';
 import {
@@ -105,6 +105,17 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
         description:
           'A number the campaign already has, or one given twice, is refused (409, naming the contact) unless allowDuplicateNumber. Send an Idempotency-Key to retry safely.',
         tags: ['contacts'],
+        headers: {
+          type: 'object',
+          properties: {
+            'idempotency-key': {
+              type: 'string',
+              maxLength: IDEMPOTENCY_KEY_MAX,
+              description:
+                'any POST of the API: a retry with the same key and body gets the first answer again (Idempotent-Replayed: true) and writes nothing; kept 24 h; another body with the key is 422',
+            },
+          },
+        },
         body: {
           type: 'object',
           required: ['campaign', 'contacts'],

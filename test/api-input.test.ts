@@ -269,6 +269,13 @@ describe('strict input and duplicate numbers', { timeout: 240_000 }, () => {
     assert.equal(spaced.code, 1, spaced.stdout);
     assert.match(spaced.stderr, new RegExp(`A campaign named "${base}" already exists`));
 
+    const zoned = uid('zone');
+    await createCampaign(stack.env, zoned, '--time-zone', 'europe/berlin');
+    const [z] = await stack.db.sql<
+      { time_zone: string }[]
+    >`select time_zone from campaigns where name = ${zoned}`;
+    assert.equal(z!.time_zone, 'Europe/Berlin', 'the campaign zone is stored canonical');
+
     const trail = uid('trail');
     const created = await runCli(
       ['campaign', 'create', `${trail}  `, '--caller-id', '+15005550006'],

@@ -97,17 +97,28 @@ describe('Idempotency-Key', { timeout: 180_000 }, () => {
     assert.deepEqual([stopAgain.status, stopAgain.text, stopAgain.replayed], [stop.status, stop.text, true]);
   });
 
+  test('the key is documented in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${stack.serverUrl}/docs/json`)).json()) as {
+      paths: Record<string, { post?: { parameters?: { name: string; in: string }[] } }>;
+    };
+    const params = doc.paths['/api/contacts']?.post?.parameters ?? [];
+    assert.ok(
+      params.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key'),
+      JSON.stringify(params),
+    );
+  });
+
   test('keys must be 1 to 255 visible characters', async () => {
     const name = uid('idem');
     await createCampaign(stack.env, name);
     const body = { campaign: name, contacts: [{ phoneNumber: testPhone() }] };
     const long = await post('/api/contacts', body, 'k'.repeat(256));
     assert.equal(long.status, 400, long.text);
-    assert.match(long.text, /Idempotency-Key/);
+    assert.match(long.text, /idempotency-key/i);
     const spaced = await post('/api/contacts', body, 'a key');
     assert.equal(spaced.status, 400, spaced.text);
     assert.equal(await count(name), 0, 'nothing written');
-    const ok = await post('/api/contacts', body, 'k'.repeat(255));
+    const ok = await post('/api/contacts', body, key().padEnd(255, 'k'));
     assert.equal(ok.status, 201, ok.text);
   });
 
