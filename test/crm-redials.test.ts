@@ -163,4 +163,26 @@ describe('CRM redials pushed to a running campaign (§8)', { timeout: 180_000 },
     assert.deepEqual(failed, [], 'no workflow task failed');
     assert.equal((await runCli(['campaign', 'stop', name, '--wait'], stack.env)).code, 0);
   });
+
+  test('a redial update sent the moment the campaign starts is answered, not rejected', async () => {
+    const name = uid('early');
+    await createCampaign(stack.env, name);
+    const [id] = await insertContacts(stack.db, name, [testPhone()], {
+      contact_successful: 1,
+      number_of_contacts: 1,
+    });
+    const handle = await stack.client.workflow.start('campaignWorkflow', {
+      workflowId: campaignWorkflowId(name),
+      taskQueue: stack.taskQueue,
+      args: [{ name, options: {} }],
+    });
+    try {
+      const at = new Date(Date.now() + 60_000).toISOString();
+      const answer = await handle.executeUpdate(scheduleRedialUpdate, { args: [{ contactId: id!, at }] });
+      assert.equal(answer.accepted, true, answer.reason);
+      assert.equal((await row(id!)).contact_successful, ContactSuccessful.NoSuccess);
+    } finally {
+      await runCli(['campaign', 'stop', name, '--wait'], stack.env);
+    }
+  });
 });

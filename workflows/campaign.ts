@@ -91,13 +91,34 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const crm = patched(CRM_CONTRACT_PATCH);
   const opts = { ...DEFAULT_CAMPAIGN_OPTIONS, finishWhenDone: !crm, ...input.options };
   const holder = workflowInfo().workflowId;
+  let signals = 0; // every message bumps it; the loop sleeps until it moves
+  const poke = () => void signals++;
+  // updates are registered before the first await: one sent as the campaign starts (a CRM's
+  // redial) would otherwise be rejected before its handler exists; they wait until it is ready
+  let ready = false;
+  const redials: QueuedRedial[] = [];
+  setHandler(
+    scheduleRedialUpdate,
+    async (r) => {
+      let answer: RedialAnswer | undefined;
+      redials.push({ request: checkRedialRequest(r) as RedialRequest, answer: (a) => (answer = a) });
+      poke();
+      await condition(() => answer !== undefined);
+      return answer!;
+    },
+    {
+      validator: (r) => {
+        const request = checkRedialRequest(r);
+        if (typeof request === 'string') throw new Error(`scheduleRedial: ${request}`);
+      },
+    },
+  );
   const settings = input.carry?.settings ?? (await db.loadCampaign({ name: input.name }));
   const run = new CampaignRun(settings, opts, input.carry);
+  ready = true;
   const child = (contactId: number) => getExternalWorkflowHandle(contactWorkflowId(settings.name, contactId));
   const reschedules: RedialRequest[] = [];
   let status: CampaignStatus = run.paused ? 'paused' : 'running';
-  let signals = 0; // every message bumps it; the loop sleeps until it moves
-  const poke = () => void signals++;
   // starts and grants on their way (BACKGROUND_MOVES_PATCH); a start's unexpected error fails the task
   let movesPending = 0;
   let moveError: unknown;
@@ -129,7 +150,6 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   setHandler(refillSignal, () => ((run.changed = true), poke()));
   let reloadSettings = false;
   setHandler(settingsChangedSignal, () => ((reloadSettings = true), (run.changed = true), poke()));
-  const redials: QueuedRedial[] = [];
   setHandler(attemptFinishedSignal, (r) => {
     const redial = run.finished(r); // a CRM redial that waited for this call to end
     if (redial) redials.push({ request: redial });
@@ -148,23 +168,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     else redials.push({ request });
     poke();
   });
-  setHandler(
-    scheduleRedialUpdate,
-    async (r) => {
-      let answer: RedialAnswer | undefined;
-      redials.push({ request: checkRedialRequest(r) as RedialRequest, answer: (a) => (answer = a) });
-      poke();
-      await condition(() => answer !== undefined);
-      return answer!;
-    },
-    {
-      validator: (r) => {
-        const request = checkRedialRequest(r);
-        if (typeof request === 'string') throw new Error(`scheduleRedial: ${request}`);
-      },
-    },
-  );
   setHandler(releaseContactUpdate, async ({ contactId, holdMs }) => {
+    await condition(() => ready);
     if (run.takeFromCache(contactId)) {
       await db.releaseContacts({ holder, contactIds: [contactId], holdMs });
       return { contactId, outcome: 'released' };
@@ -302,8 +307,13 @@ async function processRedials(
     });
     if (wrote.wrote === 'row') {
       run.changed = true;
-      // the row was no longer held: that child's attempt has recorded its outcome, the redial is written
+      // the row was no longer held: that child's attempt has recorded its outcome, the redial is
+      // written; its after-call copy goes (kept, or handed back by a report that came meanwhile)
       run.redialsAfterCall.delete(r.contactId);
+      const again = redials.findIndex(
+        (q) => !q.answer && q.request.contactId === r.contactId && q.request.at === r.at,
+      );
+      if (again >= 0) redials.splice(again, 1);
     }
     if (!wrote.accepted)
       log.info('a CRM redial was refused', { contactId: r.contactId, reason: wrote.reason });
