@@ -161,6 +161,7 @@ export async function startDevServer(o: DevServerOptions): Promise<ChildProcess>
     args.push('--search-attribute', `${name}=${type}`);
   const out = o.logFile ? fs.openSync(o.logFile, 'a') : 'ignore';
   const child = spawn(o.cli, args, { stdio: ['ignore', out, out], detached: true });
+  track(child);
   try {
     await waitForTemporal(o.address, 60_000, child);
     await registerSearchAttributes(o.address, o.namespace);
@@ -196,6 +197,33 @@ export async function registerSearchAttributes(address: string, namespace: strin
     return missing.map(([n]) => n);
   } finally {
     await conn.close();
+  }
+}
+
+/**
+ * The dev servers this process started and that still run. A dev server runs in a process group
+ * of its own (detached: a Ctrl-C in the terminal is ours to handle, not its), so it would outlive
+ * us if we exited without stopping it: whatever way this process exits, they are killed with it.
+ */
+const runningServers = new Set<ChildProcess>();
+
+function track(child: ChildProcess): void {
+  if (runningServers.size === 0) process.once('exit', killDevServersNow);
+  runningServers.add(child);
+  child.once('exit', () => {
+    runningServers.delete(child);
+    if (runningServers.size === 0) process.off('exit', killDevServersNow);
+  });
+}
+
+/** SIGKILL to every dev server this process started that still runs (synchronous: fit for 'exit'). */
+export function killDevServersNow(): void {
+  for (const child of runningServers) {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }
 

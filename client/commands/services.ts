@@ -13,6 +13,7 @@ import { maskUrlPassword } from '../../lib/secrets';
 import { connectTemporal } from '../../lib/temporal-connection';
 import {
   ensureTemporalCli,
+  killDevServersNow,
   registerSearchAttributes,
   startDevServer,
   stopDevServer,
@@ -28,15 +29,37 @@ const progress = (line: string) => console.error(line);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const lazy = <T>(id: string): T => require(id) as T;
 
-/** Runs `body`, then waits for SIGINT or SIGTERM, then runs the returned cleanup. */
+/** After a second Ctrl-C, how long the in-process parts get to close before the process exits. */
+const FORCED_EXIT_MS = 3000;
+
+/**
+ * Runs `body`, then waits for SIGINT or SIGTERM, then runs the returned cleanup. A signal while
+ * `body` is still starting things is kept: they are stopped as soon as they are up. A second
+ * signal during shutdown does not leave anything behind either: the Temporal dev server we
+ * started is killed at once, the rest gets FORCED_EXIT_MS, then the process exits (and kills
+ * whatever it started on the way out: see killDevServersNow).
+ */
 async function untilSignalled(body: () => Promise<() => Promise<void>>): Promise<void> {
-  const cleanup = await body();
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  console.error('shutting down…');
-  await cleanup();
+  let signals = 0;
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const onSignal = () => {
+    if (++signals === 1) return stop();
+    console.error('stopping at once: killing the Temporal dev server started here…');
+    killDevServersNow();
+    setTimeout(() => process.exit(130), FORCED_EXIT_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const cleanup = await body();
+    await stopped;
+    console.error('shutting down… (Ctrl-C again to stop at once)');
+    await cleanup();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 /**
@@ -317,8 +340,11 @@ export async function startDev(
     });
     const running = worker.run();
     cleanups.push(async () => {
+      // shutdown() does nothing until the worker is RUNNING: a Ctrl-C right after start-up would
+      // otherwise wait forever, so ask again until it has stopped
       worker.shutdown();
-      await running;
+      const again = setInterval(() => worker.shutdown(), 200);
+      await running.finally(() => clearInterval(again));
       await connection.close();
       await database.close();
     });
