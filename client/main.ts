@@ -3,6 +3,7 @@ import { ConfigError, config } from '../lib/config';
 import { OperationError } from '../lib/contact-operations';
 import { CsvError } from '../lib/csv';
 import { TemporalSetupError } from '../lib/temporal-server';
+import { unavailableDependency } from '../lib/unavailable';
 import { registerAgentCommands } from './commands/agents';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerContactCommands } from './commands/contacts';
@@ -48,6 +49,13 @@ export async function main(argv: string[]): Promise<number> {
             ? ' (the embedded database): DATABASE_URL is unset, so start `dialer dev` (it serves the embedded PostgreSQL) or set DATABASE_URL.'
             : '.'),
       );
+      return 1;
+    }
+    // a dependency down or past its deadline: said plainly, without a stack (exit 1: try again)
+    const down = unavailableDependency(err);
+    if (down) {
+      const what = down === 'database' ? 'the database' : `Temporal at ${config().temporal.address}`;
+      console.error(`error: ${what} is unavailable or did not answer in time (${(err as Error).message}).`);
       return 1;
     }
     // the user's to fix: said plainly, without a stack

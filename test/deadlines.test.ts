@@ -3,7 +3,7 @@
  * stay open, nothing answers), /health, the campaign report and a contact POST used to hang until
  * it came back. Now /health says degraded within 2 s, the report is 503 with Retry-After within a
  * few seconds, and the POST that wrote its rows answers 201. With the database cut, the API
- * answers 503 with Retry-After too. The test freezes a Temporal dev server of its own, never the
+ * answers 503 with Retry-After too, and a CLI command gives up with a plain error. The test freezes a Temporal dev server of its own, never the
  * suite's.
  */
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { createLogger } from '../lib/logger';
 import { connectTemporal } from '../lib/temporal-connection';
 import { ensureTemporalCli, startDevServer, stopDevServer } from '../lib/temporal-server';
 import { buildServer } from '../server/app';
-import { API_TOKEN, cfg, createCampaign, freePort, testPhone, uid } from './helpers';
+import { API_TOKEN, cfg, createCampaign, freePort, runCli, testPhone, uid } from './helpers';
 
 const CALL_MS = 3000;
 
@@ -34,10 +34,12 @@ describe('deadlines: a dependency down or frozen gets an answer in time', { time
   let proxy: PgProxy;
   let app: FastifyInstance;
   let url: string;
+  let temporalAddress: string;
   const campaign = uid('deadlines');
 
   before(async () => {
     const address = `127.0.0.1:${await freePort()}`;
+    temporalAddress = address;
     temporalServer = await startDevServer({
       cli: await ensureTemporalCli(cfg.toolsDir),
       address,
@@ -117,6 +119,18 @@ describe('deadlines: a dependency down or frozen gets an answer in time', { time
       const rows =
         await db.sql`select 1 from contacts where campaign_name = ${campaign} and phone_number = ${phone}`;
       assert.equal(rows.length, 1, 'the row was written once');
+
+      // the CLI too: a command gives up with a plain message instead of hanging
+      const cli = await timed(() =>
+        runCli(['campaign', 'pause', campaign], {
+          ...process.env,
+          DATABASE_URL: cfg.testDatabaseUrl,
+          TEMPORAL_ADDRESS: temporalAddress,
+        }),
+      );
+      assert.equal(cli.value.code, 1, cli.value.stderr);
+      assert.match(cli.value.stderr, /^error: .*Temporal/m);
+      assert.ok(cli.ms < 25_000, `the command gave up after ${cli.ms} ms`);
     } finally {
       process.kill(-temporalServer.pid!, 'SIGCONT');
     }
