@@ -5,6 +5,7 @@ import {
   campaignWorkflowId,
   contactWorkflowId,
   type RedialAnswer,
+  redialSignal,
   refillSignal,
   scheduleRedialUpdate,
   releaseContactUpdate,
@@ -148,10 +149,14 @@ export async function pushRedial(deps: OperationDeps, id: number, at: Date): Pro
   const iso = at.toISOString();
   const holder =
     c.contact_successful === 3 && c.cached_by ? c.cached_by : campaignWorkflowId(c.campaign_name);
-  let answer: RedialAnswer | undefined;
+  let answer: RedialAnswer | 'no-answer' | undefined;
   await signalIfRunning(deps.temporal, holder, async (h) => {
-    answer = await h.executeUpdate(scheduleRedialUpdate, { args: [{ contactId: id, at: iso }] });
+    answer = await askCampaign(h, { contactId: id, at: iso });
   });
+  if (answer === 'no-answer') {
+    const reason = `the campaign has not answered within ${CAMPAIGN_ANSWER_MS / 1000} s (no worker free?): the redial was signalled and is decided when it runs`;
+    return { contactId: id, at: iso, how: 'queued', reason };
+  }
   if (answer) {
     if (!answer.accepted)
       throw new OperationError('conflict', `Contact ${id}: redial refused: ${answer.reason}`);
@@ -178,6 +183,33 @@ export async function pushRedial(deps: OperationDeps, id: number, at: Date): Pro
     until: at,
   });
   return { contactId: id, at: iso, how: 'queued-campaign-not-running' };
+}
+
+/** How long a CRM's redial waits for the running campaign's answer before it is left to the signal. */
+export const CAMPAIGN_ANSWER_MS = 5000;
+
+/**
+ * The campaign's scheduleRedial update, or, when it does not answer in time (no worker serves it
+ * now, or it is busy), the redial signal: durable in Temporal, decided by the campaign when it runs
+ * (the pending update may be decided too; a redial decided twice writes the same row).
+ */
+async function askCampaign(
+  h: ReturnType<Client['workflow']['getHandle']>,
+  r: { contactId: number; at: string },
+): Promise<RedialAnswer | 'no-answer'> {
+  const asked = h.executeUpdate(scheduleRedialUpdate, { args: [r] }).catch((err: unknown) => {
+    if ((err as { cause?: { code?: number } }).cause?.code === 4) return 'no-answer' as const; // DEADLINE_EXCEEDED
+    throw err;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'no-answer'>(
+    (resolve) => (timer = setTimeout(() => resolve('no-answer'), CAMPAIGN_ANSWER_MS)),
+  );
+  const answer = await Promise.race([asked, late]).finally(() => clearTimeout(timer));
+  if (answer !== 'no-answer') return answer;
+  asked.catch(() => undefined);
+  await h.signal(redialSignal, r);
+  return 'no-answer';
 }
 
 /** A redial written without a running campaign follows the campaign's rules all the same (§8). */

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { pushRedial } from '../lib/contact-operations';
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import {
   ContactSuccessful,
@@ -183,6 +184,36 @@ describe('CRM redials pushed to a running campaign (§8)', { timeout: 180_000 },
       assert.equal((await row(id!)).contact_successful, ContactSuccessful.NoSuccess);
     } finally {
       await runCli(['campaign', 'stop', name, '--wait'], stack.env);
+    }
+  });
+
+  test('a redial for a campaign no worker serves now is signalled, not lost, and the CRM is answered', async () => {
+    const name = uid('noworker');
+    await createCampaign(stack.env, name);
+    const [id] = await insertContacts(stack.db, name, [testPhone()], {
+      contact_successful: 1,
+      number_of_contacts: 1,
+    });
+    const handle = await stack.client.workflow.start('campaignWorkflow', {
+      workflowId: campaignWorkflowId(name),
+      taskQueue: uid('nobody-polls'),
+      args: [{ name, options: {} }],
+    });
+    try {
+      const r = await pushRedial(
+        { sql: stack.db.sql, temporal: stack.client },
+        id!,
+        new Date(Date.now() + 60_000),
+      );
+      assert.equal(r.how, 'queued');
+      assert.match(r.reason ?? '', /has not answered/);
+      const history = await handle.fetchHistory();
+      const redials = history.events!.filter(
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'redial',
+      );
+      assert.equal(redials.length, 1, "the redial waits in the campaign's history for a worker");
+    } finally {
+      await handle.terminate('test over');
     }
   });
 });
