@@ -78,6 +78,14 @@ function handleApiError(err: unknown, req: FastifyRequest, reply: FastifyReply) 
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     return sendProblem(reply, problem(e.statusCode, e.message ?? 'Bad request'));
   }
+  if ((err as { code?: string }).code === 'FST_ERR_HANDLER_TIMEOUT') {
+    req.log.warn('API request refused: not answered within its deadline');
+    return sendProblem(
+      reply,
+      problem(503, 'The request did not finish in time; try again shortly.'),
+      RETRY_AFTER_S,
+    );
+  }
   const down = unavailableDependency(err);
   if (down) {
     req.log.warn({ err }, `API request refused: ${down} unavailable`);

@@ -16,7 +16,16 @@ export type ServerDeps = WebhookDeps & {
   defaultRegion: string;
   /** DIALER_API_TOKEN: the bearer token of the /api routes (they answer 503 without it). */
   apiToken?: string;
+  /** A request not answered within this is answered 503 (default REQUEST_DEADLINE_MS). */
+  requestDeadlineMs?: number;
 };
+
+/**
+ * The last resort for a request stuck on a dependency that holds its connection open but does not
+ * answer (a frozen database: statement_timeout is enforced by the server, so it cannot fire):
+ * above the database's statement timeout (10 s) and the Temporal call deadline (4 s).
+ */
+export const REQUEST_DEADLINE_MS = 15_000;
 
 /** The HTTP server: Twilio's webhooks and the HTTP API under /api. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -25,6 +34,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger.child({}, { serializers: logSerializers }) as FastifyBaseLogger,
     // refuse unknown fields instead of dropping them silently
     ajv: { customOptions: { removeAdditional: false } },
+    handlerTimeout: deps.requestDeadlineMs ?? REQUEST_DEADLINE_MS,
   });
   await app.register(formbody);
   app.get('/health', async (_req, reply) => {

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client, type Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
@@ -153,4 +154,82 @@ describe('deadlines: a dependency down or frozen gets an answer in time', { time
       checks: { database: 'down', temporal: 'ok' },
     });
   });
+
+  test('database frozen (connections open, nothing answers): the request deadline answers 503', async () => {
+    const frozen = await FreezingProxy.inFrontOf(cfg.testDatabaseUrl);
+    const frozenDb = connectDatabase(frozen.url, { deadlines: SERVER_DEADLINES });
+    const slow = await buildServer({
+      temporal: new Client({ connection, namespace: 'default' }),
+      db: frozenDb,
+      authToken: 'unused-auth-token',
+      publicBaseUrl: 'http://127.0.0.1',
+      logger: createLogger('silent'),
+      apiToken: API_TOKEN,
+      taskQueue: uid('tq'),
+      defaultRegion: 'US',
+      requestDeadlineMs: 2000,
+    });
+    try {
+      await frozenDb.sql`select 1`; // a connection is open
+      frozen.freeze();
+      const auth = { authorization: `Bearer ${API_TOKEN}` };
+      const res = await timed(() => slow.inject({ method: 'GET', url: '/api/contacts/1', headers: auth }));
+      assert.ok(res.ms < 5000, `answered in ${res.ms} ms`);
+      assert.equal(res.value.statusCode, 503, res.value.body);
+      assert.equal(res.value.headers['retry-after'], '5');
+      assert.match(res.value.json<{ detail: string }>().detail, /did not finish in time/);
+      const health = await timed(() => slow.inject({ method: 'GET', url: '/health' }));
+      assert.ok(health.ms < 2000, `/health answered in ${health.ms} ms`);
+      assert.equal(health.value.json<{ checks: { database: string } }>().checks.database, 'down');
+    } finally {
+      frozen.close();
+      await slow.close();
+      await frozenDb.close();
+    }
+  });
 });
+
+/** A TCP proxy that can stop forwarding while keeping its connections open (a frozen database). */
+class FreezingProxy {
+  private readonly sockets = new Set<net.Socket>();
+  private frozen = false;
+  private readonly server: net.Server;
+  url = '';
+
+  private constructor(private readonly target: URL) {
+    this.server = net.createServer((client) => this.accept(client));
+  }
+
+  static async inFrontOf(databaseUrl: string): Promise<FreezingProxy> {
+    const proxy = new FreezingProxy(new URL(databaseUrl));
+    await new Promise<void>((r) => proxy.server.listen(0, '127.0.0.1', r));
+    const url = new URL(databaseUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String((proxy.server.address() as net.AddressInfo).port);
+    proxy.url = url.toString();
+    return proxy;
+  }
+
+  private accept(client: net.Socket): void {
+    const upstream = net.connect(Number(this.target.port || 5432), this.target.hostname);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      this.sockets.add(from);
+      from.on('data', (d) => {
+        if (!this.frozen) to.write(d);
+      });
+      from.on('error', () => to.destroy()).on('close', () => to.destroy());
+    }
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  close(): void {
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+  }
+}
