@@ -44,6 +44,15 @@ export interface RunRecords {
   banned: Set<string>;
   /** When the CRM reset a contact (attempts back to 0), per contact. */
   resets: Map<number, Date[]>;
+  /** POST /api/contacts requests cut off and sent again with their Idempotency-Key (absent: none). */
+  retriedPosts?: RetriedPost[];
+}
+
+export interface RetriedPost {
+  /** The numbers the request added (each new to the campaign). */
+  numbers: string[];
+  /** The last answer (0: none). */
+  status: number;
 }
 
 export const INVARIANTS = {
@@ -60,6 +69,8 @@ export const INVARIANTS = {
   'over-max-attempts': 'no contact was dialed at or over max_attempts (§9.5)',
   'early-redial': 'no redial was dialed before its redial_time (§9.7)',
   'outcome-mismatch': "every attempt's LastState is what the mapping gives for the call (telephony §2)",
+  'api-retry-written-twice':
+    'a CRM POST sent again with its Idempotency-Key after a timeout was answered 201 and wrote its contacts once (§9.10)',
 } as const;
 export type Invariant = keyof typeof INVARIANTS;
 
@@ -228,6 +239,7 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
     }
   }
   checkNumbers(r, callsTo, contactByNumber, add);
+  checkRetriedPosts(r, add);
   // per contact: its calls, found by its attempts' SIDs, never overlap
   for (const c of r.contacts) {
     const calls = (attemptsOf.get(c.id) ?? [])
@@ -272,6 +284,29 @@ function checkNumbers(
         }
       }
       if (!live || end(call) > end(live)) live = call;
+    }
+  }
+}
+
+/** §9.10: a CRM that retries with its Idempotency-Key gets its answer, and nothing twice. */
+function checkRetriedPosts(
+  r: RunRecords,
+  add: (invariant: Invariant, contactId: number | null, detail: string) => void,
+): void {
+  const contactsOf = groupBy(r.contacts, (c) => c.phoneNumber);
+  for (const post of r.retriedPosts ?? []) {
+    if (post.status !== 201) {
+      add('api-retry-written-twice', null, `a retried POST ended with ${post.status}, not 201`);
+    }
+    for (const number of post.numbers) {
+      const rows = contactsOf.get(number) ?? [];
+      if (rows.length !== 1) {
+        add(
+          'api-retry-written-twice',
+          rows[0]?.id ?? null,
+          `${rows.length} contacts with ${number}, posted once (retried with its key)`,
+        );
+      }
     }
   }
 }

@@ -44,6 +44,7 @@ export const FAULT_KINDS = [
   'db-cut',
   'late-create',
   'crm-edit',
+  'api-retry',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -61,6 +62,8 @@ export interface PlannedFault {
   /** How long the fault lasts: the pause before a restart, the cut, the late-create window. */
   durationMs?: number;
   crm?: CrmEdit;
+  /** api-retry: the first POST is cut off this long after it was sent, then sent again with its key. */
+  cutAfterMs?: number;
 }
 
 /**
@@ -85,6 +88,7 @@ export function planFaults(rng: Rng, count: number, meanGapMs: number, workers: 
     if (kind === 'db-cut') f.durationMs = rng.int(500, 5000);
     if (kind === 'late-create') f.durationMs = rng.int(1000, 6000);
     if (kind === 'crm-edit') f.crm = rng.pick(CRM_EDITS);
+    if (kind === 'api-retry') f.cutAfterMs = rng.int(1, 60);
     return f;
   });
 }

@@ -5,7 +5,7 @@
  * a seeded schedule of faults. When everything has settled it stops the campaign and checks the
  * database, call_attempts and the simulator's calls against the contract (checks.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import {
   summarise,
   INVARIANTS,
   type Invariant,
+  type RetriedPost,
 } from './checks';
 import { PgProxy } from './pg-proxy';
 import {
@@ -257,6 +258,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       'add-contacts': { applied: 0, refused: 0 },
     };
     const resets = new Map<number, Date[]>();
+    const retriedPosts: RetriedPost[] = [];
     const busy = new Map<FaultKind, Promise<void>>();
     const background: Promise<unknown>[] = [];
     // A request is sent again only when it never reached the server (connection refused while the
@@ -317,6 +319,27 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
         case 'crm-edit':
           return crmEdit(f.crm!);
+        case 'api-retry': {
+          const fresh = makeContacts(rng, rng.int(1, 3), new Set(plans.keys())).filter(
+            (c) => !c.banned && c.phone.startsWith('+'),
+          );
+          for (const c of fresh) plans.set(c.phone, planOutcomes(rng));
+          applyScenario();
+          // allowDuplicateNumber: only the key stands between a retry and a second row
+          const body = {
+            campaign,
+            contacts: fresh.map((c) => ({ phoneNumber: c.phone })),
+            allowDuplicateNumber: true,
+          };
+          const r = await postRetriedAfterTimeout(
+            `http://127.0.0.1:${serverPort}/api/contacts`,
+            apiToken,
+            body,
+            f.cutAfterMs!,
+          );
+          retriedPosts.push({ numbers: fresh.map((c) => c.phone), status: r.status });
+          return `CRM POST /api/contacts cut off after ${f.cutAfterMs} ms (${r.first}), sent again with its Idempotency-Key: ${r.status}${r.replayed ? ' replayed' : ''} after ${r.tries} tr${r.tries === 1 ? 'y' : 'ies'}`;
+        }
       }
     };
 
@@ -421,7 +444,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     // stop the processes (SIGTERM: they drain), then read the three records
     await Promise.all(services.map((s) => s.stop()));
-    const records = await readRecords(db, sim, campaign, banned, resets);
+    const records = { ...(await readRecords(db, sim, campaign, banned, resets)), retriedPosts };
     const seen = { decidedWithoutSipCode: [] as number[] };
     const violations = checkRun(records, seen);
     const { counts, contacts: violating } = summarise(violations);
@@ -537,6 +560,45 @@ async function readRecords(
     banned,
     resets,
   };
+}
+
+/**
+ * A CRM's POST that times out and is sent again with the same Idempotency-Key and body: the first
+ * is cut off `cutAfterMs` after it was sent (it may have been carried out, or not); the retries go
+ * on while the answer is no answer, 409 (the first is still being answered) or 5xx, for up to 3 min.
+ */
+async function postRetriedAfterTimeout(
+  url: string,
+  token: string,
+  body: unknown,
+  cutAfterMs: number,
+): Promise<{ first: string; status: number; replayed: boolean; tries: number }> {
+  const init = {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    },
+    body: JSON.stringify(body),
+  };
+  const first = await fetch(url, { ...init, signal: AbortSignal.timeout(cutAfterMs) }).then(
+    async (r) => `answered ${r.status} before the cut`,
+    () => 'no answer',
+  );
+  // a CRM keeps trying: through the fault storm the server may be down (killed, restarting) or
+  // answer 503 (the database cut) for a minute or more
+  const deadline = Date.now() + 180_000;
+  for (let tries = 1; ; tries++) {
+    const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+    const status = r?.status ?? 0;
+    if ((status === 0 || status === 409 || status >= 500) && Date.now() < deadline) {
+      await sleep(300);
+      continue;
+    }
+    await r?.arrayBuffer().catch(() => undefined);
+    return { first, status, replayed: r?.headers.get('idempotent-replayed') === 'true', tries };
+  }
 }
 
 async function retry<T>(fn: () => Promise<T>, ok: (r: T) => boolean, timeoutMs: number): Promise<T> {

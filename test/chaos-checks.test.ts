@@ -180,6 +180,14 @@ describe('chaos checks', () => {
     ['over-max-attempts', (r) => (r.maxAttempts = 1), 1],
     ['early-redial', (r) => (r.attempts[1]!.createRequestedAt = t(9)), 1],
     ['outcome-mismatch', (r) => (r.attempts[0]!.lastState = LastState.AlertingTimeout), 1],
+    [
+      'api-retry-written-twice',
+      (r) => {
+        r.retriedPosts = [{ numbers: ['+15000000003'], status: 201 }];
+        r.contacts.push({ ...r.contacts[2]!, id: 6 }); // the retry wrote the row again
+      },
+      3,
+    ],
   ];
   for (const [invariant, breakIt, contactId] of breaks) {
     test(`${invariant}: ${INVARIANTS[invariant]} — a broken record is caught`, () => {
@@ -258,6 +266,18 @@ describe('chaos checks', () => {
     );
   });
 
+  test('a POST retried with its Idempotency-Key: one row per number and a 201 hold; anything else is caught', () => {
+    const r = consistent();
+    r.retriedPosts = [{ numbers: ['+15000000001', '+15000000003'], status: 201 }];
+    assert.deepEqual(checkRun(r), []);
+    r.retriedPosts.push({ numbers: [], status: 409 });
+    assert.deepEqual(
+      checkRun(r).map((v) => [v.invariant, v.contactId]),
+      [['api-retry-written-twice', null]],
+      'a retry that never got its answer',
+    );
+  });
+
   test('the run gives some contacts another’s number, never a banned or unparsable one', () => {
     const make = () =>
       Array.from({ length: 200 }, (_, i) => ({
@@ -278,9 +298,9 @@ describe('chaos checks', () => {
   });
 
   test('the same seed gives the same fault schedule, with an equal share of each kind', () => {
-    const a = planFaults(new Rng(42), 60, 1000, 2);
-    assert.deepEqual(planFaults(new Rng(42), 60, 1000, 2), a);
-    assert.notDeepEqual(planFaults(new Rng(43), 60, 1000, 2), a);
+    const a = planFaults(new Rng(42), 10 * FAULT_KINDS.length, 1000, 2);
+    assert.deepEqual(planFaults(new Rng(42), 10 * FAULT_KINDS.length, 1000, 2), a);
+    assert.notDeepEqual(planFaults(new Rng(43), 10 * FAULT_KINDS.length, 1000, 2), a);
     for (const kind of FAULT_KINDS) assert.equal(a.filter((f) => f.kind === kind).length, 10, kind);
     assert.ok(
       a.every((f, i) => i === 0 || f.atMs > a[i - 1]!.atMs),

@@ -1,6 +1,7 @@
 /**
  * The short fault-injection run (issue 8): 150 contacts, a dozen faults of each kind (worker
- * kill -9, webhook server kill -9, Temporal restart, PostgreSQL cut, late creates, CRM edits),
+ * kill -9, webhook server kill -9, Temporal restart, PostgreSQL cut, late creates, CRM edits, a CRM
+ * POST cut off and sent again with its Idempotency-Key),
  * then every invariant checked from the database, call_attempts and the simulator's calls.
  */
 import assert from 'node:assert/strict';
@@ -9,13 +10,13 @@ import { FAULT_KINDS } from '../chaos/plan';
 import { formatReport, runChaos } from '../chaos/run';
 import { cfg } from './helpers';
 
-test('chaos: 150 contacts, 72 faults, every invariant held', { timeout: 900_000 }, async () => {
+test('chaos: 150 contacts, 84 faults, every invariant held', { timeout: 900_000 }, async () => {
   const url = new URL(cfg.testDatabaseUrl);
   url.pathname = '/dialer_chaos_test';
   const lines: string[] = [];
   const report = await runChaos({
     contacts: 150,
-    faults: 72,
+    faults: 84,
     seed: 20261126,
     faultGapMs: 1000,
     databaseUrl: url.toString(),
