@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { maskUrlPasswordsIn } from './secrets';
 
 /**
  * Structured JSON logs. Secrets and full phone numbers never reach them: the redact paths
@@ -25,6 +26,13 @@ export function createLogger(level: string, name = 'dialer'): pino.Logger {
         censor: '[redacted]',
       },
       serializers: logSerializers,
+      // a message that quotes a URL with a password (a connection string) has it masked
+      hooks: {
+        logMethod(args, method) {
+          const masked = args.map((a) => (typeof a === 'string' ? maskUrlPasswordsIn(a) : a));
+          return method.apply(this, masked as Parameters<typeof method>);
+        },
+      },
     },
     // stderr: a command's stdout stays for its output (e.g. --json)
     pino.destination({ fd: 2, sync: true }),
@@ -48,8 +56,19 @@ function requestForLog(req: LoggedRequest) {
   };
 }
 
-/** Fastify's request logs (`incoming request`) use these: its own log the full URL. */
-export const logSerializers = { req: requestForLog };
+/** An error as pino logs it, with any password in a URL in its message or stack masked. */
+function errorForLog(err: Error) {
+  const out = pino.stdSerializers.err(err);
+  if (typeof out.message === 'string') out.message = maskUrlPasswordsIn(out.message);
+  if (typeof out.stack === 'string') out.stack = maskUrlPasswordsIn(out.stack);
+  return out;
+}
+
+/**
+ * Fastify's request logs (`incoming request`) use `req`: its own logs the full URL. `err` masks
+ * passwords in URLs that a driver's or a library's error message may carry.
+ */
+export const logSerializers = { req: requestForLog, err: errorForLog };
 
 // +15005550177 or %2B15005550177 as a path segment (an agent's endpoint); contact ids stay
 const PHONE_IN_PATH = /(\+|%2B)\d{6,15}(?=\/|$)/gi;

@@ -29,3 +29,10 @@ export function maskUrlPassword(url: string): string {
     return url.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/, '$1***@').replace(/(password=)[^&\s]*/gi, '$1***');
   }
 }
+
+/** Every `scheme://user:password@` in a text (an error message, a log line) with the password masked. */
+export function maskUrlPasswordsIn(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s/]+@/gi, '$1***@')
+    .replace(/([?&]password=)[^&\s]*/gi, '$1***');
+}

@@ -6,11 +6,12 @@
  * searched for them.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { redactUrl } from '../lib/logger';
 import { spawnDialer } from '../lib/processes';
 import { maskUrlPassword } from '../lib/secrets';
-import { API_TOKEN, cfg, eventually, freePort, testDatabase } from './helpers';
+import { API_TOKEN, cfg, eventually, freePort, repoRoot, testDatabase } from './helpers';
 
 test('redactUrl drops the query string and masks numbers in the path; maskUrlPassword hides passwords', () => {
   assert.equal(
@@ -30,6 +31,25 @@ test('redactUrl drops the query string and masks numbers in the path; maskUrlPas
   );
   assert.equal(maskUrlPassword('postgres://db/dialer?password=s3cret'), 'postgres://db/dialer?password=***');
   assert.equal(maskUrlPassword('postgres://db/dialer'), 'postgres://db/dialer');
+});
+
+test('a password in a URL is masked in log messages and in logged errors', () => {
+  const script = `
+    const { createLogger } = require('./lib/logger');
+    const log = createLogger('info', 'probe');
+    log.warn('cannot connect to postgres://dialer:hunter2-secret@db:5432/dialer');
+    log.error({ err: new Error('failed: postgres://dialer:hunter2-secret@db/dialer?sslmode=require') }, 'boom');
+    log.info('retrying http://db/x?password=hunter2-secret');`;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 0, run.stderr);
+  const lines = run.stderr.split('\n').filter((l) => l.trim());
+  assert.equal(lines.length, 3, run.stderr);
+  assert.ok(!run.stderr.includes('hunter2'), run.stderr);
+  assert.match(lines[0]!, /postgres:\/\/dialer:\*\*\*@db:5432\/dialer/);
+  assert.match(lines[1]!, /postgres:\/\/dialer:\*\*\*@db\/dialer/);
 });
 
 test(
