@@ -4,6 +4,7 @@ import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../lib/
 import { decidePreview, nextPreview } from '../lib/preview';
 import { parseDuration } from '../client/parse';
 import { OperationError } from '../lib/contact-operations';
+import { redactUrl } from '../lib/logger';
 import { sameSecret } from '../lib/secrets';
 import { unavailableDependency } from '../lib/unavailable';
 import { type CrmDeps, registerCrmRoutes } from './crm-routes';
@@ -151,7 +152,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       api.setErrorHandler(handleApiError);
       // an unknown /api path is answered after the token check (onRequest above): 401 without it
       api.setNotFoundHandler((req, reply) =>
-        sendProblem(reply, problem(404, `No route ${req.method} ${req.routeOptions.url ?? 'here'}`)),
+        sendProblem(reply, problem(404, `No route ${req.method} ${redactUrl(req.url)}`)),
       );
 
       registerCrmRoutes(api, deps);

@@ -90,8 +90,12 @@ describe('API errors are problem documents', { timeout: 60_000 }, () => {
       });
       assert.equal(res.statusCode, 200, `${scheme}: ${res.body}`);
     }
-    const p = assertProblem(await app.inject({ method: 'GET', url: '/api/nothing', headers: auth }), 404);
+    const p = assertProblem(
+      await app.inject({ method: 'GET', url: '/api/nothing?token=zzz-secret', headers: auth }),
+      404,
+    );
     assert.equal(p.type, 'urn:dialer:problem:not-found');
+    assert.equal(p.detail, 'No route GET /api/nothing?[redacted]', 'the query is not echoed');
   });
 
   test('schema refusals name the field: a JSON pointer into the body, a parameter by name', async () => {
