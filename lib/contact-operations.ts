@@ -185,8 +185,8 @@ export async function pushRedial(deps: OperationDeps, id: number, at: Date): Pro
   return { contactId: id, at: iso, how: 'queued-campaign-not-running' };
 }
 
-/** How long a CRM's redial waits for the running campaign's answer before it is left to the signal. */
-export const CAMPAIGN_ANSWER_MS = 5000;
+/** How long a CRM's redial waits for the running campaign's answer before it is left to the signal (below the server's 4 s Temporal deadline). */
+export const CAMPAIGN_ANSWER_MS = 3000;
 
 /**
  * The campaign's scheduleRedial update, or, when it does not answer in time (no worker serves it
