@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -63,6 +64,12 @@ const schema = z.object({
     emptyToUndefined,
     z.string().min(16, 'must be at least 16 characters (a random secret)').optional(),
   ),
+  /** The auth token the simulator and the dialer share for dry runs (overrides the derived one). */
+  SIMULATOR_AUTH_TOKEN: z.preprocess(
+    emptyToUndefined,
+    z.string().min(16, 'must be at least 16 characters (a random secret)').optional(),
+  ),
+  NODE_ENV: z.string().optional(),
   DIALER_DATA_DIR: z.string().default(path.resolve(__dirname, '..', 'data')),
   DIALER_TOOLS_DIR: z.string().default(path.join(os.homedir(), '.cache', 'dialer-tools')),
 });
@@ -86,6 +93,10 @@ export interface Config {
   defaultRegion: string;
   /** The bearer token of the HTTP API; unset: the API answers 503. */
   apiToken?: string;
+  /** SIMULATOR_AUTH_TOKEN, when set. */
+  simulatorAuthToken?: string;
+  /** NODE_ENV=production (the image sets it): a deployment, not a developer's machine. */
+  production: boolean;
   dataDir: string;
   toolsDir: string;
 }
@@ -127,6 +138,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     defaultRegion: e.DEFAULT_REGION,
     apiToken: e.DIALER_API_TOKEN,
+    simulatorAuthToken: e.SIMULATOR_AUTH_TOKEN,
+    production: e.NODE_ENV === 'production',
     dataDir: e.DIALER_DATA_DIR,
     toolsDir: e.DIALER_TOOLS_DIR,
   };
@@ -143,12 +156,30 @@ export function config(): Config {
 export const SIMULATOR_ACCOUNT_SID = 'AC00000000000000000000000000000000';
 export const SIMULATOR_AUTH_TOKEN = 'simulator-auth-token';
 
-/** Account credentials, with the simulator's demo pair when talking to the simulator. */
+/**
+ * The auth token for dry runs against the simulator. On a developer's machine, the demo token
+ * everyone knows. In a deployment (NODE_ENV=production, as the image sets) never that one: its
+ * public webhook server would believe callbacks anyone can sign. There it is SIMULATOR_AUTH_TOKEN,
+ * or else derived from the deployment's own API secret (every container of a deployment agrees
+ * without talking to each other; no two deployments share it, and it reveals nothing of the secret).
+ */
+function simulatorToken(cfg: Config): string {
+  if (cfg.simulatorAuthToken) return cfg.simulatorAuthToken;
+  if (!cfg.production) return SIMULATOR_AUTH_TOKEN;
+  if (!cfg.apiToken) {
+    throw new ConfigError(
+      'A dry run in production needs a secret for the simulator: set SIMULATOR_AUTH_TOKEN (or DIALER_API_TOKEN).',
+    );
+  }
+  return crypto.createHmac('sha256', cfg.apiToken).update('dialer twilio simulator').digest('hex');
+}
+
+/** Account credentials, with the simulator's pair when talking to the simulator. */
 export function twilioCredentials(cfg: Config): { accountSid: string; authToken: string } {
   const { accountSid, authToken, apiBaseUrl } = cfg.twilio;
   if (accountSid && authToken) return { accountSid, authToken };
   if (apiBaseUrl && !accountSid && !authToken) {
-    return { accountSid: SIMULATOR_ACCOUNT_SID, authToken: SIMULATOR_AUTH_TOKEN };
+    return { accountSid: SIMULATOR_ACCOUNT_SID, authToken: simulatorToken(cfg) };
   }
   throw new ConfigError(
     'Twilio credentials missing: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, ' +

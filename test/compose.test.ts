@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { parseConfig, twilioCredentials } from '../lib/config';
+import { SIMULATOR_AUTH_TOKEN, parseConfig, twilioCredentials } from '../lib/config';
 import { repoRoot } from './helpers';
 
 interface Service {
@@ -133,4 +133,46 @@ test('only the dialer server is published to every interface: Temporal, its UI a
     JSON.stringify(published),
   );
   assert.equal(services.temporal!.ports, undefined, "Temporal's frontend stays inside the compose network");
+});
+
+test('a dry run in the image never uses the simulator token everyone knows; its services agree on theirs', () => {
+  const dryRun = {
+    ...dotEnv,
+    TWILIO_ACCOUNT_SID: '',
+    TWILIO_AUTH_TOKEN: '',
+    TWILIO_API_BASE_URL: 'http://simulator:3100',
+  };
+  const tokens = ['worker', 'server', 'simulator'].map((name) => {
+    const raw = services[name]!.environment!;
+    const env = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, interpolate(String(v), dryRun)]));
+    return twilioCredentials(parseConfig({ ...env, NODE_ENV: 'production' })).authToken;
+  });
+  assert.equal(new Set(tokens).size, 1, 'simulator, server and workers share one token');
+  assert.notEqual(tokens[0], SIMULATOR_AUTH_TOKEN);
+  const other = parseConfig({
+    NODE_ENV: 'production',
+    TWILIO_API_BASE_URL: 'http://sim',
+    DIALER_API_TOKEN: 'another-deployment-secret',
+  });
+  assert.notEqual(twilioCredentials(other).authToken, tokens[0], 'another deployment has another');
+  // on a developer's machine the demo token stays, and SIMULATOR_AUTH_TOKEN overrides both
+  assert.equal(
+    twilioCredentials(parseConfig({ TWILIO_API_BASE_URL: 'http://sim' })).authToken,
+    SIMULATOR_AUTH_TOKEN,
+  );
+  const chosen = 'a-token-chosen-by-the-operator';
+  assert.equal(
+    twilioCredentials(
+      parseConfig({
+        NODE_ENV: 'production',
+        TWILIO_API_BASE_URL: 'http://sim',
+        SIMULATOR_AUTH_TOKEN: chosen,
+      }),
+    ).authToken,
+    chosen,
+  );
+  assert.throws(
+    () => twilioCredentials(parseConfig({ NODE_ENV: 'production', TWILIO_API_BASE_URL: 'http://sim' })),
+    /SIMULATOR_AUTH_TOKEN/,
+  );
 });
