@@ -24,6 +24,7 @@ import {
   type Stack,
   cfg,
   createCampaign,
+  eventually,
   insertContacts,
   runCli,
   startStack,
@@ -143,6 +144,34 @@ describe('the placing step holds one call per number', { timeout: 60_000 }, () =
     const next = inputs.find((x) => x !== winner)!;
     assert.equal((await place(next)).kind, 'placed');
     assert.equal(sim.calls({ to: phone }).length, 2);
+  });
+
+  test('a hold committed between the check and the mark: the mark waits for it, is refused, and the attempt waits', async () => {
+    const phone = testPhone();
+    const [first, second] = await attempts(phone, 2);
+    await db.sql`insert into call_attempts (campaign_name, contact_id, attempt_no, workflow_id, phone_number)
+      values (${first!.campaign}, ${first!.contactId}, 1, ${first!.workflowId}, ${phone})`;
+    let placing: Promise<PlaceCallResult> | undefined;
+    await db.sql.begin(async (tx) => {
+      // another placing step's mark, not committed yet: the second one's check cannot see it
+      await tx`update call_attempts set create_requested_at = now(), live_number = ${phone},
+          live_until = now() + interval '1 minute'
+        where campaign_name = ${first!.campaign} and contact_id = ${first!.contactId}`;
+      placing = place(second!);
+      // its mark now waits on the unique index for this transaction
+      await eventually(async () => {
+        const [w] = await db.sql<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity
+          where wait_event_type = 'Lock' and query like 'update "call_attempts" set%'`;
+        return w!.n > 0;
+      }, 10_000);
+    });
+    const r = await placing!;
+    assert.ok(r.kind === 'delayed', JSON.stringify(r));
+    assert.equal(r.rule, 'number-busy');
+    assert.match(r.reason, new RegExp(`contact ${first!.contactId} of campaign "${first!.campaign}"`));
+    assert.equal(sim.calls({ to: phone }).length, 0, 'nothing sent');
+    assert.deepEqual(await hold(phone), [`${first!.campaign}/${first!.contactId}`]);
   });
 
   test('the index refuses a second hold on a number, whatever writes it', async () => {
