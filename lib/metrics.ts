@@ -30,7 +30,7 @@ export class DialerMetrics {
   });
   readonly dialsDelayed = new Counter({
     name: 'dialer_dials_delayed_total',
-    help: 'Attempts held back at the moment of dialing, by the rule (window, per-day, per-24h, min-gap, after-abandon)',
+    help: 'Attempts held back at the moment of dialing, by the rule (window, per-day, per-24h, min-gap, after-abandon, number-busy)',
     labelNames: ['campaign', 'rule'],
     registers: [this.registry],
   });
