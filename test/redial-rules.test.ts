@@ -54,7 +54,7 @@ test('a redial request from the CRM or the Temporal UI: a positive id and a real
     { contactId: '7', at: '2026-12-01T09:30:00Z' },
     { contactId: 0, at: '2026-12-01T09:30:00Z' },
     { contactId: 1.5, at: '2026-12-01T09:30:00Z' },
-    { contactId: 12345678901234567890, at: '2026-12-01T09:30:00Z' },
+    { contactId: 2 ** 64, at: '2026-12-01T09:30:00Z' },
     { contactId: 7 },
     { contactId: 7, at: '2026-12-01 09:30' },
     { contactId: 7, at: '2026-12-01T09:30:00' },
