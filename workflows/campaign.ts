@@ -226,7 +226,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
           : PACING_IDLE_REFRESH_MS
         : undefined;
     const idleRefill = crm ? opts.idleRefillIntervalMs : undefined;
-    if (Date.now() >= run.nextRefillAt(refresh(), idleRefill)) await refill(run, holder, opts.lookaheadMs);
+    if (Date.now() >= run.nextRefillAt(refresh(), idleRefill))
+      await refill(run, holder, opts.lookaheadMs, crm);
     const background = patched(BACKGROUND_MOVES_PATCH);
     const { grants, starts } = run.nextMoves(
       Date.now(),
@@ -368,9 +369,20 @@ async function signalQuietly<Args extends unknown[]>(
   }
 }
 
-async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Promise<void> {
+/**
+ * Takes due contacts into the cache. `keepNews` (CRM_CONTRACT_PATCH): a change told while the
+ * reservation runs (the CRM's row committed after its snapshot) makes the campaign look again;
+ * before, the refill's end forgot it until the next periodic look (30 min while idle).
+ */
+async function refill(
+  run: CampaignRun,
+  holder: string,
+  lookaheadMs: number,
+  keepNews = false,
+): Promise<void> {
   const limit = run.refillLimit();
   run.reservationSeq += 1;
+  if (keepNews) run.changed = false;
   const { contacts, nextRedialAt, agentCapacity, pacing } = await db.reserveContacts({
     campaign: run.settings.name,
     holder,
@@ -380,8 +392,10 @@ async function refill(run: CampaignRun, holder: string, lookaheadMs: number): Pr
     maxAttempts: run.settings.maxAttempts,
     lookaheadMs,
   });
+  const toldMeanwhile = run.changed;
   // agentCapacity is absent in results recorded before pacing existed (replay), pacing before modes
   run.addToCache(contacts, nextRedialAt, Date.now(), agentCapacity ?? null, pacing);
+  if (keepNews) run.changed = toldMeanwhile;
 }
 
 /** Starts one contact's child; false when its previous run was still closing (tried again shortly). */
