@@ -1,4 +1,5 @@
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -54,8 +55,39 @@ function probePort(port: number): Promise<number | null> {
   });
 }
 
-/** A TCP port nothing listens on right now. */
+/** Where the kernel picks ports for bind(0) and outgoing connections (Linux's file, else its default). */
+export function ephemeralPortRange(): [number, number] {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi && lo <= hi) return [lo, hi];
+  } catch {
+    // not Linux: its usual range
+  }
+  return [32768, 60999];
+}
+
+/** The ports freePort draws from: below the ephemeral range (or above it when that is too low). */
+function listeningRange(): [number, number] | null {
+  const [lo, hi] = ephemeralPortRange();
+  if (lo > 12_000) return [10_000, lo - 1];
+  if (hi < 63_000) return [hi + 1, 65_535];
+  return null;
+}
+
+/**
+ * A TCP port nothing listens on right now, outside the kernel's ephemeral range. A process that
+ * asks the kernel for "any free port" (the Temporal dev server does for its HTTP, metrics and
+ * internal ports, at every start) may be handed a port whose listener is down for a moment; a
+ * server killed and restarted in the chaos run found its port taken by a restarted Temporal, and
+ * the CRM's POSTs were answered 404 by Temporal's HTTP API. Ports outside that range are never
+ * handed out so.
+ */
 export async function freePort(): Promise<number> {
+  const range = listeningRange();
+  for (let tries = 0; range && tries < 200; tries++) {
+    const candidate = range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1));
+    if ((await probePort(candidate)) !== null) return candidate;
+  }
   const port = await probePort(0);
   if (port === null) throw new Error('no free port on 127.0.0.1');
   return port;
