@@ -1,9 +1,9 @@
 import { and, eq, inArray, lte, sql } from 'drizzle-orm';
 import { Context } from '@temporalio/activity';
 import { callAttempts, contacts } from '../db/schema';
-import { calleeZones } from '../lib/calling-window';
-import { abandonedWhere } from '../lib/abandon-ledger';
-import { logEvents } from '../lib/contact-events';
+import { calleeZones } from '../domain/calling-window';
+import { abandonedWhere } from '../ops/abandon-ledger';
+import { logEvents } from '../ops/contact-events';
 import {
   type DialCheckRule,
   type DialVerdict,
@@ -12,10 +12,10 @@ import {
   checkDial,
   checkNumberFree,
   dialRules,
-} from '../lib/dial-rules';
-import { toE164 } from '../lib/phone';
-import { maskPhone } from '../lib/logger';
-import { mapOutcome, nextContactState, wasPlaced } from '../workflows/outcome';
+} from '../domain/dial-rules';
+import { toE164 } from '../domain/phone';
+import { maskPhone } from '../infra/logger';
+import { mapOutcome, nextContactState, wasPlaced } from '../domain/outcome';
 import { DEFAULT_CAMPAIGN_OPTIONS, lastStateName } from '../workflows/shared';
 import type {
   AttemptResult,
@@ -27,6 +27,7 @@ import type {
 import { permanent } from './errors';
 import { CreateRejected, type CallInfo } from './twilio-calls';
 import type { Deps } from './index';
+import { isTerminalCallStatus } from '../domain/call-status';
 
 export interface AttemptKey {
   campaign: string;
@@ -92,8 +93,6 @@ const CLOCK_SKEW_MS = 60_000;
 
 const TOO_MANY_REQUESTS = 20429;
 const TOO_MANY_REQUESTS_BACKOFF_MS = [1000, 2000, 4000];
-
-const TERMINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
 export function factsFromCall(call: CallInfo): CallFacts {
   return {
@@ -511,7 +510,7 @@ export const callActivities = (deps: Deps) => {
     /** Asks Twilio for a call whose final callback never came (telephony.md §1.5). */
     async fetchCallFacts({ callSid }: { callSid: string }): Promise<CallFacts> {
       const call = await deps.calls.fetch(callSid);
-      if (!TERMINAL.has(call.status)) {
+      if (!isTerminalCallStatus(call.status)) {
         // Still live after the call timeout: end it, and decide from what Twilio says then.
         const ended = await deps.calls.hangup(callSid);
         return factsFromCall(ended);

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { campaigns } from '../db/schema';
-import { maskPhone } from '../lib/logger';
+import { maskPhone } from '../infra/logger';
 import {
   LastState,
   dialOrder,
@@ -9,10 +9,10 @@ import {
   type CampaignStatus,
   type MachineDetection,
 } from '../workflows/shared';
-import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../lib/recovery';
-import { LIVE_ANSWER_STATES, abandonedWhere } from '../lib/abandon-ledger';
-import { type DialingMode, type Pacing, type PacingStats, pace } from '../lib/pacing';
-import { decideRedial, type RedialRow } from '../lib/redial-rules';
+import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../ops/recovery';
+import { LIVE_ANSWER_STATES, abandonedWhere } from '../ops/abandon-ledger';
+import { type DialingMode, type Pacing, type PacingStats, pace } from '../domain/pacing';
+import { decideRedial, type RedialRow } from '../domain/redial-rules';
 import { permanent } from './errors';
 import type { Deps } from './index';
 

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client';
-import type { DialerMetrics } from '../lib/metrics';
+import type { DialerMetrics } from '../infra/metrics';
 import { callActivities } from './calls';
 import { contactActivities } from './contacts';
 import { previewActivities } from './preview';

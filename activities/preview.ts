@@ -1,4 +1,4 @@
-import { logEvents } from '../lib/contact-events';
+import { logEvents } from '../ops/contact-events';
 import type { AttemptKey } from './calls';
 import type { Deps } from './index';
 

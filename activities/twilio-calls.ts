@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import type { TwilioClient } from '../lib/twilio';
+import type { TwilioClient } from '../infra/twilio';
 
 /** The narrow part of the Twilio SDK the dialer uses; tests and activities depend on this. */
 export interface CreateCallParams {

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { cfg, uid } from '../test/helpers';
+import { cfg, uid } from '../harness/stack';
 import { goSignal } from './fanout/workflows';
 
 export async function bareFanout(

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { campaignWorkflowId } from '../workflows/shared';
-import { insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
+import { insertContacts, runCli, startStack, testPhone, uid } from '../harness/stack';
 
 const { values } = parseArgs({
   options: {

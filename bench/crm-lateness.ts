@@ -7,7 +7,7 @@
  * the CRM's commit to the create. Baseline in the same part: bare durable timers to the same kind
  * of times.
  */
-import { seededRandom, createCampaign, testPhone, uid } from '../test/helpers';
+import { seededRandom, createCampaign, testPhone, uid } from '../harness/stack';
 import { summary, timerBaseline } from './redial-lateness';
 import type { BenchStack } from './stack';
 

@@ -8,7 +8,7 @@
 import { contactActivities } from '../activities/contacts';
 import type { Deps } from '../activities';
 import type { Database } from '../db/client';
-import { CALLER_ID } from '../test/helpers';
+import { CALLER_ID } from '../harness/stack';
 import { summary } from './redial-lateness';
 
 export interface ScaleResult {

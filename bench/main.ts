@@ -14,7 +14,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { campaignWorkflowId } from '../workflows/shared';
-import { createCampaign, testPhone, uid } from '../test/helpers';
+import { createCampaign, testPhone, uid } from '../harness/stack';
 import { bareFanout } from './bare-fanout';
 import { rawLoop } from './raw-loop';
 import { summary, timerBaseline } from './redial-lateness';

@@ -11,9 +11,9 @@
  * Simulated seconds run `time-scale` times faster than real ones; the table is in simulated time.
  */
 import { parseArgs } from 'node:util';
-import { abandonLedger } from '../lib/abandon-ledger';
+import { abandonLedger } from '../ops/abandon-ledger';
 import { campaignWorkflowId } from '../workflows/shared';
-import { ALL_DAY, insertContacts, runCli, seededRandom, startStack, testPhone, uid } from '../test/helpers';
+import { ALL_DAY, insertContacts, runCli, seededRandom, startStack, testPhone, uid } from '../harness/stack';
 
 const { values } = parseArgs({
   options: {

@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { Worker } from '@temporalio/worker';
 import { campaignWorkflowId } from '../workflows/shared';
-import { cfg, insertContacts, runCli, startStack, testPhone, uid } from '../test/helpers';
+import { cfg, insertContacts, runCli, startStack, testPhone, uid } from '../harness/stack';
 import { NativeConnection } from '@temporalio/worker';
 import path from 'node:path';
 

@@ -5,7 +5,7 @@
  * A pure function of those records, so a test can hand it a broken record and see it caught.
  */
 import type { RejectedCreate, SimCall } from '../simulator';
-import { mapOutcome } from '../workflows/outcome';
+import { mapOutcome } from '../domain/outcome';
 import { type CallFacts, ContactSuccessful, LastState } from '../workflows/shared';
 
 export interface ContactRecord {

@@ -11,10 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectDatabase, type Database } from '../db/client';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
-import { config, SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../lib/config';
-import { createLogger } from '../lib/logger';
-import { freePort, runDialer } from '../lib/processes';
-import { ensureTemporalCli, startDevServer, stopDevServer } from '../lib/temporal-server';
+import { config, SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../infra/config';
+import { createLogger } from '../infra/logger';
+import { freePort, runDialer } from '../harness/processes';
+import { ensureTemporalCli, startDevServer, stopDevServer } from '../infra/temporal-server';
 import { type RunningSimulator, startSimulator, type OutcomeSpec } from '../simulator';
 import { ContactSuccessful } from '../workflows/shared';
 import {
@@ -26,7 +26,7 @@ import {
   type Invariant,
   type RetriedPost,
 } from './checks';
-import { PgProxy } from './pg-proxy';
+import { PgProxy } from '../harness/pg-proxy';
 import {
   type CrmEdit,
   FAULT_KINDS,
@@ -37,7 +37,7 @@ import {
   Rng,
   shareNumbers,
 } from './plan';
-import { Service } from './service';
+import { Service } from '../harness/service';
 
 export interface ChaosOptions {
   contacts: number;

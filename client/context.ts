@@ -1,8 +1,8 @@
 import { Client, type Connection } from '@temporalio/client';
 import { CLI_DEADLINES, connectDatabase, type Database } from '../db/client';
-import { config, type Config } from '../lib/config';
-import { maskUrlPassword } from '../lib/secrets';
-import { connectTemporal } from '../lib/temporal-connection';
+import { config, type Config } from '../infra/config';
+import { maskUrlPassword } from '../infra/secrets';
+import { connectTemporal } from '../infra/temporal-connection';
 
 /** A command's Temporal calls (start, signal, query) give up after this; long polls (--wait) after 70 s each. */
 const CLI_CALL_MS = 10_000;

@@ -1,9 +1,9 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, config } from '../lib/config';
-import { OperationError } from '../lib/contact-operations';
-import { CsvError } from '../lib/csv';
-import { TemporalSetupError } from '../lib/temporal-server';
-import { unavailableDependency } from '../lib/unavailable';
+import { ConfigError, config } from '../infra/config';
+import { OperationError } from '../ops/errors';
+import { CsvError } from '../infra/csv';
+import { TemporalSetupError } from '../infra/temporal-server';
+import { unavailableDependency } from '../infra/unavailable';
 import { registerAgentCommands } from './commands/agents';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerContactCommands } from './commands/contacts';

@@ -1,26 +1,16 @@
 import { InvalidArgumentError } from 'commander';
 import { type LastStateName, lastStateNames, type RetryRules } from '../workflows/shared';
-import { isTimeZone, parseCallingWindow } from '../lib/calling-window';
+import { isTimeZone, parseCallingWindow } from '../domain/calling-window';
+import { parseDuration } from '../domain/time-text';
 
-/** "90", "90s", "5m", "2h", "1h30m", "250ms" → milliseconds. */
-export function parseDuration(text: string): number {
-  const t = text.trim();
-  if (/^\d+$/.test(t)) return Number(t) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  let total = 0;
-  let consumed = '';
-  for (const m of t.matchAll(re)) {
-    total += Number(m[1]) * unit[m[2]!]!;
-    consumed += m[0];
+/** A duration argument: a text that is not one is commander's usage error. */
+export const durationArg = (v: string): number => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
-  if (!consumed || consumed !== t) {
-    throw new InvalidArgumentError(`"${text}" is not a duration (examples: 90s, 5m, 2h, 1h30m)`);
-  }
-  return Math.round(total);
-}
-
-export const durationArg = (v: string) => parseDuration(v);
+};
 
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -69,7 +59,7 @@ export function retryArg(v: string, acc: Record<string, number> = {}): Record<st
       `"${v}" should look like <LastState>=<delay>, e.g. Busy=5m or default=15m`,
     );
   const key = m[1]!.toLowerCase() === 'default' ? 'default' : lastStateArg(m[1]!);
-  return { ...acc, [key]: parseDuration(m[2]!) / 1000 };
+  return { ...acc, [key]: durationArg(m[2]!) / 1000 };
 }
 
 export function finalArg(v: string, acc: LastStateName[] = []): LastStateName[] {
@@ -118,7 +108,7 @@ export function capArg(v: string): number | typeof NONE {
 /** A duration (90s, 5m, 2h), or "none"; in whole seconds. */
 export function gapArg(v: string): number | typeof NONE {
   if (v.trim().toLowerCase() === NONE) return NONE;
-  return Math.round(parseDuration(v) / 1000);
+  return Math.round(durationArg(v) / 1000);
 }
 
 /** Calls per agent for power mode: a number from 1 to 10. */

@@ -33,7 +33,7 @@ import {
   testPhone,
   uid,
   windowOpeningIn,
-} from '../test/helpers';
+} from '../harness/stack';
 
 const out = path.join(__dirname, '..', 'test', 'histories');
 

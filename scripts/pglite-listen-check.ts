@@ -15,9 +15,9 @@ import type { Client } from '@temporalio/client';
 import postgres from 'postgres';
 import { ContactChangeListener, CONTACTS_CHANGED_CHANNEL } from '../worker/contact-changes';
 import { migrateDatabase } from '../db/migrate';
-import { startEmbeddedPostgres } from '../lib/embedded-postgres';
-import { createLogger } from '../lib/logger';
-import { freePort } from '../lib/processes';
+import { startEmbeddedPostgres } from '../infra/embedded-postgres';
+import { createLogger } from '../infra/logger';
+import { freePort } from '../harness/processes';
 
 async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pglite-listen-'));

@@ -8,14 +8,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
-import { config } from '../lib/config';
+import { config } from '../infra/config';
 import {
   ensureTemporalCli,
   registerSearchAttributes,
   startDevServer,
   stopDevServer,
   temporalAnswers,
-} from '../lib/temporal-server';
+} from '../infra/temporal-server';
 
 async function main(): Promise<number> {
   const cfg = config();

@@ -1,12 +1,12 @@
 import type {} from '@fastify/swagger'; // schema.summary and schema.tags
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../lib/agents';
-import { decidePreview, nextPreview } from '../lib/preview';
-import { parseDuration } from '../client/parse';
-import { OperationError } from '../lib/contact-operations';
-import { redactUrl } from '../lib/logger';
-import { sameSecret } from '../lib/secrets';
-import { unavailableDependency } from '../lib/unavailable';
+import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../ops/agents';
+import { decidePreview, nextPreview } from '../ops/preview';
+import { parseDuration } from '../domain/time-text';
+import { OperationError } from '../ops/errors';
+import { redactUrl } from '../infra/logger';
+import { sameSecret } from '../infra/secrets';
+import { unavailableDependency } from '../infra/unavailable';
 import { type CrmDeps, registerCrmRoutes } from './crm-routes';
 import {
   type AjvError,

@@ -3,8 +3,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pino from 'pino';
-import { logSerializers, redactUrl } from '../lib/logger';
-import { DatabaseTimeoutError, withTimeout } from '../lib/unavailable';
+import { logSerializers, redactUrl } from '../infra/logger';
+import { DatabaseTimeoutError, withTimeout } from '../infra/unavailable';
 import { registerApi } from './api';
 import { registerTwilioWebhooks, type WebhookDeps } from './twilio-webhooks';
 

@@ -1,25 +1,20 @@
 import type { Client } from '@temporalio/client';
 import type {} from '@fastify/swagger'; // schema.summary and schema.tags
 import type { FastifyInstance } from 'fastify';
-import { parseDuration } from '../client/parse';
+import { parseDuration } from '../domain/time-text';
 import type { Database } from '../db/client';
 import {
   campaignStatus,
   type CampaignSignal,
   signalCampaign,
   startCampaign,
-} from '../lib/campaign-operations';
-import { contactEvents } from '../lib/contact-events';
+} from '../ops/campaign-operations';
+import { contactEvents } from '../ops/contact-events';
 import { IDEMPOTENCY_KEY_MAX, registerIdempotency } from './idempotency';
-import { type AddContactsRequest, addContacts } from '../lib/contact-import';
-import { DATA_MAX_BYTES, DATA_MAX_DEPTH, NAME_MAX, findBadText } from '../lib/contact-fields';
-import {
-  OperationError,
-  parseTime,
-  pushRedial,
-  releaseContact,
-  resetContact,
-} from '../lib/contact-operations';
+import { type AddContactsRequest, addContacts } from '../ops/contact-import';
+import { DATA_MAX_BYTES, DATA_MAX_DEPTH, NAME_MAX, findBadText } from '../ops/contact-fields';
+import { OperationError } from '../ops/errors';
+import { parseTime, pushRedial, releaseContact, resetContact } from '../ops/contact-operations';
 import type { CampaignOptions } from '../workflows/shared';
 
 /**

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type postgres from 'postgres';
-import { OperationError } from '../lib/contact-operations';
+import { OperationError } from '../ops/errors';
 
 /**
  * `Idempotency-Key` on every POST of the API (issue 19): a CRM that retries after a timeout gets

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { OperationError } from '../lib/contact-operations';
+import { OperationError } from '../ops/errors';
 
 /**
  * The API's one error shape: RFC 9457 problem details (`application/problem+json`). `type` names

@@ -9,8 +9,10 @@ import {
   callFactsSignal,
   callStatusSignal,
   campaignWorkflowId,
+  contactOfWorkflowId,
   refillSignal,
 } from '../workflows/shared';
+import { isTerminalCallStatus } from '../domain/call-status';
 
 export interface WebhookDeps {
   temporal: Client;
@@ -22,7 +24,6 @@ export interface WebhookDeps {
 
 type Params = Record<string, string>;
 
-const TERMINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 type Query = { wf?: string; attempt?: string; campaign?: string };
 
 const num = (v: string | undefined): number | undefined => {
@@ -75,7 +76,7 @@ export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps):
     }
     // Only the callbacks that decide the outcome go to the workflow (telephony.md §1.5): each
     // signal costs the contact workflow a task, and the progress events decide nothing.
-    if (!TERMINAL.has(p.CallStatus)) {
+    if (!isTerminalCallStatus(p.CallStatus)) {
       req.log.debug({ wf, callSid: p.CallSid, status: p.CallStatus }, 'call progress');
       return reply.code(204).send();
     }
@@ -273,8 +274,8 @@ async function passOnce(
   key: CallbackKey,
 ): Promise<'fresh' | 'repeat' | 'foreign'> {
   const attempt = num(q.attempt);
-  const contactId = num(q.wf.slice(q.wf.lastIndexOf('/') + 1));
-  if (!q.campaign || attempt === undefined || contactId === undefined || !Number.isSafeInteger(contactId))
+  const contactId = contactOfWorkflowId(q.wf);
+  if (!q.campaign || attempt === undefined || contactId === null || !Number.isSafeInteger(contactId))
     return 'foreign';
   const [r] = await db.sql<{ mine: boolean; fresh: boolean }[]>`
     with mine as (

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pino from 'pino';
-import { maskPhone } from '../lib/logger';
+import { maskPhone } from '../infra/logger';
 import {
   resolveAgentBehaviour,
   resolveOutcome,

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import type pino from 'pino';
-import { createLogger } from '../lib/logger';
+import { createLogger } from '../infra/logger';
 import { controlApi } from './control-api';
 import { CallEngine } from './engine';
 import { applyFaults, parseFaults } from './faults';

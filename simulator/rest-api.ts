@@ -6,7 +6,7 @@ import type { Scheduler } from './scheduler';
 import { API_VERSION, rfc2822, TwilioApiError } from './twilio-format';
 import type { HttpMethod } from './twiml';
 import { FINAL_STATUSES, STATUS_CALLBACK_EVENTS, type SimCall, type StatusCallbackEvent } from './types';
-import { sameSecret } from '../lib/secrets';
+import { sameSecret } from '../infra/secrets';
 
 /**
  * The part of Twilio's REST API the dialer uses (telephony.md §3), with Twilio's paths, form

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { abandonLedger, recentLedgers } from '../lib/abandon-ledger';
+import { abandonLedger, recentLedgers } from '../ops/abandon-ledger';
 import { LastState as S, type LastStateName, campaignWorkflowId } from '../workflows/shared';
 import {
   type Stack,
@@ -17,7 +17,7 @@ import {
   testDatabase,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 const DAY = 24 * 3600_000;
 

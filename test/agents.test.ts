@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { campaignWorkflowId, LastState as S } from '../workflows/shared';
-import { type Stack, insertContacts, runCli, startStack, testPhone, uid, createCampaign } from './helpers';
+import {
+  type Stack,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+  createCampaign,
+} from '../harness/stack';
 
 describe('agents', { timeout: 180_000 }, () => {
   let stack: Stack;

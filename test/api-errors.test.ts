@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/client';
-import { createLogger } from '../lib/logger';
+import { createLogger } from '../infra/logger';
 import { buildServer } from '../server/app';
-import { API_TOKEN, cfg, testDatabase } from './helpers';
+import { API_TOKEN, cfg, testDatabase } from '../harness/stack';
 
 type Json = Record<string, unknown>;
 

@@ -21,7 +21,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 const national = (e164: string) => `(${e164.slice(2, 5)}) ${e164.slice(5, 8)}-${e164.slice(8)}`;
 /** `{"a":{"a":…1}}`, `depth` objects deep, as text (JSON.stringify of 5,000 levels overflows the stack). */

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildServer } from '../server/app';
-import { createLogger } from '../lib/logger';
-import { API_TOKEN, type Stack, createCampaign, startStack, uid } from './helpers';
+import { createLogger } from '../infra/logger';
+import { API_TOKEN, type Stack, createCampaign, startStack, uid } from '../harness/stack';
 
 describe('HTTP API: agents', { timeout: 120_000 }, () => {
   let stack: Stack;

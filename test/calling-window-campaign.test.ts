@@ -27,7 +27,7 @@ import {
   testPhone,
   uid,
   windowOpeningIn,
-} from './helpers';
+} from '../harness/stack';
 
 /** How long after the test starts the window opens (CLI runs take a few seconds each on a slow host). */
 const OPENS_IN_MS = 30_000;

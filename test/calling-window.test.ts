@@ -13,7 +13,7 @@ import {
   isOpen,
   nextOpen,
   parseCallingWindow,
-} from '../lib/calling-window';
+} from '../domain/calling-window';
 
 const at = (iso: string) => new Date(iso);
 const window = (text: string): CallingWindow => {

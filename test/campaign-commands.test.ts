@@ -16,7 +16,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('campaign update, show, list, status --watch', { timeout: 180_000 }, () => {
   let stack: Stack;

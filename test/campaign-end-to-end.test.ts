@@ -15,7 +15,7 @@ import {
   testPhone,
   uid,
   createCampaign,
-} from './helpers';
+} from '../harness/stack';
 
 type Expect = { cs: number; ls: number; attempts: number; states: number[] };
 

@@ -15,7 +15,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('a campaign stays open until an operator pauses or stops it (§5a)', { timeout: 120_000 }, () => {
   let stack: Stack;

@@ -17,7 +17,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 const QUICK = { outcome: 'human', ringSeconds: 1, talkSeconds: 1 };
 

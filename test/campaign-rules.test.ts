@@ -14,7 +14,7 @@ import {
   testPhone,
   uid,
   createCampaign,
-} from './helpers';
+} from '../harness/stack';
 
 type Attempt = {
   contact_id: string;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FAULT_KINDS } from '../chaos/plan';
 import { formatReport, runChaos } from '../chaos/run';
-import { cfg } from './helpers';
+import { cfg } from '../harness/stack';
 
 test('chaos: 150 contacts, 84 faults, every invariant held', { timeout: 900_000 }, async () => {
   const url = new URL(cfg.testDatabaseUrl);

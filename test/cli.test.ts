@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Database } from '../db/client';
-import { cfg, runCli, testDatabase, uid } from './helpers';
+import { cfg, runCli, testDatabase, uid } from '../harness/stack';
 
 describe('dialer command line', () => {
   let db: Database;

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { SIMULATOR_AUTH_TOKEN, parseConfig, twilioCredentials } from '../lib/config';
-import { repoRoot } from './helpers';
+import { SIMULATOR_AUTH_TOKEN, parseConfig, twilioCredentials } from '../infra/config';
+import { repoRoot } from '../harness/stack';
 
 interface Service {
   image?: string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { connectWhenUp } from '../worker/main';
-import { cfg, freePort } from './helpers';
+import { cfg, freePort } from '../harness/stack';
 
 test('connectWhenUp connects to a server that answers, and waits, logging, before giving up on one that does not', async () => {
   const lines: string[] = [];

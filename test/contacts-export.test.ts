@@ -6,8 +6,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { spreadsheetPhone, spreadsheetText } from '../lib/spreadsheet';
-import { type Stack, createCampaign, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import { spreadsheetPhone, spreadsheetText } from '../domain/spreadsheet';
+import {
+  type Stack,
+  createCampaign,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+} from '../harness/stack';
 
 const PLANTED = [
   '=HYPERLINK("http://example.invalid","click")',

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { campaignWorkflowId } from '../workflows/shared';
-import { type Stack, createCampaign, eventually, runCli, startStack, testPhone, uid } from './helpers';
+import { type Stack, createCampaign, eventually, runCli, startStack, testPhone, uid } from '../harness/stack';
 
 const national = (e164: string) => `(${e164.slice(2, 5)}) ${e164.slice(5, 8)}-${e164.slice(8)}`;
 

@@ -15,7 +15,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('CRM HTTP API', { timeout: 240_000 }, () => {
   let stack: Stack;

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { pushRedial } from '../lib/contact-operations';
+import { pushRedial } from '../ops/contact-operations';
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import {
   ContactSuccessful,
@@ -27,7 +27,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('CRM redials pushed to a running campaign (§8)', { timeout: 180_000 }, () => {
   let stack: Stack;

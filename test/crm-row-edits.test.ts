@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import postgres from 'postgres';
-import { PgProxy } from '../chaos/pg-proxy';
+import { PgProxy } from '../harness/pg-proxy';
 import { WORKER_APPLICATION_NAME } from '../db/client';
 import type { SimCall } from '../simulator/types';
 import { CONTACTS_CHANGED_CHANNEL, Throttle } from '../worker/contact-changes';
@@ -22,7 +22,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 /** How late a CRM's edit may be dialed here: the contract's second, plus room for a slow machine. */
 const BOUND_MS = 5000;

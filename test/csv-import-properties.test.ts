@@ -14,8 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import type { Database } from '../db/client';
-import { importContacts } from '../lib/contact-import';
-import { CALLER_ID, testDatabase, testPhone, uid } from './helpers';
+import { importContacts } from '../ops/contact-import';
+import { CALLER_ID, testDatabase, testPhone, uid } from '../harness/stack';
 
 const KINDS = [
   'good',

@@ -12,13 +12,13 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client, type Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { PgProxy } from '../chaos/pg-proxy';
+import { PgProxy } from '../harness/pg-proxy';
 import { SERVER_DEADLINES, connectDatabase, type Database } from '../db/client';
-import { createLogger } from '../lib/logger';
-import { connectTemporal } from '../lib/temporal-connection';
-import { ensureTemporalCli, startDevServer, stopDevServer } from '../lib/temporal-server';
+import { createLogger } from '../infra/logger';
+import { connectTemporal } from '../infra/temporal-connection';
+import { ensureTemporalCli, startDevServer, stopDevServer } from '../infra/temporal-server';
 import { buildServer } from '../server/app';
-import { API_TOKEN, cfg, createCampaign, freePort, runCli, testPhone, uid } from './helpers';
+import { API_TOKEN, cfg, createCampaign, freePort, runCli, testPhone, uid } from '../harness/stack';
 
 const CALL_MS = 3000;
 

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import type { DemoSummary } from '../client/commands/demo';
 import { contactSuccessfulName } from '../workflows/shared';
-import { cfg, freePort, runCli, uid } from './helpers';
+import { cfg, freePort, runCli, uid } from '../harness/stack';
 
 test(
   'the demo runs on the embedded PGlite and its summary agrees with the database',

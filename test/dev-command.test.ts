@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
+import { SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { campaignWorkflowId } from '../workflows/shared';
 import {
   cfg,
@@ -21,7 +21,7 @@ import {
   testPhone,
   uid,
   createCampaign,
-} from './helpers';
+} from '../harness/stack';
 
 test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 180_000 }, async () => {
   const serverPort = await freePort();

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { spawnDialer } from '../lib/processes';
-import { cfg, eventually, freePort, uid } from './helpers';
+import { spawnDialer } from '../harness/processes';
+import { cfg, eventually, freePort, uid } from '../harness/stack';
 
 /** The processes whose parent is `pid`. */
 function childrenOf(pid: number): number[] {

@@ -11,13 +11,13 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { PlaceCallInput, PlaceCallResult } from '../activities/calls';
 import { twilioCalls } from '../activities/twilio-calls';
-import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../lib/config';
-import { contactEvents } from '../lib/contact-events';
-import { createLogger } from '../lib/logger';
-import { createTwilioClient } from '../lib/twilio';
+import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../infra/config';
+import { contactEvents } from '../ops/contact-events';
+import { createLogger } from '../infra/logger';
+import { createTwilioClient } from '../infra/twilio';
 import { type RunningSimulator, startSimulator } from '../simulator';
 import { type AttemptResult, DEFAULT_RETRY_RULES } from '../workflows/shared';
-import { CALLER_ID, cfg, insertContacts, testDatabase, uid } from './helpers';
+import { CALLER_ID, cfg, insertContacts, testDatabase, uid } from '../harness/stack';
 
 /** 09:00 in New York (EDT), 06:00 in Los Angeles, 03:00 in Honolulu, 23:00 in Guam. */
 const NOW = new Date('2026-07-01T13:00:00Z');

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type DialRuleSettings, type PastAttempt, checkDial, dialRules } from '../lib/dial-rules';
-import { isOpen } from '../lib/calling-window';
+import { type DialRuleSettings, type PastAttempt, checkDial, dialRules } from '../domain/dial-rules';
+import { isOpen } from '../domain/calling-window';
 
 const at = (iso: string) => new Date(iso);
 const HOUR = 3600_000;

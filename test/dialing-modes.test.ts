@@ -18,7 +18,7 @@ import {
   testPhone,
   uid,
   windowOpeningIn,
-} from './helpers';
+} from '../harness/stack';
 
 describe('dialing modes', { timeout: 240_000 }, () => {
   let stack: Stack;

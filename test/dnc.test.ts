@@ -23,7 +23,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('dnc commands', { timeout: 180_000 }, () => {
   let stack: Stack;

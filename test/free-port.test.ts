@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { ephemeralPortRange, freePort } from '../lib/processes';
+import { ephemeralPortRange, freePort } from '../harness/processes';
 
 test('freePort: a port nothing listens on, outside the range bind(0) draws from', async () => {
   const [lo, hi] = ephemeralPortRange();

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { API_TOKEN, type Stack, createCampaign, startStack, testPhone, uid } from './helpers';
+import { API_TOKEN, type Stack, createCampaign, startStack, testPhone, uid } from '../harness/stack';
 
 describe('Idempotency-Key', { timeout: 180_000 }, () => {
   let stack: Stack;

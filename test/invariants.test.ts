@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { parseTime, pushRedial } from '../lib/contact-operations';
+import { parseTime, pushRedial } from '../ops/contact-operations';
 import { campaignWorkflowId } from '../workflows/shared';
 import {
   type Stack,
@@ -17,7 +17,7 @@ import {
   uid,
   createCampaign,
   seededRandom,
-} from './helpers';
+} from '../harness/stack';
 
 const seed = Number(process.env.DIALER_TEST_SEED ?? Date.now() % 100_000);
 const MAX = 3;

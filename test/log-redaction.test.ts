@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { redactUrl } from '../lib/logger';
-import { spawnDialer } from '../lib/processes';
-import { maskUrlPassword } from '../lib/secrets';
-import { API_TOKEN, cfg, eventually, freePort, repoRoot, testDatabase } from './helpers';
+import { redactUrl } from '../infra/logger';
+import { spawnDialer } from '../harness/processes';
+import { maskUrlPassword } from '../infra/secrets';
+import { API_TOKEN, cfg, eventually, freePort, repoRoot, testDatabase } from '../harness/stack';
 
 test('redactUrl drops the query string and masks numbers in the path; maskUrlPassword hides passwords', () => {
   assert.equal(
@@ -35,7 +35,7 @@ test('redactUrl drops the query string and masks numbers in the path; maskUrlPas
 
 test('a password in a URL is masked in log messages and in logged errors', () => {
   const script = `
-    const { createLogger } = require('./lib/logger');
+    const { createLogger } = require('./infra/logger');
     const log = createLogger('info', 'probe');
     log.warn('cannot connect to postgres://dialer:hunter2-secret@db:5432/dialer');
     log.error({ err: new Error('failed: postgres://dialer:hunter2-secret@db/dialer?sslmode=require') }, 'boom');

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { spawnDialer } from '../lib/processes';
+import { spawnDialer } from '../harness/processes';
 import { test } from 'node:test';
-import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
+import { SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { campaignWorkflowId } from '../workflows/shared';
 import {
   API_TOKEN,
@@ -19,7 +19,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 test(
   'debug logs of a whole campaign hold no auth token, no API token and no full phone number',

@@ -11,11 +11,11 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { PlaceCallInput, PlaceCallResult } from '../activities/calls';
 import { twilioCalls } from '../activities/twilio-calls';
-import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../lib/config';
-import { contactEvents } from '../lib/contact-events';
-import { NUMBER_BUSY_RETRY_MS } from '../lib/dial-rules';
-import { createLogger } from '../lib/logger';
-import { createTwilioClient } from '../lib/twilio';
+import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../infra/config';
+import { contactEvents } from '../ops/contact-events';
+import { NUMBER_BUSY_RETRY_MS } from '../domain/dial-rules';
+import { createLogger } from '../infra/logger';
+import { createTwilioClient } from '../infra/twilio';
 import { type RunningSimulator, type SimCall, startSimulator } from '../simulator';
 import { DEFAULT_RETRY_RULES, campaignWorkflowId } from '../workflows/shared';
 import {
@@ -31,7 +31,7 @@ import {
   testDatabase,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('the placing step holds one call per number', { timeout: 60_000 }, () => {
   const db = testDatabase();

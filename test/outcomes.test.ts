@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { campaignWorkflowId, LastState as S } from '../workflows/shared';
-import { type Stack, insertContacts, runCli, startStack, testPhone, uid, createCampaign } from './helpers';
+import {
+  type Stack,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+  createCampaign,
+} from '../harness/stack';
 
 describe('every non-agent outcome through the real SDK and the simulator', { timeout: 180_000 }, () => {
   let stack: Stack;

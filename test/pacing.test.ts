@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type PacingStats, expectedOverflow, pace, predictiveCalls } from '../lib/pacing';
+import { type PacingStats, expectedOverflow, pace, predictiveCalls } from '../domain/pacing';
 
 const agents = (free: number, onCall = 0, freeSoon = 0) => ({
   assigned: free + onCall + freeSoon,

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cfg, repoRoot } from './helpers';
+import { cfg, repoRoot } from '../harness/stack';
 
 test(
   'connections cut again and again under load: the process survives, the pool recovers, no acknowledged write is lost',

@@ -9,11 +9,11 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { PlaceCallInput, PlaceCallResult } from '../activities/calls';
 import { twilioCalls } from '../activities/twilio-calls';
-import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../lib/config';
-import { createLogger } from '../lib/logger';
-import { createTwilioClient } from '../lib/twilio';
+import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../infra/config';
+import { createLogger } from '../infra/logger';
+import { createTwilioClient } from '../infra/twilio';
 import { type RunningSimulator, startSimulator } from '../simulator';
-import { ALL_DAY, CALLER_ID, cfg, insertContacts, testDatabase, testPhone, uid } from './helpers';
+import { ALL_DAY, CALLER_ID, cfg, insertContacts, testDatabase, testPhone, uid } from '../harness/stack';
 
 describe('placeCall after a crash between the create and storing its SID', { timeout: 60_000 }, () => {
   const db = testDatabase();

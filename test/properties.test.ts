@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { CallStatusTracker } from '../workflows/call-status-tracker';
-import { mapOutcome, nextContactState } from '../workflows/outcome';
+import { mapOutcome, nextContactState } from '../domain/outcome';
 import {
   type CallFacts,
   type CallStatusEvent,

@@ -19,7 +19,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 const { TaskQueueType } = temporal.api.enums.v1;
 

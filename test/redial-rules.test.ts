@@ -1,7 +1,7 @@
 /** Contract §8: which CRM redials a running campaign writes, and which redial requests are well formed. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type RedialRow, decideRedial } from '../lib/redial-rules';
+import { type RedialRow, decideRedial } from '../domain/redial-rules';
 import { LastState, checkRedialRequest } from '../workflows/shared';
 
 const o = { campaign: 'spring', holder: 'campaign/spring', maxAttempts: 3 };

@@ -17,7 +17,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('dialer replay', { timeout: 180_000 }, () => {
   let stack: Stack;

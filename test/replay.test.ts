@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { workflowBundle } from './helpers';
+import { workflowBundle } from '../harness/stack';
 
 const dir = path.join(__dirname, 'histories');
 const files = fs

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createActivities } from '../activities';
 import type { Database } from '../db/client';
-import { insertContacts, testDatabase, testPhone, uid } from './helpers';
+import { insertContacts, testDatabase, testPhone, uid } from '../harness/stack';
 
 let db: Database;
 before(() => {

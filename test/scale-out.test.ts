@@ -5,10 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { spawnDialer } from '../lib/processes';
+import { spawnDialer } from '../harness/processes';
 import { test } from 'node:test';
 import { campaignWorkflowId } from '../workflows/shared';
-import { createCampaign, eventually, insertContacts, runCli, startStack, testPhone, uid } from './helpers';
+import {
+  createCampaign,
+  eventually,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+} from '../harness/stack';
 
 test(
   'two worker processes share a campaign; one stops with SIGTERM mid-run; nothing is lost or doubled',

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { spawnDialer } from '../lib/processes';
+import { spawnDialer } from '../harness/processes';
 import {
   API_TOKEN,
   type Stack,
@@ -18,7 +18,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 interface Server {
   proc: ChildProcess;

@@ -18,7 +18,7 @@ import {
   runCli,
   startStack,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 function start(
   args: string[],

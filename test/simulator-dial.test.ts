@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import pino from 'pino';
 import twilio from 'twilio';
-import { createTwilioClient, type TwilioClient } from '../lib/twilio';
+import { createTwilioClient, type TwilioClient } from '../infra/twilio';
 import { startSimulator, type RunningSimulator, type Scenario } from '../simulator';
 import {
   startWebhookRecorder,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import pino from 'pino';
-import { createTwilioClient, type TwilioClient } from '../lib/twilio';
+import { createTwilioClient, type TwilioClient } from '../infra/twilio';
 import { startSimulator, type RunningSimulator } from '../simulator';
 import { startWebhookRecorder, type WebhookRecorder } from '../simulator/webhook-recorder';
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { campaignWorkflowId, LastState as S } from '../workflows/shared';
-import { insertContacts, runCli, startStack, testPhone, uid, createCampaign } from './helpers';
+import { insertContacts, runCli, startStack, testPhone, uid, createCampaign } from '../harness/stack';
 
 async function runCampaign(
   stack: Awaited<ReturnType<typeof startStack>>,

@@ -16,9 +16,9 @@ import {
   startDevServer,
   stopDevServer,
   temporalAnswers,
-} from '../lib/temporal-server';
+} from '../infra/temporal-server';
 import { SEARCH_ATTRIBUTES } from '../workflows/shared';
-import { cfg, freePort } from './helpers';
+import { cfg, freePort } from '../harness/stack';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-temporal-'));
 

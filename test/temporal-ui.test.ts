@@ -15,7 +15,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('Temporal UI: search attributes and memo', { timeout: 180_000 }, () => {
   let stack: Stack;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import twilio from 'twilio';
-import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
+import { SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { LastState, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
 import {
   type Stack,
@@ -18,7 +18,7 @@ import {
   startStack,
   testPhone,
   uid,
-} from './helpers';
+} from '../harness/stack';
 
 describe('replayed Twilio callbacks', { timeout: 120_000 }, () => {
   let stack: Stack;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import twilio from 'twilio';
-import { SIMULATOR_AUTH_TOKEN } from '../lib/config';
+import { SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
 import {
   type Stack,
@@ -17,7 +17,7 @@ import {
   testPhone,
   uid,
   createCampaign,
-} from './helpers';
+} from '../harness/stack';
 
 describe('Twilio webhook signatures', { timeout: 120_000 }, () => {
   let stack: Stack;

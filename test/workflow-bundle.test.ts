@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ESLint } from 'eslint';
-import { repoRoot, workflowBundle } from './helpers';
+import { repoRoot, workflowBundle } from '../harness/stack';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 

@@ -5,7 +5,7 @@ import type pino from 'pino';
 import type { Activities } from '../activities';
 import type { Database } from '../db/client';
 import { campaigns } from '../db/schema';
-import { dialTaskQueue } from '../workflows/shared';
+import { campaignOfWorkflowId, dialTaskQueue } from '../workflows/shared';
 
 /**
  * A campaign's calls per second, enforced across all workers: every create goes through the
@@ -142,7 +142,8 @@ export class DialingWorkers {
     const names: string[] = [];
     const query = `WorkflowType = 'campaignWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '${this.o.taskQueue.replace(/'/g, "\\'")}'`;
     for await (const wf of this.o.client.workflow.list({ query })) {
-      if (wf.workflowId.startsWith('campaign/')) names.push(wf.workflowId.slice('campaign/'.length));
+      const name = campaignOfWorkflowId(wf.workflowId);
+      if (name !== null) names.push(name);
     }
     // running campaigns, and the rates of those served (a rate changed by `campaign update`)
     const seen = new Set(names);

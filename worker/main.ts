@@ -11,10 +11,10 @@ import {
 import { createActivities, type Deps } from '../activities';
 import { twilioCalls } from '../activities/twilio-calls';
 import { WORKER_APPLICATION_NAME, connectDatabase, type Database } from '../db/client';
-import { type Config, ConfigError, twilioCredentials } from '../lib/config';
-import { createLogger } from '../lib/logger';
-import { DialerMetrics, serveMetrics } from '../lib/metrics';
-import { createTwilioClient } from '../lib/twilio';
+import { type Config, ConfigError, twilioCredentials } from '../infra/config';
+import { createLogger } from '../infra/logger';
+import { DialerMetrics, serveMetrics } from '../infra/metrics';
+import { createTwilioClient } from '../infra/twilio';
 import { ContactChangeListener, type ContactChangesOptions, runsOnTaskQueue } from './contact-changes';
 import { DialingWorkers } from './dialing';
 

@@ -1,6 +1,5 @@
 import type { CallFacts, CallStatusEvent } from './shared';
-
-const TERMINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
+import { isTerminalCallStatus } from '../domain/call-status';
 
 /**
  * Collects a call's status callbacks. Twilio may deliver them twice or out of order
@@ -59,7 +58,7 @@ export class CallStatusTracker {
 
   /** The facts of the terminal callback, once it has arrived. */
   get final(): CallFacts | undefined {
-    const end = this.mine().find((e) => TERMINAL.has(e.callStatus));
+    const end = this.mine().find((e) => isTerminalCallStatus(e.callStatus));
     if (!end) return undefined;
     const answeredBy = this.mine().find((e) => e.answeredBy)?.answeredBy;
     return {

@@ -440,6 +440,10 @@ export const SEARCH_ATTRIBUTES = {
 } as const;
 
 export const campaignWorkflowId = (name: string) => `campaign/${name}`;
+/** The campaign a `campaign/<name>` workflow id names, or null for any other id. */
+export function campaignOfWorkflowId(workflowId: string): string | null {
+  return workflowId.startsWith('campaign/') ? workflowId.slice('campaign/'.length) : null;
+}
 /**
  * The task queue a campaign's creates go through: served by activity-only workers that let
  * Temporal's server dispatch them at no more than the campaign's calls per second.
@@ -447,6 +451,11 @@ export const campaignWorkflowId = (name: string) => `campaign/${name}`;
 export const dialTaskQueue = (taskQueue: string, campaign: string) =>
   `${taskQueue}/dial/${encodeURIComponent(campaign)}`;
 export const contactWorkflowId = (campaign: string, contactId: number) => `contact/${campaign}/${contactId}`;
+/** The contact id a `contact/<campaign>/<id>` workflow id names, or null for any other id. */
+export function contactOfWorkflowId(workflowId: string): number | null {
+  const m = /^contact\/.*\/(\d+)$/.exec(workflowId);
+  return m ? Number(m[1]) : null;
+}
 
 /** §5: 0 = a redial that is due, 1 = a new contact, 2 = a redial not due yet. */
 export function dialTier(redialAt: string | null, nowIso: string): 0 | 1 | 2 {

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { AGENT_ENDPOINT, AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../../lib/agents';
-import { decidePreview, nextPreview } from '../../lib/preview';
+import { AGENT_ENDPOINT, AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../../ops/agents';
+import { decidePreview, nextPreview } from '../../ops/preview';
 import { lastStateName } from '../../workflows/shared';
 import type { CommandContext } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';

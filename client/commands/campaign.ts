@@ -10,15 +10,15 @@ import {
   signalCampaign,
   startCampaign,
   updateCampaign,
-} from '../../lib/campaign-operations';
+} from '../../ops/campaign-operations';
 import {
   type CampaignOptions,
   DEFAULT_RETRY_RULES,
   type LastStateName,
   campaignWorkflowId,
 } from '../../workflows/shared';
-import { describePeriod } from '../../lib/abandon-ledger';
-import { DIALING_MODES, type DialingMode } from '../../lib/pacing';
+import { describePeriod } from '../../ops/abandon-ledger';
+import { DIALING_MODES, type DialingMode } from '../../domain/pacing';
 import { type CommandContext, UserError } from '../context';
 import {
   applyRetryOptions,

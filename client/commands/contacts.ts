@@ -1,11 +1,11 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { parseTime, pushRedial, releaseContact, resetContact } from '../../lib/contact-operations';
+import { parseTime, pushRedial, releaseContact, resetContact } from '../../ops/contact-operations';
 import fs from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
-import { contactEvents, formatEvent } from '../../lib/contact-events';
-import { importContacts } from '../../lib/contact-import';
-import { recoverOrphans } from '../../lib/recovery';
-import { spreadsheetPhone, spreadsheetText } from '../../lib/spreadsheet';
+import { contactEvents, formatEvent } from '../../ops/contact-events';
+import { importContacts } from '../../ops/contact-import';
+import { recoverOrphans } from '../../ops/recovery';
+import { spreadsheetPhone, spreadsheetText } from '../../domain/spreadsheet';
 import { ContactSuccessful, campaignWorkflowId, lastStateName, refillSignal } from '../../workflows/shared';
 import { type CommandContext, UserError } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';

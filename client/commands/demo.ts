@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type CampaignStatusReport, campaignStatus, startCampaign } from '../../lib/campaign-operations';
+import { type CampaignStatusReport, campaignStatus, startCampaign } from '../../ops/campaign-operations';
 import { applyRetryOptions, intArg } from '../parse';
 import { type CommandContext, UserError } from '../context';
 import { printProgress } from './campaign';

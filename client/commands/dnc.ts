@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addToDnc, importDnc, listDnc, normaliseAll, removeFromDnc } from '../../lib/dnc';
+import { addToDnc, importDnc, listDnc, normaliseAll, removeFromDnc } from '../../ops/dnc';
 import { type CommandContext, UserError } from '../context';
 
 export function registerDncCommands(program: Command, ctx: () => CommandContext): void {

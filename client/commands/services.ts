@@ -7,10 +7,10 @@ import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { SERVER_DEADLINES, WORKER_APPLICATION_NAME, connectDatabase } from '../../db/client';
 import { ensureDatabase, migrateDatabase } from '../../db/migrate';
-import { type Config, twilioCredentials } from '../../lib/config';
-import { createLogger } from '../../lib/logger';
-import { maskUrlPassword } from '../../lib/secrets';
-import { connectTemporal } from '../../lib/temporal-connection';
+import { type Config, twilioCredentials } from '../../infra/config';
+import { createLogger } from '../../infra/logger';
+import { maskUrlPassword } from '../../infra/secrets';
+import { connectTemporal } from '../../infra/temporal-connection';
 import {
   ensureTemporalCli,
   killDevServersNow,
@@ -19,7 +19,7 @@ import {
   stopDevServer,
   TemporalSetupError,
   temporalAnswers,
-} from '../../lib/temporal-server';
+} from '../../infra/temporal-server';
 import type { CommandContext } from '../context';
 import { intArg, positiveNumberArg } from '../parse';
 
@@ -283,8 +283,8 @@ export async function startDev(
   };
   try {
     if (base.embeddedDatabase) {
-      const { startEmbeddedPostgres } = lazy<typeof import('../../lib/embedded-postgres')>(
-        '../../lib/embedded-postgres',
+      const { startEmbeddedPostgres } = lazy<typeof import('../../infra/embedded-postgres')>(
+        '../../infra/embedded-postgres',
       );
       const pg = await startEmbeddedPostgres({ dataDir: base.dataDir, port: base.embeddedDatabase.port });
       cleanups.push(() => pg.stop());

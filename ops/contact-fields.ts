@@ -1,5 +1,5 @@
 import { parseTime } from './contact-operations';
-import { strictE164 } from './phone';
+import { strictE164 } from '../domain/phone';
 
 /**
  * The checks every new contact passes, whether it comes from a CSV file or the HTTP API: pure

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { OperationError } from './contact-operations';
+import { OperationError } from './errors';
 
 /**
  * Agents, as the command line and the HTTP API manage them. The webhook server claims an

@@ -1,7 +1,7 @@
 import type postgres from 'postgres';
-import { OperationError } from './contact-operations';
-import { readCsv } from './csv';
-import { toE164 } from './phone';
+import { OperationError } from './errors';
+import { readCsv } from '../infra/csv';
+import { toE164 } from '../domain/phone';
 
 /**
  * The do-not-call list (`banned_numbers`), in E.164. The placing step checks it right before every

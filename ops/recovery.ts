@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type postgres from 'postgres';
-import { contactWorkflowId, heldContactsQuery } from '../workflows/shared';
+import { campaignOfWorkflowId, contactWorkflowId, heldContactsQuery } from '../workflows/shared';
 
 export interface RecoveryOptions {
   /** Only contacts held by this campaign workflow id. */
@@ -63,7 +63,7 @@ export async function recoverOrphans(
   const report: RecoveryReport = { released: [], kept: [] };
   const grace = opts.graceMs ?? 60_000;
   for (const [holder, list] of byHolder) {
-    const campaign = holder.startsWith('campaign/') ? holder.slice('campaign/'.length) : null;
+    const campaign = campaignOfWorkflowId(holder);
     let held = new Set<number>();
     let campaignRunning = false;
     if (holder && !opts.self && (await isRunning(temporal, holder))) {

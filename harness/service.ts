@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { spawnDialer } from '../lib/processes';
+import { spawnDialer } from './processes';
 
 /**
  * One `dialer <command>` process under a supervisor, as systemd or Kubernetes would run it:

@@ -10,7 +10,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type postgres from 'postgres';
 import { previewDecisionSignal } from '../workflows/shared';
 import { logEventSql } from './contact-events';
-import { OperationError } from './contact-operations';
+import { OperationError } from './errors';
 
 export interface PreviewDeps {
   sql: postgres.Sql;

@@ -26,7 +26,7 @@ import {
 } from '../workflows/shared';
 import { type AbandonLedger, abandonLedger } from './abandon-ledger';
 import { canonicalZone } from './contact-fields';
-import { OperationError } from './contact-operations';
+import { OperationError } from './errors';
 
 /** Campaign control shared by the command line and the HTTP API. */
 export interface CampaignDeps {

@@ -58,7 +58,11 @@ function probePort(port: number): Promise<number | null> {
 /** Where the kernel picks ports for bind(0) and outgoing connections (Linux's file, else its default). */
 export function ephemeralPortRange(): [number, number] {
   try {
-    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const [lo, hi] = fs
+      .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     if (lo && hi && lo <= hi) return [lo, hi];
   } catch {
     // not Linux: its usual range

@@ -11,10 +11,10 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { twilioCalls } from '../activities/twilio-calls';
 import { WORKER_APPLICATION_NAME, connectDatabase, type Database } from '../db/client';
-import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../lib/config';
-import { createLogger } from '../lib/logger';
-import { freePort, freePortPair, runDialer } from '../lib/processes';
-import { createTwilioClient } from '../lib/twilio';
+import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../infra/config';
+import { createLogger } from '../infra/logger';
+import { freePort, freePortPair, runDialer } from './processes';
+import { createTwilioClient } from '../infra/twilio';
 import { buildServer } from '../server/app';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../simulator';
 import { type DialerWorker, createWorker, workflowsPath } from '../worker/main';

@@ -3,7 +3,13 @@
  * Kept free of I/O so the same facts always explain the same outcome, in an activity, a test
  * or a developer's replay.
  */
-import { type CallFacts, ContactSuccessful, LastState, type LastStateName, type RetryRules } from './shared';
+import {
+  type CallFacts,
+  ContactSuccessful,
+  LastState,
+  type LastStateName,
+  type RetryRules,
+} from '../workflows/shared';
 
 const BANNED_CREATE_CODES = new Set([21216, 21215, 13227]);
 const WRONG_NUMBER_CREATE_CODES = new Set([21211, 21214, 21217]);

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import type postgres from 'postgres';
 import { type FieldNames, checkContactFields, textProblem } from './contact-fields';
-import { OperationError } from './contact-operations';
-import { readCsv } from './csv';
+import { OperationError } from './errors';
+import { readCsv } from '../infra/csv';
 import type { BadRow } from './dnc';
-import { toE164 } from './phone';
+import { toE164 } from '../domain/phone';
 
 /**
  * `contacts import`: a CSV of contacts for one or more campaigns. Every row is checked before
