@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { campaignWorkflowId } from '../workflows/shared';
-import { insertContacts, runCli, startStack, testPhone, uid } from '../harness/stack';
+import { createCampaign, insertContacts, runCli, startStack, testPhone, uid } from '../harness/stack';
 
 const { values } = parseArgs({
   options: {
@@ -24,24 +24,7 @@ async function main() {
   try {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 0, talkSeconds: 0 } });
     const name = uid('long');
-    const create = await runCli(
-      [
-        'campaign',
-        'create',
-        name,
-        '--caller-id',
-        '+15005550006',
-        // the simulator's numbers, around the clock
-        '--window',
-        'daily 00:00-24:00',
-        '--calls-per-second',
-        '1000',
-        '--lines',
-        values.lines!,
-      ],
-      stack.env,
-    );
-    if (create.code !== 0) throw new Error(create.stderr);
+    await createCampaign(stack.env, name, '--calls-per-second', '1000', '--lines', values.lines!);
     for (let i = 0; i < N; i += 1000) {
       await insertContacts(stack.db, name, Array.from({ length: Math.min(1000, N - i) }, testPhone));
     }

@@ -13,7 +13,15 @@
 import { parseArgs } from 'node:util';
 import { abandonLedger } from '../ops/abandon-ledger';
 import { campaignWorkflowId } from '../workflows/shared';
-import { ALL_DAY, insertContacts, runCli, seededRandom, startStack, testPhone, uid } from '../harness/stack';
+import {
+  createCampaign,
+  insertContacts,
+  runCli,
+  seededRandom,
+  startStack,
+  testPhone,
+  uid,
+} from '../harness/stack';
 
 const { values } = parseArgs({
   options: {
@@ -65,35 +73,13 @@ async function main() {
         default: { outcome: 'human', ringSeconds: 5, talkSeconds: 60 },
         numbers: Object.fromEntries(phones.map((p, i) => [p, crowd[i]!])),
       });
-      const create = await runCli(
-        [
-          'campaign',
-          'create',
-          name,
-          '--caller-id',
-          '+15005550006',
-          '--window',
-          ALL_DAY,
-          '--mode',
-          mode,
-          '--calls-per-agent',
-          values['calls-per-agent']!,
-          '--lines',
-          String(AGENTS * 5),
-          '--calls-per-second',
-          '50',
-          '--max-attempts',
-          '1',
-          '--ring-timeout',
-          '25',
-          '--amd',
-          'hangup',
-          '--wrap-up',
-          '0',
-        ],
+      await createCampaign(
         stack.env,
+        name,
+        ...['--mode', mode, '--calls-per-agent', values['calls-per-agent']!, '--lines', String(AGENTS * 5)],
+        ...['--calls-per-second', '50', '--max-attempts', '1', '--ring-timeout', '25'],
+        ...['--amd', 'hangup', '--wrap-up', '0'],
       );
-      if (create.code !== 0) throw new Error(create.stderr);
       for (let i = 0; i < AGENTS; i++) {
         const a = await runCli(['agents', 'add', `client:${name}-agent-${i}`, '--campaign', name], stack.env);
         if (a.code !== 0) throw new Error(a.stderr);

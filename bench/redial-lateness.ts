@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { Worker } from '@temporalio/worker';
 import { campaignWorkflowId } from '../workflows/shared';
-import { cfg, insertContacts, runCli, startStack, testPhone, uid } from '../harness/stack';
+import { cfg, createCampaign, insertContacts, runCli, startStack, testPhone, uid } from '../harness/stack';
 import { NativeConnection } from '@temporalio/worker';
 import path from 'node:path';
 
@@ -72,24 +72,7 @@ async function main() {
   try {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
     const name = uid('lateness');
-    const create = await runCli(
-      [
-        'campaign',
-        'create',
-        name,
-        '--caller-id',
-        '+15005550006',
-        // the simulator's numbers, around the clock
-        '--window',
-        'daily 00:00-24:00',
-        '--calls-per-second',
-        '1000',
-        '--lines',
-        String(lines),
-      ],
-      stack.env,
-    );
-    if (create.code !== 0) throw new Error(create.stderr);
+    await createCampaign(stack.env, name, '--calls-per-second', '1000', '--lines', String(lines));
     const t0 = Date.now() + 8000;
     const times = Array.from({ length: N }, (_, i) => new Date(t0 + Math.round((i * spreadMs) / N)));
     for (const t of times) {
