@@ -148,6 +148,16 @@ export const campaigns = pgTable(
   ],
 );
 
+/** The columns that name one attempt of one contact: call attempts and preview offers share them. */
+const attemptColumns = () => ({
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  campaignName: text('campaign_name').notNull(),
+  contactId: bigint('contact_id', { mode: 'number' })
+    .notNull()
+    .references(() => contacts.id, { onDelete: 'cascade' }),
+  attemptNo: integer('attempt_no').notNull(),
+});
+
 /**
  * One row per attempt, keyed by campaign + contact + attempt number: written before Twilio is
  * asked for a call, so that a retried or crashed placing step can tell whether a call exists.
@@ -155,12 +165,7 @@ export const campaigns = pgTable(
 export const callAttempts = pgTable(
   'call_attempts',
   {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    campaignName: text('campaign_name').notNull(),
-    contactId: bigint('contact_id', { mode: 'number' })
-      .notNull()
-      .references(() => contacts.id, { onDelete: 'cascade' }),
-    attemptNo: integer('attempt_no').notNull(),
+    ...attemptColumns(),
     workflowId: text('workflow_id').notNull(),
     /** The number as dialed (E.164), or as written when it could not be parsed. */
     phoneNumber: text('phone_number').notNull(),
@@ -273,12 +278,7 @@ export const contactEvents = pgTable(
 export const previewOffers = pgTable(
   'preview_offers',
   {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    campaignName: text('campaign_name').notNull(),
-    contactId: bigint('contact_id', { mode: 'number' })
-      .notNull()
-      .references(() => contacts.id, { onDelete: 'cascade' }),
-    attemptNo: integer('attempt_no').notNull(),
+    ...attemptColumns(),
     /** The contact workflow waiting for the decision. */
     workflowId: text('workflow_id').notNull(),
     offeredAt: timestamptz('offered_at').notNull().defaultNow(),
