@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import postgres from 'postgres';
+import { type RawConnection, rawConnection } from '../harness/raw-db';
 import { PgProxy } from '../harness/pg-proxy';
 import { WORKER_APPLICATION_NAME } from '../db/client';
 import type { SimCall } from '../simulator/types';
@@ -160,17 +160,13 @@ describe('the refill throttle', () => {
 
 describe('the contacts trigger', { timeout: 60_000 }, () => {
   const received: string[] = [];
-  let listener: postgres.Sql;
-  let crm: postgres.Sql;
-  let worker: postgres.Sql;
+  let listener: RawConnection;
+  let crm: RawConnection;
+  let worker: RawConnection;
   before(async () => {
-    listener = postgres(cfg.testDatabaseUrl, { max: 1, onnotice: () => undefined });
-    crm = postgres(cfg.testDatabaseUrl, { max: 1, onnotice: () => undefined });
-    worker = postgres(cfg.testDatabaseUrl, {
-      max: 1,
-      onnotice: () => undefined,
-      connection: { application_name: WORKER_APPLICATION_NAME },
-    });
+    listener = rawConnection(cfg.testDatabaseUrl);
+    crm = rawConnection(cfg.testDatabaseUrl);
+    worker = rawConnection(cfg.testDatabaseUrl, { applicationName: WORKER_APPLICATION_NAME });
     await listener.listen(CONTACTS_CHANGED_CHANNEL, (p) => received.push(p));
   });
   after(async () => {
@@ -190,7 +186,7 @@ describe('the contacts trigger', { timeout: 60_000 }, () => {
     await eventually(async () => received.includes(marker), 10_000, 'the marker notification');
     return received.slice(from).filter((p) => p === campaign);
   };
-  const insert = (sql: postgres.Sql, campaign: string, state = 0) =>
+  const insert = (sql: RawConnection, campaign: string, state = 0) =>
     sql<{ id: string }[]>`
       insert into contacts (campaign_name, phone_number, contact_successful)
       values (${campaign}, ${testPhone()}, ${state}) returning id`.then((r) => Number(r[0]!.id));
@@ -248,7 +244,7 @@ describe('the contacts trigger', { timeout: 60_000 }, () => {
     assert.deepEqual(
       await notified(name, () =>
         crm.begin(async (tx) => {
-          for (let i = 0; i < 5; i++) await insert(tx as unknown as postgres.Sql, name);
+          for (let i = 0; i < 5; i++) await insert(tx as unknown as RawConnection, name);
         }),
       ),
       [name],

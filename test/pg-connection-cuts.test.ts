@@ -17,7 +17,7 @@ test(
   async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(repoRoot, 'test/fixtures/pg-cuts.ts'), cfg.testDatabaseUrl, '100'],
+      ['--import', 'tsx', path.join(repoRoot, 'harness/pg-cuts.ts'), cfg.testDatabaseUrl, '100'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import postgres from 'postgres';
+import { rawConnection } from '../harness/raw-db';
 import {
   API_TOKEN,
   type Stack,
@@ -103,7 +103,7 @@ describe('service and small commands', { timeout: 180_000 }, () => {
     const url = new URL(cfg.testDatabaseUrl);
     url.pathname = `/${name}`;
     const env = { ...stack.env, DATABASE_URL: url.toString() };
-    const admin = postgres(cfg.testDatabaseUrl, { max: 1, onnotice: () => {} });
+    const admin = rawConnection(cfg.testDatabaseUrl);
     try {
       const first = await runCli(['db', 'migrate'], env);
       assert.equal(first.code, 0, first.stderr);
@@ -111,7 +111,7 @@ describe('service and small commands', { timeout: 180_000 }, () => {
       const again = await runCli(['db', 'migrate'], env);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, new RegExp(`^migrated database ${name}`));
-      const db = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      const db = rawConnection(url.toString());
       const tables = (
         await db`select table_name from information_schema.tables where table_schema = 'public'`
       ).map((r) => r.table_name as string);

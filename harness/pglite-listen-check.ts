@@ -6,7 +6,7 @@
  * a notification to the connection whose transaction sent it, not to the listener's). Then the
  * fallback the workers use there, the poll: `polled` names the campaigns it would have signalled.
  *
- *   npx tsx scripts/pglite-listen-check.ts
+ *   npx tsx harness/pglite-listen-check.ts
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +17,7 @@ import { ContactChangeListener, CONTACTS_CHANGED_CHANNEL } from '../worker/conta
 import { migrateDatabase } from '../db/migrate';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { createLogger } from '../infra/logger';
-import { freePort } from '../harness/processes';
+import { freePort } from './processes';
 
 async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pglite-listen-'));
