@@ -1,6 +1,7 @@
 /**
- * The ceiling for issue 9: how many bare child workflows per second this Temporal server and one
- * worker complete (see bench/fanout/workflows.ts), measured on the server at TEMPORAL_ADDRESS.
+ * The ceiling for the dialer's throughput: how many bare child workflows per second this Temporal
+ * server and one worker complete (see bench/fanout/workflows.ts), measured on the server at
+ * TEMPORAL_ADDRESS.
  *
  *   npm run bench:bare -- [--children 2000] [--in-flight 100]
  */

@@ -1,5 +1,5 @@
 /**
- * The benchmark's "CRM follow-up lateness" part (§8, issue 18): M contacts of an open campaign
+ * The benchmark's "CRM follow-up lateness" part (§8): M contacts of an open campaign
  * that ended Successful each get a follow-up written by SQL alone (contact_successful = 2 and a
  * redial_time 0–30 s ahead, every fifth due at once), at random moments over the spread; the campaign refills only every
  * 10 minutes, so the contacts trigger and the workers' listener are what find them. Lateness is

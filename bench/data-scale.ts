@@ -1,5 +1,5 @@
 /**
- * Data scale (issue 9 part 4): `contacts` campaigns of mixed states over `campaigns` campaigns
+ * Data scale (docs/performance.md): `contacts` campaigns of mixed states over `campaigns` campaigns
  * (default 1,000,000 over 10), then the time the real reservation (activities/contacts.ts
  * `reserveContacts`) takes to take one batch of 100 into a cache, and the time of a campaign's
  * status counts, each with its plan (EXPLAIN ANALYZE) naming the index it uses. Baseline in the

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the dialer against Temporal's own ceiling on the same machine (issue 9).
+ * `npm run bench`: the dialer against Temporal's own ceiling on the same machine
+ * (docs/performance.md).
  *
  *   npm run bench -- [--quick] [--parts throughput,cost,lateness,crm,scale,memory] [--out bench.json]
  *                    [--contacts 3000] [--redials 500] [--follow-ups 200] [--scale-contacts 1000000]

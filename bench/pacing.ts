@@ -1,5 +1,5 @@
 /**
- * Pacing (issue 10, item 4): one scenario, dialed in turn by progressive, power and predictive
+ * Pacing: one scenario, dialed in turn by progressive, power and predictive
  * campaigns with the same agents' worth of people. Every contact's answer and talk time is drawn
  * once from a seeded generator, so each mode meets the same people. Prints, per mode: how long it
  * took, calls and live answers, abandons and their rate (the ledger's definition), and agent

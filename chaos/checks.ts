@@ -1,5 +1,5 @@
 /**
- * The checks a fault-injection run ends with: the contract's invariants (campaign-semantics.md §9)
+ * The checks a fault-injection run ends with: the contract's invariants (docs/contract.md §9)
  * and the telephony promises (telephony.md §1–2), decided from three independent records: the
  * contacts table, call_attempts, and the simulator's own list of calls and refused creates.
  * A pure function of those records, so a test can hand it a broken record and see it caught.

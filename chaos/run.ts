@@ -1,9 +1,10 @@
 /**
- * The fault-injection run (issue 8): the real stack in separate processes (Temporal dev server on
- * a file, the webhook/API server, several workers; PostgreSQL behind a proxy that can cut it; the
- * Twilio simulator in this process), a campaign with random outcomes and short retry delays, and
- * a seeded schedule of faults. When everything has settled it stops the campaign and checks the
- * database, call_attempts and the simulator's calls against the contract (checks.ts).
+ * The fault-injection run (contract §9, docs/development.md): the real stack in separate
+ * processes (Temporal dev server on a file, the webhook/API server, several workers; PostgreSQL
+ * behind a proxy that can cut it; the Twilio simulator in this process), a campaign with random
+ * outcomes and short retry delays, and a seeded schedule of faults. When everything has settled
+ * it stops the campaign and checks the database, call_attempts and the simulator's calls against
+ * the contract (checks.ts).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';

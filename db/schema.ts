@@ -21,7 +21,7 @@ const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode
 
 /**
  * The contact rows the CRM shares with us. The columns the contract names (§2 of
- * campaign-semantics.md) keep their names and types; every other column has a default so that a
+ * docs/contract.md) keep their names and types; every other column has a default so that a
  * CRM can insert rows with plain SQL. The cache_* columns are the dialer's own bookkeeping for
  * contacts at contact_successful = 3 (§6): who holds them and what to restore on pause or stop.
  */
@@ -94,7 +94,7 @@ export const campaigns = pgTable(
     /** An agent's wrap-up after a call, before the next one. */
     wrapUpSeconds: integer('wrap_up_seconds').notNull().default(10),
     /**
-     * When callees may be rung, in their local time (lib/calling-window.ts): the FCC's 08:00–21:00
+     * When callees may be rung, in their local time (domain/calling-window.ts): the FCC's 08:00–21:00
      * unless the campaign says otherwise, e.g. 'mon-fri 09:00-20:00; sat 10:00-16:00; holidays US'.
      */
     callingWindow: text('calling_window').notNull().default('daily 08:00-21:00'),
@@ -105,10 +105,10 @@ export const campaigns = pgTable(
     maxAttemptsPer24h: integer('max_attempts_per_24h'),
     /** The least time between two attempts of one contact. */
     minAttemptGapSeconds: integer('min_attempt_gap_seconds'),
-    /** No redial within 72 h of a call the dialer abandoned (lib/abandon-ledger.ts says which). */
+    /** No redial within 72 h of a call the dialer abandoned (ops/abandon-ledger.ts says which). */
     abandonCooloff: boolean('abandon_cooloff').notNull().default(false),
     /**
-     * How calls are paced against agents (issue 10, item 4): agentless (no agent step) · preview
+     * How calls are paced against agents: agentless (no agent step) · preview
      * (an agent takes or skips each contact first) · progressive (one call per available agent) ·
      * power (calls_per_agent calls per available agent) · predictive (calls per agent adjusted to
      * hold the abandon rate at or below abandon_target). Without agents assigned, progressive,
@@ -125,7 +125,7 @@ export const campaigns = pgTable(
   },
   (t) => [
     // names compare without case or surrounding spaces ("trail " is "trail", "PROBE1" is "probe1"):
-    // campaign create refuses a near-duplicate, and this holds it under races (issue 19)
+    // campaign create refuses a near-duplicate, and this holds it under races
     uniqueIndex('campaigns_name_folded_idx').on(sql`lower(btrim(${t.name}))`),
     check('campaigns_max_attempts_check', sql`${t.maxAttempts} >= 1`),
     check('campaigns_lines_check', sql`${t.lines} >= 1`),
@@ -240,7 +240,7 @@ export const agents = pgTable(
 );
 
 /**
- * The decision log (issue 10, item 6): every decision the dialer made about a contact, in order:
+ * The decision log (`dialer contacts why`): every decision the dialer made about a contact, in order:
  * cached, delayed (by the calling window or a cap, until when), skipped (and why), dialed, its
  * outcome, released, rescheduled by the CRM. `dialer contacts why <id>` and the CRM API read it.
  */
@@ -271,7 +271,7 @@ export const contactEvents = pgTable(
 );
 
 /**
- * Preview mode (issue 10, item 4): a contact whose attempt is ready to dial waits here for an
+ * Preview mode: a contact whose attempt is ready to dial waits here for an
  * agent, who claims it (`dialer agents next`), looks at it, and takes it (it is dialed and bridged
  * to that agent) or skips it (it goes back undialed). One row per attempt.
  */
@@ -302,7 +302,7 @@ export type Campaign = typeof campaigns.$inferSelect;
 export type CallAttempt = typeof callAttempts.$inferSelect;
 
 /**
- * Twilio callbacks the webhook server has passed on (issue 19): a replayed or duplicated callback
+ * Twilio callbacks the webhook server has passed on (telephony §1.3): a replayed or duplicated callback
  * (same call, status and sequence number) is absorbed before any signal, so a contact workflow's
  * history cannot be grown by replaying one signed request. Rows older than two days are dropped.
  */
@@ -323,7 +323,7 @@ export const webhookCallbacks = pgTable(
 );
 
 /**
- * The API's Idempotency-Key (issue 19, server/idempotency.ts): the first response to a POST with a
+ * The API's Idempotency-Key (§8, server/idempotency.ts): the first response to a POST with a
  * key, kept for 24 h, so that a CRM's retry is answered the same and writes nothing. A row without
  * a status is a request still being answered (`locked_until` lets a retry take over one whose
  * server died). `request_hash` is of the method, path and body: the same key with another request

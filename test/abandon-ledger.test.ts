@@ -1,5 +1,5 @@
 /**
- * The abandon ledger (issue 10, item 3): live answers and abandons per campaign over its rolling
+ * The abandon ledger: live answers and abandons per campaign over its rolling
  * 30 days (US) and the last 24 h (UK), from a scripted sequence of attempts over several days; and,
  * through a running campaign, the safe-harbor message a person hears when no agent takes them,
  * started within 2 s of the answer as the simulator records it, counted in `campaign status`.

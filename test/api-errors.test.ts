@@ -1,5 +1,5 @@
 /**
- * One error shape for the whole API (issue 19, item 8): every refusal — bad input, no token, an
+ * One error shape for the whole API: every refusal — bad input, no token, an
  * unknown path, a body too large, a dependency down, a bug — is an RFC 9457 problem document with
  * the field it is about, and never carries a stack or a driver's message. Auth details: the
  * scheme in any case, auth before 404.

@@ -1,5 +1,5 @@
 /**
- * Strict input (issue 19, items 1, 4 and 8) against the real stack: every bad value the hostile
+ * Strict input against the real stack: every bad value the hostile
  * probe sent (NUL in text, `data` 5,000 deep, a 20-digit id, `+100000000d`, 2026-02-30, a number
  * with trailing characters or an extension) is a 4xx naming the field and writes nothing; zones
  * are stored canonical; a number already in the campaign (or twice in a request) is a 409 naming

@@ -1,5 +1,5 @@
 /**
- * Calling windows and the checks at the moment of dialing, through a running campaign (issue 10):
+ * Calling windows and the checks at the moment of dialing, through a running campaign (§5):
  * a contact outside its window is dialed only once the window opens and holds no line meanwhile;
  * a CRM follow-up due outside the window waits for it; a number put on the do-not-call list while
  * its contact waits ends as Banned (1000) and never reaches the simulator; `contacts why` tells

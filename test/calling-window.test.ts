@@ -1,5 +1,5 @@
 /**
- * Calling windows in the callee's local time (issue 10, item 1): the zones a callee may be in,
+ * Calling windows in the callee's local time (§5): the zones a callee may be in,
  * whether a window is open in all of them, and when it next opens. Pure: fixed instants, no
  * database, no Temporal.
  */

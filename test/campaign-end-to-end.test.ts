@@ -1,7 +1,7 @@
 /**
  * The platform's proof: a campaign created and started through the operator's command line dials
  * every contact through the real Twilio SDK against the simulator, redials by the campaign's
- * rules, and leaves every row as campaign-semantics.md §7 says.
+ * rules, and leaves every row as docs/contract.md §7 says.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * §5a, the campaign's life (issue 18): a campaign stays open until an operator pauses or stops it,
+ * §5a, the campaign's life: a campaign stays open until an operator pauses or stops it,
  * `--until-empty` (API `untilEmpty`) is the opt-in to complete when nothing is left; stop, pause
  * and resume are idempotent through the command line and the API, and pausing or resuming a
  * campaign that is stopping is refused.

@@ -1,5 +1,5 @@
 /**
- * campaign-semantics.md §5–§8, one rule at a time, on the real stack: order, the cache, attempts,
+ * docs/contract.md §5–§8, one rule at a time, on the real stack: order, the cache, attempts,
  * CRM changes while a campaign runs, releasing and recovering cached contacts.
  */
 import assert from 'node:assert/strict';

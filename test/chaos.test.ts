@@ -1,5 +1,5 @@
 /**
- * The short fault-injection run (issue 8): 150 contacts, a dozen faults of each kind (worker
+ * The short fault-injection run (docs/development.md): 150 contacts, a dozen faults of each kind (worker
  * kill -9, webhook server kill -9, Temporal restart, PostgreSQL cut, late creates, CRM edits, a CRM
  * POST cut off and sent again with its Idempotency-Key),
  * then every invariant checked from the database, call_attempts and the simulator's calls.

@@ -1,5 +1,5 @@
 /**
- * Issue 19, exports safe for spreadsheets (OWASP CSV injection): `contacts export` writes a text
+ * Exports safe for spreadsheets (OWASP CSV injection): `contacts export` writes a text
  * cell that a spreadsheet would run as a formula with a leading apostrophe; E.164 numbers stay as
  * they are; `--raw` writes everything as it is, for programs.
  */

@@ -1,5 +1,5 @@
 /**
- * campaign-semantics.md §8: contacts the CRM adds or changes by SQL alone, while the campaign
+ * docs/contract.md §8: contacts the CRM adds or changes by SQL alone, while the campaign
  * runs, are picked up within about a second, without a restart and without a signal of the CRM's.
  * The campaigns here refill only every 10 minutes, so the periodic refill cannot be what finds
  * them: the contacts trigger (migration 0010) and each worker's listener (worker/contact-changes.ts)

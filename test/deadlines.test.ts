@@ -1,5 +1,5 @@
 /**
- * Deadlines everywhere (issue 19, item 3): with the Temporal server frozen (SIGSTOP: connections
+ * Deadlines everywhere: with the Temporal server frozen (SIGSTOP: connections
  * stay open, nothing answers), /health, the campaign report and a contact POST used to hang until
  * it came back. Now /health says degraded within 2 s, the report is 503 with Retry-After within a
  * few seconds, and the POST that wrote its rows answers 201. With the database cut, the API

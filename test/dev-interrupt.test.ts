@@ -1,5 +1,5 @@
 /**
- * `dialer dev` and Ctrl-C (issue 19, item 8): a Ctrl-C could leave the Temporal dev server that
+ * `dialer dev` and Ctrl-C: a Ctrl-C could leave the Temporal dev server that
  * dev started running, orphaned (it runs in a process group of its own, so the terminal's SIGINT
  * never reaches it). Now the first Ctrl-C stops everything, a second one during the shutdown
  * still leaves nothing behind, and so does a Ctrl-C while dev is still starting.

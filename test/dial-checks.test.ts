@@ -1,5 +1,5 @@
 /**
- * The checks inside the placing step, right before the create (issue 10, item 2): the placing
+ * The checks inside the placing step, right before the create (§5, telephony §1.1): the placing
  * activity on its own against the real database, the real twilio SDK and the simulator, at a fixed
  * clock. A number that maps to several zones follows the strictest; caps count the contact's
  * earlier attempts; an attempt held back sends nothing and says why in the decision log.

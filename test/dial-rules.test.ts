@@ -1,5 +1,5 @@
 /**
- * The checks at the moment of dialing as a pure function (issue 10, items 1 and 5): the calling
+ * The checks at the moment of dialing as a pure function (§5): the calling
  * window and the attempt caps, from a contact's earlier attempts to "dial now" or "not before".
  * Fixed instants; no database, no Temporal.
  */

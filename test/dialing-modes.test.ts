@@ -1,5 +1,5 @@
 /**
- * Dialing modes in a running campaign (issue 10, item 4): preview, where an agent takes or skips
+ * Dialing modes in a running campaign: preview, where an agent takes or skips
  * each contact before it is dialed (command line and API), and agentless, where nobody is bridged
  * whatever agents the campaign has. Progressive, power and predictive are compared on one scenario
  * in `npm run pacing`; their arithmetic is in pacing.test.ts.

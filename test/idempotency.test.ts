@@ -1,5 +1,5 @@
 /**
- * Idempotency-Key on the API's POSTs (issue 19) against the real stack: the probe's 20 parallel
+ * Idempotency-Key on the API's POSTs (§8, §9.10) against the real stack: the probe's 20 parallel
  * POSTs of one number with one key (a CRM retrying after a timeout) write one row and all answer
  * the same; a later retry replays status and body and writes nothing; the same key with another
  * body is 422; a refusal is replayed as it was; bad keys are refused; expired keys are taken over

@@ -1,5 +1,5 @@
 /**
- * campaign-semantics.md §9, invariants 1–7, checked on the database, call_attempts and the
+ * docs/contract.md §9, invariants 1–7, checked on the database, call_attempts and the
  * simulator's own call list after a campaign with random outcomes and random CRM edits during
  * the run (seeded: DIALER_TEST_SEED reproduces a run).
  */

@@ -1,5 +1,5 @@
 /**
- * Secrets out of logs (issue 19, item 7): a token sent by mistake as `?token=` was logged in full
+ * Secrets out of logs: a token sent by mistake as `?token=` was logged in full
  * with the request URL, and agent numbers in /api/agents/{endpoint} paths unmasked. A real
  * `dialer server` at debug level is sent both, on every kind of route (the API with and without
  * its token, an unknown path, /health, a Twilio webhook, the docs), and every line it wrote is

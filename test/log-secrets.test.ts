@@ -1,5 +1,5 @@
 /**
- * Logs never carry secrets or full phone numbers (issue 8): a worker and a server run a campaign
+ * Logs never carry secrets or full phone numbers: a worker and a server run a campaign
  * with debug logging, the CRM API is called with its token, and every line they wrote is searched
  * for the Twilio auth token, the API token and each dialed number in full.
  */

@@ -1,5 +1,5 @@
 /**
- * Invariant 9 (campaign-semantics.md §9): a person is never in two calls from the dialer at once,
+ * Invariant 9 (docs/contract.md §9): a person is never in two calls from the dialer at once,
  * whatever rows the CRM wrote. The placing step on its own (the race between two placing steps,
  * a stale hold, a workflow that cannot wait), then two running campaigns whose SQL-inserted rows
  * share numbers, checked against the simulator's own list of calls.

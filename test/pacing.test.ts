@@ -1,5 +1,5 @@
 /**
- * Dialing modes as numbers (issue 10, item 4): the calls in flight each mode allows for a
+ * Dialing modes as numbers: the calls in flight each mode allows for a
  * campaign's agents, and predictive's binomial rule. Pure; the running modes are in
  * dialing-modes.test.ts and the benchmark in bench/pacing.ts.
  */

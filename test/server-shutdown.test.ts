@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown of the webhook/API server (issue 8): on SIGTERM it stops taking connections,
+ * Graceful shutdown of the webhook/API server: on SIGTERM it stops taking connections,
  * finishes the requests in flight (a CRM write whose body is still arriving is completed, not
  * dropped), and exits; a client that stalls is cut after SERVER_SHUTDOWN_GRACE_MS, so the
  * shutdown is bounded. The worker's drain on SIGTERM is tested in scale-out.test.ts.

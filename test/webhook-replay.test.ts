@@ -1,5 +1,5 @@
 /**
- * Issue 19, callbacks absorbed once: Twilio's signatures carry no timestamp, so a signed callback
+ * Callbacks absorbed once (telephony §1.3): Twilio's signatures carry no timestamp, so a signed callback
  * can be replayed. The webhook server passes a (CallSid, status, SequenceNumber) on to its
  * workflow once and absorbs repeats before any signal, and refuses a callback whose call is not
  * the one of the attempt its URL names: a contact workflow's history cannot be grown from outside.

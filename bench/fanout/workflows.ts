@@ -1,6 +1,6 @@
 /**
- * The bare fan-out: Temporal's own work per contact with nothing of ours around it (issue 9's
- * ceiling). A parent keeps `inFlight` children running, refilling its window in one workflow task; each child runs one activity, receives
+ * The bare fan-out: Temporal's own work per contact with nothing of ours around it (the
+ * ceiling the dialer is measured against). A parent keeps `inFlight` children running, refilling its window in one workflow task; each child runs one activity, receives
  * one signal (sent by that activity, as our webhook server signals a contact workflow), runs a
  * second activity, and signals the parent by its workflow id. No database, no HTTP.
  */

@@ -1,4 +1,4 @@
--- Issue 19: campaign names compare without case or surrounding spaces. A database that already
+-- Campaign names compare without case or surrounding spaces. A database that already
 -- has two such names (e.g. "trail" and "trail ") cannot get the index: say which, so an operator
 -- can rename one (both campaign_name columns) and migrate again.
 DO $$
