@@ -555,7 +555,7 @@ function positive(what: string) {
 
 async function main(): Promise<void> {
   const program = new Command('bench')
-    .description('the dialer against Temporal’s own ceiling on this machine (issue 9)')
+    .description('the dialer against Temporal’s own ceiling on this machine')
     .option(
       '--quick',
       'small sizes (300 contacts, 100 redials over 10 s, 50 CRM follow-ups, 100,000 rows, 500 for memory): about 150 s; its figures are dominated by start-up',
