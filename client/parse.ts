@@ -79,7 +79,7 @@ export function applyRetryOptions(
   };
 }
 
-/** A calling window in words (lib/calling-window.ts); what is wrong is named with its entry. */
+/** A calling window in words (domain/calling-window.ts); what is wrong is named with its entry. */
 export function windowArg(v: string): string {
   const parsed = parseCallingWindow(v);
   if (!parsed.ok) throw new InvalidArgumentError(parsed.error);

@@ -156,126 +156,143 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       );
 
       registerCrmRoutes(api, deps);
-
-      api.get<{ Querystring: { campaign?: string } }>(
-        '/agents',
-        {
-          schema: {
-            summary: 'List agents',
-            tags: ['agents'],
-            querystring: {
-              type: 'object',
-              properties: { campaign: { type: 'string' } },
-              additionalProperties: false,
-            },
-            response: {
-              200: { type: 'object', properties: { agents: { type: 'array', items: agentSchema } } },
-            },
-          },
-        },
-        async (req) => ({ agents: await listAgents(deps.db.sql, req.query.campaign) }),
-      );
-
-      api.put<{
-        Params: { endpoint: string };
-        Body: { name?: string | null; campaign?: string | null; status?: (typeof AGENT_STATUSES)[number] };
-      }>(
-        '/agents/:endpoint',
-        {
-          schema: {
-            summary: 'Add an agent, or update it',
-            tags: ['agents'],
-            params: endpointParam,
-            body: {
-              type: 'object',
-              properties: {
-                name: { type: ['string', 'null'], maxLength: 200 },
-                campaign: { type: ['string', 'null'] },
-                status: { type: 'string', enum: AGENT_STATUSES },
-              },
-              additionalProperties: false,
-            },
-            response: { 200: agentSchema },
-          },
-        },
-        async (req) => upsertAgent(deps.db.sql, { endpoint: req.params.endpoint, ...req.body }),
-      );
-
-      api.put<{ Params: { endpoint: string }; Body: { status: string } }>(
-        '/agents/:endpoint/status',
-        {
-          schema: {
-            summary: 'Set an agent’s status',
-            tags: ['agents'],
-            params: endpointParam,
-            body: {
-              type: 'object',
-              required: ['status'],
-              properties: { status: { type: 'string', enum: AGENT_STATUSES } },
-              additionalProperties: false,
-            },
-            response: { 200: agentSchema },
-          },
-        },
-        async (req) => setAgentStatus(deps.db.sql, req.params.endpoint, req.body.status),
-      );
-
-      const preview = { sql: deps.db.sql, temporal: deps.temporal };
-      api.post<{ Params: { endpoint: string } }>(
-        '/agents/:endpoint/next',
-        {
-          schema: {
-            summary: 'Preview mode: claim the next contact for this agent (null when none waits)',
-            tags: ['agents'],
-            params: endpointParam,
-          },
-        },
-        async (req) => ({ contact: await nextPreview(preview, req.params.endpoint) }),
-      );
-      for (const decision of ['take', 'skip'] as const) {
-        api.post<{
-          Params: { endpoint: string };
-          Body: { contactId?: number; reason?: string; hold?: string };
-        }>(
-          `/agents/:endpoint/${decision}`,
-          {
-            schema: {
-              summary:
-                decision === 'take'
-                  ? 'Preview mode: dial the contact this agent holds (bridged to them)'
-                  : 'Preview mode: give the contact this agent holds back undialed',
-              tags: ['agents'],
-              params: endpointParam,
-              body: {
-                type: 'object',
-                additionalProperties: false,
-                properties: {
-                  contactId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
-                  ...(decision === 'skip'
-                    ? { reason: { type: 'string', maxLength: 500 }, hold: { type: 'string' } }
-                    : {}),
-                },
-              },
-            },
-          },
-          async (req) => {
-            let holdMs: number | undefined;
-            if (req.body?.hold !== undefined) {
-              try {
-                holdMs = parseDuration(req.body.hold);
-              } catch (err) {
-                throw new OperationError('invalid', `hold: ${(err as Error).message}`);
-              }
-            }
-            return decidePreview(preview, req.params.endpoint, decision, {
-              contactId: req.body?.contactId,
-              reason: req.body?.reason,
-              holdMs,
-            });
-          },
-        );
-      }
+      registerListAgents(api, deps);
+      registerPutAgent(api, deps);
+      registerAgentStatus(api, deps);
+      registerNextPreview(api, deps);
+      for (const decision of ['take', 'skip'] as const) registerPreviewDecision(api, deps, decision);
     },
     { prefix: '/api' },
+  );
+}
+
+function registerListAgents(api: FastifyInstance, deps: ApiDeps): void {
+  api.get<{ Querystring: { campaign?: string } }>(
+    '/agents',
+    {
+      schema: {
+        summary: 'List agents',
+        tags: ['agents'],
+        querystring: {
+          type: 'object',
+          properties: { campaign: { type: 'string' } },
+          additionalProperties: false,
+        },
+        response: {
+          200: { type: 'object', properties: { agents: { type: 'array', items: agentSchema } } },
+        },
+      },
+    },
+    async (req) => ({ agents: await listAgents(deps.db.sql, req.query.campaign) }),
+  );
+}
+
+function registerPutAgent(api: FastifyInstance, deps: ApiDeps): void {
+  api.put<{
+    Params: { endpoint: string };
+    Body: { name?: string | null; campaign?: string | null; status?: (typeof AGENT_STATUSES)[number] };
+  }>(
+    '/agents/:endpoint',
+    {
+      schema: {
+        summary: 'Add an agent, or update it',
+        tags: ['agents'],
+        params: endpointParam,
+        body: {
+          type: 'object',
+          properties: {
+            name: { type: ['string', 'null'], maxLength: 200 },
+            campaign: { type: ['string', 'null'] },
+            status: { type: 'string', enum: AGENT_STATUSES },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: agentSchema },
+      },
+    },
+    async (req) => upsertAgent(deps.db.sql, { endpoint: req.params.endpoint, ...req.body }),
+  );
+}
+
+function registerAgentStatus(api: FastifyInstance, deps: ApiDeps): void {
+  api.put<{ Params: { endpoint: string }; Body: { status: string } }>(
+    '/agents/:endpoint/status',
+    {
+      schema: {
+        summary: 'Set an agent’s status',
+        tags: ['agents'],
+        params: endpointParam,
+        body: {
+          type: 'object',
+          required: ['status'],
+          properties: { status: { type: 'string', enum: AGENT_STATUSES } },
+          additionalProperties: false,
+        },
+        response: { 200: agentSchema },
+      },
+    },
+    async (req) => setAgentStatus(deps.db.sql, req.params.endpoint, req.body.status),
+  );
+}
+
+/** What the preview operations need. */
+const previewDeps = (deps: ApiDeps) => ({ sql: deps.db.sql, temporal: deps.temporal });
+
+function registerNextPreview(api: FastifyInstance, deps: ApiDeps): void {
+  api.post<{ Params: { endpoint: string } }>(
+    '/agents/:endpoint/next',
+    {
+      schema: {
+        summary: 'Preview mode: claim the next contact for this agent (null when none waits)',
+        tags: ['agents'],
+        params: endpointParam,
+      },
+    },
+    async (req) => ({ contact: await nextPreview(previewDeps(deps), req.params.endpoint) }),
+  );
+}
+
+/** A skip's hold as a duration in ms (undefined: the default). */
+function holdMs(hold: string | undefined): number | undefined {
+  if (hold === undefined) return undefined;
+  try {
+    return parseDuration(hold);
+  } catch (err) {
+    throw new OperationError('invalid', `hold: ${(err as Error).message}`);
+  }
+}
+
+function registerPreviewDecision(api: FastifyInstance, deps: ApiDeps, decision: 'take' | 'skip'): void {
+  api.post<{
+    Params: { endpoint: string };
+    Body: { contactId?: number; reason?: string; hold?: string };
+  }>(
+    `/agents/:endpoint/${decision}`,
+    {
+      schema: {
+        summary:
+          decision === 'take'
+            ? 'Preview mode: dial the contact this agent holds (bridged to them)'
+            : 'Preview mode: give the contact this agent holds back undialed',
+        tags: ['agents'],
+        params: endpointParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            contactId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            ...(decision === 'skip'
+              ? { reason: { type: 'string', maxLength: 500 }, hold: { type: 'string' } }
+              : {}),
+          },
+        },
+      },
+    },
+    async (req) =>
+      decidePreview(previewDeps(deps), req.params.endpoint, decision, {
+        contactId: req.body?.contactId,
+        reason: req.body?.reason,
+        holdMs: holdMs(req.body?.hold),
+      }),
   );
 }

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pino from 'pino';
+import { pingDatabase } from '../db/queries/health';
 import { logSerializers, redactUrl } from '../infra/logger';
 import { DatabaseTimeoutError, withTimeout } from '../infra/unavailable';
 import { registerApi } from './api';
@@ -92,7 +93,7 @@ async function healthChecks(deps: ServerDeps): Promise<{ database: 'ok' | 'down'
   const [database, temporal] = await Promise.all([
     check('database', () =>
       withTimeout(
-        deps.db.sql`select 1`,
+        pingDatabase(deps.db.sql),
         HEALTH_CHECK_MS,
         () => new DatabaseTimeoutError(`select 1 did not answer within ${HEALTH_CHECK_MS} ms`),
       ),

@@ -9,6 +9,7 @@ import {
   signalCampaign,
   startCampaign,
 } from '../ops/campaign-operations';
+import { contactExists, findContact } from '../db/queries/contacts';
 import { contactEvents } from '../ops/contact-events';
 import { IDEMPOTENCY_KEY_MAX, registerIdempotency } from './idempotency';
 import { type AddContactsRequest, addContacts } from '../ops/contact-import';
@@ -85,96 +86,119 @@ function refuseUnstorableText(api: FastifyInstance): void {
 }
 
 export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
-  const ops = { sql: deps.db.sql, temporal: deps.temporal };
-  const campaignDeps = { db: deps.db, temporal: async () => deps.temporal, taskQueue: deps.taskQueue };
   // first, so that their hooks run for every route of the scope (the agents' routes too)
   refuseUnstorableText(api);
   registerIdempotency(api, deps.db.sql);
 
-  api.post<{ Body: AddContactsRequest }>(
-    '/contacts',
-    {
-      schema: {
-        summary:
-          'Add contacts to a campaign (all or nothing); a running campaign sees them within about a second',
+  registerAddContacts(api, deps);
+  registerGetContact(api, deps);
+  registerContactEvents(api, deps);
+  registerRedial(api, deps);
+  registerRelease(api, deps);
+  registerReset(api, deps);
+  registerCampaignStatus(api, deps);
+  registerStartCampaign(api, deps);
+  for (const what of ['pause', 'resume', 'stop'] as const satisfies readonly CampaignSignal[]) {
+    registerCampaignControl(api, deps, what);
+  }
+  registerRefill(api, deps);
+}
+
+/** What the contact operations need. */
+const operationDeps = (deps: CrmDeps) => ({ sql: deps.db.sql, temporal: deps.temporal });
+
+/** What the campaign operations need. */
+const campaignDeps = (deps: CrmDeps) => ({
+  db: deps.db,
+  temporal: async () => deps.temporal,
+  taskQueue: deps.taskQueue,
+});
+
+const addContactsSchema = {
+  summary: 'Add contacts to a campaign (all or nothing); a running campaign sees them within about a second',
+  description:
+    'A number the campaign already has, or one given twice, is refused (409, naming the contact) unless allowDuplicateNumber. Send an Idempotency-Key to retry safely.',
+  tags: ['contacts'],
+  headers: {
+    type: 'object',
+    properties: {
+      'idempotency-key': {
+        type: 'string',
+        maxLength: IDEMPOTENCY_KEY_MAX,
         description:
-          'A number the campaign already has, or one given twice, is refused (409, naming the contact) unless allowDuplicateNumber. Send an Idempotency-Key to retry safely.',
-        tags: ['contacts'],
-        headers: {
+          'any POST of the API: a retry with the same key and body gets the first answer again (Idempotent-Replayed: true) and writes nothing; kept 24 h; another body with the key is 422',
+      },
+    },
+  },
+  body: {
+    type: 'object',
+    required: ['campaign', 'contacts'],
+    additionalProperties: false,
+    properties: {
+      campaign: { type: 'string', minLength: 1, maxLength: 200 },
+      allowDuplicateNumber: {
+        type: 'boolean',
+        description: 'add numbers the campaign already has (e.g. a household phone)',
+      },
+      contacts: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 1000,
+        items: {
           type: 'object',
-          properties: {
-            'idempotency-key': {
-              type: 'string',
-              maxLength: IDEMPOTENCY_KEY_MAX,
-              description:
-                'any POST of the API: a retry with the same key and body gets the first answer again (Idempotent-Replayed: true) and writes nothing; kept 24 h; another body with the key is 422',
-            },
-          },
-        },
-        body: {
-          type: 'object',
-          required: ['campaign', 'contacts'],
+          required: ['phoneNumber'],
           additionalProperties: false,
           properties: {
-            campaign: { type: 'string', minLength: 1, maxLength: 200 },
-            allowDuplicateNumber: {
-              type: 'boolean',
-              description: 'add numbers the campaign already has (e.g. a household phone)',
+            phoneNumber: {
+              type: 'string',
+              maxLength: 64,
+              description: 'E.164, or national for the server’s region; no extension',
             },
-            contacts: {
-              type: 'array',
-              minItems: 1,
-              maxItems: 1000,
-              items: {
-                type: 'object',
-                required: ['phoneNumber'],
-                additionalProperties: false,
-                properties: {
-                  phoneNumber: {
-                    type: 'string',
-                    maxLength: 64,
-                    description: 'E.164, or national for the server’s region; no extension',
-                  },
-                  name: { type: 'string', maxLength: NAME_MAX },
-                  timeZone: { type: 'string', maxLength: 64, description: 'IANA, e.g. Europe/Berlin' },
-                  redialTime: time,
-                  data: {
-                    type: 'object',
-                    additionalProperties: true,
-                    description: `at most ${DATA_MAX_BYTES} bytes as JSON and ${DATA_MAX_DEPTH} levels deep`,
-                  },
-                },
-              },
+            name: { type: 'string', maxLength: NAME_MAX },
+            timeZone: { type: 'string', maxLength: 64, description: 'IANA, e.g. Europe/Berlin' },
+            redialTime: time,
+            data: {
+              type: 'object',
+              additionalProperties: true,
+              description: `at most ${DATA_MAX_BYTES} bytes as JSON and ${DATA_MAX_DEPTH} levels deep`,
             },
           },
-        },
-        response: {
-          201: { type: 'object', properties: { ids: { type: 'array', items: { type: 'integer' } } } },
-          400: error,
-          404: error,
-          409: error,
         },
       },
     },
+  },
+  response: {
+    201: { type: 'object', properties: { ids: { type: 'array', items: { type: 'integer' } } } },
+    400: error,
+    404: error,
+    409: error,
+  },
+};
+
+function registerAddContacts(api: FastifyInstance, deps: CrmDeps): void {
+  api.post<{ Body: AddContactsRequest }>(
+    '/contacts',
+    { schema: addContactsSchema },
     // No refill signal here: the rows are written, and the contacts trigger (migration 0010)
     // tells a running campaign within about a second. Awaiting Temporal would make a written
     // POST hang or fail while Temporal is slow or down, and the CRM's retry would duplicate it.
     async (req, reply) => reply.code(201).send(await addContacts(deps.db.sql, req.body, deps.defaultRegion)),
   );
+}
 
+function registerGetContact(api: FastifyInstance, deps: CrmDeps): void {
   api.get<{ Params: { id: number } }>(
     '/contacts/:id',
     { schema: { summary: 'One contact row', tags: ['contacts'], params: id, response: { 404: error } } },
     async (req) => {
-      const [row] = await deps.db.sql`
-        select id, campaign_name, phone_number, name, time_zone, contact_successful, last_state,
-               number_of_contacts, redial_time, data
-        from contacts where id = ${req.params.id}`;
+      const row = await findContact(deps.db.sql, req.params.id);
       if (!row) throw new OperationError('not-found', `No contact with id ${req.params.id}`);
       return { ...row, id: Number(row.id) };
     },
   );
+}
 
+function registerContactEvents(api: FastifyInstance, deps: CrmDeps): void {
   api.get<{ Params: { id: number } }>(
     '/contacts/:id/events',
     {
@@ -187,12 +211,14 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
       },
     },
     async (req) => {
-      const [row] = await deps.db.sql`select id from contacts where id = ${req.params.id}`;
-      if (!row) throw new OperationError('not-found', `No contact with id ${req.params.id}`);
+      if (!(await contactExists(deps.db.sql, req.params.id)))
+        throw new OperationError('not-found', `No contact with id ${req.params.id}`);
       return { contactId: req.params.id, events: await contactEvents(deps.db.sql, req.params.id) };
     },
   );
+}
 
+function registerRedial(api: FastifyInstance, deps: CrmDeps): void {
   api.post<{ Params: { id: number }; Body: { at: string } }>(
     '/contacts/:id/redial',
     {
@@ -204,9 +230,11 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
         response: { 400: error, 404: error, 409: error },
       },
     },
-    async (req) => pushRedial(ops, req.params.id, parseTime(req.body.at)),
+    async (req) => pushRedial(operationDeps(deps), req.params.id, parseTime(req.body.at)),
   );
+}
 
+function registerRelease(api: FastifyInstance, deps: CrmDeps): void {
   api.post<{ Params: { id: number }; Body: { hold?: string } }>(
     '/contacts/:id/release',
     {
@@ -218,9 +246,11 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
         response: { 400: error, 404: error, 409: error },
       },
     },
-    async (req) => releaseContact(ops, req.params.id, durationMs(req.body?.hold, 'hold')),
+    async (req) => releaseContact(operationDeps(deps), req.params.id, durationMs(req.body?.hold, 'hold')),
   );
+}
 
+function registerReset(api: FastifyInstance, deps: CrmDeps): void {
   api.post<{ Params: { id: number }; Body: { at?: string; keepAttempts?: boolean } }>(
     '/contacts/:id/reset',
     {
@@ -237,12 +267,14 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
       },
     },
     async (req) =>
-      resetContact(ops, req.params.id, {
+      resetContact(operationDeps(deps), req.params.id, {
         ...(req.body?.at !== undefined ? { at: parseTime(req.body.at) } : {}),
         keepAttempts: req.body?.keepAttempts ?? false,
       }),
   );
+}
 
+function registerCampaignStatus(api: FastifyInstance, deps: CrmDeps): void {
   api.get<{ Params: { name: string } }>(
     '/campaigns/:name',
     {
@@ -253,113 +285,124 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
         response: { 404: error },
       },
     },
-    async (req) => campaignStatus(campaignDeps, req.params.name),
+    async (req) => campaignStatus(campaignDeps(deps), req.params.name),
   );
+}
 
-  api.post<{
-    Params: { name: string };
-    Body: {
-      refillInterval?: string;
-      callTimeout?: string;
-      lookahead?: string;
-      untilEmpty?: boolean;
-      keepRunning?: boolean;
-      maxHistory?: number;
-    };
-  }>(
+interface StartBody {
+  refillInterval?: string;
+  callTimeout?: string;
+  lookahead?: string;
+  untilEmpty?: boolean;
+  keepRunning?: boolean;
+  maxHistory?: number;
+}
+
+const startSchema = {
+  summary:
+    'Start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless untilEmpty',
+  tags: ['campaigns'],
+  params: campaignName,
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      refillInterval: duration,
+      callTimeout: duration,
+      lookahead: duration,
+      untilEmpty: {
+        type: 'boolean',
+        description:
+          'a batch run: complete once nothing is left to dial (no eligible contact, redial or call in flight)',
+      },
+      keepRunning: {
+        type: 'boolean',
+        deprecated: true,
+        description: 'accepted and ignored: a campaign stays open until paused or stopped by default',
+      },
+      maxHistory: { type: 'integer', minimum: 50, maximum: 50_000 },
+    },
+  },
+  response: {
+    202: { type: 'object', properties: { workflowId: { type: 'string' } } },
+    400: error,
+    404: error,
+    409: error,
+  },
+};
+
+/** The campaign's options as the start body gives them (durations checked, in ms). */
+function startOptions(b: StartBody): Partial<CampaignOptions> {
+  return {
+    ...(b.refillInterval !== undefined
+      ? { refillIntervalMs: durationMs(b.refillInterval, 'refillInterval') }
+      : {}),
+    ...(b.callTimeout !== undefined ? { callTimeoutMs: durationMs(b.callTimeout, 'callTimeout') } : {}),
+    ...(b.lookahead !== undefined ? { lookaheadMs: durationMs(b.lookahead, 'lookahead') } : {}),
+    finishWhenDone: b.untilEmpty === true,
+    ...(b.maxHistory !== undefined ? { maxHistoryEvents: b.maxHistory } : {}),
+  };
+}
+
+function registerStartCampaign(api: FastifyInstance, deps: CrmDeps): void {
+  api.post<{ Params: { name: string }; Body: StartBody }>(
     '/campaigns/:name/start',
-    {
-      schema: {
-        summary:
-          'Start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless untilEmpty',
-        tags: ['campaigns'],
-        params: campaignName,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            refillInterval: duration,
-            callTimeout: duration,
-            lookahead: duration,
-            untilEmpty: {
-              type: 'boolean',
-              description:
-                'a batch run: complete once nothing is left to dial (no eligible contact, redial or call in flight)',
-            },
-            keepRunning: {
-              type: 'boolean',
-              deprecated: true,
-              description: 'accepted and ignored: a campaign stays open until paused or stopped by default',
-            },
-            maxHistory: { type: 'integer', minimum: 50, maximum: 50_000 },
-          },
-        },
-        response: {
-          202: { type: 'object', properties: { workflowId: { type: 'string' } } },
-          400: error,
-          404: error,
-          409: error,
-        },
+    { schema: startSchema },
+    async (req, reply) =>
+      reply
+        .code(202)
+        .send(await startCampaign(campaignDeps(deps), req.params.name, startOptions(req.body ?? {}))),
+  );
+}
+
+/** The answers of pause, resume and stop: 202 when signalled, 200 when there was nothing to do. */
+const controlSchema = (what: 'pause' | 'resume' | 'stop') => ({
+  summary: `${what[0]!.toUpperCase()}${what.slice(1)} a running campaign; a campaign already ${ALREADY[what]}, or not running, is left alone (200)`,
+  tags: ['campaigns'],
+  params: campaignName,
+  response: {
+    202: {
+      description: 'signalled',
+      type: 'object',
+      properties: {
+        campaign: { type: 'string' },
+        signal: { type: 'string' },
+        message: { type: 'string' },
       },
     },
+    200: {
+      description: 'nothing to change: the campaign is already so, or not running',
+      type: 'object',
+      properties: {
+        status: {
+          type: 'string',
+          description: 'the state it was found in, e.g. paused, stopping, stopped',
+        },
+        message: { type: 'string' },
+      },
+    },
+    404: error,
+    409: { ...error, description: 'pausing or resuming a campaign that is stopping' },
+  },
+});
+
+function registerCampaignControl(
+  api: FastifyInstance,
+  deps: CrmDeps,
+  what: 'pause' | 'resume' | 'stop',
+): void {
+  api.post<{ Params: { name: string } }>(
+    `/campaigns/:name/${what}`,
+    { schema: controlSchema(what) },
     async (req, reply) => {
-      const b = req.body ?? {};
-      const ms = (v: string | undefined, f: string) => durationMs(v, f);
-      const options: Partial<CampaignOptions> = {
-        ...(b.refillInterval !== undefined
-          ? { refillIntervalMs: ms(b.refillInterval, 'refillInterval') }
-          : {}),
-        ...(b.callTimeout !== undefined ? { callTimeoutMs: ms(b.callTimeout, 'callTimeout') } : {}),
-        ...(b.lookahead !== undefined ? { lookaheadMs: ms(b.lookahead, 'lookahead') } : {}),
-        finishWhenDone: b.untilEmpty === true,
-        ...(b.maxHistory !== undefined ? { maxHistoryEvents: b.maxHistory } : {}),
-      };
-      return reply.code(202).send(await startCampaign(campaignDeps, req.params.name, options));
+      const r = await signalCampaign(campaignDeps(deps), req.params.name, what);
+      if (!r.changed) return reply.code(200).send({ status: r.status, message: r.message });
+      return reply.code(202).send({ campaign: req.params.name, signal: what, message: r.message });
     },
   );
+}
 
-  for (const what of ['pause', 'resume', 'stop'] as const satisfies readonly CampaignSignal[]) {
-    api.post<{ Params: { name: string } }>(
-      `/campaigns/:name/${what}`,
-      {
-        schema: {
-          summary: `${what[0]!.toUpperCase()}${what.slice(1)} a running campaign; a campaign already ${ALREADY[what]}, or not running, is left alone (200)`,
-          tags: ['campaigns'],
-          params: campaignName,
-          response: {
-            202: {
-              description: 'signalled',
-              type: 'object',
-              properties: {
-                campaign: { type: 'string' },
-                signal: { type: 'string' },
-                message: { type: 'string' },
-              },
-            },
-            200: {
-              description: 'nothing to change: the campaign is already so, or not running',
-              type: 'object',
-              properties: {
-                status: {
-                  type: 'string',
-                  description: 'the state it was found in, e.g. paused, stopping, stopped',
-                },
-                message: { type: 'string' },
-              },
-            },
-            404: error,
-            409: { ...error, description: 'pausing or resuming a campaign that is stopping' },
-          },
-        },
-      },
-      async (req, reply) => {
-        const r = await signalCampaign(campaignDeps, req.params.name, what);
-        if (!r.changed) return reply.code(200).send({ status: r.status, message: r.message });
-        return reply.code(202).send({ campaign: req.params.name, signal: what, message: r.message });
-      },
-    );
-  }
-
+function registerRefill(api: FastifyInstance, deps: CrmDeps): void {
   api.post<{ Params: { name: string } }>(
     '/campaigns/:name/refill',
     {
@@ -375,7 +418,7 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
       },
     },
     async (req, reply) => {
-      await signalCampaign(campaignDeps, req.params.name, 'refill');
+      await signalCampaign(campaignDeps(deps), req.params.name, 'refill');
       return reply.code(202).send({ campaign: req.params.name, signal: 'refill' });
     },
   );

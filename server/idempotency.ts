@@ -1,10 +1,18 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type postgres from 'postgres';
+import type { Sql } from '../db/types';
+import {
+  type IdempotencyKeyRow,
+  claimIdempotencyKey,
+  dropExpiredIdempotencyKeys,
+  findIdempotencyKey,
+  keepIdempotentAnswer,
+  releaseIdempotencyKey,
+} from '../db/queries/idempotency-keys';
 import { OperationError } from '../ops/errors';
 
 /**
- * `Idempotency-Key` on every POST of the API (issue 19): a CRM that retries after a timeout gets
+ * `Idempotency-Key` on every POST of the API: a CRM that retries after a timeout gets
  * the first answer again (same status, same body, `Idempotent-Replayed: true`) and nothing is
  * written twice. The first response is kept in `idempotency_keys` for 24 h with a hash of the
  * request (method, path and body); the same key with another request is refused (422).
@@ -22,14 +30,7 @@ export const WAIT_MS = 10_000;
 const LEASE_MS = 60_000;
 const POLL_MS = 50;
 
-interface KeyRow {
-  request_hash: string;
-  status: number | null;
-  content_type: string | null;
-  body: string | null;
-}
-
-type Claim = { claimed: true } | { claimed: false; row: KeyRow | undefined };
+type Claim = { claimed: true } | { claimed: false; row: IdempotencyKeyRow | undefined };
 
 /** The request as the key promises it: method, path with query, and body. */
 export function requestHash(method: string, url: string, body: unknown): string {
@@ -54,34 +55,16 @@ export function checkKey(header: string | string[]): string {
 }
 
 /** Inserts the key row, or takes over one that expired or was abandoned; else returns the row there. */
-async function claim(sql: postgres.Sql, key: string, hash: string): Promise<Claim> {
-  const [mine] = await sql`
-    insert into idempotency_keys (key, request_hash, locked_until, expires_at)
-    values (${key}, ${hash}, now() + ${`${LEASE_MS} milliseconds`}::interval,
-            now() + ${`${IDEMPOTENCY_TTL_MS} milliseconds`}::interval)
-    on conflict (key) do update set
-      request_hash = excluded.request_hash, status = null, content_type = null, body = null,
-      locked_until = excluded.locked_until, created_at = now(), expires_at = excluded.expires_at
-    where idempotency_keys.expires_at < now()
-       or (idempotency_keys.status is null and idempotency_keys.locked_until < now()
-           and idempotency_keys.request_hash = excluded.request_hash)
-    returning key`;
-  if (mine) return { claimed: true };
-  const [row] = await sql<KeyRow[]>`
-    select request_hash, status, content_type, body from idempotency_keys where key = ${key}`;
-  return { claimed: false, row };
+async function claim(sql: Sql, key: string, hash: string): Promise<Claim> {
+  if (await claimIdempotencyKey(sql, key, hash, LEASE_MS, IDEMPOTENCY_TTL_MS)) return { claimed: true };
+  return { claimed: false, row: await findIdempotencyKey(sql, key) };
 }
 
 /**
  * Claims the key for this request, or answers it from the first request's response. Resolves
  * true when this request is to be handled (and its response kept), false when it was answered.
  */
-async function claimOrReplay(
-  sql: postgres.Sql,
-  key: string,
-  hash: string,
-  reply: FastifyReply,
-): Promise<boolean> {
+async function claimOrReplay(sql: Sql, key: string, hash: string, reply: FastifyReply): Promise<boolean> {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
     const c = await claim(sql, key, hash);
@@ -112,15 +95,8 @@ async function claimOrReplay(
   }
 }
 
-/** Expired keys go lazily: a few at each new key, so the table never needs a job of its own. */
-async function dropExpired(sql: postgres.Sql): Promise<void> {
-  await sql`
-    delete from idempotency_keys
-    where key in (select key from idempotency_keys where expires_at < now() limit 100)`;
-}
-
 /** Registers the hooks in the API's scope (after authentication and schema validation). */
-export function registerIdempotency(api: FastifyInstance, sql: postgres.Sql): void {
+export function registerIdempotency(api: FastifyInstance, sql: Sql): void {
   /** Requests that hold their key, until their response is kept. */
   const claimed = new WeakMap<FastifyRequest, string>();
 
@@ -131,7 +107,8 @@ export function registerIdempotency(api: FastifyInstance, sql: postgres.Sql): vo
     const answer = await claimOrReplay(sql, key, requestHash(req.method, req.url, req.body), reply);
     if (!answer) return reply;
     claimed.set(req, key);
-    await dropExpired(sql);
+    // expired keys go lazily: a few at each new key, so the table never needs a job of its own
+    await dropExpiredIdempotencyKeys(sql);
   });
 
   api.addHook('onSend', async (req, reply, payload) => {
@@ -140,14 +117,15 @@ export function registerIdempotency(api: FastifyInstance, sql: postgres.Sql): vo
     claimed.delete(req);
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString() : null;
     if (reply.statusCode >= 500 || body === null) {
-      await sql`delete from idempotency_keys where key = ${key} and status is null`;
+      await releaseIdempotencyKey(sql, key);
       return payload;
     }
     const type = reply.getHeader('content-type');
-    await sql`
-      update idempotency_keys
-      set status = ${reply.statusCode}, content_type = ${typeof type === 'string' ? type : null}, body = ${body}
-      where key = ${key}`;
+    await keepIdempotentAnswer(sql, key, {
+      status: reply.statusCode,
+      contentType: typeof type === 'string' ? type : null,
+      body,
+    });
     return payload;
   });
 
@@ -156,6 +134,6 @@ export function registerIdempotency(api: FastifyInstance, sql: postgres.Sql): vo
     const key = claimed.get(req);
     if (key === undefined) return;
     claimed.delete(req);
-    await sql`delete from idempotency_keys where key = ${key} and status is null`;
+    await releaseIdempotencyKey(sql, key);
   });
 }

@@ -85,7 +85,7 @@ export const problemSchema = {
 
 /** The problem for an OperationError (the refusals the CLI and the API share). */
 export function operationProblem(err: OperationError): Problem {
-  // a refusal with several problems (lib/contact-import.ts ContactProblems) lists each with its field
+  // a refusal with several problems (ops/contact-import.ts ContactProblems) lists each with its field
   const list = (err as { errors?: { detail: string; field?: string }[] }).errors;
   return problem(OPERATION_STATUS[err.kind], err.message, {
     ...(err.field ? { field: err.field } : {}),

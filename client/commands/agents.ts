@@ -15,9 +15,22 @@ function statusArg(v: string): string {
   throw new InvalidArgumentError(`"${v}" is not one of ${AGENT_STATUSES.join(', ')}`);
 }
 
-export function registerAgentCommands(program: Command, ctx: () => CommandContext): void {
-  const agents = program.command('agents').description('the agents calls are bridged to');
+type Ctx = () => CommandContext;
 
+export function registerAgentCommands(program: Command, ctx: Ctx): void {
+  const agents = program.command('agents').description('the agents calls are bridged to');
+  registerAdd(agents, ctx);
+  registerStatus(agents, ctx);
+  registerNext(agents, ctx);
+  registerTake(agents, ctx);
+  registerSkip(agents, ctx);
+  registerList(agents, ctx);
+}
+
+/** What the preview operations need. */
+const previewDeps = async (ctx: Ctx) => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
+
+function registerAdd(agents: Command, ctx: Ctx): void {
   agents
     .command('add')
     .description('add an agent (or update it), taking calls for a campaign')
@@ -34,7 +47,9 @@ export function registerAgentCommands(program: Command, ctx: () => CommandContex
       });
       console.log(`agent ${a.endpoint}: ${a.status}${a.campaign ? ` for ${a.campaign}` : ''}`);
     });
+}
 
+function registerStatus(agents: Command, ctx: Ctx): void {
   agents
     .command('status')
     .description('set an agent’s status')
@@ -44,15 +59,16 @@ export function registerAgentCommands(program: Command, ctx: () => CommandContex
       const a = await setAgentStatus(ctx().db().sql, endpoint, status);
       console.log(`agent ${a.endpoint}: ${a.status}`);
     });
+}
 
-  const previewDeps = async () => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
+function registerNext(agents: Command, ctx: Ctx): void {
   agents
     .command('next')
     .description('preview mode: the next contact for this agent to take or skip (held for them alone)')
     .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
     .option('--json', 'print as JSON')
     .action(async (endpoint: string, o: { json?: boolean }) => {
-      const next = await nextPreview(await previewDeps(), endpoint);
+      const next = await nextPreview(await previewDeps(ctx), endpoint);
       if (o.json) return console.log(JSON.stringify(next, null, 2));
       if (!next) return console.log('no contact is waiting for preview');
       console.log(
@@ -65,17 +81,21 @@ export function registerAgentCommands(program: Command, ctx: () => CommandContex
         ].join('\n'),
       );
     });
+}
 
+function registerTake(agents: Command, ctx: Ctx): void {
   agents
     .command('take')
     .description('preview mode: dial the contact this agent holds; the person is bridged to them')
     .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
     .option('--contact <id>', 'the contact the agent means (refused if they hold another)', intArg(1))
     .action(async (endpoint: string, o: { contact?: number }) => {
-      const r = await decidePreview(await previewDeps(), endpoint, 'take', { contactId: o.contact });
+      const r = await decidePreview(await previewDeps(ctx), endpoint, 'take', { contactId: o.contact });
       console.log(`contact ${r.contactId} taken by ${endpoint}: dialing`);
     });
+}
 
+function registerSkip(agents: Command, ctx: Ctx): void {
   agents
     .command('skip')
     .description('preview mode: give the contact this agent holds back undialed')
@@ -84,14 +104,16 @@ export function registerAgentCommands(program: Command, ctx: () => CommandContex
     .option('--reason <text>', 'why, for the decision log')
     .option('--hold <duration>', 'keep it out of every cache this long (default 1h)', durationArg)
     .action(async (endpoint: string, o: { contact?: number; reason?: string; hold?: number }) => {
-      const r = await decidePreview(await previewDeps(), endpoint, 'skip', {
+      const r = await decidePreview(await previewDeps(ctx), endpoint, 'skip', {
         contactId: o.contact,
         reason: o.reason,
         holdMs: o.hold,
       });
       console.log(`contact ${r.contactId} skipped by ${endpoint}`);
     });
+}
 
+function registerList(agents: Command, ctx: Ctx): void {
   agents
     .command('list')
     .description('list agents')

@@ -15,6 +15,7 @@ import {
   type CampaignOptions,
   DEFAULT_RETRY_RULES,
   type LastStateName,
+  type RetryRules,
   campaignWorkflowId,
 } from '../../workflows/shared';
 import { describePeriod } from '../../ops/abandon-ledger';
@@ -63,7 +64,7 @@ interface CreateOpts {
   abandonTarget?: number;
 }
 
-/** The dialing rules' options, shared by create and update (issue 10: windows and caps). */
+/** The dialing rules' options (windows, caps, mode), shared by create and update. */
 function addRuleOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -215,11 +216,24 @@ function printStatus(r: CampaignStatusReport): void {
   console.log(lines.join('\n'));
 }
 
-export function registerCampaignCommands(program: Command, ctx: () => CommandContext): void {
+type Ctx = () => CommandContext;
+
+export function registerCampaignCommands(program: Command, ctx: Ctx): void {
   const campaign = program
     .command('campaign')
     .description('create, start, pause, resume, stop and watch campaigns');
+  registerCreate(campaign, ctx);
+  registerUpdate(campaign, ctx);
+  registerShow(campaign, ctx);
+  registerList(campaign, ctx);
+  registerStart(campaign, ctx);
+  for (const what of ['pause', 'resume'] as const) registerPauseOrResume(campaign, ctx, what);
+  registerRefill(campaign, ctx);
+  registerStop(campaign, ctx);
+  registerStatus(campaign, ctx);
+}
 
+function registerCreate(campaign: Command, ctx: Ctx): void {
   const create = campaign
     .command('create')
     .description('create a campaign (its contacts are the rows whose campaign_name equals its name)')
@@ -260,32 +274,36 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600), 10);
   addRuleOptions(create)
     .option('--json', 'print the created campaign as JSON')
-    .action(async (name: string, o: CreateOpts & { json?: boolean }) => {
-      if (o.amd === 'message' && !o.machineMessage)
-        throw new UserError('--amd message needs --machine-message <text>');
-      const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, o.retry, o.final);
-      const row = await createCampaign(ctx().db(), {
-        name,
-        callerId: o.callerId,
-        maxAttempts: o.maxAttempts,
-        lines: o.lines,
-        callsPerSecond: o.callsPerSecond,
-        ringTimeoutSeconds: o.ringTimeout,
-        retryRules,
-        ...(o.message ? { message: o.message } : {}),
-        machineDetection: o.amd,
-        transferTimeoutSeconds: o.transferTimeout,
-        wrapUpSeconds: o.wrapUp,
-        ...(o.machineMessage ? { machineMessage: o.machineMessage } : {}),
-        ...ruleChanges(o),
-      });
-      if (o.json) console.log(JSON.stringify(row, null, 2));
-      else
-        console.log(
-          `created campaign ${row.name} (max attempts ${row.maxAttempts}, lines ${row.lines}, caller id ${row.callerId})`,
-        );
-    });
+    .action((name: string, o: CreateOpts & { json?: boolean }) => runCreate(ctx(), name, o));
+}
 
+async function runCreate(c: CommandContext, name: string, o: CreateOpts & { json?: boolean }): Promise<void> {
+  if (o.amd === 'message' && !o.machineMessage)
+    throw new UserError('--amd message needs --machine-message <text>');
+  const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, o.retry, o.final);
+  const row = await createCampaign(c.db(), {
+    name,
+    callerId: o.callerId,
+    maxAttempts: o.maxAttempts,
+    lines: o.lines,
+    callsPerSecond: o.callsPerSecond,
+    ringTimeoutSeconds: o.ringTimeout,
+    retryRules,
+    ...(o.message ? { message: o.message } : {}),
+    machineDetection: o.amd,
+    transferTimeoutSeconds: o.transferTimeout,
+    wrapUpSeconds: o.wrapUp,
+    ...(o.machineMessage ? { machineMessage: o.machineMessage } : {}),
+    ...ruleChanges(o),
+  });
+  if (o.json) console.log(JSON.stringify(row, null, 2));
+  else
+    console.log(
+      `created campaign ${row.name} (max attempts ${row.maxAttempts}, lines ${row.lines}, caller id ${row.callerId})`,
+    );
+}
+
+function registerUpdate(campaign: Command, ctx: Ctx): void {
   const update = campaign
     .command('update')
     .description('change a campaign’s settings; a running campaign uses them for its next attempts')
@@ -314,36 +332,46 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
     .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600));
   addRuleOptions(update)
     .option('--json', 'print the updated campaign as JSON')
-    .action(async (name: string, o: Partial<CreateOpts> & { json?: boolean }) => {
-      const c = ctx();
-      const current = await requireCampaign(c.db(), name);
-      const amd = o.amd ?? current.machineDetection;
-      if (amd === 'message' && !(o.machineMessage ?? current.machineMessage))
-        throw new UserError('--amd message needs --machine-message <text>');
-      const changes: CampaignChanges = {
-        ...(o.callerId !== undefined ? { callerId: o.callerId } : {}),
-        ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
-        ...(o.lines !== undefined ? { lines: o.lines } : {}),
-        ...(o.callsPerSecond !== undefined ? { callsPerSecond: o.callsPerSecond } : {}),
-        ...(o.ringTimeout !== undefined ? { ringTimeoutSeconds: o.ringTimeout } : {}),
-        ...(o.retry || o.final
-          ? { retryRules: applyRetryOptions(current.retryRules, o.retry, o.final) }
-          : {}),
-        ...(o.message !== undefined ? { message: o.message } : {}),
-        ...(o.amd !== undefined ? { machineDetection: o.amd } : {}),
-        ...(o.machineMessage !== undefined ? { machineMessage: o.machineMessage } : {}),
-        ...(o.transferTimeout !== undefined ? { transferTimeoutSeconds: o.transferTimeout } : {}),
-        ...(o.wrapUp !== undefined ? { wrapUpSeconds: o.wrapUp } : {}),
-        ...ruleChanges(o),
-      };
-      const r = await updateCampaign(deps(c), name, changes);
-      if (o.json) return console.log(JSON.stringify(r.campaign, null, 2));
-      console.log(
-        `updated campaign ${name}: ${Object.keys(changes).join(', ')}` +
-          (r.running ? ' (the running campaign uses it for its next attempts)' : ''),
-      );
-    });
+    .action((name: string, o: Partial<CreateOpts> & { json?: boolean }) => runUpdate(ctx(), name, o));
+}
 
+/** The changes the update's options ask for; the retry rules are the current ones with the options applied. */
+function updateChanges(o: Partial<CreateOpts>, current: { retryRules: RetryRules }): CampaignChanges {
+  return {
+    ...(o.callerId !== undefined ? { callerId: o.callerId } : {}),
+    ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+    ...(o.lines !== undefined ? { lines: o.lines } : {}),
+    ...(o.callsPerSecond !== undefined ? { callsPerSecond: o.callsPerSecond } : {}),
+    ...(o.ringTimeout !== undefined ? { ringTimeoutSeconds: o.ringTimeout } : {}),
+    ...(o.retry || o.final ? { retryRules: applyRetryOptions(current.retryRules, o.retry, o.final) } : {}),
+    ...(o.message !== undefined ? { message: o.message } : {}),
+    ...(o.amd !== undefined ? { machineDetection: o.amd } : {}),
+    ...(o.machineMessage !== undefined ? { machineMessage: o.machineMessage } : {}),
+    ...(o.transferTimeout !== undefined ? { transferTimeoutSeconds: o.transferTimeout } : {}),
+    ...(o.wrapUp !== undefined ? { wrapUpSeconds: o.wrapUp } : {}),
+    ...ruleChanges(o),
+  };
+}
+
+async function runUpdate(
+  c: CommandContext,
+  name: string,
+  o: Partial<CreateOpts> & { json?: boolean },
+): Promise<void> {
+  const current = await requireCampaign(c.db(), name);
+  const amd = o.amd ?? current.machineDetection;
+  if (amd === 'message' && !(o.machineMessage ?? current.machineMessage))
+    throw new UserError('--amd message needs --machine-message <text>');
+  const changes = updateChanges(o, current);
+  const r = await updateCampaign(deps(c), name, changes);
+  if (o.json) return console.log(JSON.stringify(r.campaign, null, 2));
+  console.log(
+    `updated campaign ${name}: ${Object.keys(changes).join(', ')}` +
+      (r.running ? ' (the running campaign uses it for its next attempts)' : ''),
+  );
+}
+
+function registerShow(campaign: Command, ctx: Ctx): void {
   campaign
     .command('show')
     .description('a campaign’s settings')
@@ -367,7 +395,9 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
         ].join('\n'),
       );
     });
+}
 
+function registerList(campaign: Command, ctx: Ctx): void {
   campaign
     .command('list')
     .description('every campaign with its status and number of contacts')
@@ -381,7 +411,17 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
         );
       console.error(`${rows.length} campaign(s)`);
     });
+}
 
+interface StartOpts {
+  refillInterval?: number;
+  callTimeout?: number;
+  lookahead?: number;
+  untilEmpty?: boolean;
+  maxHistory?: number;
+}
+
+function registerStart(campaign: Command, ctx: Ctx): void {
   campaign
     .command('start')
     .description(
@@ -410,46 +450,37 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       'continue as new after this many history events (default 10000)',
       intArg(50),
     )
-    .action(
-      async (
-        name: string,
-        o: {
-          refillInterval?: number;
-          callTimeout?: number;
-          lookahead?: number;
-          untilEmpty?: boolean;
-          maxHistory?: number;
-        },
-      ) => {
-        const options: Partial<CampaignOptions> = {
-          ...(o.refillInterval !== undefined ? { refillIntervalMs: o.refillInterval } : {}),
-          ...(o.callTimeout !== undefined ? { callTimeoutMs: o.callTimeout } : {}),
-          ...(o.lookahead !== undefined ? { lookaheadMs: o.lookahead } : {}),
-          finishWhenDone: o.untilEmpty === true,
-          ...(o.maxHistory !== undefined ? { maxHistoryEvents: o.maxHistory } : {}),
-        };
-        await startCampaign(deps(ctx()), name, options);
-        console.log(
-          `started campaign ${name} (workflow ${campaignWorkflowId(name)}; ` +
-            (o.untilEmpty ? 'completes once nothing is left to dial)' : 'open until paused or stopped)'),
-        );
-      },
-    );
+    .action(async (name: string, o: StartOpts) => {
+      const options: Partial<CampaignOptions> = {
+        ...(o.refillInterval !== undefined ? { refillIntervalMs: o.refillInterval } : {}),
+        ...(o.callTimeout !== undefined ? { callTimeoutMs: o.callTimeout } : {}),
+        ...(o.lookahead !== undefined ? { lookaheadMs: o.lookahead } : {}),
+        finishWhenDone: o.untilEmpty === true,
+        ...(o.maxHistory !== undefined ? { maxHistoryEvents: o.maxHistory } : {}),
+      };
+      await startCampaign(deps(ctx()), name, options);
+      console.log(
+        `started campaign ${name} (workflow ${campaignWorkflowId(name)}; ` +
+          (o.untilEmpty ? 'completes once nothing is left to dial)' : 'open until paused or stopped)'),
+      );
+    });
+}
 
-  for (const what of ['pause', 'resume'] as const) {
-    campaign
-      .command(what)
-      .description(
-        what === 'pause'
-          ? 'stop placing new calls; undialed cached contacts go back (a paused campaign: nothing to do)'
-          : 'continue a paused campaign (a running one: nothing to do)',
-      )
-      .argument('<name>', 'campaign name', campaignNameArg)
-      .action(async (name: string) => {
-        console.log((await signalCampaign(deps(ctx()), name, what)).message);
-      });
-  }
+function registerPauseOrResume(campaign: Command, ctx: Ctx, what: 'pause' | 'resume'): void {
+  campaign
+    .command(what)
+    .description(
+      what === 'pause'
+        ? 'stop placing new calls; undialed cached contacts go back (a paused campaign: nothing to do)'
+        : 'continue a paused campaign (a running one: nothing to do)',
+    )
+    .argument('<name>', 'campaign name', campaignNameArg)
+    .action(async (name: string) => {
+      console.log((await signalCampaign(deps(ctx()), name, what)).message);
+    });
+}
 
+function registerRefill(campaign: Command, ctx: Ctx): void {
   campaign
     .command('refill')
     .description('look at the contacts table now (after the CRM added or changed contacts)')
@@ -458,7 +489,9 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       await signalCampaign(deps(ctx()), name, 'refill');
       console.log(`campaign ${name} is refilling its cache`);
     });
+}
 
+function registerStop(campaign: Command, ctx: Ctx): void {
   campaign
     .command('stop')
     .description(
@@ -474,7 +507,9 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
       await r.handle.result();
       console.log(`stopped campaign ${name}`);
     });
+}
 
+function registerStatus(campaign: Command, ctx: Ctx): void {
   campaign
     .command('status')
     .description('counts per ContactSuccessful and LastState, cache and calls in flight')
@@ -490,18 +525,22 @@ export function registerCampaignCommands(program: Command, ctx: () => CommandCon
         else printStatus(report);
         return;
       }
-      const tty = process.stdout.isTTY && !o.json;
-      for (;;) {
-        const report = await campaignStatus(deps(c), name);
-        if (o.json) console.log(JSON.stringify({ at: new Date().toISOString(), ...report }));
-        else {
-          if (tty) process.stdout.write('\x1b[2J\x1b[H');
-          printProgress(report);
-        }
-        if (!report.workflow && report.status !== 'running') break;
-        await new Promise((r) => setTimeout(r, o.interval));
-      }
-      if (!o.json)
-        console.log(`campaign ${name} has ended (${(await campaignStatus(deps(c), name)).status})`);
+      await watchStatus(c, name, o);
     });
+}
+
+/** --watch: the progress redrawn (or a JSON line) every interval until the campaign has ended. */
+async function watchStatus(c: CommandContext, name: string, o: { json?: boolean; interval: number }) {
+  const tty = process.stdout.isTTY && !o.json;
+  for (;;) {
+    const report = await campaignStatus(deps(c), name);
+    if (o.json) console.log(JSON.stringify({ at: new Date().toISOString(), ...report }));
+    else {
+      if (tty) process.stdout.write('\x1b[2J\x1b[H');
+      printProgress(report);
+    }
+    if (!report.workflow && report.status !== 'running') break;
+    await new Promise((r) => setTimeout(r, o.interval));
+  }
+  if (!o.json) console.log(`campaign ${name} has ended (${(await campaignStatus(deps(c), name)).status})`);
 }

@@ -1,7 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { parseTime, pushRedial, releaseContact, resetContact } from '../../ops/contact-operations';
 import fs from 'node:fs';
+import type { Sql } from '../../db/types';
 import { stringify } from 'csv-stringify/sync';
+import { type ContactRow, exportContacts, findContactState, listContacts } from '../../db/queries/contacts';
 import { contactEvents, formatEvent } from '../../ops/contact-events';
 import { importContacts } from '../../ops/contact-import';
 import { recoverOrphans } from '../../ops/recovery';
@@ -42,10 +44,24 @@ const EXPORT_COLUMNS = [
   'data',
 ] as const;
 
-export function registerContactCommands(program: Command, ctx: () => CommandContext): void {
-  const contacts = program.command('contacts').description('look at contacts and move single contacts');
-  const deps = async () => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
+type Ctx = () => CommandContext;
 
+export function registerContactCommands(program: Command, ctx: Ctx): void {
+  const contacts = program.command('contacts').description('look at contacts and move single contacts');
+  registerList(contacts, ctx);
+  registerWhy(contacts, ctx);
+  registerImport(contacts, ctx);
+  registerExport(contacts, ctx);
+  registerRedial(contacts, ctx);
+  registerRelease(contacts, ctx);
+  registerReset(contacts, ctx);
+  registerRecover(program, ctx);
+}
+
+/** What the contact operations need. */
+const operationDeps = async (ctx: Ctx) => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
+
+function registerList(contacts: Command, ctx: Ctx): void {
   contacts
     .command('list')
     .description('list contacts, e.g. the Unreachable ones of a campaign for review')
@@ -54,13 +70,7 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .option('--limit <n>', 'at most this many', intArg(1, 100_000), 100)
     .option('--json', 'print as JSON')
     .action(async (o: { campaign?: string; state?: number; limit: number; json?: boolean }) => {
-      const { sql } = ctx().db();
-      const rows = await sql`
-        select id, campaign_name, phone_number, name, contact_successful, last_state, number_of_contacts, redial_time
-        from contacts
-        where (${o.campaign ?? null}::text is null or campaign_name = ${o.campaign ?? null})
-          and (${o.state ?? null}::smallint is null or contact_successful = ${o.state ?? null})
-        order by id limit ${o.limit}`;
+      const rows = await listContacts(ctx().db().sql, o, o.limit);
       if (o.json) return console.log(JSON.stringify(rows, null, 2));
       for (const r of rows) {
         console.log(
@@ -71,13 +81,15 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
             `cs=${r.contact_successful}`,
             `last=${r.last_state ?? '—'}`,
             `attempts=${r.number_of_contacts}`,
-            `redial=${r.redial_time ? (r.redial_time as Date).toISOString() : '—'}`,
+            `redial=${r.redial_time ? r.redial_time.toISOString() : '—'}`,
           ].join('  '),
         );
       }
       console.error(`${rows.length} contact(s)`);
     });
+}
 
+function registerWhy(contacts: Command, ctx: Ctx): void {
   contacts
     .command('why')
     .description('why a contact was or was not dialed: every decision about it, oldest first')
@@ -85,17 +97,7 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .option('--json', 'print as JSON')
     .action(async (id: number, o: { json?: boolean }) => {
       const { sql } = ctx().db();
-      const [row] = await sql<
-        {
-          campaign_name: string | null;
-          phone_number: string | null;
-          contact_successful: number;
-          last_state: number | null;
-          number_of_contacts: number;
-          redial_time: Date | null;
-        }[]
-      >`select campaign_name, phone_number, contact_successful, last_state, number_of_contacts, redial_time
-        from contacts where id = ${id}`;
+      const row = await findContactState(sql, id);
       if (!row) throw new UserError(`No contact with id ${id}`);
       const events = await contactEvents(sql, id);
       if (o.json) return console.log(JSON.stringify({ contactId: id, events }, null, 2));
@@ -107,7 +109,38 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
       for (const e of events) console.log(`  ${formatEvent(e)}`);
       if (events.length === 0) console.log('  no decisions recorded yet (not taken into a campaign’s cache)');
     });
+}
 
+/** The import's progress on stderr: a bar on a terminal, a line every 10 000 rows otherwise. */
+function importProgress(tty: boolean) {
+  return (stage: 'read' | 'written', n: number, fraction: number) => {
+    const pct = Math.round(fraction * 100);
+    if (tty) {
+      const bar = '#'.repeat(Math.round(fraction * 30)).padEnd(30, '.');
+      process.stderr.write(`\r  ${stage === 'read' ? 'checking' : 'writing '} [${bar}] ${pct}%  ${n} rows`);
+    } else if (n % 10_000 === 0) console.error(`  ${n} rows ${stage} (${pct}%)`);
+  };
+}
+
+/** Running campaigns look at the table now instead of at their next refill (§8); returns those told. */
+async function tellRunningCampaigns(c: CommandContext, names: string[]): Promise<string[]> {
+  const told: string[] = [];
+  for (const name of names) {
+    try {
+      const client = await c.temporal();
+      const handle = client.workflow.getHandle(campaignWorkflowId(name));
+      if ((await handle.describe()).status.name === 'RUNNING') {
+        await handle.signal(refillSignal);
+        told.push(name);
+      }
+    } catch {
+      // not running (or Temporal unreachable): the campaign finds the rows when it starts
+    }
+  }
+  return told;
+}
+
+function registerImport(contacts: Command, ctx: Ctx): void {
   contacts
     .command('import')
     .description('import contacts from a CSV file; every row is checked first, all or nothing')
@@ -121,20 +154,11 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .action(async (file: string, o: { campaign?: string; skipInvalid?: boolean; json?: boolean }) => {
       const c = ctx();
       const tty = process.stderr.isTTY;
-      const progress = (stage: 'read' | 'written', n: number, fraction: number) => {
-        const pct = Math.round(fraction * 100);
-        if (tty) {
-          const bar = '#'.repeat(Math.round(fraction * 30)).padEnd(30, '.');
-          process.stderr.write(
-            `\r  ${stage === 'read' ? 'checking' : 'writing '} [${bar}] ${pct}%  ${n} rows`,
-          );
-        } else if (n % 10_000 === 0) console.error(`  ${n} rows ${stage} (${pct}%)`);
-      };
       const r = await importContacts(c.db().sql, file, {
         defaultRegion: c.cfg.defaultRegion,
         campaign: o.campaign,
         skipInvalid: o.skipInvalid,
-        onProgress: progress,
+        onProgress: importProgress(tty),
       });
       if (tty) process.stderr.write('\n');
       for (const b of r.bad) console.error(b.line ? `${file} line ${b.line}: ${b.message}` : b.message);
@@ -145,20 +169,7 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
             : `${r.bad.length} bad row(s) in ${file}; nothing imported (--skip-invalid imports the good rows)`,
         );
       }
-      // running campaigns look at the table now instead of at their next refill (§8)
-      const told: string[] = [];
-      for (const name of Object.keys(r.byCampaign)) {
-        try {
-          const client = await c.temporal();
-          const handle = client.workflow.getHandle(campaignWorkflowId(name));
-          if ((await handle.describe()).status.name === 'RUNNING') {
-            await handle.signal(refillSignal);
-            told.push(name);
-          }
-        } catch {
-          // not running (or Temporal unreachable): the campaign finds the rows when it starts
-        }
-      }
+      const told = await tellRunningCampaigns(c, Object.keys(r.byCampaign));
       if (o.json) return console.log(JSON.stringify({ ...r, refilled: told }));
       const per = Object.entries(r.byCampaign).map(([name, n]) => `${n} into ${name}`);
       console.log(
@@ -167,7 +178,51 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
       );
       if (told.length) console.log(`running campaign(s) told to look now: ${told.join(', ')}`);
     });
+}
 
+/** A contact as an export line; `text` and `phone` guard cells against spreadsheets (or not, --raw). */
+function exportLine(r: ContactRow, text: (v: string) => string, phone: (v: string) => string) {
+  return [
+    r.id,
+    text(r.campaign_name ?? ''),
+    phone(r.phone_number ?? ''),
+    text(r.name ?? ''),
+    text(r.time_zone ?? ''),
+    r.contact_successful,
+    r.last_state ?? '',
+    r.last_state === null ? '' : (lastStateName(r.last_state) ?? String(r.last_state)),
+    r.number_of_contacts,
+    r.redial_time ? r.redial_time.toISOString() : '',
+    text(JSON.stringify(r.data ?? {})),
+  ];
+}
+
+interface ExportOpts {
+  campaign?: string;
+  state?: number;
+  out?: string;
+  raw?: boolean;
+}
+
+/** Writes the contacts as CSV, a thousand rows at a time, waiting whenever `out` is full; returns how many. */
+async function writeExport(o: ExportOpts, sql: Sql, out: NodeJS.WritableStream) {
+  const text = o.raw ? (v: string) => v : spreadsheetText;
+  const phone = o.raw ? (v: string) => v : spreadsheetPhone;
+  const write = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (out.write(text)) resolve();
+      else out.once('drain', resolve).once('error', reject);
+    });
+  await write(stringify([EXPORT_COLUMNS as unknown as string[]]));
+  let n = 0;
+  for await (const rows of exportContacts(sql, o, 1000)) {
+    await write(stringify(rows.map((r) => exportLine(r, text, phone))));
+    n += rows.length;
+  }
+  return n;
+}
+
+function registerExport(contacts: Command, ctx: Ctx): void {
   contacts
     .command('export')
     .description('write contacts as CSV (to stdout, or --out)')
@@ -178,49 +233,16 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
       '--raw',
       "write every cell as it is (for programs; by default a text starting with = + - @ gets a leading ' so spreadsheets do not run it)",
     )
-    .action(async (o: { campaign?: string; state?: number; out?: string; raw?: boolean }) => {
-      const text = o.raw ? (v: string) => v : spreadsheetText;
-      const phone = o.raw ? (v: string) => v : spreadsheetPhone;
+    .action(async (o: ExportOpts) => {
       const { sql } = ctx().db();
       const out = o.out ? fs.createWriteStream(o.out) : process.stdout;
-      const write = (text: string) =>
-        new Promise<void>((resolve, reject) => {
-          if (out.write(text)) resolve();
-          else out.once('drain', resolve).once('error', reject);
-        });
-      await write(stringify([EXPORT_COLUMNS as unknown as string[]]));
-      let n = 0;
-      const cursor = sql`
-        select id, campaign_name, phone_number, name, time_zone, contact_successful, last_state,
-               number_of_contacts, redial_time, data
-        from contacts
-        where (${o.campaign ?? null}::text is null or campaign_name = ${o.campaign ?? null})
-          and (${o.state ?? null}::smallint is null or contact_successful = ${o.state ?? null})
-        order by id`.cursor(1000);
-      for await (const rows of cursor) {
-        await write(
-          stringify(
-            rows.map((r) => [
-              r.id,
-              text(r.campaign_name ?? ''),
-              phone(r.phone_number ?? ''),
-              text(r.name ?? ''),
-              text(r.time_zone ?? ''),
-              r.contact_successful,
-              r.last_state ?? '',
-              r.last_state === null ? '' : (lastStateName(r.last_state as number) ?? String(r.last_state)),
-              r.number_of_contacts,
-              r.redial_time ? (r.redial_time as Date).toISOString() : '',
-              text(JSON.stringify(r.data ?? {})),
-            ]),
-          ),
-        );
-        n += rows.length;
-      }
+      const n = await writeExport(o, sql, out);
       if (o.out) await new Promise<void>((resolve) => (out as fs.WriteStream).end(resolve));
       console.error(`${n} contact(s) exported${o.out ? ` to ${o.out}` : ''}`);
     });
+}
 
+function registerRedial(contacts: Command, ctx: Ctx): void {
   contacts
     .command('redial')
     .description('call this contact at a time (a cached contact’s timer moves; no second dial)')
@@ -228,23 +250,27 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .requiredOption('--at <time>', 'ISO 8601 with a zone, "now", or +30m / +2h / +1d', timeArg)
     .option('--json', 'print the result as JSON')
     .action(async (id: number, o: { at: Date; json?: boolean }) => {
-      const r = await pushRedial(await deps(), id, o.at);
+      const r = await pushRedial(await operationDeps(ctx), id, o.at);
       if (o.json) console.log(JSON.stringify(r));
       else console.log(`contact ${id}: redial at ${r.at} (${r.how}${r.reason ? `: ${r.reason}` : ''})`);
     });
+}
 
+function registerRelease(contacts: Command, ctx: Ctx): void {
   contacts
     .command('release')
     .description('pull a contact out of its running campaign’s cache, back to the value it had')
     .argument('<id>', 'contact id', intArg(1))
     .option('--hold <duration>', 'keep it out of every cache this long, to edit it', durationArg, 10 * 60_000)
     .action(async (id: number, o: { hold: number }) => {
-      const r = await releaseContact(await deps(), id, o.hold);
+      const r = await releaseContact(await operationDeps(ctx), id, o.hold);
       if (r.outcome === 'dialing')
         throw new UserError(`Contact ${id} is being dialed now; its outcome will be recorded as usual`);
       console.log(`contact ${id}: released; no campaign takes it again for ${Math.round(o.hold / 1000)} s`);
     });
+}
 
+function registerReset(contacts: Command, ctx: Ctx): void {
   contacts
     .command('reset')
     .description('put a reviewed contact (e.g. Unreachable) back into its campaign')
@@ -252,17 +278,19 @@ export function registerContactCommands(program: Command, ctx: () => CommandCont
     .option('--at <time>', 'dial it at this time (else as a new contact)', timeArg)
     .option('--keep-attempts', 'keep number_of_contacts (default: back to 0)')
     .action(async (id: number, o: { at?: Date; keepAttempts?: boolean }) => {
-      const r = await resetContact(await deps(), id, o);
+      const r = await resetContact(await operationDeps(ctx), id, o);
       console.log(`contact ${id}: contact_successful = ${r.contactSuccessful}`);
     });
+}
 
+function registerRecover(program: Command, ctx: Ctx): void {
   program
     .command('recover')
     .description('return contacts left at 3 by a crash (no live workflow holds them) to their earlier value')
     .option('--campaign <name>', 'only this campaign’s contacts', campaignNameArg)
     .option('--json', 'print as JSON')
     .action(async (o: { campaign?: string; json?: boolean }) => {
-      const d = await deps();
+      const d = await operationDeps(ctx);
       const r = await recoverOrphans(
         d.sql,
         d.temporal,

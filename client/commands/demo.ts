@@ -1,5 +1,16 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
-import { type CampaignStatusReport, campaignStatus, startCampaign } from '../../ops/campaign-operations';
+import type { Database } from '../../db/client';
+import { countAttempts, countAttemptsByLastState, redialLateness } from '../../db/queries/call-attempts';
+import {
+  type CampaignDeps,
+  type CampaignStatusReport,
+  campaignStatus,
+  createCampaign,
+  startCampaign,
+} from '../../ops/campaign-operations';
+import { addContacts } from '../../ops/contact-import';
+import { addToDnc } from '../../ops/dnc';
 import { applyRetryOptions, intArg } from '../parse';
 import { type CommandContext, UserError } from '../context';
 import { printProgress } from './campaign';
@@ -67,6 +78,12 @@ function demoNumbers(n: number): { phones: string[]; scenario: Record<string, st
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface DemoOptions {
+  contacts: number;
+  keepRunning?: boolean;
+  json?: boolean;
+}
+
 export function registerDemoCommand(program: Command, ctx: () => CommandContext): void {
   program
     .command('demo')
@@ -74,125 +91,152 @@ export function registerDemoCommand(program: Command, ctx: () => CommandContext)
     .option('--contacts <n>', 'contacts in the demo campaign', intArg(5, 5000), 100)
     .option('--keep-running', 'keep the stack and the Temporal UI up after the summary (Ctrl-C stops)')
     .option('--json', 'print the summary as JSON')
-    .action(async (o: { contacts: number; keepRunning?: boolean; json?: boolean }) => {
-      const c = ctx();
-      const { startDev } = lazy<typeof import('./services')>('./services');
-      // the progress is the output: logs only for warnings, unless LOG_LEVEL asks for more
-      const cfg = process.env.LOG_LEVEL ? c.cfg : { ...c.cfg, logLevel: 'warn' as const };
-      const stack: DevStack = await startDev(cfg, { simulatorTimeScale: 0.2, quiet: true });
-      let interrupted = false;
-      const onSignal = () => {
-        interrupted = true;
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      const name = `demo-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
-      const { connectDatabase } = lazy<typeof import('../../db/client')>('../../db/client');
-      const database = connectDatabase(stack.cfg.databaseUrl, { max: 2 });
-      const deps = { db: database, temporal: () => c.temporal(), taskQueue: c.cfg.temporal.taskQueue };
-      try {
-        if (!stack.simulated) {
-          throw new UserError('The demo dials through the simulator: unset TWILIO_* to run it.');
-        }
-        const { phones, scenario } = demoNumbers(o.contacts);
-        const put = await fetch(`${stack.cfg.twilio.apiBaseUrl}/sim/scenario`, {
-          method: 'PUT',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            default: { outcome: 'human', ringSeconds: 4, talkSeconds: 8 },
-            numbers: scenario,
-          }),
-        });
-        if (!put.ok) throw new Error(`the simulator refused the demo scenario: ${await put.text()}`);
-        // every retry after a few seconds, so that redials happen while you watch
-        const short = Object.fromEntries(lastStateNames.map((n, i) => [n, 3 + (i % 4)]));
-        const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, { ...short, default: 5 }, undefined);
-        const { sql } = database;
-        // the simulator's numbers are nobody's: the demo dials them around the clock
-        await sql`insert into campaigns (name, caller_id, max_attempts, lines, calls_per_second, ring_timeout_seconds, retry_rules, machine_detection, calling_window)
-          values (${name}, '+15005550006', 3, 10, 10, 15, ${sql.json(retryRules as never)}, 'hangup', 'daily 00:00-24:00')`;
-        const dnc = phones.slice(-2);
-        await sql`insert into banned_numbers ${sql(dnc.map((p) => ({ phone_number: p, reason: 'demo' })))} on conflict do nothing`;
-        const rows = phones.map((p, i) => ({
-          campaign_name: name,
-          phone_number: p,
-          name: `Demo contact ${i + 1}`,
-        }));
-        await sql`insert into contacts ${sql(rows)}`;
-        console.error(
-          `demo campaign ${name}: ${o.contacts} contacts (2 on the do-not-call list), 10 lines, retries after 3–6 s`,
-        );
-        const t0 = Date.now();
-        // a batch run: the demo ends with its campaign, once nothing is left to dial (§5a's opt-in)
-        await startCampaign(deps, name, {
-          refillIntervalMs: 2000,
-          lookaheadMs: 10_000,
-          finishWhenDone: true,
-        });
-        const handle = (await c.temporal()).workflow.getHandle(campaignWorkflowId(name));
-        const tty = process.stdout.isTTY && !o.json;
-        let ended = false;
-        void handle.result().finally(() => (ended = true));
-        while (!ended && !interrupted) {
-          const report = await campaignStatus(deps, name);
-          if (!o.json) {
-            if (tty) process.stdout.write('\x1b[2J\x1b[H');
-            printProgress(report);
-          }
-          await sleep(1000);
-        }
-        if (interrupted) {
-          await handle.signal(stopSignal).catch(() => undefined);
-          console.error('interrupted: the demo campaign was told to stop');
-          return;
-        }
-        const summary = await summarise(
-          await campaignStatus(deps, name),
-          database,
-          (Date.now() - t0) / 1000,
-          stack,
-          c.cfg.temporal.namespace,
-        );
-        if (o.json) console.log(JSON.stringify(summary, null, 2));
-        else printSummary(summary);
-        if (o.keepRunning && !interrupted) {
-          console.error('the stack keeps running; Ctrl-C stops it');
-          await new Promise<void>((resolve) => {
-            if (interrupted) return resolve();
-            process.once('SIGINT', () => resolve());
-            process.once('SIGTERM', () => resolve());
-          });
-        }
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        await database.close();
-        await stack.cleanup();
-      }
+    .action((o: DemoOptions) => runDemo(ctx(), o));
+}
+
+/** SIGINT and SIGTERM noted (not acted on) until `off()`: the demo stops its campaign itself. */
+function noteInterrupts() {
+  const state = { interrupted: false, off: () => {} };
+  const onSignal = () => {
+    state.interrupted = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  state.off = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  return state;
+}
+
+async function runDemo(c: CommandContext, o: DemoOptions): Promise<void> {
+  const { startDev } = lazy<typeof import('./services')>('./services');
+  // the progress is the output: logs only for warnings, unless LOG_LEVEL asks for more
+  const cfg = process.env.LOG_LEVEL ? c.cfg : { ...c.cfg, logLevel: 'warn' as const };
+  const stack: DevStack = await startDev(cfg, { simulatorTimeScale: 0.2, quiet: true });
+  const signals = noteInterrupts();
+  const name = `demo-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+  const { connectDatabase } = lazy<typeof import('../../db/client')>('../../db/client');
+  const database = connectDatabase(stack.cfg.databaseUrl, { max: 2 });
+  const deps = { db: database, temporal: () => c.temporal(), taskQueue: c.cfg.temporal.taskQueue };
+  try {
+    if (!stack.simulated) {
+      throw new UserError('The demo dials through the simulator: unset TWILIO_* to run it.');
+    }
+    await setUpDemo(stack, database, name, o.contacts);
+    const t0 = Date.now();
+    // a batch run: the demo ends with its campaign, once nothing is left to dial (§5a's opt-in)
+    await startCampaign(deps, name, {
+      refillIntervalMs: 2000,
+      lookaheadMs: 10_000,
+      finishWhenDone: true,
     });
+    const handle = (await c.temporal()).workflow.getHandle(campaignWorkflowId(name));
+    await watchDemo(deps, name, handle, o, signals);
+    if (signals.interrupted) {
+      await handle.signal(stopSignal).catch(() => undefined);
+      console.error('interrupted: the demo campaign was told to stop');
+      return;
+    }
+    const report = await campaignStatus(deps, name);
+    const summary = await summarise(
+      report,
+      database,
+      (Date.now() - t0) / 1000,
+      stack,
+      c.cfg.temporal.namespace,
+    );
+    if (o.json) console.log(JSON.stringify(summary, null, 2));
+    else printSummary(summary);
+    if (o.keepRunning && !signals.interrupted) await keepRunning(signals);
+  } finally {
+    signals.off();
+    await database.close();
+    await stack.cleanup();
+  }
+}
+
+/**
+ * The demo's scenario in the simulator, its campaign (retries after a few seconds, so that redials
+ * happen while you watch), two of its numbers on the do-not-call list, and its contacts.
+ */
+async function setUpDemo(stack: DevStack, database: Database, name: string, contacts: number): Promise<void> {
+  const { phones, scenario } = demoNumbers(contacts);
+  const put = await fetch(`${stack.cfg.twilio.apiBaseUrl}/sim/scenario`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      default: { outcome: 'human', ringSeconds: 4, talkSeconds: 8 },
+      numbers: scenario,
+    }),
+  });
+  if (!put.ok) throw new Error(`the simulator refused the demo scenario: ${await put.text()}`);
+  const short = Object.fromEntries(lastStateNames.map((n, i) => [n, 3 + (i % 4)]));
+  const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, { ...short, default: 5 }, undefined);
+  // the simulator's numbers are nobody's: the demo dials them around the clock
+  await createCampaign(database, {
+    name,
+    callerId: '+15005550006',
+    maxAttempts: 3,
+    lines: 10,
+    callsPerSecond: 10,
+    ringTimeoutSeconds: 15,
+    retryRules,
+    machineDetection: 'hangup',
+    callingWindow: 'daily 00:00-24:00',
+  });
+  await addToDnc(database.sql, phones.slice(-2), 'demo');
+  const rows = phones.map((p, i) => ({ phoneNumber: p, name: `Demo contact ${i + 1}` }));
+  await addContacts(database.sql, { campaign: name, contacts: rows }, stack.cfg.defaultRegion);
+  console.error(
+    `demo campaign ${name}: ${contacts} contacts (2 on the do-not-call list), 10 lines, retries after 3–6 s`,
+  );
+}
+
+/** Live progress each second until the campaign ends or the demo is interrupted. */
+async function watchDemo(
+  deps: CampaignDeps,
+  name: string,
+  handle: WorkflowHandle,
+  o: DemoOptions,
+  signals: { interrupted: boolean },
+): Promise<void> {
+  const tty = process.stdout.isTTY && !o.json;
+  let ended = false;
+  void handle.result().finally(() => (ended = true));
+  while (!ended && !signals.interrupted) {
+    const report = await campaignStatus(deps, name);
+    if (!o.json) {
+      if (tty) process.stdout.write('\x1b[2J\x1b[H');
+      printProgress(report);
+    }
+    await sleep(1000);
+  }
+}
+
+/** --keep-running: the stack stays up until Ctrl-C. */
+async function keepRunning(signals: { interrupted: boolean }): Promise<void> {
+  console.error('the stack keeps running; Ctrl-C stops it');
+  await new Promise<void>((resolve) => {
+    if (signals.interrupted) return resolve();
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }
 
 /** The campaign's status report (counts per ContactSuccessful and LastState) and its attempts. */
 async function summarise(
   report: CampaignStatusReport,
-  database: import('../../db/client').Database,
+  database: Database,
   seconds: number,
   stack: DevStack,
   namespace: string,
 ): Promise<DemoSummary> {
   const { sql } = database;
   const name = report.name;
-  const als = await sql<{ ls: number | null; n: number }[]>`
-    select last_state as ls, count(*)::int as n from call_attempts where campaign_name = ${name} group by 1 order by 1`;
-  const [a] = await sql<{ attempts: number; placed: number; redials: number }[]>`
-    select count(*)::int as attempts, count(*) filter (where placed)::int as placed,
-           count(*) filter (where attempt_no > 1)::int as redials
-    from call_attempts where campaign_name = ${name}`;
-  const [late] = await sql<{ p50: number | null; p99: number | null; max: number | null }[]>`
-    select percentile_cont(0.5) within group (order by ms) as p50,
-           percentile_cont(0.99) within group (order by ms) as p99, max(ms) as max
-    from (select extract(epoch from (create_requested_at - due_at)) * 1000 as ms from call_attempts
-          where campaign_name = ${name} and attempt_no > 1 and due_at is not null and create_requested_at is not null) t`;
+  const als = await countAttemptsByLastState(sql, name);
+  const a = await countAttempts(sql, name);
+  const late = await redialLateness(sql, name);
   const round = (v: number | null) => (v === null ? null : Math.round(Number(v)));
   const query = encodeURIComponent(`CampaignName = "${name}"`);
   return {
@@ -204,10 +248,10 @@ async function summarise(
     attemptsByLastState: Object.fromEntries(
       als.map((r) => [r.ls === null ? 'none' : (lastStateName(r.ls) ?? String(r.ls)), r.n]),
     ),
-    attempts: a!.attempts,
-    callsPlaced: a!.placed,
-    redials: a!.redials,
-    redialLatenessMs: { p50: round(late!.p50), p99: round(late!.p99), max: round(late!.max) },
+    attempts: a.attempts,
+    callsPlaced: a.placed,
+    redials: a.redials,
+    redialLatenessMs: { p50: round(late.p50), p99: round(late.p99), max: round(late.max) },
     temporalUi: stack.uiUrl ? `${stack.uiUrl}/namespaces/${namespace}/workflows?query=${query}` : null,
   };
 }

@@ -2,11 +2,19 @@ import type { Command } from 'commander';
 import { addToDnc, importDnc, listDnc, normaliseAll, removeFromDnc } from '../../ops/dnc';
 import { type CommandContext, UserError } from '../context';
 
-export function registerDncCommands(program: Command, ctx: () => CommandContext): void {
+type Ctx = () => CommandContext;
+
+export function registerDncCommands(program: Command, ctx: Ctx): void {
   const dnc = program
     .command('dnc')
     .description('the do-not-call list: checked right before every call, callbacks and redials included');
+  registerAdd(dnc, ctx);
+  registerRemove(dnc, ctx);
+  registerList(dnc, ctx);
+  registerImport(dnc, ctx);
+}
 
+function registerAdd(dnc: Command, ctx: Ctx): void {
   dnc
     .command('add')
     .description('put numbers on the list (normalised to E.164; DEFAULT_REGION for national numbers)')
@@ -17,7 +25,9 @@ export function registerDncCommands(program: Command, ctx: () => CommandContext)
       const r = await addToDnc(c.db().sql, normaliseAll(numbers, c.cfg.defaultRegion), o.reason ?? null);
       console.log(`${r.added} added, ${r.alreadyListed} already on the list`);
     });
+}
 
+function registerRemove(dnc: Command, ctx: Ctx): void {
   dnc
     .command('remove')
     .description('take numbers off the list')
@@ -28,7 +38,9 @@ export function registerDncCommands(program: Command, ctx: () => CommandContext)
       for (const n of r.notListed) console.error(`${n} was not on the list`);
       console.log(`${r.removed.length} removed`);
     });
+}
 
+function registerList(dnc: Command, ctx: Ctx): void {
   dnc
     .command('list')
     .description('list the numbers on the list')
@@ -39,7 +51,9 @@ export function registerDncCommands(program: Command, ctx: () => CommandContext)
       for (const r of rows) console.log([r.phoneNumber, r.createdAt, r.reason ?? ''].join('  ').trimEnd());
       console.error(`${rows.length} number(s)`);
     });
+}
 
+function registerImport(dnc: Command, ctx: Ctx): void {
   dnc
     .command('import')
     .description('import a CSV with a phone_number column (and optionally reason); all or nothing')

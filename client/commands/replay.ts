@@ -32,73 +32,78 @@ export function registerReplayCommand(program: Command, ctx: () => CommandContex
       'after',
       '\nExit codes: 0 replayed deterministically, 1 nondeterministic or not found, 2 other failure.',
     )
-    .action(async (workflowId: string | undefined, o: ReplayOptions) => {
-      if (!workflowId === !o.file) throw new UserError('Give either a workflow id or --file <history.json>.');
-      const { historyFromJSON, historyToJSON } = lazy<typeof import('@temporalio/common/lib/proto-utils')>(
-        '@temporalio/common/lib/proto-utils',
-      );
-      const { DefaultLogger, Runtime, Worker, bundleWorkflowCode } =
-        lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
-      const { DeterminismViolationError } =
-        lazy<typeof import('@temporalio/workflow')>('@temporalio/workflow');
-      const { workflowsPath } = lazy<typeof import('../../worker/main')>('../../worker/main');
+    .action((workflowId: string | undefined, o: ReplayOptions) => runReplay(ctx, workflowId, o));
+}
 
-      let history;
-      let label: string;
-      if (o.file) {
-        label = o.file;
-        let text: string;
-        try {
-          text = fs.readFileSync(o.file, 'utf8');
-        } catch (err) {
-          throw new UserError(`Cannot read ${o.file}: ${(err as Error).message}`);
-        }
-        try {
-          history = historyFromJSON(JSON.parse(text));
-        } catch (err) {
-          throw new UserError(`${o.file} is not a Temporal history in JSON: ${(err as Error).message}`);
-        }
-      } else {
-        label = workflowId!;
-        const client = await ctx().temporal();
-        try {
-          history = await client.workflow.getHandle(workflowId!, o.runId).fetchHistory();
-        } catch (err) {
-          const e = err as Error;
-          if (e.name === 'WorkflowNotFoundError' || /not found/i.test(e.message)) {
-            throw new UserError(`No workflow ${workflowId}${o.runId ? ` run ${o.runId}` : ''}: ${e.message}`);
-          }
-          throw err;
-        }
-        if (o.save) fs.writeFileSync(o.save, historyToJSON(history));
-      }
-      const events = history.events?.length ?? 0;
-      if (events === 0) throw new UserError(`${label}: the history has no events`);
+async function runReplay(ctx: () => CommandContext, workflowId: string | undefined, o: ReplayOptions) {
+  if (!workflowId === !o.file) throw new UserError('Give either a workflow id or --file <history.json>.');
+  const { DefaultLogger, Runtime, Worker, bundleWorkflowCode } =
+    lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
+  const { DeterminismViolationError } = lazy<typeof import('@temporalio/workflow')>('@temporalio/workflow');
+  const { workflowsPath } = lazy<typeof import('../../worker/main')>('../../worker/main');
 
-      try {
-        // the replay's own warnings repeat the error reported below
-        Runtime.install({
-          logger: new DefaultLogger('ERROR'),
-          telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
-        });
-      } catch {
-        // already installed in this process
-      }
-      console.error(`bundling the workflow code of this checkout…`);
-      const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quiet as never });
-      console.error(`replaying ${label} (${events} events)…`);
-      try {
-        await Worker.runReplayHistory({ workflowBundle }, history, workflowId ?? 'replay');
-      } catch (err) {
-        if (err instanceof DeterminismViolationError) {
-          throw new UserError(
-            `${label} is NOT deterministic against the current workflow code: ${err.message}\n` +
-              'A change to workflow code that running workflows would see must go behind patched().',
-          );
-        }
-        throw err;
-      }
-      console.log(`${label}: ${events} events replayed against the current workflow code, deterministic`);
-      if (o.save) console.log(`history written to ${o.save}`);
+  const { history, label } = o.file ? readHistory(o.file) : await fetchHistory(ctx, workflowId!, o);
+  const events = history.events?.length ?? 0;
+  if (events === 0) throw new UserError(`${label}: the history has no events`);
+
+  try {
+    // the replay's own warnings repeat the error reported below
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
     });
+  } catch {
+    // already installed in this process
+  }
+  console.error(`bundling the workflow code of this checkout…`);
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quiet as never });
+  console.error(`replaying ${label} (${events} events)…`);
+  try {
+    await Worker.runReplayHistory({ workflowBundle }, history, workflowId ?? 'replay');
+  } catch (err) {
+    if (err instanceof DeterminismViolationError) {
+      throw new UserError(
+        `${label} is NOT deterministic against the current workflow code: ${err.message}\n` +
+          'A change to workflow code that running workflows would see must go behind patched().',
+      );
+    }
+    throw err;
+  }
+  console.log(`${label}: ${events} events replayed against the current workflow code, deterministic`);
+  if (o.save) console.log(`history written to ${o.save}`);
+}
+
+const protoUtils = () =>
+  lazy<typeof import('@temporalio/common/lib/proto-utils')>('@temporalio/common/lib/proto-utils');
+
+/** A history saved as JSON (temporal workflow show -o json). */
+function readHistory(file: string) {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`Cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return { history: protoUtils().historyFromJSON(JSON.parse(text)), label: file };
+  } catch (err) {
+    throw new UserError(`${file} is not a Temporal history in JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A workflow's history from the server (written to --save as JSON too). */
+async function fetchHistory(ctx: () => CommandContext, workflowId: string, o: ReplayOptions) {
+  const client = await ctx().temporal();
+  let history;
+  try {
+    history = await client.workflow.getHandle(workflowId, o.runId).fetchHistory();
+  } catch (err) {
+    const e = err as Error;
+    if (e.name === 'WorkflowNotFoundError' || /not found/i.test(e.message)) {
+      throw new UserError(`No workflow ${workflowId}${o.runId ? ` run ${o.runId}` : ''}: ${e.message}`);
+    }
+    throw err;
+  }
+  if (o.save) fs.writeFileSync(o.save, protoUtils().historyToJSON(history));
+  return { history, label: workflowId };
 }

@@ -141,7 +141,9 @@ interface SimulatorCommandOptions {
   maxConcurrentRequests?: number;
 }
 
-export function registerServiceCommands(program: Command, ctx: () => CommandContext): void {
+type Ctx = () => CommandContext;
+
+export function registerServiceCommands(program: Command, ctx: Ctx): void {
   program
     .command('worker')
     .description('run a Temporal worker for the campaign and contact workflows')
@@ -149,7 +151,18 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
       const { runWorker } = lazy<typeof import('../../worker/main')>('../../worker/main');
       await runWorker(ctx().cfg);
     });
+  registerServer(program, ctx);
+  registerSimulator(program, ctx);
+  registerTemporal(program, ctx);
+  program
+    .command('dev')
+    .description('run everything locally: Temporal, the simulator, the webhook server and a worker')
+    .action(async () => {
+      await untilSignalled(async () => (await startDev(ctx().cfg)).cleanup);
+    });
+}
 
+function registerServer(program: Command, ctx: Ctx): void {
   program
     .command('server')
     .description('run the HTTP server: Twilio webhooks, the API under /api (docs at /docs), /health')
@@ -163,7 +176,9 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
         return () => closeServer(app, cfg.server.shutdownGraceMs);
       });
     });
+}
 
+function registerSimulator(program: Command, ctx: Ctx): void {
   program
     .command('simulator')
     .description('run the Twilio simulator (dry-run campaigns without Twilio)')
@@ -182,27 +197,30 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
       'REST requests at once; one more fails with 429 / 20429',
       intArg(1),
     )
-    .action(async (o: SimulatorCommandOptions) => {
-      const cfg = ctx().cfg;
-      const creds = twilioCredentials({ ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: 'http://simulator' } });
-      const { loadScenarioFile, startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
-      await untilSignalled(async () => {
-        const sim = await startSimulator({
-          host: cfg.simulator.host,
-          port: o.port ?? cfg.simulator.port,
-          ...creds,
-          ...(o.scenario ? { scenario: loadScenarioFile(o.scenario) } : {}),
-          timeScale: o.timeScale,
-          callsPerSecond: o.callsPerSecond,
-          maxConcurrentCalls: o.maxConcurrentCalls,
-          maxConcurrentRequests: o.maxConcurrentRequests,
-          logger: createLogger(cfg.logLevel, 'simulator'),
-        });
-        console.log(`Twilio simulator listening at ${sim.url} (account ${creds.accountSid})`);
-        return () => sim.close();
-      });
-    });
+    .action((o: SimulatorCommandOptions) => runSimulator(ctx().cfg, o));
+}
 
+async function runSimulator(cfg: Config, o: SimulatorCommandOptions): Promise<void> {
+  const creds = twilioCredentials({ ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: 'http://simulator' } });
+  const { loadScenarioFile, startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
+  await untilSignalled(async () => {
+    const sim = await startSimulator({
+      host: cfg.simulator.host,
+      port: o.port ?? cfg.simulator.port,
+      ...creds,
+      ...(o.scenario ? { scenario: loadScenarioFile(o.scenario) } : {}),
+      timeScale: o.timeScale,
+      callsPerSecond: o.callsPerSecond,
+      maxConcurrentCalls: o.maxConcurrentCalls,
+      maxConcurrentRequests: o.maxConcurrentRequests,
+      logger: createLogger(cfg.logLevel, 'simulator'),
+    });
+    console.log(`Twilio simulator listening at ${sim.url} (account ${creds.accountSid})`);
+    return () => sim.close();
+  });
+}
+
+function registerTemporal(program: Command, ctx: Ctx): void {
   const temporal = program.command('temporal').description('the Temporal development server');
   temporal
     .command('build')
@@ -224,13 +242,6 @@ export function registerServiceCommands(program: Command, ctx: () => CommandCont
         console.log(`Temporal at ${cfg.temporal.address}, Web UI at http://127.0.0.1:${cfg.temporal.uiPort}`);
         return stop;
       });
-    });
-
-  program
-    .command('dev')
-    .description('run everything locally: Temporal, the simulator, the webhook server and a worker')
-    .action(async () => {
-      await untilSignalled(async () => (await startDev(ctx().cfg)).cleanup);
     });
 }
 
@@ -272,32 +283,19 @@ export interface DevStack {
   cleanup(): Promise<void>;
 }
 
+type Cleanups = (() => Promise<void>)[];
+
 /** `dialer dev`: every piece on embedded defaults, torn down in reverse order on exit. */
 export async function startDev(
   base: Config,
   o: { simulatorTimeScale?: number; quiet?: boolean } = {},
 ): Promise<DevStack> {
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: Cleanups = [];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch((e) => console.error(String(e)));
   };
   try {
-    if (base.embeddedDatabase) {
-      const { startEmbeddedPostgres } = lazy<typeof import('../../infra/embedded-postgres')>(
-        '../../infra/embedded-postgres',
-      );
-      const pg = await startEmbeddedPostgres({ dataDir: base.dataDir, port: base.embeddedDatabase.port });
-      cleanups.push(() => pg.stop());
-      progress(
-        pg.started
-          ? `embedded PostgreSQL (PGlite) at ${pg.url}, data in ${path.join(base.dataDir, 'pglite')}`
-          : `using the embedded PostgreSQL already served at ${pg.url}`,
-      );
-    }
-    const created = await ensureDatabase(base.databaseUrl);
-    await migrateDatabase(base.databaseUrl);
-    progress(`${created ? 'created and ' : ''}migrated the database`);
-
+    await startDatabase(base, cleanups);
     const { stop } = await ensureTemporal(base, {
       dbFile: path.join(base.dataDir, 'temporal.db'),
       logFile: path.join(base.dataDir, 'temporal.log'),
@@ -305,89 +303,131 @@ export async function startDev(
     const started = stop !== undefined;
     if (stop) cleanups.push(stop);
 
-    let cfg = base;
-    if (!cfg.twilio.apiBaseUrl && !cfg.twilio.accountSid) {
-      const { startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
-      const creds = twilioCredentials({ ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: 'http://simulator' } });
-      const sim = await startSimulator({
-        ...cfg.simulator,
-        ...creds,
-        ...(o.simulatorTimeScale ? { timeScale: o.simulatorTimeScale } : {}),
-        logger: createLogger(cfg.logLevel, 'simulator'),
-      });
-      cleanups.push(() => sim.close());
-      cfg = { ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: sim.url } };
-    }
+    let cfg = await withSimulator(base, o.simulatorTimeScale, cleanups);
     const publicBaseUrl = cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`;
     cfg = { ...cfg, publicBaseUrl };
     const app = await startServer(cfg, publicBaseUrl);
     cleanups.push(() => closeServer(app, cfg.server.shutdownGraceMs));
+    const metricsUrl = await startDevWorker({ ...cfg, publicBaseUrl }, cleanups);
 
-    const { NativeConnection } = lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
-    const { createWorker, contactChangesFor, startMetrics, workerDeps } =
-      lazy<typeof import('../../worker/main')>('../../worker/main');
-    const served = await startMetrics(cfg);
-    if (served) cleanups.push(() => served.close());
-    const database = connectDatabase(cfg.databaseUrl, { applicationName: WORKER_APPLICATION_NAME });
-    const connection = await NativeConnection.connect({ address: cfg.temporal.address });
-    const worker = await createWorker({
-      connection,
-      namespace: cfg.temporal.namespace,
-      taskQueue: cfg.temporal.taskQueue,
-      deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection, served?.metrics),
-      logger: createLogger(cfg.logLevel, 'worker'),
-      contactChanges: contactChangesFor(cfg),
-    });
-    const running = worker.run();
-    cleanups.push(async () => {
-      // shutdown() does nothing until the worker is RUNNING: a Ctrl-C right after start-up would
-      // otherwise wait forever, so ask again until it has stopped
-      worker.shutdown();
-      const again = setInterval(() => worker.shutdown(), 200);
-      await running.finally(() => clearInterval(again));
-      await connection.close();
-      await database.close();
-    });
-
-    const dbUrl = maskUrlPassword(cfg.databaseUrl); // postgres://user:***@host/db
-    const creds = twilioCredentials(cfg);
-    const uiUrl = started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : null;
     const result: DevStack = {
       cfg: { ...cfg, publicBaseUrl },
-      uiUrl,
+      uiUrl: started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : null,
       simulated: !base.twilio.apiBaseUrl && !base.twilio.accountSid,
       cleanup,
     };
-    if (o.quiet) return result;
-    console.log(
-      [
-        'dialer dev is running:',
-        `  Temporal          ${cfg.temporal.address}  (${started ? 'started here' : 'already running'})`,
-        `  Temporal Web UI   ${started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : 'wherever the running server serves it'}`,
-        `  Database          ${dbUrl}${cfg.embeddedDatabase ? '  (embedded PGlite; set DATABASE_URL for your own PostgreSQL)' : ''}`,
-        `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
-        `  Webhook server    ${publicBaseUrl}  (GET /health)`,
-        `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
-        `  Metrics           ${served ? served.url : 'off (METRICS_PORT=off)'}`,
-        'Configuration in use:',
-        `  TEMPORAL_ADDRESS=${cfg.temporal.address}`,
-        `  TEMPORAL_NAMESPACE=${cfg.temporal.namespace}`,
-        `  TEMPORAL_TASK_QUEUE=${cfg.temporal.taskQueue}`,
-        `  DATABASE_URL=${cfg.embeddedDatabase ? `(unset: embedded at ${dbUrl})` : dbUrl}`,
-        `  TWILIO_ACCOUNT_SID=${creds.accountSid}`,
-        `  TWILIO_AUTH_TOKEN=(set, not shown)`,
-        `  TWILIO_API_BASE_URL=${cfg.twilio.apiBaseUrl ?? '(unset: real Twilio)'}`,
-        `  PUBLIC_BASE_URL=${publicBaseUrl}`,
-        `  DIALER_API_TOKEN=${cfg.apiToken ? '(set, not shown)' : '(unset: the HTTP API at /api answers 503)'}`,
-        `  SERVER_PORT=${cfg.server.port}`,
-        `  SIMULATOR_PORT=${cfg.simulator.port}`,
-        `  LOG_LEVEL=${cfg.logLevel}`,
-        'Ctrl-C stops everything started here.',
-      ].join('\n'),
-    );
+    if (!o.quiet) printDevSummary({ ...cfg, publicBaseUrl }, started, metricsUrl);
     return result;
   } catch (err) {
     await cleanup();
     throw err;
   }
+}
+
+/** The embedded PostgreSQL when no DATABASE_URL is set; then the database created if missing, and migrated. */
+async function startDatabase(base: Config, cleanups: Cleanups): Promise<void> {
+  if (base.embeddedDatabase) {
+    const { startEmbeddedPostgres } = lazy<typeof import('../../infra/embedded-postgres')>(
+      '../../infra/embedded-postgres',
+    );
+    const pg = await startEmbeddedPostgres({ dataDir: base.dataDir, port: base.embeddedDatabase.port });
+    cleanups.push(() => pg.stop());
+    progress(
+      pg.started
+        ? `embedded PostgreSQL (PGlite) at ${pg.url}, data in ${path.join(base.dataDir, 'pglite')}`
+        : `using the embedded PostgreSQL already served at ${pg.url}`,
+    );
+  }
+  const created = await ensureDatabase(base.databaseUrl);
+  await migrateDatabase(base.databaseUrl);
+  progress(`${created ? 'created and ' : ''}migrated the database`);
+}
+
+/** The Twilio simulator when no Twilio is configured; the configuration then points at it. */
+async function withSimulator(
+  cfg: Config,
+  timeScale: number | undefined,
+  cleanups: Cleanups,
+): Promise<Config> {
+  if (cfg.twilio.apiBaseUrl || cfg.twilio.accountSid) return cfg;
+  const { startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
+  const creds = twilioCredentials({ ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: 'http://simulator' } });
+  const sim = await startSimulator({
+    ...cfg.simulator,
+    ...creds,
+    ...(timeScale ? { timeScale } : {}),
+    logger: createLogger(cfg.logLevel, 'simulator'),
+  });
+  cleanups.push(() => sim.close());
+  return { ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: sim.url } };
+}
+
+/** A worker in this process (and its metrics endpoint, unless off); returns the metrics' URL. */
+async function startDevWorker(
+  cfg: Config & { publicBaseUrl: string },
+  cleanups: Cleanups,
+): Promise<string | undefined> {
+  const { NativeConnection } = lazy<typeof import('@temporalio/worker')>('@temporalio/worker');
+  const { createWorker, contactChangesFor, startMetrics, workerDeps } =
+    lazy<typeof import('../../worker/main')>('../../worker/main');
+  const served = await startMetrics(cfg);
+  if (served) cleanups.push(() => served.close());
+  const database = connectDatabase(cfg.databaseUrl, { applicationName: WORKER_APPLICATION_NAME });
+  const connection = await NativeConnection.connect({ address: cfg.temporal.address });
+  const worker = await createWorker({
+    connection,
+    namespace: cfg.temporal.namespace,
+    taskQueue: cfg.temporal.taskQueue,
+    deps: workerDeps(cfg, database, connection, served?.metrics),
+    logger: createLogger(cfg.logLevel, 'worker'),
+    contactChanges: contactChangesFor(cfg),
+  });
+  const running = worker.run();
+  cleanups.push(async () => {
+    // shutdown() does nothing until the worker is RUNNING: a Ctrl-C right after start-up would
+    // otherwise wait forever, so ask again until it has stopped
+    worker.shutdown();
+    const again = setInterval(() => worker.shutdown(), 200);
+    await running.finally(() => clearInterval(again));
+    await connection.close();
+    await database.close();
+  });
+  return served?.url;
+}
+
+/** What `dialer dev` runs and the configuration in use (no secret shown). */
+function printDevSummary(
+  cfg: Config & { publicBaseUrl: string },
+  started: boolean,
+  metricsUrl: string | undefined,
+) {
+  const dbUrl = maskUrlPassword(cfg.databaseUrl); // postgres://user:***@host/db
+  const creds = twilioCredentials(cfg);
+  const publicBaseUrl = cfg.publicBaseUrl;
+  console.log(
+    [
+      'dialer dev is running:',
+      `  Temporal          ${cfg.temporal.address}  (${started ? 'started here' : 'already running'})`,
+      `  Temporal Web UI   ${started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : 'wherever the running server serves it'}`,
+      `  Database          ${dbUrl}${cfg.embeddedDatabase ? '  (embedded PGlite; set DATABASE_URL for your own PostgreSQL)' : ''}`,
+      `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
+      `  Webhook server    ${publicBaseUrl}  (GET /health)`,
+      `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
+      `  Metrics           ${metricsUrl ?? 'off (METRICS_PORT=off)'}`,
+      'Configuration in use:',
+      `  TEMPORAL_ADDRESS=${cfg.temporal.address}`,
+      `  TEMPORAL_NAMESPACE=${cfg.temporal.namespace}`,
+      `  TEMPORAL_TASK_QUEUE=${cfg.temporal.taskQueue}`,
+      `  DATABASE_URL=${cfg.embeddedDatabase ? `(unset: embedded at ${dbUrl})` : dbUrl}`,
+      `  TWILIO_ACCOUNT_SID=${creds.accountSid}`,
+      `  TWILIO_AUTH_TOKEN=(set, not shown)`,
+      `  TWILIO_API_BASE_URL=${cfg.twilio.apiBaseUrl ?? '(unset: real Twilio)'}`,
+      `  PUBLIC_BASE_URL=${publicBaseUrl}`,
+      `  DIALER_API_TOKEN=${cfg.apiToken ? '(set, not shown)' : '(unset: the HTTP API at /api answers 503)'}`,
+      `  SERVER_PORT=${cfg.server.port}`,
+      `  SIMULATOR_PORT=${cfg.simulator.port}`,
+      `  LOG_LEVEL=${cfg.logLevel}`,
+      'Ctrl-C stops everything started here.',
+    ].join('\n'),
+  );
 }

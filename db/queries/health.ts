@@ -1,0 +1,6 @@
+import type { SqlOrTx } from '../types';
+
+/** The cheapest statement: resolves once the database has answered one. */
+export async function pingDatabase(sql: SqlOrTx): Promise<void> {
+  await sql`select 1`;
+}
