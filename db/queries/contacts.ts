@@ -339,3 +339,22 @@ export async function countContactsByLastState(db: DbOrTx, campaign: string) {
     .where(eq(contacts.campaignName, campaign))
     .groupBy(contacts.lastState);
 }
+
+/**
+ * LISTENs on `channel` (the contacts trigger's, migration 0010); `onListen` runs each time LISTEN
+ * takes effect (the first time and after each reconnect, which the driver makes itself).
+ */
+export async function listenForContactChanges(
+  sql: Sql,
+  channel: string,
+  onNotify: (campaign: string) => void,
+  onListen: () => void,
+): Promise<void> {
+  await sql.listen(channel, onNotify, onListen);
+}
+
+/** The database's clock now. */
+export async function databaseNow(sql: Sql): Promise<Date> {
+  const [row] = await sql<{ now: Date }[]>`select now() as now`;
+  return row!.now;
+}
