@@ -519,7 +519,7 @@ async function placeCall(deps: Deps, input: PlaceCallInput): Promise<PlaceCallRe
   return heldBack ?? createCall(deps, input, e164, log);
 }
 
-/** Asks Twilio for a call whose final callback never came (telephony §1). */
+/** Asks Twilio for a call whose final callback never came (telephony §1, item 5). */
 async function fetchCallFacts(deps: Deps, { callSid }: { callSid: string }): Promise<CallFacts> {
   const call = await deps.calls.fetch(callSid);
   if (!isTerminalCallStatus(call.status)) {
