@@ -2,7 +2,7 @@
  * `campaigns`: each campaign's settings and its status as the operator last set it.
  */
 import { eq, inArray } from 'drizzle-orm';
-import type { Database, DbOrTx, Sql, SqlOrTx } from '../client';
+import type { DbOrTx, Sql, SqlOrTx } from '../client';
 import { type Campaign, campaigns } from '../schema';
 import type { DialingMode } from '../../domain/pacing';
 
@@ -56,7 +56,7 @@ export async function campaignsWithContactCounts(sql: Sql) {
 
 /** The calls per second of these campaigns (those that exist). */
 export async function campaignRates(
-  db: Database['db'],
+  db: DbOrTx,
   names: string[],
 ): Promise<{ name: string; callsPerSecond: number }[]> {
   return db
