@@ -219,7 +219,7 @@ export async function resetContact(
   const c = await loadContact(deps.sql, id);
   if (c.contact_successful === 3)
     throw new OperationError('conflict', `Contact ${id} is in a campaign's cache; release it first`);
-  const contactSuccessful = await resetContactRow(deps.sql, id, opts);
+  const row = await resetContactRow(deps.sql, id, opts);
   await logEventSql(deps.sql, {
     contactId: id,
     campaign: c.campaign_name,
@@ -231,5 +231,5 @@ export async function resetContact(
   if (c.campaign_name) {
     await signalIfRunning(deps.temporal, campaignWorkflowId(c.campaign_name), (h) => h.signal(refillSignal));
   }
-  return { contactId: id, contactSuccessful: contactSuccessful! };
+  return { contactId: id, contactSuccessful: row!.contact_successful };
 }

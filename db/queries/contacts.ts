@@ -259,13 +259,13 @@ export async function setRedialUncached(sql: Sql, id: number, at: Date): Promise
 /**
  * Puts a contact back into its campaign: a redial at `at` (NoSuccess) or a new contact (NotUsed),
  * its hold ended, its attempts back to 0 unless kept. A cached contact (3) is left alone. Returns
- * its contact_successful afterwards (undefined: left alone or gone).
+ * the row's contact_successful afterwards (no row: left alone or gone).
  */
 export async function resetContactRow(
   sql: Sql,
   id: number,
   o: { at?: Date; keepAttempts?: boolean },
-): Promise<number | undefined> {
+): Promise<{ contact_successful: number } | undefined> {
   const [row] = await sql<{ contact_successful: number }[]>`
     update contacts set
       contact_successful = ${o.at ? 2 : 0},
@@ -274,7 +274,7 @@ export async function resetContactRow(
       number_of_contacts = ${o.keepAttempts ? sql`number_of_contacts` : 0}
     where id = ${id} and contact_successful <> 3
     returning contact_successful`;
-  return row?.contact_successful;
+  return row;
 }
 
 /**
