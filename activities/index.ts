@@ -18,7 +18,7 @@ export interface Deps {
   defaultRegion: string;
   /**
    * Pauses before each new try of a create Twilio refused with 20429 (Too Many Requests); when
-   * they are used up the attempt ends as NoLine (telephony.md §2 row 4). Default 1 s, 2 s, 4 s.
+   * they are used up the attempt ends as NoLine (telephony §2 row 4). Default 1 s, 2 s, 4 s.
    */
   tooManyRequestsBackoffMs?: readonly number[];
   /**

@@ -1,10 +1,12 @@
+import { freeAgentNeverBridged } from '../db/queries/agents';
+import { lockOffer, offerAttempt, withdrawOffer } from '../db/queries/preview-offers';
 import { logEvents } from '../ops/contact-events';
 import type { AttemptKey } from './calls';
 import type { Deps } from './index';
 
 /**
- * Preview mode's side of the contact workflow (issue 10, item 4): the attempt is offered to the
- * campaign's agents before it is dialed; agents claim, take or skip it through lib/preview.ts.
+ * Preview mode's side of the contact workflow: the attempt is offered to the campaign's agents
+ * before it is dialed; agents claim, take or skip it through ops/preview.ts.
  */
 export const previewActivities = (deps: Deps) => ({
   /**
@@ -13,13 +15,7 @@ export const previewActivities = (deps: Deps) => ({
    * so a retried offer changes nothing.
    */
   async offerPreview(k: AttemptKey & { workflowId: string }): Promise<void> {
-    const { sql } = deps.db;
-    await sql`
-      insert into preview_offers (campaign_name, contact_id, attempt_no, workflow_id)
-      values (${k.campaign}, ${k.contactId}, ${k.attemptNo}, ${k.workflowId})
-      on conflict (campaign_name, contact_id, attempt_no) do update set
-        offered_at = now(), agent_id = null, claimed_at = null, decision = null, decided_at = null
-      where preview_offers.decision is not null`;
+    await offerAttempt(deps.db.sql, k);
     await logEvents(deps.db.db, [
       {
         contactId: k.contactId,
@@ -37,19 +33,11 @@ export const previewActivities = (deps: Deps) => ({
    * is available again.
    */
   async closePreview(k: AttemptKey): Promise<void> {
-    await deps.db.sql.begin(async (tx) => {
-      const [offer] = await tx<{ agent_id: number | null; decision: string | null }[]>`
-        select agent_id, decision from preview_offers
-        where campaign_name = ${k.campaign} and contact_id = ${k.contactId} and attempt_no = ${k.attemptNo}
-        for update`;
+    await deps.db.db.transaction(async (tx) => {
+      const offer = await lockOffer(tx, k);
       if (!offer) return;
-      if (offer.decision === 'take' && offer.agent_id !== null) {
-        await tx`update agents set status = 'available', updated_at = now()
-          where id = ${offer.agent_id} and status = 'on-call' and current_call_sid is null`;
-      }
-      await tx`update preview_offers set decision = 'withdrawn', decided_at = now()
-        where campaign_name = ${k.campaign} and contact_id = ${k.contactId} and attempt_no = ${k.attemptNo}
-          and (decision is null or decision = 'take')`;
+      if (offer.decision === 'take' && offer.agentId !== null) await freeAgentNeverBridged(tx, offer.agentId);
+      await withdrawOffer(tx, k);
     });
   },
 });

@@ -2,7 +2,18 @@ import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema';
 
+/** The query builder over our schema. */
 export type Db = PostgresJsDatabase<typeof schema>;
+/** A transaction of the query builder (what `db.transaction` hands its callback). */
+export type DbTx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** The query builder, or one of its transactions: a statement that may join the caller's. */
+export type DbOrTx = Db | DbTx;
+/** Plain postgres.js (see Database.sql). */
+export type Sql = postgres.Sql;
+/** A transaction of plain postgres.js (what `sql.begin` hands its callback). */
+export type TxSql = postgres.TransactionSql;
+/** Plain postgres.js, or one of its transactions. */
+export type SqlOrTx = Sql | TxSql;
 
 export interface Database {
   /** The query builder, for everything that fits it. */
@@ -68,4 +79,19 @@ export function connectDatabase(
       await Promise.all([sql.end({ timeout: 5 }), builderClient.end({ timeout: 5 })]);
     },
   };
+}
+
+/**
+ * One connection of its own for LISTEN (the worker's contact-change listener), under the workers'
+ * application_name: its own writes (none today) must not notify either.
+ */
+export function connectListener(url: string): Sql {
+  return postgres(url, {
+    max: 1,
+    onnotice: () => undefined,
+    connection: { application_name: WORKER_APPLICATION_NAME },
+    // the driver's default backoff grows to 10–20 s between tries: after an outage CRM edits
+    // would wait that long; one connection may try every 2 s at most
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 2),
+  });
 }

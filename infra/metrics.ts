@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type postgres from 'postgres';
+import type { Sql } from '../db/client';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type CampaignLedgerCounts, recentLedgers } from '../ops/abandon-ledger';
 
@@ -54,7 +54,7 @@ export class DialerMetrics {
    * (the same on every worker: it is the campaign's, not the process's): live answers, abandons and
    * their rate over 30 days and over 24 h.
    */
-  watchAbandons(sql: postgres.Sql): void {
+  watchAbandons(sql: Sql): void {
     if (this.ledgerWatched) return;
     this.ledgerWatched = true;
     // one query per scrape, shared by the three gauges (prom-client collects them side by side)

@@ -1,4 +1,6 @@
-import type postgres from 'postgres';
+import type { Sql } from '../db/client';
+import { campaignExists } from '../db/queries/campaigns';
+import { type AgentRow, listAgentRows, setAgentStatusByEndpoint, upsertAgentRow } from '../db/queries/agents';
 import { OperationError } from './errors';
 
 /**
@@ -28,20 +30,11 @@ export interface AgentInput {
   status?: AgentStatus;
 }
 
-type Row = {
-  endpoint: string;
-  name: string | null;
-  campaign_name: string | null;
-  status: AgentStatus;
-  wrap_up_until: Date | null;
-  current_call_sid: string | null;
-};
-
-const view = (r: Row): AgentView => ({
+const view = (r: AgentRow): AgentView => ({
   endpoint: r.endpoint,
   name: r.name,
   campaign: r.campaign_name,
-  status: r.status,
+  status: r.status as AgentStatus,
   wrapUpUntil: r.wrap_up_until ? r.wrap_up_until.toISOString() : null,
   currentCallSid: r.current_call_sid,
 });
@@ -62,41 +55,26 @@ function checkStatus(status: string): asserts status is AgentStatus {
 }
 
 /** Adds an agent, or updates the one with that endpoint (name kept unless given). */
-export async function upsertAgent(sql: postgres.Sql, a: AgentInput): Promise<AgentView> {
+export async function upsertAgent(sql: Sql, a: AgentInput): Promise<AgentView> {
   checkEndpoint(a.endpoint);
   const status = a.status ?? 'available';
   checkStatus(status);
   const campaign = a.campaign ?? null;
-  if (campaign !== null && (await sql`select 1 from campaigns where name = ${campaign}`).length === 0) {
+  if (campaign !== null && !(await campaignExists(sql, campaign))) {
     throw new OperationError('not-found', `Unknown campaign "${campaign}"`);
   }
-  const [row] = await sql<Row[]>`
-    insert into agents (endpoint, name, campaign_name, status)
-    values (${a.endpoint}, ${a.name ?? null}, ${campaign}, ${status})
-    on conflict (endpoint) do update set name = coalesce(excluded.name, agents.name),
-      campaign_name = excluded.campaign_name, status = excluded.status, updated_at = now()
-    returning endpoint, name, campaign_name, status, wrap_up_until, current_call_sid`;
-  return view(row!);
+  return view(await upsertAgentRow(sql, { endpoint: a.endpoint, name: a.name ?? null, campaign, status }));
 }
 
 /** Sets an agent's status by hand (clears a running wrap-up). */
-export async function setAgentStatus(
-  sql: postgres.Sql,
-  endpoint: string,
-  status: string,
-): Promise<AgentView> {
+export async function setAgentStatus(sql: Sql, endpoint: string, status: string): Promise<AgentView> {
   checkEndpoint(endpoint);
   checkStatus(status);
-  const [row] = await sql<Row[]>`
-    update agents set status = ${status}, wrap_up_until = null, updated_at = now() where endpoint = ${endpoint}
-    returning endpoint, name, campaign_name, status, wrap_up_until, current_call_sid`;
+  const row = await setAgentStatusByEndpoint(sql, endpoint, status);
   if (!row) throw new OperationError('not-found', `No agent with endpoint ${endpoint}`);
   return view(row);
 }
 
-export async function listAgents(sql: postgres.Sql, campaign?: string): Promise<AgentView[]> {
-  const rows = await sql<Row[]>`
-    select endpoint, name, campaign_name, status, wrap_up_until, current_call_sid from agents
-    where (${campaign ?? null}::text is null or campaign_name = ${campaign ?? null}) order by id`;
-  return rows.map(view);
+export async function listAgents(sql: Sql, campaign?: string): Promise<AgentView[]> {
+  return (await listAgentRows(sql, campaign ?? null)).map(view);
 }

@@ -5,9 +5,16 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { campaigns, contacts } from '../db/schema';
+import {
+  type NewCampaign,
+  campaignByName,
+  campaignNamedAlike,
+  campaignsWithContactCounts,
+  insertCampaignIfAbsent,
+  updateCampaignSettings,
+} from '../db/queries/campaigns';
+import { countContactsByLastState, countContactsBySuccess } from '../db/queries/contacts';
 import {
   type CampaignInput,
   type CampaignOptions,
@@ -51,7 +58,7 @@ export interface CampaignStatusReport {
 export type CampaignSignal = 'pause' | 'resume' | 'stop' | 'refill';
 
 export async function requireCampaign(db: Database, name: string) {
-  const [row] = await db.db.select().from(campaigns).where(eq(campaigns.name, name));
+  const row = await campaignByName(db.db, name);
   if (!row) {
     const near = await nearName(db, name);
     throw new OperationError(
@@ -66,9 +73,7 @@ export async function requireCampaign(db: Database, name: string) {
 
 /** The campaign whose name is this one but for case and surrounding spaces, if any. */
 async function nearName(db: Database, name: string): Promise<string | undefined> {
-  const [row] = await db.sql<{ name: string }[]>`
-    select name from campaigns where lower(btrim(name)) = lower(btrim(${name})) limit 1`;
-  return row?.name;
+  return campaignNamedAlike(db.sql, name);
 }
 
 /** A campaign's zone as IANA spells it (`europe/berlin` → `Europe/Berlin`); the CLI checked it is one. */
@@ -83,10 +88,7 @@ function withCanonicalZone<T extends { timeZone?: string | null }>(values: T): T
  * existing campaign: two such campaigns would be one to an operator and two to the contract's
  * exact match. The unique index on lower(btrim(name)) makes this hold under races.
  */
-export async function createCampaign(
-  db: Database,
-  values: typeof campaigns.$inferInsert,
-): Promise<CampaignRow> {
+export async function createCampaign(db: Database, values: NewCampaign): Promise<CampaignRow> {
   const name = values.name.trim();
   if (!name) throw new OperationError('invalid', 'A campaign needs a name', 'name');
   const clash = async () => {
@@ -101,11 +103,7 @@ export async function createCampaign(
     );
   };
   await clash();
-  const [row] = await db.db
-    .insert(campaigns)
-    .values(withCanonicalZone({ ...values, name }))
-    .onConflictDoNothing()
-    .returning();
+  const row = await insertCampaignIfAbsent(db.db, withCanonicalZone({ ...values, name }));
   if (!row) await clash(); // created meanwhile by someone else
   if (!row) throw new OperationError('conflict', `A campaign named "${name}" already exists.`, 'name');
   return row;
@@ -113,21 +111,8 @@ export async function createCampaign(
 
 export async function campaignStatus(deps: CampaignDeps, name: string): Promise<CampaignStatusReport> {
   const row = await requireCampaign(deps.db, name);
-  const { db } = deps.db;
-  const byCs = await db
-    .select({
-      cs: contacts.contactSuccessful,
-      n: sql<number>`count(*)::int`,
-      attempts: sql<number>`coalesce(sum(${contacts.numberOfContacts}), 0)::int`,
-    })
-    .from(contacts)
-    .where(eq(contacts.campaignName, name))
-    .groupBy(contacts.contactSuccessful);
-  const byLs = await db
-    .select({ ls: contacts.lastState, n: sql<number>`count(*)::int` })
-    .from(contacts)
-    .where(eq(contacts.campaignName, name))
-    .groupBy(contacts.lastState);
+  const byCs = await countContactsBySuccess(deps.db.db, name);
+  const byLs = await countContactsByLastState(deps.db.db, name);
   let workflow: CampaignStatusView | null = null;
   try {
     const client = await deps.temporal();
@@ -306,11 +291,7 @@ export async function updateCampaign(
   await requireCampaign(deps.db, name);
   if (Object.keys(changes).length === 0)
     throw new OperationError('invalid', 'Nothing to change: give at least one setting');
-  const [row] = await deps.db.db
-    .update(campaigns)
-    .set(withCanonicalZone(changes))
-    .where(eq(campaigns.name, name))
-    .returning();
+  const row = await updateCampaignSettings(deps.db.db, name, withCanonicalZone(changes));
   let running = false;
   try {
     const handle = (await deps.temporal()).workflow.getHandle(campaignWorkflowId(name));
@@ -325,12 +306,7 @@ export async function updateCampaign(
 }
 
 export async function listCampaigns(db: Database) {
-  const rows = await db.sql<
-    { name: string; status: string; contacts: number; lines: number; calls_per_second: number }[]
-  >`
-    select c.name, c.status, c.lines, c.calls_per_second,
-           (select count(*)::int from contacts k where k.campaign_name = c.name) as contacts
-    from campaigns c order by c.name`;
+  const rows = await campaignsWithContactCounts(db.sql);
   return rows.map((r) => ({
     name: r.name,
     status: r.status,

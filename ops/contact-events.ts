@@ -1,11 +1,10 @@
 /**
- * The decision log (issue 10, item 6): one row per decision about a contact in `contact_events`.
+ * The decision log: one row per decision about a contact in `contact_events`.
  * Written by the step that made the decision (in its transaction where it has one); read by
  * `dialer contacts why <id>` and GET /api/contacts/:id/events.
  */
-import type postgres from 'postgres';
-import type { Database } from '../db/client';
-import { contactEvents as contactEventsTable } from '../db/schema';
+import type { DbOrTx, Sql, SqlOrTx } from '../db/client';
+import { contactEventRows, insertContactEventSql, insertContactEvents } from '../db/queries/contact-events';
 
 export type ContactEventKind =
   | 'cached'
@@ -40,56 +39,28 @@ export interface LoggedEvent {
   details: Record<string, unknown> | null;
 }
 
-type Db = Database['db'];
 /** The database, or a transaction of it (the event joins the decision's transaction). */
-export type EventWriter = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
+export type EventWriter = DbOrTx;
 
 /** Appends events; an attempt's `dialed` and `outcome` are kept once however often they are written. */
 export async function logEvents(db: EventWriter, events: ContactEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  await db
-    .insert(contactEventsTable)
-    .values(
-      events.map((e) => ({
-        contactId: e.contactId,
-        campaignName: e.campaign,
-        attemptNo: e.attemptNo,
-        kind: e.kind,
-        reason: e.reason,
-        until: e.until ?? null,
-        details: e.details ?? null,
-      })),
-    )
-    .onConflictDoNothing();
+  await insertContactEvents(db, events);
 }
 
 /** One event through the plain driver (the operations the CLI and the API share use it). */
-export async function logEventSql(sql: postgres.Sql, e: ContactEvent): Promise<void> {
-  await sql`insert into contact_events (contact_id, campaign_name, attempt_no, kind, reason, until)
-    values (${e.contactId}, ${e.campaign}, ${e.attemptNo}, ${e.kind}, ${e.reason}, ${e.until ?? null})`;
+export async function logEventSql(sql: SqlOrTx, e: ContactEvent): Promise<void> {
+  await insertContactEventSql(sql, e);
 }
 
 /** A contact's decisions, oldest first. */
-export async function contactEvents(sql: postgres.Sql, contactId: number): Promise<LoggedEvent[]> {
-  const rows = await sql<
-    {
-      id: string;
-      at: Date;
-      campaign_name: string | null;
-      attempt_no: number | null;
-      kind: ContactEventKind;
-      reason: string;
-      until: Date | null;
-      details: Record<string, unknown> | null;
-    }[]
-  >`select id, at, campaign_name, attempt_no, kind, reason, until, details
-    from contact_events where contact_id = ${contactId} order by id`;
+export async function contactEvents(sql: Sql, contactId: number): Promise<LoggedEvent[]> {
+  const rows = await contactEventRows(sql, contactId);
   return rows.map((r) => ({
     id: Number(r.id),
     at: r.at.toISOString(),
     campaign: r.campaign_name,
     attemptNo: r.attempt_no,
-    kind: r.kind,
+    kind: r.kind as ContactEventKind,
     reason: r.reason,
     until: r.until ? r.until.toISOString() : null,
     details: r.details,

@@ -1,5 +1,11 @@
 import fs from 'node:fs';
-import type postgres from 'postgres';
+import type { Sql, SqlOrTx, TxSql } from '../db/client';
+import { campaignExists, campaignNames } from '../db/queries/campaigns';
+import {
+  contactsWithNumberSuffixes,
+  insertContacts,
+  lockCampaignContactWriters,
+} from '../db/queries/contacts';
 import { type FieldNames, checkContactFields, textProblem } from './contact-fields';
 import { OperationError } from './errors';
 import { readCsv } from '../infra/csv';
@@ -48,9 +54,8 @@ const CSV_FIELDS: FieldNames = {
  * CRM retries of one POST cannot both pass the check. Sorted, so that two writers never wait on
  * each other in opposite orders. Rows the CRM writes by SQL do not take it.
  */
-export async function lockCampaignContacts(tx: postgres.TransactionSql, campaigns: string[]): Promise<void> {
-  for (const c of [...new Set(campaigns)].sort())
-    await tx`select pg_advisory_xact_lock(hashtextextended(${`dialer.contacts/${c}`}, 0))`;
+export async function lockCampaignContacts(tx: TxSql, campaigns: string[]): Promise<void> {
+  await lockCampaignContactWriters(tx, campaigns);
 }
 
 /** The key of a number in a campaign, for `existingNumbers`. */
@@ -62,7 +67,7 @@ export const numberKey = (campaign: string, e164: string) => `${campaign}\u0000$
  * match are read and normalised (every way of writing a number ends in its subscriber digits).
  */
 export async function existingNumbers(
-  sql: postgres.Sql | postgres.TransactionSql,
+  sql: SqlOrTx,
   wanted: { campaign: string; phone: string }[],
   defaultRegion: string,
 ): Promise<Map<string, number>> {
@@ -71,11 +76,7 @@ export async function existingNumbers(
   const want = new Set(wanted.map((w) => numberKey(w.campaign, w.phone)));
   const campaigns = [...new Set(wanted.map((w) => w.campaign))];
   const suffixes = [...new Set(wanted.map((w) => w.phone.replace(/\D/g, '').slice(-7)))];
-  const rows = await sql<{ id: string; campaign_name: string; phone_number: string | null }[]>`
-    select id, campaign_name, phone_number from contacts
-    where campaign_name = any(${campaigns})
-      and right(regexp_replace(phone_number, '[^0-9]', '', 'g'), 7) = any(${suffixes})
-    order by id`;
+  const rows = await contactsWithNumberSuffixes(sql, campaigns, suffixes);
   for (const r of rows) {
     const e164 = toE164(r.phone_number, defaultRegion);
     const key = e164 === null ? null : numberKey(r.campaign_name, e164);
@@ -179,12 +180,8 @@ async function readContacts(
   return { rows, good, bad };
 }
 
-export async function importContacts(
-  sql: postgres.Sql,
-  file: string,
-  o: ImportOptions,
-): Promise<ImportResult> {
-  const campaigns = new Set((await sql<{ name: string }[]>`select name from campaigns`).map((r) => r.name));
+export async function importContacts(sql: Sql, file: string, o: ImportOptions): Promise<ImportResult> {
+  const campaigns = new Set(await campaignNames(sql));
   if (o.campaign !== undefined && !campaigns.has(o.campaign)) {
     return {
       rows: 0,
@@ -220,15 +217,11 @@ export async function importContacts(
   });
 }
 
-async function writeContacts(
-  tx: postgres.TransactionSql,
-  good: Row[],
-  o: ImportOptions,
-): Promise<Record<string, number>> {
+async function writeContacts(tx: TxSql, good: Row[], o: ImportOptions): Promise<Record<string, number>> {
   const byCampaign: Record<string, number> = {};
   for (let i = 0; i < good.length; i += 1000) {
-    const chunk = good.slice(i, i + 1000).map(({ line: _line, ...r }) => ({ ...r, data: tx.json(r.data) }));
-    await tx`insert into contacts ${tx(chunk)}`;
+    const chunk = good.slice(i, i + 1000).map(({ line: _line, ...r }) => r);
+    await insertContacts(tx, chunk);
     for (const r of chunk) byCampaign[r.campaign_name] = (byCampaign[r.campaign_name] ?? 0) + 1;
     const written = Math.min(i + 1000, good.length);
     o.onProgress?.('written', written, written / good.length);
@@ -309,7 +302,7 @@ function checkNewContacts(req: AddContactsRequest, defaultRegion: string, now: D
 
 /** Numbers given twice in one request, or already in the campaign: each named, with the contact it repeats. */
 async function duplicateNumbers(
-  tx: postgres.TransactionSql,
+  tx: TxSql,
   campaign: string,
   phones: string[],
   defaultRegion: string,
@@ -341,15 +334,15 @@ async function duplicateNumbers(
  * under the campaign's lock, so parallel retries of one request cannot both add a number.
  */
 export async function addContacts(
-  sql: postgres.Sql,
+  sql: Sql,
   req: AddContactsRequest,
   defaultRegion: string,
   now = new Date(),
 ): Promise<{ ids: number[] }> {
   const rows = checkNewContacts(req, defaultRegion, now);
   return sql.begin(async (tx) => {
-    const [exists] = await tx`select 1 from campaigns where name = ${req.campaign}`;
-    if (!exists) throw new OperationError('not-found', `Unknown campaign "${req.campaign}"`, '/campaign');
+    if (!(await campaignExists(tx, req.campaign)))
+      throw new OperationError('not-found', `Unknown campaign "${req.campaign}"`, '/campaign');
     await lockCampaignContacts(tx, [req.campaign]);
     if (!req.allowDuplicateNumber) {
       const duplicates = await duplicateNumbers(
@@ -366,8 +359,6 @@ export async function addContacts(
         );
       }
     }
-    const values = rows.map((r) => ({ ...r, data: tx.json(r.data as never) }));
-    const inserted = await tx<{ id: string }[]>`insert into contacts ${tx(values)} returning id`;
-    return { ids: inserted.map((r) => Number(r.id)) };
+    return { ids: await insertContacts(tx, rows) };
   });
 }

@@ -1,6 +1,13 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type postgres from 'postgres';
+import type { Sql } from '../db/client';
+import { campaignMaxAttempts } from '../db/queries/campaigns';
+import {
+  type ContactStateRow,
+  contactState,
+  resetContactRow,
+  setRedialUncached,
+} from '../db/queries/contacts';
 import {
   campaignWorkflowId,
   contactWorkflowId,
@@ -20,23 +27,16 @@ import { readTime, TimeTextError } from '../domain/time-text';
  * refuses with an OperationError that says what is wrong, before changing anything.
  */
 export interface OperationDeps {
-  sql: postgres.Sql;
+  sql: Sql;
   temporal: Client;
 }
 
-type ContactRow = {
-  id: string;
-  campaign_name: string | null;
-  contact_successful: number;
-  number_of_contacts: number;
-  cached_by: string | null;
-};
+type ContactRow = ContactStateRow;
 
-async function loadContact(sql: postgres.Sql, id: number): Promise<ContactRow> {
+async function loadContact(sql: Sql, id: number): Promise<ContactRow> {
   if (!Number.isSafeInteger(id) || id <= 0)
     throw new OperationError('invalid', `"${id}" is not a contact id`);
-  const [row] = await sql<ContactRow[]>`
-    select id, campaign_name, contact_successful, number_of_contacts, cached_by from contacts where id = ${id}`;
+  const row = await contactState(sql, id);
   if (!row) throw new OperationError('not-found', `No contact with id ${id}`);
   return row;
 }
@@ -114,10 +114,7 @@ export async function pushRedial(deps: OperationDeps, id: number, at: Date): Pro
     );
   }
   await checkAnotherAttempt(deps.sql, c);
-  await deps.sql`
-    update contacts set redial_time = ${at}, hold_until = null,
-      contact_successful = case when contact_successful = 0 then 0 else 2 end
-    where id = ${id} and contact_successful <> 3`;
+  await setRedialUncached(deps.sql, id, at);
   await logEventSql(deps.sql, {
     contactId: id,
     campaign: c.campaign_name,
@@ -157,19 +154,18 @@ async function askCampaign(
 }
 
 /** A redial written without a running campaign follows the campaign's rules all the same (§8). */
-async function checkAnotherAttempt(sql: postgres.Sql, c: ContactRow): Promise<void> {
+async function checkAnotherAttempt(sql: Sql, c: ContactRow): Promise<void> {
   if (c.contact_successful === -1) {
     throw new OperationError(
       'conflict',
       `Contact ${c.id} is Unreachable (-1): review it, then put it back with \`contacts reset\``,
     );
   }
-  const [campaign] = await sql<{ max_attempts: number }[]>`
-    select max_attempts from campaigns where name = ${c.campaign_name}`;
-  if (campaign && c.number_of_contacts >= campaign.max_attempts) {
+  const maxAttempts = await campaignMaxAttempts(sql, c.campaign_name);
+  if (maxAttempts !== undefined && c.number_of_contacts >= maxAttempts) {
     throw new OperationError(
       'conflict',
-      `Contact ${c.id} has had ${c.number_of_contacts} of ${campaign.max_attempts} attempts: reset it to dial it again`,
+      `Contact ${c.id} has had ${c.number_of_contacts} of ${maxAttempts} attempts: reset it to dial it again`,
     );
   }
 }
@@ -223,14 +219,7 @@ export async function resetContact(
   const c = await loadContact(deps.sql, id);
   if (c.contact_successful === 3)
     throw new OperationError('conflict', `Contact ${id} is in a campaign's cache; release it first`);
-  const [row] = await deps.sql<{ contact_successful: number }[]>`
-    update contacts set
-      contact_successful = ${opts.at ? 2 : 0},
-      redial_time = ${opts.at ?? null},
-      hold_until = null,
-      number_of_contacts = ${opts.keepAttempts ? deps.sql`number_of_contacts` : 0}
-    where id = ${id} and contact_successful <> 3
-    returning contact_successful`;
+  const row = await resetContactRow(deps.sql, id, opts);
   await logEventSql(deps.sql, {
     contactId: id,
     campaign: c.campaign_name,

@@ -1,4 +1,5 @@
-import type postgres from 'postgres';
+import type { Sql } from '../db/client';
+import { bannedNumberRows, deleteBannedNumbers, insertBannedNumbers } from '../db/queries/banned-numbers';
 import { OperationError } from './errors';
 import { readCsv } from '../infra/csv';
 import { toE164 } from '../domain/phone';
@@ -33,34 +34,28 @@ export function normaliseAll(raw: string[], defaultRegion: string): string[] {
 
 /** Adds numbers (already listed ones keep their reason); returns how many were new. */
 export async function addToDnc(
-  sql: postgres.Sql,
+  sql: Sql,
   numbers: string[],
   reason: string | null,
 ): Promise<{ added: number; alreadyListed: number }> {
   const unique = [...new Set(numbers)];
   if (unique.length === 0) return { added: 0, alreadyListed: 0 };
   const rows = unique.map((phone_number) => ({ phone_number, reason }));
-  const inserted = await sql`
-    insert into banned_numbers ${sql(rows, 'phone_number', 'reason')}
-    on conflict (phone_number) do nothing returning phone_number`;
-  return { added: inserted.length, alreadyListed: unique.length - inserted.length };
+  const added = await insertBannedNumbers(sql, rows);
+  return { added, alreadyListed: unique.length - added };
 }
 
 export async function removeFromDnc(
-  sql: postgres.Sql,
+  sql: Sql,
   numbers: string[],
 ): Promise<{ removed: string[]; notListed: string[] }> {
   const unique = [...new Set(numbers)];
-  const removed = (
-    await sql<{ phone_number: string }[]>`
-      delete from banned_numbers where phone_number = any(${unique}) returning phone_number`
-  ).map((r) => r.phone_number);
+  const removed = await deleteBannedNumbers(sql, unique);
   return { removed, notListed: unique.filter((n) => !removed.includes(n)) };
 }
 
-export async function listDnc(sql: postgres.Sql): Promise<DncEntry[]> {
-  const rows = await sql<{ phone_number: string; reason: string | null; created_at: Date }[]>`
-    select phone_number, reason, created_at from banned_numbers order by phone_number`;
+export async function listDnc(sql: Sql): Promise<DncEntry[]> {
+  const rows = await bannedNumberRows(sql);
   return rows.map((r) => ({
     phoneNumber: r.phone_number,
     reason: r.reason,
@@ -74,7 +69,7 @@ export async function listDnc(sql: postgres.Sql): Promise<DncEntry[]> {
  * with its line number.
  */
 export async function importDnc(
-  sql: postgres.Sql,
+  sql: Sql,
   file: string,
   o: {
     defaultRegion: string;
@@ -112,13 +107,8 @@ export async function importDnc(
   const seen = new Set<string>();
   const unique = good.filter((g) => !seen.has(g.phone_number) && seen.add(g.phone_number));
   await sql.begin(async (tx) => {
-    for (let i = 0; i < unique.length; i += 1000) {
-      const chunk = unique.slice(i, i + 1000);
-      const inserted = await tx`
-        insert into banned_numbers ${tx(chunk, 'phone_number', 'reason')}
-        on conflict (phone_number) do nothing returning phone_number`;
-      added += inserted.length;
-    }
+    for (let i = 0; i < unique.length; i += 1000)
+      added += await insertBannedNumbers(tx, unique.slice(i, i + 1000));
   });
   return { rows, added, alreadyListed: unique.length - added, bad, imported: true };
 }

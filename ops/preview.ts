@@ -1,5 +1,5 @@
 /**
- * Preview mode for agents (issue 10, item 4), shared by the command line and the HTTP API: an
+ * Preview mode for agents, shared by the command line and the HTTP API: an
  * agent asks for the next contact of their campaign (claimed for them alone), looks at it, then
  * takes it (it is dialed and bridged to them) or skips it (it goes back undialed and no campaign
  * takes it again for a while). The contact workflow waits for the decision; every step refuses
@@ -7,13 +7,15 @@
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type postgres from 'postgres';
+import type { Sql } from '../db/client';
+import { type AgentRef, agentByEndpoint, putAgentOnPreviewCall } from '../db/queries/agents';
+import { type OfferRow, claimOldestOffer, decideOffer, offerHeldBy } from '../db/queries/preview-offers';
 import { previewDecisionSignal } from '../workflows/shared';
 import { logEventSql } from './contact-events';
 import { OperationError } from './errors';
 
 export interface PreviewDeps {
-  sql: postgres.Sql;
+  sql: Sql;
   temporal: Client;
 }
 
@@ -34,31 +36,15 @@ export interface PreviewContact {
 /** A skipped contact stays out of every cache this long unless the agent says otherwise. */
 export const DEFAULT_SKIP_HOLD_MS = 60 * 60_000;
 
-type Agent = { id: number; endpoint: string; status: string; campaign_name: string | null };
+type Agent = AgentRef;
 
-async function loadAgent(sql: postgres.Sql, endpoint: string): Promise<Agent> {
-  const [agent] = await sql<Agent[]>`
-    select id, endpoint, status, campaign_name from agents where endpoint = ${endpoint}`;
+async function loadAgent(sql: Sql, endpoint: string): Promise<Agent> {
+  const agent = await agentByEndpoint(sql, endpoint);
   if (!agent) throw new OperationError('not-found', `No agent with endpoint ${endpoint}`);
   if (!agent.campaign_name)
     throw new OperationError('conflict', `Agent ${endpoint} takes calls for no campaign`);
   return agent;
 }
-
-type OfferRow = {
-  id: string;
-  campaign_name: string;
-  contact_id: string;
-  attempt_no: number;
-  workflow_id: string;
-  offered_at: Date;
-  name: string | null;
-  phone_number: string | null;
-  time_zone: string | null;
-  last_state: number | null;
-  number_of_contacts: number;
-  data: Record<string, unknown>;
-};
 
 const toContact = (r: OfferRow): PreviewContact => ({
   offerId: Number(r.id),
@@ -75,13 +61,8 @@ const toContact = (r: OfferRow): PreviewContact => ({
 });
 
 /** The open offer this agent holds, if any. */
-async function heldOffer(sql: postgres.Sql, agent: Agent): Promise<OfferRow | undefined> {
-  const [row] = await sql<OfferRow[]>`
-    select o.id, o.campaign_name, o.contact_id, o.attempt_no, o.workflow_id, o.offered_at,
-      c.name, c.phone_number, c.time_zone, c.last_state, c.number_of_contacts, c.data
-    from preview_offers o join contacts c on c.id = o.contact_id
-    where o.agent_id = ${agent.id} and o.decision is null`;
-  return row;
+async function heldOffer(sql: Sql, agent: Agent): Promise<OfferRow | undefined> {
+  return offerHeldBy(sql, agent.id);
 }
 
 /**
@@ -95,13 +76,7 @@ export async function nextPreview(deps: PreviewDeps, endpoint: string): Promise<
   if (agent.status !== 'available') {
     throw new OperationError('conflict', `Agent ${endpoint} is ${agent.status}: set them available first`);
   }
-  const [claimed] = await deps.sql<{ id: string }[]>`
-    update preview_offers set agent_id = ${agent.id}, claimed_at = now()
-    where id = (select id from preview_offers
-                where campaign_name = ${agent.campaign_name} and decision is null and agent_id is null
-                order by id limit 1 for update skip locked)
-    returning id`;
-  if (!claimed) return null;
+  if (!(await claimOldestOffer(deps.sql, agent.id, agent.campaign_name))) return null;
   return toContact((await heldOffer(deps.sql, agent))!);
 }
 
@@ -138,15 +113,9 @@ export async function decidePreview(
   }
   const holdMs = opts.holdMs ?? DEFAULT_SKIP_HOLD_MS;
   const decided = await deps.sql.begin(async (tx) => {
-    const [row] = await tx`
-      update preview_offers set decision = ${decision}, decided_at = now()
-      where id = ${offer.id} and agent_id = ${agent.id} and decision is null returning id`;
-    if (!row) return false;
-    if (decision === 'take') {
-      await tx`update agents set status = 'on-call', current_call_sid = null, wrap_up_until = null, updated_at = now()
-        where id = ${agent.id}`;
-    }
-    await logEventSql(tx as unknown as postgres.Sql, {
+    if (!(await decideOffer(tx, offer.id, agent.id, decision))) return false;
+    if (decision === 'take') await putAgentOnPreviewCall(tx, agent.id);
+    await logEventSql(tx, {
       contactId,
       campaign: offer.campaign_name,
       attemptNo: offer.attempt_no,

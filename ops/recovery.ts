@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type postgres from 'postgres';
+import type { Sql } from '../db/client';
+import { type CachedRow, cachedContacts, returnOrphanedContact } from '../db/queries/contacts';
 import { campaignOfWorkflowId, contactWorkflowId, heldContactsQuery } from '../workflows/shared';
 
 export interface RecoveryOptions {
@@ -28,7 +29,7 @@ export interface RecoveryReport {
   unanswered?: string[];
 }
 
-type Row = { id: string | number; cached_by: string | null; cached_at: Date | null };
+type Row = CachedRow;
 
 async function isRunning(temporal: Client, workflowId: string): Promise<boolean> {
   try {
@@ -46,15 +47,11 @@ async function isRunning(temporal: Client, workflowId: string): Promise<boolean>
  * puts them back to the value they had before (0 or 2), nothing else changed.
  */
 export async function recoverOrphans(
-  sql: postgres.Sql,
+  sql: Sql,
   temporal: Client,
   opts: RecoveryOptions = {},
 ): Promise<RecoveryReport> {
-  const rows = opts.holder
-    ? await sql<
-        Row[]
-      >`select id, cached_by, cached_at from contacts where contact_successful = 3 and cached_by = ${opts.holder}`
-    : await sql<Row[]>`select id, cached_by, cached_at from contacts where contact_successful = 3`;
+  const rows = await cachedContacts(sql, opts.holder);
   const byHolder = new Map<string, Row[]>();
   for (const r of rows) {
     const key = r.cached_by ?? '';
@@ -87,13 +84,7 @@ export async function recoverOrphans(
         report.kept.push(id);
         continue;
       }
-      const back = await sql`
-        update contacts set
-          contact_successful = coalesce(cached_from, 0),
-          cached_from = null, cached_by = null, cache_reservation = null, cached_at = null
-        where id = ${id} and contact_successful = 3 and cached_by is not distinct from ${r.cached_by}
-        returning id`;
-      if (back.length > 0) report.released.push(id);
+      if (await returnOrphanedContact(sql, id, r.cached_by)) report.released.push(id);
     }
   }
   return report;

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Sql } from '../db/types';
+import type { Sql } from '../db/client';
 import {
   type IdempotencyKeyRow,
   claimIdempotencyKey,

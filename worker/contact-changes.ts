@@ -7,8 +7,13 @@
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type pino from 'pino';
-import postgres from 'postgres';
-import { WORKER_APPLICATION_NAME } from '../db/client';
+import { type Sql, connectListener } from '../db/client';
+import { runningCampaignNames } from '../db/queries/campaigns';
+import {
+  campaignsWithContactsChangedSince,
+  databaseNow,
+  listenForContactChanges,
+} from '../db/queries/contacts';
 import { campaignWorkflowId, refillSignal } from '../workflows/shared';
 
 export const CONTACTS_CHANGED_CHANNEL = 'dialer_contacts_changed';
@@ -107,7 +112,7 @@ export async function runsOnTaskQueue(client: Client, campaign: string, taskQueu
  * refill.
  */
 export class ContactChangeListener {
-  private readonly sql: postgres.Sql;
+  private readonly sql: Sql;
   private readonly throttle: Throttle;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -115,15 +120,7 @@ export class ContactChangeListener {
   listens = 0;
 
   constructor(private readonly o: ContactChangesOptions) {
-    this.sql = postgres(o.databaseUrl, {
-      max: 1,
-      onnotice: () => undefined,
-      // its own writes (none today) must not notify either
-      connection: { application_name: WORKER_APPLICATION_NAME },
-      // the driver's default backoff grows to 10–20 s between tries: after an outage CRM edits
-      // would wait that long; one connection may try every 2 s at most
-      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 2),
-    });
+    this.sql = connectListener(o.databaseUrl);
     this.throttle = new Throttle(
       (campaign) =>
         void this.signal(campaign).catch((err: unknown) =>
@@ -136,19 +133,18 @@ export class ContactChangeListener {
   /** Starts listening; a database that does not answer yet is retried by the driver, not thrown. */
   async start(): Promise<void> {
     if (this.o.mode === 'poll') return this.startPolling();
-    await this.sql
-      .listen(
-        CONTACTS_CHANGED_CHANNEL,
-        (campaign) => this.changed(campaign),
-        () => {
-          this.listens++;
-          void this.refillRunning();
-        },
-      )
-      .catch((err: unknown) => {
-        // the driver keeps trying: onlisten comes when it gets through
-        this.o.logger.warn({ err }, 'cannot listen for contact changes yet; CRM edits wait for the refill');
-      });
+    await listenForContactChanges(
+      this.sql,
+      CONTACTS_CHANGED_CHANNEL,
+      (campaign) => this.changed(campaign),
+      () => {
+        this.listens++;
+        void this.refillRunning();
+      },
+    ).catch((err: unknown) => {
+      // the driver keeps trying: onlisten comes when it gets through
+      this.o.logger.warn({ err }, 'cannot listen for contact changes yet; CRM edits wait for the refill');
+    });
   }
 
   async stop(): Promise<void> {
@@ -171,8 +167,7 @@ export class ContactChangeListener {
 
   private async refillRunning(): Promise<void> {
     try {
-      const rows = await this.sql<{ name: string }[]>`select name from campaigns where status = 'running'`;
-      for (const r of rows) this.throttle.push(r.name);
+      for (const name of await runningCampaignNames(this.sql)) this.throttle.push(name);
     } catch (err) {
       if (!this.stopped) this.o.logger.warn({ err }, 'could not list the running campaigns to refill');
     }
@@ -189,14 +184,12 @@ export class ContactChangeListener {
     let since: Date | null = null;
     const look = async () => {
       try {
-        const [now] = await this.sql<{ now: Date }[]>`select now() as now`;
+        const now = await databaseNow(this.sql);
         if (since) {
-          const rows = await this.sql<{ campaign_name: string }[]>`
-            select distinct campaign_name from contacts
-            where updated_at > ${since} and contact_successful in (0, 2) and campaign_name is not null`;
-          for (const r of rows) this.throttle.push(r.campaign_name);
+          for (const name of await campaignsWithContactsChangedSince(this.sql, since))
+            this.throttle.push(name);
         } else void this.refillRunning();
-        since = new Date(now!.now.getTime() - EMBEDDED_POLL_MS);
+        since = new Date(now.getTime() - EMBEDDED_POLL_MS);
       } catch (err) {
         if (!this.stopped) this.o.logger.warn({ err }, 'could not look for changed contacts');
         since = null; // after an outage: every running campaign once, as on a reconnect

@@ -1,10 +1,9 @@
 import type { Client } from '@temporalio/client';
 import { type NativeConnection, Worker } from '@temporalio/worker';
-import { inArray } from 'drizzle-orm';
 import type pino from 'pino';
 import type { Activities } from '../activities';
 import type { Database } from '../db/client';
-import { campaigns } from '../db/schema';
+import { campaignRates } from '../db/queries/campaigns';
 import { campaignOfWorkflowId, dialTaskQueue } from '../workflows/shared';
 
 /**
@@ -82,10 +81,7 @@ export class DialingWorkers {
   /** Serves `names` at their rates; those in `seen` count as seen running now. */
   private async ensureAll(names: string[], seen: Set<string>): Promise<void> {
     if (this.stopped || names.length === 0) return;
-    const rows = await this.o.db.db
-      .select({ name: campaigns.name, callsPerSecond: campaigns.callsPerSecond })
-      .from(campaigns)
-      .where(inArray(campaigns.name, names));
+    const rows = await campaignRates(this.o.db.db, names);
     const now = Date.now();
     await Promise.all(
       rows.map(({ name, callsPerSecond }) => {

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { parseTime, pushRedial, releaseContact, resetContact } from '../../ops/contact-operations';
 import fs from 'node:fs';
-import type { Sql } from '../../db/types';
+import type { Sql } from '../../db/client';
 import { stringify } from 'csv-stringify/sync';
 import { type ContactRow, exportContacts, findContactState, listContacts } from '../../db/queries/contacts';
 import { contactEvents, formatEvent } from '../../ops/contact-events';

@@ -1,4 +1,271 @@
-import type { SqlOrTx } from '../types';
+/**
+ * `call_attempts`: one row per attempt, written before Twilio is asked for a call (telephony §1),
+ * and the number it holds while it may have a live call (invariant 9, §9).
+ */
+import { and, eq, inArray, lte } from 'drizzle-orm';
+import type { DbOrTx, DbTx, Sql, SqlOrTx } from '../client';
+import { type CallAttempt, callAttempts } from '../schema';
+import { LIVE_ANSWER_STATES } from '../../domain/abandon';
+import { type CallFacts, LastState } from '../../workflows/shared';
+import { abandonedWhere } from './abandon-ledger';
+
+export type { CallAttempt };
+
+/** An attempt's key: its campaign, its contact and its number among the contact's attempts. */
+export interface AttemptKey {
+  campaign: string;
+  contactId: number;
+  attemptNo: number;
+}
+
+/** Another attempt that holds a number (invariant 9). */
+export interface NumberHoldRow {
+  campaign: string;
+  contactId: number;
+  attemptNo: number;
+  liveUntil: Date | null;
+}
+
+/** The partial unique index that lets one attempt at a time hold a number (invariant 9). */
+const LIVE_NUMBER_INDEX = 'call_attempts_live_number_idx';
+
+const attemptWhere = (k: AttemptKey) =>
+  and(
+    eq(callAttempts.campaignName, k.campaign),
+    eq(callAttempts.contactId, k.contactId),
+    eq(callAttempts.attemptNo, k.attemptNo),
+  );
+
+/** Whether `err` (or an error it wraps, as drizzle wraps the driver's) broke this unique index. */
+function violatesUnique(err: unknown, index: string): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && typeof e === 'object' && e !== null; depth++) {
+    const pg = e as { code?: unknown; constraint_name?: unknown; cause?: unknown };
+    if (pg.code === '23505' && pg.constraint_name === index) return true;
+    e = pg.cause;
+  }
+  return false;
+}
+
+/** Writes the attempt's row unless it exists (a retried placing step finds the first one's). */
+export async function insertAttemptIfAbsent(
+  db: DbOrTx,
+  a: AttemptKey & { workflowId: string; phoneNumber: string; dueAt: Date | null },
+): Promise<void> {
+  await db
+    .insert(callAttempts)
+    .values({
+      campaignName: a.campaign,
+      contactId: a.contactId,
+      attemptNo: a.attemptNo,
+      workflowId: a.workflowId,
+      phoneNumber: a.phoneNumber,
+      dueAt: a.dueAt,
+    })
+    .onConflictDoNothing();
+}
+
+/** The attempt's row, if any. */
+export async function attemptByKey(db: DbOrTx, k: AttemptKey): Promise<CallAttempt | undefined> {
+  const [attempt] = await db.select().from(callAttempts).where(attemptWhere(k));
+  return attempt;
+}
+
+/** The attempt's row, locked until the transaction ends. */
+export async function lockAttempt(tx: DbTx, k: AttemptKey): Promise<CallAttempt | undefined> {
+  const [attempt] = await tx.select().from(callAttempts).where(attemptWhere(k)).for('update');
+  return attempt;
+}
+
+/** Stores the call's SID on its attempt, placed now; returns the SID the row holds afterwards. */
+export async function storeAttemptCallSid(
+  db: DbOrTx,
+  k: AttemptKey,
+  callSid: string,
+  placedAt: Date,
+): Promise<string | null | undefined> {
+  const changed = await db
+    .update(callAttempts)
+    .set({ callSid, placed: true, placedAt })
+    .where(attemptWhere(k))
+    .returning({ callSid: callAttempts.callSid });
+  return changed[0]?.callSid;
+}
+
+/** Of these call SIDs, those some attempt already owns. */
+export async function ownedCallSids(db: DbOrTx, callSids: string[]): Promise<Set<string | null>> {
+  if (callSids.length === 0) return new Set();
+  const rows = await db
+    .select({ callSid: callAttempts.callSid })
+    .from(callAttempts)
+    .where(inArray(callAttempts.callSid, callSids));
+  return new Set(rows.map((r) => r.callSid));
+}
+
+/**
+ * Marks the create as sent (at `requestedAt`, by this worker) and, in the same statement, takes
+ * the number's hold until `liveUntil`: the unique index refuses it while another attempt holds the
+ * number ('number-busy'). Returns the create time the row holds afterwards.
+ */
+export async function markAttemptCreateRequested(
+  db: DbOrTx,
+  k: AttemptKey,
+  m: { requestedAt: Date; workerIdentity: string | null; liveNumber: string; liveUntil: Date },
+): Promise<{ at: Date | null } | undefined | 'number-busy'> {
+  try {
+    const marked = await db
+      .update(callAttempts)
+      .set({
+        createRequestedAt: m.requestedAt,
+        workerIdentity: m.workerIdentity,
+        liveNumber: m.liveNumber,
+        liveUntil: m.liveUntil,
+      })
+      .where(attemptWhere(k))
+      .returning({ at: callAttempts.createRequestedAt });
+    return marked[0];
+  } catch (err) {
+    if (violatesUnique(err, LIVE_NUMBER_INDEX)) return 'number-busy';
+    throw err;
+  }
+}
+
+/** The attempt that holds the number now, if any. */
+export async function numberHolder(db: DbOrTx, e164: string): Promise<NumberHoldRow | undefined> {
+  const [h] = await db
+    .select({
+      campaign: callAttempts.campaignName,
+      contactId: callAttempts.contactId,
+      attemptNo: callAttempts.attemptNo,
+      liveUntil: callAttempts.liveUntil,
+    })
+    .from(callAttempts)
+    .where(eq(callAttempts.liveNumber, e164));
+  return h;
+}
+
+/** Frees the number from every hold that ended by `now`; returns the attempts freed. */
+export async function releaseStaleNumberHolds(db: DbOrTx, e164: string, now: Date): Promise<AttemptKey[]> {
+  return db
+    .update(callAttempts)
+    .set({ liveNumber: null })
+    .where(and(eq(callAttempts.liveNumber, e164), lte(callAttempts.liveUntil, now)))
+    .returning({
+      campaign: callAttempts.campaignName,
+      contactId: callAttempts.contactId,
+      attemptNo: callAttempts.attemptNo,
+    });
+}
+
+/** The attempt lets go of the number it holds. */
+export async function releaseAttemptNumber(db: DbOrTx, k: AttemptKey): Promise<void> {
+  await db.update(callAttempts).set({ liveNumber: null }).where(attemptWhere(k));
+}
+
+/** Ends an attempt that never sent a create: its facts and outcome, its number let go. */
+export async function endAttemptBeforeCreate(
+  db: DbOrTx,
+  k: AttemptKey,
+  facts: CallFacts,
+  lastState: number,
+): Promise<void> {
+  await db.update(callAttempts).set({ facts, lastState, liveNumber: null }).where(attemptWhere(k));
+}
+
+/** Writes the attempt's outcome, recorded and ended at `now`, its number let go. */
+export async function recordAttemptOutcome(
+  tx: DbTx,
+  k: AttemptKey,
+  o: { facts: CallFacts; lastState: number; placed: boolean; now: Date },
+): Promise<void> {
+  await tx
+    .update(callAttempts)
+    .set({
+      facts: o.facts,
+      lastState: o.lastState,
+      placed: o.placed,
+      endedAt: o.now,
+      recordedAt: o.now,
+      liveNumber: null,
+    })
+    .where(attemptWhere(k));
+}
+
+/**
+ * What the placing step checks right before the create, in one statement: the campaign's dialing
+ * rules, the contact's time zone now, whether the number is on the do-not-call list, and which
+ * other attempt, if any, holds the number. Undefined: no such campaign.
+ */
+export async function dialCheckRow(sql: Sql, k: AttemptKey, e164: string) {
+  const [row] = await sql<
+    {
+      calling_window: string;
+      time_zone: string | null;
+      max_attempts_per_day: number | null;
+      max_attempts_per_24h: number | null;
+      min_attempt_gap_seconds: number | null;
+      abandon_cooloff: boolean;
+      contact_zone: string | null;
+      banned_since: Date | null;
+      banned_reason: string | null;
+      holder_campaign: string | null;
+      holder_contact: string | null;
+      holder_attempt: number | null;
+      holder_until: Date | null;
+    }[]
+  >`select c.calling_window, c.time_zone, c.max_attempts_per_day, c.max_attempts_per_24h,
+        c.min_attempt_gap_seconds, c.abandon_cooloff,
+        (select time_zone from contacts where id = ${k.contactId}) as contact_zone,
+        b.created_at as banned_since, b.reason as banned_reason,
+        h.campaign_name as holder_campaign, h.contact_id as holder_contact,
+        h.attempt_no as holder_attempt, h.live_until as holder_until
+      from campaigns c left join banned_numbers b on b.phone_number = ${e164}
+        left join call_attempts h on h.live_number = ${e164}
+          and not (h.campaign_name = ${k.campaign} and h.contact_id = ${k.contactId} and h.attempt_no = ${k.attemptNo})
+      where c.name = ${k.campaign}`;
+  return row;
+}
+
+/**
+ * The contact's attempts in any campaign whose create was sent after `since`, this attempt's
+ * campaign-and-number excepted: when each was sent, and when it ended if it was an abandon.
+ */
+export async function recentAttemptsOfContact(
+  sql: Sql,
+  k: AttemptKey,
+  since: Date,
+): Promise<{ at: Date; abandoned_at: Date | null }[]> {
+  return sql<{ at: Date; abandoned_at: Date | null }[]>`
+    select create_requested_at as at,
+      case when ${abandonedWhere(sql)} then coalesce(ended_at, create_requested_at) end as abandoned_at
+    from call_attempts
+    where contact_id = ${k.contactId} and create_requested_at is not null and create_requested_at > ${since}
+      and not (campaign_name = ${k.campaign} and attempt_no = ${k.attemptNo})`;
+}
+
+/**
+ * Of the campaign's latest `sample` placed attempts that ended: how many, how many a person
+ * answered, how many of those were abandoned, the mean ring time of the live answers and the mean
+ * talk time of the connected ones (what predictive pacing works from).
+ */
+export async function recentPlacedAttemptStats(sql: Sql, campaign: string, sample: number) {
+  const [r] = await sql<
+    { placed: number; live: number; abandons: number; ring: number | null; talk: number | null }[]
+  >`
+    with recent as (
+      select last_state, facts, placed_at, ended_at from call_attempts
+      where campaign_name = ${campaign} and placed and ended_at is not null
+      order by ended_at desc limit ${sample})
+    select count(*)::int as placed,
+      count(*) filter (where last_state = any(${LIVE_ANSWER_STATES}::int[]))::int as live,
+      count(*) filter (where ${abandonedWhere(sql)})::int as abandons,
+      avg(greatest(0, extract(epoch from ended_at - placed_at) - coalesce((facts->>'callDurationSeconds')::numeric, 0)))
+        filter (where last_state = any(${LIVE_ANSWER_STATES}::int[]))::float8 as ring,
+      avg((facts->>'callDurationSeconds')::numeric)
+        filter (where last_state in (${LastState.Connected}, ${LastState.AgentHangUp}))::float8 as talk
+    from recent`;
+  return r;
+}
 
 /** A campaign's attempts counted per LastState (null: no outcome yet), ordered by LastState. */
 export async function countAttemptsByLastState(

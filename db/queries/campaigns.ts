@@ -1,4 +1,120 @@
-import type { SqlOrTx } from '../types';
+/**
+ * `campaigns`: each campaign's settings and its status as the operator last set it.
+ */
+import { eq, inArray } from 'drizzle-orm';
+import type { DbOrTx, Sql, SqlOrTx } from '../client';
+import { type Campaign, campaigns } from '../schema';
+import type { DialingMode } from '../../domain/pacing';
+
+export type { Campaign };
+/** A campaign as it is created (the columns without defaults, and any others). */
+export type NewCampaign = typeof campaigns.$inferInsert;
+/** Settings a campaign may change. */
+export type CampaignUpdate = Partial<NewCampaign>;
+
+/** The campaign named exactly so, if any. */
+export async function campaignByName(db: DbOrTx, name: string): Promise<Campaign | undefined> {
+  const [row] = await db.select().from(campaigns).where(eq(campaigns.name, name));
+  return row;
+}
+
+/** The campaign whose name is this one but for case and surrounding spaces, if any. */
+export async function campaignNamedAlike(sql: Sql, name: string): Promise<string | undefined> {
+  const [row] = await sql<{ name: string }[]>`
+    select name from campaigns where lower(btrim(name)) = lower(btrim(${name})) limit 1`;
+  return row?.name;
+}
+
+/** Creates the campaign unless one with its name exists (then undefined). */
+export async function insertCampaignIfAbsent(db: DbOrTx, values: NewCampaign): Promise<Campaign | undefined> {
+  const [row] = await db.insert(campaigns).values(values).onConflictDoNothing().returning();
+  return row;
+}
+
+/** Changes a campaign's settings; returns the row as it is now. */
+export async function updateCampaignSettings(
+  db: DbOrTx,
+  name: string,
+  changes: CampaignUpdate,
+): Promise<Campaign | undefined> {
+  const [row] = await db.update(campaigns).set(changes).where(eq(campaigns.name, name)).returning();
+  return row;
+}
+
+/** Sets the campaign's status (its workflow's state as the row shows it). */
+export async function setCampaignStatusRow(db: DbOrTx, name: string, status: string): Promise<void> {
+  await db.update(campaigns).set({ status }).where(eq(campaigns.name, name));
+}
+
+/** Every campaign with its status, lines, rate and number of contacts, by name. */
+export async function campaignsWithContactCounts(sql: Sql) {
+  return sql<{ name: string; status: string; contacts: number; lines: number; calls_per_second: number }[]>`
+    select c.name, c.status, c.lines, c.calls_per_second,
+           (select count(*)::int from contacts k where k.campaign_name = c.name) as contacts
+    from campaigns c order by c.name`;
+}
+
+/** The calls per second of these campaigns (those that exist). */
+export async function campaignRates(
+  db: DbOrTx,
+  names: string[],
+): Promise<{ name: string; callsPerSecond: number }[]> {
+  return db
+    .select({ name: campaigns.name, callsPerSecond: campaigns.callsPerSecond })
+    .from(campaigns)
+    .where(inArray(campaigns.name, names));
+}
+
+/** Whether a campaign is named exactly so. */
+export async function campaignExists(sql: SqlOrTx, name: string): Promise<boolean> {
+  const rows = await sql`select 1 from campaigns where name = ${name}`;
+  return rows.length > 0;
+}
+
+/** Every campaign's name. */
+export async function campaignNames(sql: Sql): Promise<string[]> {
+  return (await sql<{ name: string }[]>`select name from campaigns`).map((r) => r.name);
+}
+
+/** The campaign's max_attempts, if it exists. */
+export async function campaignMaxAttempts(sql: Sql, name: string | null): Promise<number | undefined> {
+  const [campaign] = await sql<{ max_attempts: number }[]>`
+    select max_attempts from campaigns where name = ${name}`;
+  return campaign?.max_attempts;
+}
+
+/** The names of the campaigns whose status is running. */
+export async function runningCampaignNames(sql: Sql): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`select name from campaigns where status = 'running'`;
+  return rows.map((r) => r.name);
+}
+
+/**
+ * The campaign's dialing mode with its agents now: assigned, free (available, or in a wrap-up that
+ * ended by `now`), on a call, and in a wrap-up that ends by `soon`. Undefined: no such campaign.
+ */
+export async function campaignAgentCounts(sql: Sql, campaign: string, now: Date, soon: Date) {
+  const [row] = await sql<
+    {
+      dialing_mode: DialingMode;
+      calls_per_agent: number;
+      abandon_target: number;
+      assigned: number;
+      free: number;
+      on_call: number;
+      free_soon: number;
+    }[]
+  >`
+    select c.dialing_mode, c.calls_per_agent, c.abandon_target,
+      count(a.id)::int as assigned,
+      count(a.id) filter (where a.status = 'available' or (a.status = 'wrap-up' and a.wrap_up_until <= ${now}))::int as free,
+      count(a.id) filter (where a.status = 'on-call')::int as on_call,
+      count(a.id) filter (where a.status = 'wrap-up' and a.wrap_up_until > ${now} and a.wrap_up_until <= ${soon})::int as free_soon
+    from campaigns c left join agents a on a.campaign_name = c.name
+    where c.name = ${campaign}
+    group by c.id`;
+  return row;
+}
 
 /** What the answer webhook needs of a campaign. */
 export interface AnswerSettings {

@@ -1,4 +1,4 @@
-import type { SqlOrTx } from '../types';
+import type { SqlOrTx } from '../client';
 
 /** The cheapest statement: resolves once the database has answered one. */
 export async function pingDatabase(sql: SqlOrTx): Promise<void> {

@@ -1,4 +1,4 @@
-import type { SqlOrTx } from '../types';
+import type { SqlOrTx } from '../client';
 
 /** A key's row as a retry reads it: the request it was first used with, and its answer once kept. */
 export interface IdempotencyKeyRow {

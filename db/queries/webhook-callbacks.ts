@@ -1,4 +1,4 @@
-import type { SqlOrTx } from '../types';
+import type { SqlOrTx } from '../client';
 
 /** A callback's identity: the call, what it says, and Twilio's sequence number (-1 without one). */
 export interface CallbackKey {

@@ -1,0 +1,60 @@
+/**
+ * The decision log, `contact_events`: one row per decision about a contact, written by the step
+ * that made it (in its transaction where it has one).
+ */
+import type { DbOrTx, Sql, SqlOrTx } from '../client';
+import { contactEvents } from '../schema';
+
+/** A decision as it is written. */
+export interface NewContactEvent {
+  contactId: number;
+  campaign: string | null;
+  attemptNo: number | null;
+  kind: string;
+  reason: string;
+  until?: Date | null;
+  details?: Record<string, unknown> | null;
+}
+
+/** A decision as it was written. */
+export interface ContactEventRow {
+  id: string;
+  at: Date;
+  campaign_name: string | null;
+  attempt_no: number | null;
+  kind: string;
+  reason: string;
+  until: Date | null;
+  details: Record<string, unknown> | null;
+}
+
+/** Appends events; an attempt's `dialed` and `outcome` are kept once however often they are written. */
+export async function insertContactEvents(db: DbOrTx, events: NewContactEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db
+    .insert(contactEvents)
+    .values(
+      events.map((e) => ({
+        contactId: e.contactId,
+        campaignName: e.campaign,
+        attemptNo: e.attemptNo,
+        kind: e.kind,
+        reason: e.reason,
+        until: e.until ?? null,
+        details: e.details ?? null,
+      })),
+    )
+    .onConflictDoNothing();
+}
+
+/** Appends one event through the plain driver (or its transaction), without its details. */
+export async function insertContactEventSql(sql: SqlOrTx, e: NewContactEvent): Promise<void> {
+  await sql`insert into contact_events (contact_id, campaign_name, attempt_no, kind, reason, until)
+    values (${e.contactId}, ${e.campaign}, ${e.attemptNo}, ${e.kind}, ${e.reason}, ${e.until ?? null})`;
+}
+
+/** A contact's decisions, oldest first. */
+export async function contactEventRows(sql: Sql, contactId: number): Promise<ContactEventRow[]> {
+  return sql<ContactEventRow[]>`select id, at, campaign_name, attempt_no, kind, reason, until, details
+    from contact_events where contact_id = ${contactId} order by id`;
+}
