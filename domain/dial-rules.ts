@@ -194,7 +194,7 @@ export interface NumberHolder {
 }
 
 /**
- * Invariant 9 (campaign-semantics.md §9): a person is never in two calls from the dialer at once.
+ * Invariant 9 (§9): a person is never in two calls from the dialer at once.
  * An attempt whose number another attempt holds waits, like one the calling window holds back,
  * and looks again a short while later; a stale hold does not count (the placing step frees it).
  */

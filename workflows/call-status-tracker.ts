@@ -3,7 +3,7 @@ import { isTerminalCallStatus } from '../domain/call-status';
 
 /**
  * Collects a call's status callbacks. Twilio may deliver them twice or out of order
- * (telephony.md §1.3): duplicates and callbacks for other calls are ignored, and the outcome is
+ * (telephony §1.3): duplicates and callbacks for other calls are ignored, and the outcome is
  * taken from the terminal callback only, whenever it arrives.
  */
 export class CallStatusTracker {

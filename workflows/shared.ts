@@ -6,7 +6,7 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
-/** campaign-semantics.md §3 */
+/** ContactSuccessful, §3 */
 export const ContactSuccessful = {
   Unreachable: -1,
   NotUsed: 0,
@@ -22,7 +22,7 @@ export function contactSuccessfulName(value: number): ContactSuccessfulName | un
   );
 }
 
-/** campaign-semantics.md §4 */
+/** LastState, §4 */
 export const LastState = {
   Connected: 0,
   Busy: 1,
@@ -83,7 +83,7 @@ export interface CampaignSettings {
   callerId: string;
   ringTimeoutSeconds: number;
   retryRules: RetryRules;
-  /** Answering-machine detection (telephony.md §1.4); absent in settings recorded before it existed. */
+  /** Answering-machine detection (telephony §1.4); absent in settings recorded before it existed. */
   machineDetection?: MachineDetection;
   /** agentless · preview · progressive · power · predictive; absent in settings from before modes. */
   dialingMode?: string;
@@ -145,7 +145,7 @@ export interface CachedContact {
   cachedFrom: number;
 }
 
-/** What the campaign's dialing mode allowed at its last look at the agents (lib/pacing.ts). */
+/** What the campaign's dialing mode allowed at its last look at the agents (domain/pacing.ts). */
 export interface PacingView {
   mode: string;
   capacity: number | null;
@@ -231,7 +231,7 @@ export interface CampaignStatusView {
   runsSoFar: number;
 }
 
-/** The Twilio facts an outcome is decided from (telephony.md §2), stored on the attempt. */
+/** The Twilio facts an outcome is decided from (telephony §2), stored on the attempt. */
 export interface CallFacts {
   /** The number could not be parsed into E.164. */
   unparsable?: boolean;
