@@ -6,9 +6,9 @@ import {
   dialOrder,
   type CachedContact,
   type CampaignSettings,
-  type CampaignStatus,
   type MachineDetection,
-} from '../workflows/shared';
+} from '../domain/contract';
+import { type CampaignStatus } from '../workflows/shared';
 import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../ops/recovery';
 import { LIVE_ANSWER_STATES, abandonedWhere } from '../ops/abandon-ledger';
 import { type DialingMode, type Pacing, type PacingStats, pace } from '../domain/pacing';

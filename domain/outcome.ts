@@ -9,7 +9,7 @@ import {
   LastState,
   type LastStateName,
   type RetryRules,
-} from '../workflows/shared';
+} from './contract';
 
 const BANNED_CREATE_CODES = new Set([21216, 21215, 13227]);
 const WRONG_NUMBER_CREATE_CODES = new Set([21211, 21214, 21217]);

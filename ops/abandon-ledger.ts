@@ -13,7 +13,7 @@
  * Machines, faxes and calls nobody answered are neither.
  */
 import type postgres from 'postgres';
-import { LastState } from '../workflows/shared';
+import { LastState } from '../domain/contract';
 
 export const LIVE_ANSWER_STATES = [
   LastState.Connected,

@@ -8,6 +8,7 @@ import {
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { campaigns, contacts } from '../db/schema';
+import { contactSuccessfulName, lastStateName } from '../domain/contract';
 import {
   type CampaignInput,
   type CampaignOptions,
@@ -16,8 +17,6 @@ import {
   CampaignNameKey,
   campaignStatusQuery,
   campaignWorkflowId,
-  contactSuccessfulName,
-  lastStateName,
   pauseSignal,
   refillSignal,
   resumeSignal,

@@ -7,12 +7,11 @@ import { test } from 'node:test';
 import { CampaignRun, type ToStart } from '../workflows/campaign-run';
 import {
   type CachedContact,
-  type CampaignCarry,
   type CampaignSettings,
-  DEFAULT_CAMPAIGN_OPTIONS,
   DEFAULT_RETRY_RULES,
   LastState,
-} from '../workflows/shared';
+} from '../domain/contract';
+import { type CampaignCarry, DEFAULT_CAMPAIGN_OPTIONS } from '../workflows/shared';
 
 const settings = {
   name: 'unit',

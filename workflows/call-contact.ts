@@ -11,13 +11,11 @@ import {
 import type { Activities } from '../activities';
 import type { PlaceCallResult } from '../activities/calls';
 import { ContactAttempt } from './contact-attempt';
+import { type CallFacts, ContactSuccessful, LastState } from '../domain/contract';
 import {
   type AttemptResult,
   type CallContactInput,
-  type CallFacts,
-  ContactSuccessful,
   ContactSuccessfulKey,
-  LastState,
   LastStateKey,
   NextDialTimeKey,
   attemptFinishedSignal,

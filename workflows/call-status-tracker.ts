@@ -1,4 +1,5 @@
-import type { CallFacts, CallStatusEvent } from './shared';
+import type { CallFacts } from '../domain/contract';
+import type { CallStatusEvent } from './shared';
 import { isTerminalCallStatus } from '../domain/call-status';
 
 /**

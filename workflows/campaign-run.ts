@@ -1,9 +1,16 @@
 import {
-  type AttemptResult,
   type CachedContact,
+  type CampaignSettings,
+  type RedialRequest,
+  checkRedialRequest,
+  dialOrder,
+  dialTier,
+  lastStateName,
+} from '../domain/contract';
+import {
+  type AttemptResult,
   type CampaignCarry,
   type CampaignOptions,
-  type CampaignSettings,
   type CampaignStats,
   type CampaignStatus,
   type CampaignStatusView,
@@ -11,11 +18,6 @@ import {
   type LineRequest,
   type PacingView,
   type RedialAnswer,
-  type RedialRequest,
-  checkRedialRequest,
-  dialOrder,
-  dialTier,
-  lastStateName,
 } from './shared';
 
 /** Refills that find nothing new are spaced at least this far apart (no busy loop on a locked row). */

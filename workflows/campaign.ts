@@ -14,6 +14,7 @@ import {
 import type { Activities } from '../activities';
 import { callContactWorkflow } from './call-contact';
 import { CampaignRun, type ToStart } from './campaign-run';
+import { checkRedialRequest } from '../domain/contract';
 import {
   type CampaignInput,
   type CampaignResult,
@@ -39,7 +40,6 @@ import {
   resumeSignal,
   scheduleRedialUpdate,
   stopSignal,
-  checkRedialRequest,
   withdrawSignal,
 } from './shared';
 

@@ -1,13 +1,11 @@
 import { condition } from '@temporalio/workflow';
 import { CallStatusTracker } from './call-status-tracker';
+import { type CallFacts, type ContactSuccessful, LastState } from '../domain/contract';
 import {
   type AttemptResult,
   type CallContactInput,
-  type CallFacts,
   type CallStatusEvent,
   type ContactStatusView,
-  type ContactSuccessful,
-  LastState,
 } from './shared';
 
 type Phase = ContactStatusView['phase'];
