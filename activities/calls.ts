@@ -33,14 +33,10 @@ import {
 import { toE164 } from '../domain/phone';
 import { maskPhone } from '../infra/logger';
 import { mapOutcome, nextContactState, wasPlaced } from '../domain/outcome';
-import { DEFAULT_CAMPAIGN_OPTIONS, lastStateName } from '../workflows/shared';
-import type {
-  AttemptResult,
-  CallFacts,
-  ContactSuccessful,
-  MachineDetection,
-  RetryRules,
-} from '../workflows/shared';
+import { lastStateName } from '../domain/contract';
+import { DEFAULT_CAMPAIGN_OPTIONS } from '../workflows/shared';
+import type { CallFacts, ContactSuccessful, MachineDetection, RetryRules } from '../domain/contract';
+import type { AttemptResult } from '../workflows/shared';
 import { permanent } from './errors';
 import { CreateRejected, type CallInfo } from './twilio-calls';
 import type { Deps } from './index';

@@ -16,9 +16,9 @@ import {
   dialOrder,
   type CachedContact,
   type CampaignSettings,
-  type CampaignStatus,
   type MachineDetection,
-} from '../workflows/shared';
+} from '../domain/contract';
+import { type CampaignStatus } from '../workflows/shared';
 import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../ops/recovery';
 import { type Pacing, type PacingStats, pace } from '../domain/pacing';
 import { decideRedial } from '../domain/redial-rules';

@@ -17,7 +17,7 @@ import { freePort } from '../harness/processes';
 import { createTwilioClient } from '../infra/twilio';
 import { CallStatusTracker } from '../workflows/call-status-tracker';
 import { statusEvent } from '../server/twilio-webhooks';
-import type { CallFacts } from '../workflows/shared';
+import type { CallFacts } from '../domain/contract';
 
 export async function rawLoop(o: {
   db: Database;

@@ -6,7 +6,7 @@
  */
 import type { RejectedCreate, SimCall } from '../simulator';
 import { mapOutcome } from '../domain/outcome';
-import { type CallFacts, ContactSuccessful, LastState } from '../workflows/shared';
+import { type CallFacts, ContactSuccessful, LastState } from '../domain/contract';
 
 export interface ContactRecord {
   id: number;

@@ -17,7 +17,7 @@ import { createLogger } from '../infra/logger';
 import { freePort, runDialer } from '../harness/processes';
 import { ensureTemporalCli, startDevServer, stopDevServer } from '../infra/temporal-server';
 import { type RunningSimulator, startSimulator, type OutcomeSpec } from '../simulator';
-import { ContactSuccessful } from '../workflows/shared';
+import { ContactSuccessful } from '../domain/contract';
 import {
   checkRun,
   type ContactRecord,

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { type LastStateName, lastStateNames, type RetryRules } from '../workflows/shared';
+import { type LastStateName, lastStateNames, type RetryRules } from '../domain/contract';
 import { isTimeZone, parseCallingWindow } from '../domain/calling-window';
 import { parseDuration } from '../domain/time-text';
 

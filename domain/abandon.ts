@@ -12,7 +12,7 @@
  * 2 s were up). The greeting's end is taken as the answer: Twilio's call duration counts from it.
  * Machines, faxes and calls nobody answered are neither.
  */
-import { LastState } from '../workflows/shared';
+import { LastState } from './contract';
 
 export const LIVE_ANSWER_STATES = [
   LastState.Connected,

@@ -1,8 +1,8 @@
 /**
- * The checks made at the moment of dialing (issue 10, items 1 and 5): a campaign's calling window
- * in the callee's time and its attempt caps, as one pure function from a contact's recent attempts
- * to "dial now" or "not before this instant, because …". The placing step asks it right before the
- * create; nothing here does I/O.
+ * The checks made at the moment of dialing: a campaign's calling window in the callee's time and
+ * its attempt caps, as one pure function from a contact's recent attempts to "dial now" or "not
+ * before this instant, because …". The placing step asks it right before the create; nothing here
+ * does I/O.
  */
 import { DateTime } from 'luxon';
 import { type CallingWindow, isOpen, nextOpen, parseCallingWindow } from './calling-window';
@@ -82,85 +82,97 @@ export function checkDial(rules: DialRules, zones: string[], history: PastAttemp
   return first === null ? { dial: true } : { dial: false, until: t, ...first };
 }
 
-function holdBack(
-  rules: DialRules,
-  zones: string[],
-  history: PastAttempt[],
-  t: Date,
-): { until: Date | null; rule: DialCheckRule; reason: string } | null {
-  const ms = t.getTime();
+type Hold = { until: Date | null; rule: DialCheckRule; reason: string };
+
+/** The first rule, in the order they are checked, that does not allow dialing at `t`. */
+function holdBack(rules: DialRules, zones: string[], history: PastAttempt[], t: Date): Hold | null {
+  return (
+    minGapHold(rules, history, t) ??
+    abandonHold(rules, history, t) ??
+    per24hHold(rules, history, t) ??
+    perDayHold(rules, zones, history, t) ??
+    windowHold(rules, zones, t)
+  );
+}
+
+function minGapHold(rules: DialRules, history: PastAttempt[], t: Date): Hold | null {
   const last = history.reduce<PastAttempt | null>((a, h) => (a === null || h.at > a.at ? h : a), null);
-  if (rules.minGapMs !== null && last && ms < last.at.getTime() + rules.minGapMs) {
-    const until = new Date(last.at.getTime() + rules.minGapMs);
-    return {
-      until,
-      rule: 'min-gap',
-      reason: `the last attempt was at ${fmt(last.at)}; the campaign keeps ${rules.minGapMs / 1000} s between attempts`,
-    };
-  }
+  if (rules.minGapMs === null || !last || t.getTime() >= last.at.getTime() + rules.minGapMs) return null;
+  return {
+    until: new Date(last.at.getTime() + rules.minGapMs),
+    rule: 'min-gap',
+    reason: `the last attempt was at ${fmt(last.at)}; the campaign keeps ${rules.minGapMs / 1000} s between attempts`,
+  };
+}
+
+function abandonHold(rules: DialRules, history: PastAttempt[], t: Date): Hold | null {
   const abandoned = history
     .filter((h) => h.abandonedAt !== null)
     .reduce<Date | null>((a, h) => (a === null || h.abandonedAt! > a ? h.abandonedAt : a), null);
-  if (rules.abandonCooloffMs !== null && abandoned && ms < abandoned.getTime() + rules.abandonCooloffMs) {
-    return {
-      until: new Date(abandoned.getTime() + rules.abandonCooloffMs),
-      rule: 'after-abandon',
-      reason: `a call was abandoned at ${fmt(abandoned)}; no redial within 72 h of it`,
-    };
-  }
-  if (rules.maxPer24h !== null) {
-    const recent = history
-      .filter((h) => h.at.getTime() > ms - DAY_MS && h.at.getTime() <= ms)
-      .sort((a, b) => a.at.getTime() - b.at.getTime());
-    if (recent.length >= rules.maxPer24h) {
-      // allowed again once enough of them are more than 24 h old
-      const until = new Date(recent[recent.length - rules.maxPer24h]!.at.getTime() + DAY_MS);
-      return {
-        until,
-        rule: 'per-24h',
-        reason: `${recent.length} attempt(s) in the 24 h before ${fmt(t)}; the campaign allows ${rules.maxPer24h}`,
-      };
-    }
-  }
-  if (rules.maxPerDay !== null && zones.length > 0) {
-    // the strictest reading: attempts on the callee's current calendar day in any of their zones
-    const onDay = (x: number) => {
-      const dayStart = Math.min(
-        ...zones.map((z) => DateTime.fromMillis(x).setZone(z).startOf('day').toMillis()),
-      );
-      return history.filter((h) => h.at.getTime() >= dayStart && h.at.getTime() <= x).length;
-    };
-    const today = onDay(ms);
-    if (today >= rules.maxPerDay) {
-      // the first of the zones' next midnights by which every zone's day is under the cap
-      const midnights = zones
-        .map((z) => DateTime.fromMillis(ms).setZone(z).startOf('day').plus({ days: 1 }).toMillis())
-        .sort((a, b) => a - b);
-      const until = new Date(midnights.find((m) => onDay(m) < rules.maxPerDay!) ?? midnights.at(-1)!);
-      return {
-        until,
-        rule: 'per-day',
-        reason: `${today} attempt(s) on the callee's calendar day (${zones.join(', ')}); the campaign allows ${rules.maxPerDay} a day`,
-      };
-    }
-  }
-  if (!isOpen(rules.window, zones, t)) {
-    const until = nextOpen(rules.window, zones, t);
-    const where =
-      zones.length === 0
-        ? 'no time zone is known for the callee'
-        : zones.length === 1
-          ? `it is ${local(t, zones[0]!)} in ${zones[0]}`
-          : `it is outside the window in at least one of the callee's ${zones.length} zones`;
-    return {
-      until,
-      rule: 'window',
-      reason:
-        `outside the calling window '${rules.windowText}': ${where}` +
-        (until ? '' : '; it does not open in all of them within 14 days'),
-    };
-  }
-  return null;
+  if (rules.abandonCooloffMs === null || !abandoned) return null;
+  if (t.getTime() >= abandoned.getTime() + rules.abandonCooloffMs) return null;
+  return {
+    until: new Date(abandoned.getTime() + rules.abandonCooloffMs),
+    rule: 'after-abandon',
+    reason: `a call was abandoned at ${fmt(abandoned)}; no redial within 72 h of it`,
+  };
+}
+
+function per24hHold(rules: DialRules, history: PastAttempt[], t: Date): Hold | null {
+  if (rules.maxPer24h === null) return null;
+  const ms = t.getTime();
+  const recent = history
+    .filter((h) => h.at.getTime() > ms - DAY_MS && h.at.getTime() <= ms)
+    .sort((a, b) => a.at.getTime() - b.at.getTime());
+  if (recent.length < rules.maxPer24h) return null;
+  // allowed again once enough of them are more than 24 h old
+  return {
+    until: new Date(recent[recent.length - rules.maxPer24h]!.at.getTime() + DAY_MS),
+    rule: 'per-24h',
+    reason: `${recent.length} attempt(s) in the 24 h before ${fmt(t)}; the campaign allows ${rules.maxPer24h}`,
+  };
+}
+
+function perDayHold(rules: DialRules, zones: string[], history: PastAttempt[], t: Date): Hold | null {
+  const max = rules.maxPerDay;
+  if (max === null || zones.length === 0) return null;
+  // the strictest reading: attempts on the callee's current calendar day in any of their zones
+  const onDay = (x: number) => {
+    const dayStart = Math.min(
+      ...zones.map((z) => DateTime.fromMillis(x).setZone(z).startOf('day').toMillis()),
+    );
+    return history.filter((h) => h.at.getTime() >= dayStart && h.at.getTime() <= x).length;
+  };
+  const ms = t.getTime();
+  const today = onDay(ms);
+  if (today < max) return null;
+  // the first of the zones' next midnights by which every zone's day is under the cap
+  const midnights = zones
+    .map((z) => DateTime.fromMillis(ms).setZone(z).startOf('day').plus({ days: 1 }).toMillis())
+    .sort((a, b) => a - b);
+  return {
+    until: new Date(midnights.find((m) => onDay(m) < max) ?? midnights.at(-1)!),
+    rule: 'per-day',
+    reason: `${today} attempt(s) on the callee's calendar day (${zones.join(', ')}); the campaign allows ${max} a day`,
+  };
+}
+
+function windowHold(rules: DialRules, zones: string[], t: Date): Hold | null {
+  if (isOpen(rules.window, zones, t)) return null;
+  const until = nextOpen(rules.window, zones, t);
+  const where =
+    zones.length === 0
+      ? 'no time zone is known for the callee'
+      : zones.length === 1
+        ? `it is ${local(t, zones[0]!)} in ${zones[0]}`
+        : `it is outside the window in at least one of the callee's ${zones.length} zones`;
+  return {
+    until,
+    rule: 'window',
+    reason:
+      `outside the calling window '${rules.windowText}': ${where}` +
+      (until ? '' : '; it does not open in all of them within 14 days'),
+  };
 }
 
 /**
@@ -182,7 +194,7 @@ export interface NumberHolder {
 }
 
 /**
- * Invariant 9 (campaign-semantics.md §9): a person is never in two calls from the dialer at once.
+ * Invariant 9 (§9): a person is never in two calls from the dialer at once.
  * An attempt whose number another attempt holds waits, like one the calling window holds back,
  * and looks again a short while later; a stale hold does not count (the placing step frees it).
  */

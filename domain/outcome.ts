@@ -1,5 +1,5 @@
 /**
- * telephony.md §2 as a pure function of recorded facts: the first row that matches wins.
+ * telephony §2 as a pure function of recorded facts: the first row that matches wins.
  * Kept free of I/O so the same facts always explain the same outcome, in an activity, a test
  * or a developer's replay.
  */
@@ -9,7 +9,7 @@ import {
   LastState,
   type LastStateName,
   type RetryRules,
-} from '../workflows/shared';
+} from './contract';
 
 const BANNED_CREATE_CODES = new Set([21216, 21215, 13227]);
 const WRONG_NUMBER_CREATE_CODES = new Set([21211, 21214, 21217]);
@@ -53,7 +53,7 @@ export function mapOutcome(f: CallFacts): LastState {
   return LastState.ErrorOccurred;
 }
 
-/** Whether a call was placed at Twilio, i.e. whether the attempt counts (§7, telephony.md §2). */
+/** Whether a call was placed at Twilio, i.e. whether the attempt counts (§7, telephony §2). */
 export function wasPlaced(f: CallFacts): boolean {
   return !f.banned && !f.unparsable && !f.createError && f.callSid !== undefined;
 }

@@ -2,7 +2,7 @@
  * Contract §8: whether a redial the CRM pushed to a running campaign may be written to the
  * contact's row. Pure: the activity reads the row (locked) and applies the answer.
  */
-import { lastStateName } from '../workflows/shared';
+import { lastStateName } from './contract';
 
 export interface RedialRow {
   campaign_name: string | null;

@@ -15,6 +15,7 @@ import {
   updateCampaignSettings,
 } from '../db/queries/campaigns';
 import { countContactsByLastState, countContactsBySuccess } from '../db/queries/contacts';
+import { contactSuccessfulName, lastStateName } from '../domain/contract';
 import {
   type CampaignInput,
   type CampaignOptions,
@@ -23,8 +24,6 @@ import {
   CampaignNameKey,
   campaignStatusQuery,
   campaignWorkflowId,
-  contactSuccessfulName,
-  lastStateName,
   pauseSignal,
   refillSignal,
   resumeSignal,

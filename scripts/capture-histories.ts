@@ -1,14 +1,14 @@
 /**
  * Runs the scenarios whose histories the replay test keeps, on the real stack, and writes each
  * workflow history as JSON into test/histories/. Run it after a deliberate change of workflow
- * behaviour that is not behind patched(), and commit the new files (the old ones stay, so running
- * workflows of the old shape keep replaying):
+ * behaviour, and commit the new files:
  *
- *   npx tsx scripts/capture-histories.ts [--overwrite]   (needs a Temporal server at TEMPORAL_ADDRESS)
+ *   npx tsx scripts/capture-histories.ts [--overwrite]   (needs a Temporal server at TEMPORAL_ADDRESS
+ *   and the test database at TEST_DATABASE_URL)
  *
  * Files that exist are kept unless --overwrite is given: an old history is the test that running
- * workflows of the old shape still replay. When a patch changes a shape, give its file a new name
- * here, so the old file stays and the new shape is captured beside it.
+ * workflows of the old shape still replay. When a change of shape must reach running workflows,
+ * give its file a new name here, so the old file stays and the new shape is captured beside it.
  *
  * One history by hand: `temporal workflow show -w <id> -o json > test/histories/<name>.json`.
  */
@@ -40,6 +40,7 @@ const out = path.join(__dirname, '..', 'test', 'histories');
 async function main() {
   const stack = await startStack({ timeScale: 0.05 });
   const overwrite = process.argv.includes('--overwrite');
+  fs.mkdirSync(out, { recursive: true });
   const save = async (file: string, workflowId: string, runId?: string) => {
     if (!overwrite && fs.existsSync(path.join(out, file))) {
       console.log(`kept test/histories/${file} (exists; --overwrite replaces it)`);
@@ -89,12 +90,8 @@ async function main() {
     }
     const continued = runs.find((r) => r.status === 'CONTINUED_AS_NEW');
     if (!continued) throw new Error('the campaign did not continue as new');
-    await save(
-      'campaign-continued-as-new-moves-in-background.json',
-      campaignWorkflowId(can),
-      continued.runId,
-    );
-    await save('campaign-last-run-moves-in-background.json', campaignWorkflowId(can));
+    await save('campaign-continued-as-new.json', campaignWorkflowId(can), continued.runId);
+    await save('campaign-last-run.json', campaignWorkflowId(can));
 
     // a contact whose redial the CRM moved while its child waited on the timer, then a release
     const re = uid('hist-resched');
@@ -115,12 +112,12 @@ async function main() {
     await cli('contacts', 'release', String(released));
     await stack.client.workflow.getHandle(contactWorkflowId(re, released!)).result();
     await cli('campaign', 'stop', re, '--wait');
-    await save('contact-rescheduled-redial-one-patch.json', contactWorkflowId(re, moved!));
-    await save('contact-released-while-waiting-one-patch.json', contactWorkflowId(re, released!));
-    await save('campaign-stopped-with-waiting-child-moves-in-background.json', campaignWorkflowId(re));
+    await save('contact-rescheduled-redial.json', contactWorkflowId(re, moved!));
+    await save('contact-released-while-waiting.json', contactWorkflowId(re, released!));
+    await save('campaign-stopped-with-waiting-child.json', campaignWorkflowId(re));
 
-    // one contact dialed by today's code: placed through its campaign's dialing task queue, its
-    // outcome recorded by a local activity (both under one patch, contact-dial-queue-and-local-record)
+    // one contact dialed: placed through its campaign's dialing task queue, its outcome recorded by
+    // a local activity
     const one = uid('hist-one');
     await cli(
       'campaign',
@@ -136,7 +133,7 @@ async function main() {
     const [dialed] = await insertContacts(stack.db, one, [testPhone()]);
     await cli('campaign', 'start', one, '--until-empty');
     await stack.client.workflow.getHandle(campaignWorkflowId(one)).result();
-    await save('contact-dialed-one-patch.json', contactWorkflowId(one, dialed!));
+    await save('contact-dialed.json', contactWorkflowId(one, dialed!));
 
     // a contact that reached an agent (the <Dial> result decides Connected), with its memo
     const ag = uid('hist-agent');
@@ -159,14 +156,14 @@ async function main() {
     await save('contact-reached-agent.json', contactWorkflowId(ag, reached!));
     await save('campaign-with-agent.json', campaignWorkflowId(ag));
     // one agent, three contacts: two wait in the cache while the campaign looks at its agent
-    // every second (pacing-refresh)
+    // every second
     const pr = uid('hist-pacing');
     await cli('campaign', 'create', pr, '--caller-id', '+15005550006', '--window', ALL_DAY, '--wrap-up', '0');
     await cli('agents', 'add', `client:${uid('agent')}`, '--campaign', pr);
     await insertContacts(stack.db, pr, [testPhone(), testPhone(), testPhone()]);
     await cli('campaign', 'start', pr, '--until-empty');
     await stack.client.workflow.getHandle(campaignWorkflowId(pr)).result();
-    await save('campaign-with-agent-pacing-refresh.json', campaignWorkflowId(pr));
+    await save('campaign-with-agent-pacing.json', campaignWorkflowId(pr));
 
     // preview mode: the contact is offered, an agent takes it, it is dialed and bridged to them
     const pv = uid('hist-preview');
@@ -194,7 +191,7 @@ async function main() {
     await save('contact-previewed.json', contactWorkflowId(pv, previewed!));
     await save('campaign-preview.json', campaignWorkflowId(pv));
 
-    // a contact the calling window held back (issue 10): it gave its line back, waited on its
+    // a contact the calling window held back: it gave its line back, waited on its
     // timer for the window to open and was dialed then; beside it one dialed at once
     const win = uid('hist-window');
     const { window, closedZone, openZone } = windowOpeningIn(8_000);
@@ -215,7 +212,7 @@ async function main() {
     await cli('campaign', 'start', win, '--until-empty');
     await stack.client.workflow.getHandle(campaignWorkflowId(win)).result();
     await save('contact-held-back-by-window.json', contactWorkflowId(win, heldBack!));
-    await save('contact-dialed-dial-checks.json', contactWorkflowId(win, atOnce!));
+    await save('contact-dialed-window-open.json', contactWorkflowId(win, atOnce!));
     await save('campaign-with-held-back-contact.json', campaignWorkflowId(win));
   } finally {
     await stack.stop();
@@ -226,7 +223,7 @@ type Cli = (...args: string[]) => Promise<void>;
 type Save = (file: string, workflowId: string, runId?: string) => Promise<void>;
 
 /**
- * An open campaign (campaign-open-one-order): one line saturated by an overdue redial, a busy
+ * An open campaign (§5a, §8): one line saturated by an overdue redial, a busy
  * contact redialed and a new contact, while a look-ahead child comes due; a CRM redial signal for
  * a contact that ended Successful (written to its row and dialed), a refused scheduleRedial
  * update, a malformed signal, a pause and a resume; continued as new, then stopped.

@@ -3,8 +3,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import twilio from 'twilio';
 import type { Database } from '../db/client';
+import { type CallFacts } from '../domain/contract';
 import {
-  type CallFacts,
   type CallStatusEvent,
   callFactsSignal,
   callStatusSignal,

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { abandonLedger, recentLedgers } from '../ops/abandon-ledger';
-import { LastState as S, type LastStateName, campaignWorkflowId } from '../workflows/shared';
+import { LastState as S, type LastStateName } from '../domain/contract';
+import { campaignWorkflowId } from '../workflows/shared';
 import {
   type Stack,
   createCampaign,

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { campaignWorkflowId, LastState as S } from '../workflows/shared';
+import { LastState as S } from '../domain/contract';
+import { campaignWorkflowId } from '../workflows/shared';
 import {
   type Stack,
   insertContacts,

@@ -8,9 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ContactSuccessful as CS, LastState as S } from '../domain/contract';
 import {
-  ContactSuccessful as CS,
-  LastState as S,
   campaignStatusQuery,
   campaignWorkflowId,
   contactStatusQuery,

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { campaignStatusQuery, campaignWorkflowId, ContactSuccessful, LastState } from '../workflows/shared';
+import { ContactSuccessful, LastState } from '../domain/contract';
+import { campaignStatusQuery, campaignWorkflowId } from '../workflows/shared';
 import {
   type Stack,
   eventually,

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ContactSuccessful, campaignStatusQuery, campaignWorkflowId } from '../workflows/shared';
+import { ContactSuccessful } from '../domain/contract';
+import { campaignStatusQuery, campaignWorkflowId } from '../workflows/shared';
 import {
   type Stack,
   createCampaign,

@@ -4,13 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CampaignRun } from '../workflows/campaign-run';
+import { CampaignRun, type ToStart } from '../workflows/campaign-run';
 import {
   type CachedContact,
-  DEFAULT_CAMPAIGN_OPTIONS,
+  type CampaignSettings,
   DEFAULT_RETRY_RULES,
   LastState,
-} from '../workflows/shared';
+} from '../domain/contract';
+import { type CampaignCarry, DEFAULT_CAMPAIGN_OPTIONS } from '../workflows/shared';
 
 const settings = {
   name: 'unit',
@@ -22,6 +23,11 @@ const settings = {
   retryRules: DEFAULT_RETRY_RULES,
 };
 const now = Date.parse('2026-11-25T12:00:00Z');
+function newRun(s: CampaignSettings, carry?: CampaignCarry): CampaignRun {
+  const run = new CampaignRun(DEFAULT_CAMPAIGN_OPTIONS, carry);
+  run.settings = s;
+  return run;
+}
 const contact = (id: number, redialAt: string | null = null, attemptNo = 1): CachedContact => ({
   id,
   phoneNumber: `+1500555${String(id).padStart(4, '0')}`,
@@ -32,7 +38,7 @@ const contact = (id: number, redialAt: string | null = null, attemptNo = 1): Cac
 });
 
 test('a contact reserved again before its last attempt reported waits for that report (never lost at 3)', () => {
-  const run = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS);
+  const run = newRun(settings);
   run.addToCache([contact(1)], null, now);
   assert.deepEqual(
     run.nextMoves(now).starts.map((s) => s.contact.id),
@@ -61,7 +67,7 @@ test('a contact reserved again before its last attempt reported waits for that r
 });
 
 test('free lines go to due redials first, then new contacts; not-due redials start without a line', () => {
-  const run = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS);
+  const run = newRun(settings);
   const past = (m: number) => new Date(now - m * 60_000).toISOString();
   const future = new Date(now + 30_000).toISOString();
   run.addToCache(
@@ -102,7 +108,7 @@ test('free lines go to due redials first, then new contacts; not-due redials sta
 });
 
 test('duplicate and stale reports are ignored', () => {
-  const run = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS);
+  const run = newRun(settings);
   run.addToCache([contact(1)], null, now);
   run.nextMoves(now);
   const r = {
@@ -120,8 +126,8 @@ test('duplicate and stale reports are ignored', () => {
   assert.equal(run.stats.attemptsFinished, 1);
 });
 
-test('redials not due yet start a few at a time, soonest first, and never hold up a due contact', () => {
-  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+test('redials not due yet start a few at a time, soonest first, and never hold up a due contact', async () => {
+  const run = newRun({ ...settings, lines: 1 });
   const later = (s: number) => new Date(now + s * 1000).toISOString();
   // thirty waiting redials, listed latest first, and one new contact
   run.addToCache(
@@ -129,31 +135,42 @@ test('redials not due yet start a few at a time, soonest first, and never hold u
     null,
     now,
   );
-  const first = run.nextMoves(now, 3);
+  // each start stays on its way until the test lets it through
+  const through = new Map<number, () => void>();
+  const send = (starts: ToStart[]) =>
+    starts.forEach((s) => run.track(new Promise((ok) => through.set(s.contact.id, () => ok(true))), s));
+  const first = run.nextMoves(now).starts;
   assert.deepEqual(
-    first.starts.map((s) => [s.contact.id, s.lineGranted]),
+    first.slice(0, 4).map((s) => [s.contact.id, s.lineGranted]),
     [
       [1, true],
       [129, false],
       [128, false],
       [127, false],
     ],
-    'the due contact with a line, then the three redials due soonest',
+    'the due contact with a line, then the redials due soonest',
   );
-  assert.equal(run.cache.length, 27, 'the others stay cached');
-  assert.deepEqual(run.nextMoves(now, 0).starts, [], 'none while three starts are on their way');
-  const next = run.nextMoves(now, 2).starts.map((s) => s.contact.id);
-  assert.deepEqual(next, [126, 125]);
-  // without a limit (campaigns from before the pacing, replaying) all of them go at once
-  assert.equal(run.nextMoves(now).starts.length, 25);
+  assert.equal(first.length, 21, 'the due contact and twenty waiting ones');
+  assert.equal(run.cache.length, 10, 'the others stay cached');
+  send(first);
+  assert.deepEqual(run.nextMoves(now).starts, [], 'none while twenty starts are on their way');
+  through.get(1)!(); // the one with a line counts for nothing here
+  through.get(129)!();
+  through.get(128)!();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(run.movesPending, 18);
+  assert.deepEqual(
+    run.nextMoves(now).starts.map((s) => s.contact.id),
+    [109, 108],
+  );
 });
 
-// Contract §5: one order over everything that is due, wherever it waits (campaign-open-one-order)
+// Contract §5: one order over everything that is due, wherever it waits
 
 /** A child started for a redial not due yet: it waits on its own timer, without a line. */
 function waitingChild(run: CampaignRun, c: CachedContact, at: number, agents: number | null = null): void {
   run.addToCache([c], null, at, agents);
-  const { starts } = run.nextMoves(at, Infinity, true);
+  const { starts } = run.nextMoves(at);
   assert.deepEqual(
     starts.map((s) => [s.contact.id, s.lineGranted]),
     [[c.id, false]],
@@ -163,10 +180,10 @@ function waitingChild(run: CampaignRun, c: CachedContact, at: number, agents: nu
 const iso = (ms: number) => new Date(ms).toISOString();
 
 test('one order: a free line goes to the oldest due redial, cached or on its own timer, asked for or not', () => {
-  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+  const run = newRun({ ...settings, lines: 1 });
   // one line busy with a new contact; two look-ahead children due at +10 s and +20 s
   run.addToCache([contact(1)], null, now);
-  assert.equal(run.nextMoves(now, Infinity, true).starts.length, 1);
+  assert.equal(run.nextMoves(now).starts.length, 1);
   waitingChild(run, contact(2, iso(now + 10_000), 2), now);
   waitingChild(run, contact(3, iso(now + 20_000), 2), now);
   // at +25 s: both children are due; the cache holds an older due redial (due at +5 s) and a new one
@@ -184,7 +201,7 @@ test('one order: a free line goes to the oldest due redial, cached or on its own
       placed: true,
       redialTime: null,
     });
-    const { grants, starts } = run.nextMoves(t, Infinity, true);
+    const { grants, starts } = run.nextMoves(t);
     order.push(...grants.map((g) => g.contactId), ...starts.map((s) => s.contact.id));
   }
   assert.deepEqual(
@@ -195,13 +212,13 @@ test('one order: a free line goes to the oldest due redial, cached or on its own
 });
 
 test('one order: a child held back by the window gets no line before the window opens', () => {
-  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+  const run = newRun({ ...settings, lines: 1 });
   run.addToCache([contact(1, iso(now - 60_000), 2)], null, now);
-  run.nextMoves(now, Infinity, true);
+  run.nextMoves(now);
   run.returnLine(1, 2, { until: iso(now + 60_000), rule: 'window' });
   run.addToCache([contact(2)], null, now);
   assert.deepEqual(
-    run.nextMoves(now, Infinity, true).starts.map((s) => s.contact.id),
+    run.nextMoves(now).starts.map((s) => s.contact.id),
     [2],
   );
   run.finished({
@@ -212,59 +229,62 @@ test('one order: a child held back by the window gets no line before the window 
     placed: true,
     redialTime: null,
   });
-  assert.deepEqual(run.nextMoves(now + 30_000, Infinity, true).grants, [], 'window still closed');
+  assert.deepEqual(run.nextMoves(now + 30_000).grants, [], 'window still closed');
   assert.deepEqual(
-    run.nextMoves(now + 60_000, Infinity, true).grants.map((g) => g.contactId),
+    run.nextMoves(now + 60_000).grants.map((g) => g.contactId),
     [1],
   );
 });
 
 test('one order: with every line busy nothing is granted, and the lines follow the agents', () => {
-  const run = new CampaignRun({ ...settings, lines: 3 }, DEFAULT_CAMPAIGN_OPTIONS);
+  const run = newRun({ ...settings, lines: 3 });
   run.addToCache([contact(1), contact(2), contact(3)], null, now, 1);
   assert.deepEqual(
-    run.nextMoves(now, Infinity, true).starts.map((s) => s.contact.id),
+    run.nextMoves(now).starts.map((s) => s.contact.id),
     [1],
     'one free agent',
   );
   run.addToCache([], null, now, 1);
   waitingChild(run, { ...contact(4, iso(now + 1000), 2) }, now, 1);
-  assert.deepEqual(
-    run.nextMoves(now + 2000, Infinity, true),
-    { grants: [], starts: [] },
-    'the one agent is busy',
-  );
+  assert.deepEqual(run.nextMoves(now + 2000), { grants: [], starts: [] }, 'the one agent is busy');
   run.addToCache([], null, now + 2000, 2);
   assert.deepEqual(
-    run.nextMoves(now + 2000, Infinity, true).grants.map((g) => g.contactId),
+    run.nextMoves(now + 2000).grants.map((g) => g.contactId),
     [4],
     'a second agent: the due child before the new contacts',
   );
 });
 
 test('an idle open campaign looks at the database only at the idle interval; a change or a redial brings it back', () => {
-  const run = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS);
-  const idle = 30 * 60_000;
+  const run = newRun(settings);
+  const idle = DEFAULT_CAMPAIGN_OPTIONS.idleRefillIntervalMs;
+  run.startRefill();
   run.addToCache([], null, now);
   assert.equal(run.idle, true);
-  assert.equal(run.nextRefillAt(undefined, idle), now + idle);
-  assert.equal(
-    run.nextRefillAt(),
-    now + DEFAULT_CAMPAIGN_OPTIONS.refillIntervalMs,
-    'runs from before: the interval',
-  );
+  assert.equal(run.nextRefillAt(), now + idle);
+  run.startRefill();
   run.addToCache([], iso(now + 3_600_000), now);
   assert.equal(run.idle, false, 'a redial pending');
-  assert.equal(run.nextRefillAt(undefined, idle), now + DEFAULT_CAMPAIGN_OPTIONS.refillIntervalMs);
+  assert.equal(run.nextRefillAt(), now + DEFAULT_CAMPAIGN_OPTIONS.refillIntervalMs);
+  run.startRefill();
   run.addToCache([], null, now);
   run.changed = true;
-  assert.ok(run.nextRefillAt(undefined, idle) < now + 1000, 'a signal refills at once');
+  assert.ok(run.nextRefillAt() < now + 1000, 'a signal refills at once');
+});
+
+test('a change told while a look at the database runs makes the campaign look again', () => {
+  const run = newRun(settings);
+  run.startRefill();
+  run.refillAsked(); // the CRM's row committed after the reservation's snapshot
+  run.addToCache([], null, now);
+  assert.equal(run.idle, false);
+  assert.ok(run.nextRefillAt() < now + 1000);
 });
 
 test('a CRM redial: the cache moves, a waiting child is rescheduled, a dialing one gets it after its call', () => {
-  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+  const run = newRun({ ...settings, lines: 1 });
   run.addToCache([contact(1), contact(2)], null, now);
-  run.nextMoves(now, Infinity, true); // 1 dialing, 2 cached
+  run.nextMoves(now); // 1 dialing, 2 cached
   waitingChild(run, contact(3, iso(now + 60_000), 2), now);
   const at = iso(now + 600_000);
   assert.equal(run.routeRedial({ contactId: 2, at }, now), 'cached');
@@ -290,12 +310,12 @@ test('a CRM redial: the cache moves, a waiting child is rescheduled, a dialing o
   run.inFlight.get(3)!.hasLine = true;
   run.routeRedial({ contactId: 3, at }, now);
   assert.equal(run.finished({ contactId: 3, attemptNo: 2, ...ended, honouredReschedule: at }), undefined);
-  const carried = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS, run.carry());
+  const carried = newRun(settings, run.carry());
   assert.equal(carried.redialsAfterCall.size, 0);
 });
 
 test('the status view shows a pause or a stop as soon as it is asked for', () => {
-  const run = new CampaignRun(settings, DEFAULT_CAMPAIGN_OPTIONS);
+  const run = newRun(settings);
   assert.equal(run.view('running').status, 'running');
   run.paused = true;
   assert.equal(run.view('running').status, 'paused');
@@ -306,15 +326,17 @@ test('the status view shows a pause or a stop as soon as it is asked for', () =>
   assert.equal(run.view('stopped').status, 'stopped');
 });
 
-test('one order: a child whose start is still on its way gets no line until it runs (a grant to it would be lost)', () => {
-  const run = new CampaignRun({ ...settings, lines: 1 }, DEFAULT_CAMPAIGN_OPTIONS);
+test('one order: a child whose start is still on its way gets no line until it runs (a grant to it would be lost)', async () => {
+  const run = newRun({ ...settings, lines: 1 });
   waitingChild(run, contact(7, iso(now + 1000), 2), now);
-  const starting = new Set([7]);
-  assert.deepEqual(run.nextMoves(now + 2000, Infinity, true, starting).grants, [], 'not started yet');
+  let started!: () => void;
+  run.track(new Promise((ok) => (started = () => ok(true))), { contact: contact(7), lineGranted: false });
+  assert.deepEqual(run.nextMoves(now + 2000).grants, [], 'not started yet');
   assert.equal(run.inFlight.get(7)?.hasLine, false, 'no line counted for it');
-  starting.delete(7);
+  started();
+  await new Promise((r) => setImmediate(r));
   assert.deepEqual(
-    run.nextMoves(now + 2000, Infinity, true, starting).grants.map((g) => g.contactId),
+    run.nextMoves(now + 2000).grants.map((g) => g.contactId),
     [7],
   );
 });

@@ -14,7 +14,7 @@ import {
 } from '../chaos/checks';
 import { FAULT_KINDS, planFaults, Rng, shareNumbers } from '../chaos/plan';
 import type { SimCall } from '../simulator';
-import { LastState } from '../workflows/shared';
+import { LastState } from '../domain/contract';
 
 const t = (s: number) => new Date(Date.UTC(2026, 10, 26, 12, 0, s));
 

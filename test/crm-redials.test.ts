@@ -10,13 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { pushRedial } from '../ops/contact-operations';
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
-import {
-  ContactSuccessful,
-  LastState,
-  campaignWorkflowId,
-  redialSignal,
-  scheduleRedialUpdate,
-} from '../workflows/shared';
+import { ContactSuccessful, LastState } from '../domain/contract';
+import { campaignWorkflowId, redialSignal, scheduleRedialUpdate } from '../workflows/shared';
 import {
   API_TOKEN,
   type Stack,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import type { DemoSummary } from '../client/commands/demo';
-import { contactSuccessfulName } from '../workflows/shared';
+import { contactSuccessfulName } from '../domain/contract';
 import { cfg, freePort, runCli, uid } from '../harness/stack';
 
 test(

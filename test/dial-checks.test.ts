@@ -16,7 +16,8 @@ import { contactEvents } from '../ops/contact-events';
 import { createLogger } from '../infra/logger';
 import { createTwilioClient } from '../infra/twilio';
 import { type RunningSimulator, startSimulator } from '../simulator';
-import { type AttemptResult, DEFAULT_RETRY_RULES } from '../workflows/shared';
+import { DEFAULT_RETRY_RULES } from '../domain/contract';
+import { type AttemptResult } from '../workflows/shared';
 import { CALLER_ID, cfg, insertContacts, testDatabase, uid } from '../harness/stack';
 
 /** 09:00 in New York (EDT), 06:00 in Los Angeles, 03:00 in Honolulu, 23:00 in Guam. */

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LastState as S, campaignStatusQuery, campaignWorkflowId } from '../workflows/shared';
+import { LastState as S } from '../domain/contract';
+import { campaignStatusQuery, campaignWorkflowId } from '../workflows/shared';
 import {
   API_TOKEN,
   type Stack,

@@ -8,12 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  campaignWorkflowId,
-  contactStatusQuery,
-  contactWorkflowId,
-  LastState as S,
-} from '../workflows/shared';
+import { LastState as S } from '../domain/contract';
+import { campaignWorkflowId, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
 import {
   type Stack,
   createCampaign,

@@ -17,7 +17,8 @@ import { NUMBER_BUSY_RETRY_MS } from '../domain/dial-rules';
 import { createLogger } from '../infra/logger';
 import { createTwilioClient } from '../infra/twilio';
 import { type RunningSimulator, type SimCall, startSimulator } from '../simulator';
-import { DEFAULT_RETRY_RULES, campaignWorkflowId } from '../workflows/shared';
+import { DEFAULT_RETRY_RULES } from '../domain/contract';
+import { campaignWorkflowId } from '../workflows/shared';
 import {
   ALL_DAY,
   CALLER_ID,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mapOutcome, nextContactState, wasPlaced } from '../domain/outcome';
-import { type CallFacts, DEFAULT_RETRY_RULES, LastState as S } from '../workflows/shared';
+import { type CallFacts, DEFAULT_RETRY_RULES, LastState as S } from '../domain/contract';
 
 const sid = { callSid: 'CA00000000000000000000000000000001' };
 const rows: [string, CallFacts, number][] = [

@@ -11,12 +11,12 @@ import { CallStatusTracker } from '../workflows/call-status-tracker';
 import { mapOutcome, nextContactState } from '../domain/outcome';
 import {
   type CallFacts,
-  type CallStatusEvent,
   ContactSuccessful,
   LastState,
   type LastStateName,
   lastStateNames,
-} from '../workflows/shared';
+} from '../domain/contract';
+import { type CallStatusEvent } from '../workflows/shared';
 
 const STATUSES = [
   'queued',

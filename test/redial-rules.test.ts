@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type RedialRow, decideRedial } from '../domain/redial-rules';
-import { LastState, checkRedialRequest } from '../workflows/shared';
+import { LastState, checkRedialRequest } from '../domain/contract';
 
 const o = { campaign: 'spring', holder: 'campaign/spring', maxAttempts: 3 };
 const row = (r: Partial<RedialRow> = {}): RedialRow => ({

@@ -34,7 +34,7 @@ describe('dialer replay', { timeout: 180_000 }, () => {
   test('a committed history replays deterministically', async () => {
     const r = await runCli(['replay', '--file', committed], stack.env);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /49 events replayed against the current workflow code, deterministic/);
+    assert.match(r.stdout, /44 events replayed against the current workflow code, deterministic/);
   });
 
   test('a workflow fetched from the server replays, and --save writes its history', async () => {

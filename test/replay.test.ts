@@ -30,6 +30,21 @@ for (const file of files) {
   });
 }
 
+test('no committed history records a patch marker while the workflow code has none', () => {
+  const workflows = path.join(__dirname, '..', 'workflows');
+  const code = fs
+    .readdirSync(workflows)
+    .map((f) => fs.readFileSync(path.join(workflows, f), 'utf8'))
+    .join('\n');
+  if (/\b(patched|deprecatePatch)\(/.test(code)) return;
+  for (const file of files) {
+    const events = (load(file).events ?? []).filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
+    );
+    assert.equal(events.length, 0, `${file} has a patch marker; re-capture it`);
+  }
+});
+
 test('a change that is not replay-safe fails the replay', async () => {
   const changed = await bundleWorkflowCode({
     workflowsPath: path.join(__dirname, 'fixtures', 'changed-workflows.ts'),

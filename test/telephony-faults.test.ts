@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { campaignWorkflowId, LastState as S } from '../workflows/shared';
+import { LastState as S } from '../domain/contract';
+import { campaignWorkflowId } from '../workflows/shared';
 import { insertContacts, runCli, startStack, testPhone, uid, createCampaign } from '../harness/stack';
 
 async function runCampaign(

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import twilio from 'twilio';
 import { SIMULATOR_AUTH_TOKEN } from '../infra/config';
-import { LastState, contactStatusQuery, contactWorkflowId } from '../workflows/shared';
+import { LastState } from '../domain/contract';
+import { contactStatusQuery, contactWorkflowId } from '../workflows/shared';
 import {
   type Stack,
   createCampaign,

@@ -2,7 +2,6 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -11,15 +10,12 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PlaceCallResult } from '../activities/calls';
-import { CallStatusTracker } from './call-status-tracker';
+import { ContactAttempt } from './contact-attempt';
+import { type CallFacts, ContactSuccessful, LastState } from '../domain/contract';
 import {
   type AttemptResult,
   type CallContactInput,
-  type CallFacts,
-  ContactSuccessful,
   ContactSuccessfulKey,
-  type ContactStatusView,
-  LastState,
   LastStateKey,
   NextDialTimeKey,
   attemptFinishedSignal,
@@ -43,40 +39,20 @@ const DB_OPTIONS = {
 const db = proxyActivities<Activities>(DB_OPTIONS);
 
 // The SDK's request timeout (10 s) stays below this activity timeout, so a timed-out try is over
-// before the retry lists Twilio's calls (telephony.md §1: at most one call per attempt).
+// before the retry lists Twilio's calls (telephony §1: at most one call per attempt).
 const TWILIO_OPTIONS = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '2s', maximumInterval: '1m' },
 } as const;
 const twilio = proxyActivities<Activities>(TWILIO_OPTIONS);
 
-/** Creates go through the campaign's dialing task queue, rate-limited to its calls per second. */
-const DIAL_TASK_QUEUE_PATCH = 'dial-task-queue';
-
 /**
  * The outcome is written by a local activity, in the workflow task that took the final callback:
  * no activity task goes through the server's queue (three events and a round trip fewer per
- * attempt, issue 9). The write is idempotent (keyed by the attempt), so running it again after a
- * worker died mid-task changes nothing.
+ * attempt). The write is idempotent (keyed by the attempt), so running it again after a worker
+ * died mid-task changes nothing.
  */
-const LOCAL_RECORD_PATCH = 'record-outcome-local';
 const dbLocal = proxyLocalActivities<Activities>(DB_OPTIONS);
-
-/**
- * Both patches above in one marker, for contact workflows started from here on: each patch costs
- * every new workflow a marker and a search-attribute update (issue 9). Workflows that recorded the
- * two old markers keep replaying through them.
- */
-const CURRENT_PATCH = 'contact-dial-queue-and-local-record';
-
-/**
- * Contact workflows started from here on (issue 10): the placing step may hold an attempt back
- * (the calling window or a cap) and the workflow then waits on a durable timer without a line.
- * Its marker stands for CURRENT_PATCH too, so a new workflow still records one marker.
- */
-const DIAL_CHECKS_PATCH = 'contact-dial-checks';
-
-type Phase = ContactStatusView['phase'];
 
 /** How long to wait for the <Dial> action request after the final status callback. */
 const DIAL_RESULT_GRACE_MS = 10_000;
@@ -101,179 +77,158 @@ export async function callContactWorkflow(input: CallContactInput): Promise<Atte
 }
 
 async function attempt(input: CallContactInput): Promise<AttemptResult> {
-  const checks = patched(DIAL_CHECKS_PATCH);
-  const current = checks || patched(CURRENT_PATCH);
-  const tracker = new CallStatusTracker();
-  let dueAt = input.dueAt;
-  let hasLine = input.lineGranted;
-  let withdrawn = false;
-  let holdMs: number | undefined;
-  let phase: Phase = 'waiting';
-  let callSid: string | null = null;
-  let heldBack: ContactStatusView['heldBack'];
-  const undialed = () => phase === 'waiting' || phase === 'waiting-for-line' || phase === 'preview';
-  // preview mode (settings from before modes have none): an agent decides before the call
-  const preview = input.settings.dialingMode === 'preview';
-  let decision: { decision: 'take' | 'skip'; agent: string; holdMs?: number } | undefined;
-  setHandler(previewDecisionSignal, (d) => {
-    if (phase === 'preview' && decision === undefined) decision = d;
-  });
-  setHandler(callStatusSignal, (e) => tracker.add(e));
-  setHandler(callFactsSignal, ({ callSid: sid, facts }) => tracker.addFacts(sid, facts));
-  let honoured: string | undefined; // the campaign's last reschedule taken before dialing
-  setHandler(rescheduleSignal, ({ dueAt: at }) => {
-    if (!undialed()) return;
-    dueAt = at;
-    honoured = at;
-  });
-  setHandler(lineGrantSignal, ({ attemptNo }) => {
-    if (attemptNo === input.attemptNo) hasLine = true;
-  });
-  setHandler(withdrawSignal, () => {
-    // while placing: honoured if the placing step holds the attempt back (it then waits undialed)
-    if (undialed() || phase === 'placing') withdrawn = true;
-  });
-  setHandler(withdrawUpdate, async (o) => {
-    if (!undialed()) return { outcome: 'dialing' as const };
-    withdrawn = true;
-    holdMs = o.holdMs;
-    await condition(() => phase === 'withdrawn');
-    return { outcome: 'released' as const };
-  });
-  setHandler(contactStatusQuery, () => ({
-    contactId: input.contact.id,
-    attemptNo: input.attemptNo,
-    phase,
-    dueAt,
-    callSid,
-    callStatus: tracker.latestStatus,
-    callbacks: tracker.count,
-    ...(heldBack ? { heldBack } : {}),
-  }));
+  const a = new ContactAttempt(input);
+  setHandler(previewDecisionSignal, (d) => a.decide(d));
+  setHandler(callStatusSignal, (e) => a.callStatus(e));
+  setHandler(callFactsSignal, ({ callSid, facts }) => a.callFacts(callSid, facts));
+  setHandler(rescheduleSignal, ({ dueAt }) => a.reschedule(dueAt));
+  setHandler(lineGrantSignal, ({ attemptNo }) => a.lineGranted(attemptNo));
+  setHandler(withdrawSignal, () => a.withdraw());
+  setHandler(withdrawUpdate, ({ holdMs }) => a.withdrawNow(holdMs));
+  setHandler(contactStatusQuery, () => a.view());
 
-  // Wait for the due time and a line; a reschedule to later gives the line back (§5: never early).
   const campaign = getExternalWorkflowHandle(input.campaignWorkflowId);
-  const ids = { contactId: input.contact.id, attemptNo: input.attemptNo };
-  let placed: PlaceCallResult;
   for (;;) {
-    for (;;) {
-      await waitUntilDue(
-        () => dueAt,
-        () => withdrawn,
-      );
-      if (withdrawn) break;
-      if (!hasLine) {
-        phase = 'waiting-for-line';
-        await campaign.signal(lineRequestSignal, { ...ids, dueAt });
-        const at = dueAt;
-        await condition(() => hasLine || withdrawn || dueAt !== at);
-        phase = 'waiting';
-      }
-      if (withdrawn) break;
-      if (isDue(dueAt)) break;
-      if (hasLine) {
-        hasLine = false;
-        await campaign.signal(lineReturnSignal, ids);
-      }
-    }
-    const key = { campaign: input.campaign, contactId: input.contact.id, attemptNo: input.attemptNo };
-    if (preview && !withdrawn && decision?.decision !== 'take') {
-      phase = 'preview';
-      await db.offerPreview({ ...key, workflowId: workflowInfo().workflowId });
-      await condition(() => decision !== undefined || withdrawn);
-      if (decision?.decision === 'skip') {
-        // the agent skipped it: back undialed, and out of every cache for a while
-        withdrawn = true;
-        holdMs = decision.holdMs;
-      }
-      if (withdrawn && decision?.decision !== 'skip') await db.closePreview(key);
-    }
-    if (withdrawn) {
-      // §6: back to the value it had before it was cached; nothing else on the row changes
-      await db.releaseContacts({ holder: input.campaignWorkflowId, contactIds: [input.contact.id], holdMs });
-      if (hasLine) await campaign.signal(lineReturnSignal, ids).catch(() => undefined);
-      phase = 'withdrawn';
-      return {
-        ...ids,
-        lastState: LastState.ErrorOccurred,
-        contactSuccessful: input.contact.cachedFrom as ContactSuccessful,
-        placed: false,
-        redialTime: null,
-        withdrawn: true,
-        ...(honoured ? { honouredReschedule: honoured } : {}),
-      };
-    }
+    await waitForTurn(a, campaign);
+    if (a.preview) await offerToAgent(a);
+    if (a.withdrawn) return await giveBack(a, campaign);
+    const placed = await place(a);
+    if (placed.kind !== 'delayed') return await record(a, await callFacts(a, placed));
+    await waitAfterHoldBack(a, placed, campaign);
+  }
+}
 
-    phase = 'placing';
-    const placer =
-      current || patched(DIAL_TASK_QUEUE_PATCH)
-        ? proxyActivities<Activities>({
-            ...TWILIO_OPTIONS,
-            taskQueue: dialTaskQueue(workflowInfo().taskQueue, input.campaign),
-          })
-        : twilio;
-    placed = await placer.placeCall({
-      campaign: input.campaign,
-      contactId: input.contact.id,
-      attemptNo: input.attemptNo,
-      workflowId: workflowInfo().workflowId,
-      phoneNumber: input.contact.phoneNumber,
-      callerId: input.settings.callerId,
-      ringTimeoutSeconds: input.settings.ringTimeoutSeconds,
-      dueAt,
-      machineDetection: input.settings.machineDetection ?? 'off',
-      ...(checks ? { mayDelay: true } : {}),
-      // how long the attempt may hold its number (invariant 9) if it never ends
-      callTimeoutMs: input.callTimeoutMs,
-    });
-    if (placed.kind !== 'delayed') break;
-    // Held back by the calling window or a cap (nothing was sent): the line goes back, and the
-    // attempt waits on its timer for the first allowed moment, which the placing step checks again.
-    heldBack = { rule: placed.rule, reason: placed.reason, until: placed.until };
-    dueAt = placed.until;
-    phase = 'waiting';
-    if (preview) {
-      // the agent who took it is free again; it is offered afresh when it may be dialed
-      await db.closePreview(key);
-      decision = undefined;
+type Campaign = ReturnType<typeof getExternalWorkflowHandle>;
+
+/** Wait for the due time and a line; a reschedule to later gives the line back (§5: never early). */
+async function waitForTurn(a: ContactAttempt, campaign: Campaign): Promise<void> {
+  for (;;) {
+    await waitUntilDue(
+      () => a.dueAt,
+      () => a.withdrawn,
+    );
+    if (a.withdrawn) return;
+    if (!a.hasLine) {
+      a.phase = 'waiting-for-line';
+      await campaign.signal(lineRequestSignal, { ...a.ids, dueAt: a.dueAt });
+      const at = a.dueAt;
+      await condition(() => a.hasLine || a.withdrawn || a.dueAt !== at);
+      a.phase = 'waiting';
     }
-    if (hasLine) {
-      hasLine = false;
-      await campaign.signal(lineReturnSignal, { ...ids, delayedUntil: placed.until, rule: placed.rule });
+    if (a.withdrawn || isDue(a.dueAt)) return;
+    if (a.hasLine) {
+      a.hasLine = false;
+      await campaign.signal(lineReturnSignal, a.ids);
     }
   }
-  let facts: CallFacts;
-  if (placed.kind === 'final') {
-    facts = placed.facts;
-  } else {
-    callSid = placed.callSid;
-    tracker.expect(placed.callSid);
-    phase = 'ringing';
-    const ended = await condition(() => tracker.final !== undefined, input.callTimeoutMs);
-    // no final callback: ask Twilio (and end the call if it is still live)
-    const fetched = ended ? undefined : await twilio.fetchCallFacts({ callSid: placed.callSid });
-    // rows 16–20 need the <Dial> result; it may arrive just after the final status
-    if (tracker.awaitingDialResult) await condition(() => !tracker.awaitingDialResult, DIAL_RESULT_GRACE_MS);
-    facts = fetched ? { ...fetched, ...tracker.webhookFacts() } : tracker.final!;
-  }
+}
 
-  phase = 'recording';
-  const result = await (current || patched(LOCAL_RECORD_PATCH) ? dbLocal : db).recordOutcome({
+/** Preview mode: an agent is offered the contact and takes it (dialed) or skips it (released). */
+async function offerToAgent(a: ContactAttempt): Promise<void> {
+  if (a.withdrawn || a.decision?.decision === 'take') return;
+  a.phase = 'preview';
+  await db.offerPreview({ ...a.key, workflowId: workflowInfo().workflowId });
+  await condition(() => a.decision !== undefined || a.withdrawn);
+  if (a.decision?.decision === 'skip') a.skipped();
+  else if (a.withdrawn) await db.closePreview(a.key);
+}
+
+/** §6: withdrawn before it was dialed: the contact goes back, and the line if it held one. */
+async function giveBack(a: ContactAttempt, campaign: Campaign): Promise<AttemptResult> {
+  await db.releaseContacts({
+    holder: a.input.campaignWorkflowId,
+    contactIds: [a.input.contact.id],
+    holdMs: a.holdMs,
+  });
+  if (a.hasLine) await campaign.signal(lineReturnSignal, a.ids).catch(() => undefined);
+  a.phase = 'withdrawn';
+  return a.withdrawnResult();
+}
+
+/**
+ * Creates go through the campaign's dialing task queue, rate-limited to its calls per second. The
+ * placing step may hold the attempt back (the calling window or a cap): then nothing was sent.
+ */
+async function place(a: ContactAttempt): Promise<PlaceCallResult> {
+  a.phase = 'placing';
+  const { input } = a;
+  const placer = proxyActivities<Activities>({
+    ...TWILIO_OPTIONS,
+    taskQueue: dialTaskQueue(workflowInfo().taskQueue, input.campaign),
+  });
+  return await placer.placeCall({
     campaign: input.campaign,
     contactId: input.contact.id,
     attemptNo: input.attemptNo,
+    workflowId: workflowInfo().workflowId,
+    phoneNumber: input.contact.phoneNumber,
+    callerId: input.settings.callerId,
+    ringTimeoutSeconds: input.settings.ringTimeoutSeconds,
+    dueAt: a.dueAt,
+    machineDetection: input.settings.machineDetection ?? 'off',
+    mayDelay: true,
+    // how long the attempt may hold its number (invariant 9) if it never ends
+    callTimeoutMs: input.callTimeoutMs,
+  });
+}
+
+/**
+ * Held back (nothing was sent): the line goes back, and the attempt waits on its timer for the
+ * first allowed moment, which the placing step checks again.
+ */
+async function waitAfterHoldBack(
+  a: ContactAttempt,
+  placed: Extract<PlaceCallResult, { kind: 'delayed' }>,
+  campaign: Campaign,
+): Promise<void> {
+  a.heldBackUntil(placed.until, placed.rule, placed.reason);
+  if (a.preview) {
+    // the agent who took it is free again; it is offered afresh when it may be dialed
+    await db.closePreview(a.key);
+    a.decision = undefined;
+  }
+  if (a.hasLine) {
+    a.hasLine = false;
+    await campaign.signal(lineReturnSignal, { ...a.ids, delayedUntil: placed.until, rule: placed.rule });
+  }
+}
+
+/** The call's facts: from its final callback, or from Twilio when none came in time (telephony §1). */
+async function callFacts(
+  a: ContactAttempt,
+  placed: Exclude<PlaceCallResult, { kind: 'delayed' }>,
+): Promise<CallFacts> {
+  if (placed.kind === 'final') return placed.facts;
+  a.callSid = placed.callSid;
+  a.tracker.expect(placed.callSid);
+  a.phase = 'ringing';
+  const ended = await condition(() => a.tracker.final !== undefined, a.input.callTimeoutMs);
+  // no final callback: ask Twilio (and end the call if it is still live)
+  const fetched = ended ? undefined : await twilio.fetchCallFacts({ callSid: placed.callSid });
+  // rows 16–20 need the <Dial> result; it may arrive just after the final status
+  if (a.tracker.awaitingDialResult)
+    await condition(() => !a.tracker.awaitingDialResult, DIAL_RESULT_GRACE_MS);
+  return fetched ? { ...fetched, ...a.tracker.webhookFacts() } : a.tracker.final!;
+}
+
+/** §7: the outcome on the contact's row, and on the workflow for the Temporal UI. */
+async function record(a: ContactAttempt, facts: CallFacts): Promise<AttemptResult> {
+  a.phase = 'recording';
+  const { input } = a;
+  const result = await dbLocal.recordOutcome({
+    ...a.key,
     facts,
     maxAttempts: input.settings.maxAttempts,
     retryRules: input.settings.retryRules,
-    ...(preview ? { preview: true } : {}),
+    ...(a.preview ? { preview: true } : {}),
   });
   upsertSearchAttributes([
     { key: LastStateKey, value: result.lastState },
     { key: ContactSuccessfulKey, value: result.contactSuccessful },
     { key: NextDialTimeKey, value: result.redialTime ? new Date(result.redialTime) : null },
   ]);
-  phase = 'done';
-  return honoured ? { ...result, honouredReschedule: honoured } : result;
+  a.phase = 'done';
+  return a.withHonoured(result);
 }
 
 const isDue = (at: string | null) => at === null || new Date(at).getTime() <= Date.now();

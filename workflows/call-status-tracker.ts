@@ -1,9 +1,10 @@
-import type { CallFacts, CallStatusEvent } from './shared';
+import type { CallFacts } from '../domain/contract';
+import type { CallStatusEvent } from './shared';
 import { isTerminalCallStatus } from '../domain/call-status';
 
 /**
  * Collects a call's status callbacks. Twilio may deliver them twice or out of order
- * (telephony.md §1.3): duplicates and callbacks for other calls are ignored, and the outcome is
+ * (telephony §1.3): duplicates and callbacks for other calls are ignored, and the outcome is
  * taken from the terminal callback only, whenever it arrives.
  */
 export class CallStatusTracker {

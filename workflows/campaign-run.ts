@@ -1,23 +1,55 @@
 import {
-  type AttemptResult,
   type CachedContact,
+  type CampaignSettings,
+  type RedialRequest,
+  checkRedialRequest,
+  dialOrder,
+  dialTier,
+  lastStateName,
+} from '../domain/contract';
+import {
+  type AttemptResult,
   type CampaignCarry,
   type CampaignOptions,
-  type CampaignSettings,
   type CampaignStats,
   type CampaignStatus,
   type CampaignStatusView,
   type InFlightContact,
   type LineRequest,
   type PacingView,
-  type RedialRequest,
-  dialOrder,
-  dialTier,
-  lastStateName,
+  type RedialAnswer,
 } from './shared';
 
 /** Refills that find nothing new are spaced at least this far apart (no busy loop on a locked row). */
 const MIN_REFILL_GAP_MS = 250;
+
+/**
+ * A campaign with agents looks at them at least this often, while contacts wait for them: an
+ * agent coming free sends no signal, and the mode's calls in flight follow the agents. Slower
+ * while none works (a campaign left overnight).
+ */
+const PACING_REFRESH_MS = 1000;
+const PACING_IDLE_REFRESH_MS = 10_000;
+
+/**
+ * Children that are not due yet whose start may be on its way at once: the look-ahead's redials
+ * go out a few at a time, so their burst (at campaign start) does not hold up the ones due (§5).
+ */
+const WAITING_STARTS_AT_ONCE = 20;
+
+/** A CRM redial waiting for the main loop, with the update's answer if one waits for it (§8). */
+export interface QueuedRedial {
+  request: RedialRequest;
+  answer?: (a: RedialAnswer) => void;
+}
+
+/** What a child tells when it gives its line back; held back until a time by a rule, perhaps. */
+export interface LineReturn {
+  contactId: number;
+  attemptNo: number;
+  delayedUntil?: string;
+  rule?: string;
+}
 
 /** What to start: a child that may dial at once (holds a line) or one that waits for its time. */
 export interface ToStart {
@@ -28,10 +60,29 @@ export interface ToStart {
 /**
  * The campaign's in-memory state: the cache of due contacts waiting for a line (§6), the children
  * in flight and which of them hold lines, the queue of children whose redial time has come, the
- * counters, and when to look at the database again. Pure bookkeeping, no I/O; the workflow
- * function drives it. Everything here survives continue-as-new through carry().
+ * CRM's redials waiting for the loop (§8), the counters, and when to look at the database again.
+ * Every message the campaign takes is one method here. Pure bookkeeping, no I/O; the workflow
+ * function drives it. What must survive continue-as-new goes through carry().
  */
 export class CampaignRun {
+  /** Loaded by the workflow before the loop (an update may come before; it only queues). */
+  settings!: CampaignSettings;
+  status: CampaignStatus;
+  /** This run was continued as new: its status is on the campaign's row already. */
+  readonly continued: boolean;
+  /** Every message bumps it; the loop sleeps until it moves. */
+  wakeups = 0;
+  /** CRM redials, in the order they came, for the loop to route and write (§8). */
+  redials: QueuedRedial[] = [];
+  /** Children in flight whose timer is to move to a CRM redial's time. */
+  reschedules: RedialRequest[] = [];
+  /** The campaign's row changed (settingsChanged): the loop reloads it. */
+  reloadSettings = false;
+  /** Children whose start is on its way (a grant signalled before the child exists is lost). */
+  readonly starting = new Map<number, ToStart>();
+  /** Starts and grants on their way; the first unexpected error of one fails the workflow task. */
+  movesPending = 0;
+  moveError: unknown;
   cache: CachedContact[];
   inFlight: Map<number, InFlightContact>;
   lineRequests: LineRequest[];
@@ -56,10 +107,11 @@ export class CampaignRun {
   redialsAfterCall: Map<number, string>;
 
   constructor(
-    public settings: CampaignSettings,
-    private readonly opts: CampaignOptions,
+    readonly opts: CampaignOptions,
     carry?: CampaignCarry,
   ) {
+    if (carry) this.settings = carry.settings;
+    this.continued = carry !== undefined;
     this.cache = carry?.cache ?? [];
     this.inFlight = new Map((carry?.inFlight ?? []).map((f) => [f.contactId, f]));
     this.lineRequests = carry?.lineRequests ?? [];
@@ -71,6 +123,127 @@ export class CampaignRun {
     this.toRelease = carry?.toRelease ?? [];
     this.agentCapacity = carry?.agentCapacity ?? null;
     this.redialsAfterCall = new Map((carry?.redialsAfterCall ?? []).map((r) => [r.contactId, r.at]));
+    this.status = this.paused ? 'paused' : 'running';
+  }
+
+  // The messages (§5a: pause, resume, stop; §8: the CRM's refill and redials; the children's).
+
+  private poke(): void {
+    this.wakeups++;
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.poke();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.changed = true;
+    this.poke();
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.poke();
+  }
+
+  /** The CRM added or changed contacts: look at the database again. */
+  refillAsked(): void {
+    this.changed = true;
+    this.poke();
+  }
+
+  settingsChanged(): void {
+    this.reloadSettings = true;
+    this.changed = true;
+    this.poke();
+  }
+
+  /** A child reported; a CRM redial that waited for its call to end is queued now. */
+  attemptFinished(r: AttemptResult): void {
+    const redial = this.finished(r);
+    if (redial) this.redials.push({ request: redial });
+    this.poke();
+  }
+
+  lineRequested(r: LineRequest): void {
+    this.requestLine(r);
+    this.poke();
+  }
+
+  lineReturned(r: LineReturn): void {
+    const heldBack = r.delayedUntil && r.rule ? { until: r.delayedUntil, rule: r.rule } : undefined;
+    this.returnLine(r.contactId, r.attemptNo, heldBack);
+    this.poke();
+  }
+
+  /** The redial signal: queued, or the reason it is malformed (the signal has nobody to answer). */
+  redialSignalled(r: unknown): string | undefined {
+    const request = checkRedialRequest(r);
+    if (typeof request !== 'string') this.redials.push({ request });
+    this.poke();
+    return typeof request === 'string' ? request : undefined;
+  }
+
+  /** The scheduleRedial update (already validated): answered once the loop has routed and written it. */
+  scheduleRedial(r: RedialRequest): Promise<RedialAnswer> {
+    return new Promise((answer) => {
+      this.redials.push({ request: checkRedialRequest(r) as RedialRequest, answer });
+      this.poke();
+    });
+  }
+
+  held(): { cached: number[]; inFlight: number[] } {
+    return { cached: this.cache.map((c) => c.id), inFlight: [...this.inFlight.keys()] };
+  }
+
+  // What is on its way: starts and grants go out without the loop waiting for them.
+
+  /**
+   * A start or a grant sent in the background. What is on its way is counted, and awaited before a
+   * pause, a stop or continue-as-new (the server drops a signal whose sender has closed).
+   */
+  track(p: Promise<unknown>, start?: ToStart): void {
+    this.movesPending++;
+    if (start) this.starting.set(start.contact.id, start);
+    // one handler pair, no finally: every promise in workflow code costs the SDK a stack trace
+    p.then(
+      (started) => {
+        this.movesPending--;
+        if (!start) return;
+        this.starting.delete(start.contact.id);
+        // wake the loop: a retry is due, a reschedule waited for this child, or more may start
+        if (started === false || this.reschedules.length > 0 || !start.lineGranted) this.poke();
+      },
+      (err) => {
+        this.movesPending--;
+        this.moveError ??= err;
+        this.poke();
+      },
+    );
+  }
+
+  /** Reschedules to send now; one for a child whose start is on its way waits until it runs. */
+  takeReschedules(): RedialRequest[] {
+    const now = this.reschedules.filter((r) => !this.starting.has(r.contactId));
+    this.reschedules = this.reschedules.filter((r) => this.starting.has(r.contactId));
+    return now;
+  }
+
+  /** Nothing queued that continue-as-new would lose: it may go now. */
+  get mayContinueAsNew(): boolean {
+    return this.reschedules.length === 0 && this.redials.length === 0;
+  }
+
+  /** A batch run (finishWhenDone) ends when nothing is left; an open one never does (§5a). */
+  get finishedWhenDone(): boolean {
+    return this.opts.finishWhenDone && this.idle && this.redials.length === 0;
+  }
+
+  /** When the loop wakes by itself: the next look at the database, or a start to retry. */
+  wakeAt(): number {
+    return Math.min(this.nextRefillAt(), this.retryStartAt ?? Infinity);
   }
 
   get linesInUse(): number {
@@ -79,18 +252,21 @@ export class CampaignRun {
     return n;
   }
 
-  /**
-   * When the cache should next be refilled from the database (Infinity: only on a signal).
-   * `pacingRefreshMs`: with agents, look at least this often (their pacing changes as they come
-   * free, which sends no signal).
-   */
-  nextRefillAt(pacingRefreshMs?: number, idleRefillMs?: number): number {
+  /** With agents and contacts waiting for them: look at least this often (see PACING_REFRESH_MS). */
+  private pacingRefreshMs(): number | undefined {
+    if (this.agentCapacity === null || this.cache.length === 0) return undefined;
+    return this.agentCapacity > 0 ? PACING_REFRESH_MS : PACING_IDLE_REFRESH_MS;
+  }
+
+  /** When the cache should next be refilled from the database (Infinity: only on a signal). */
+  nextRefillAt(): number {
+    const pacingRefreshMs = this.pacingRefreshMs();
     const refresh = pacingRefreshMs === undefined ? Infinity : this.lastRefillAt + pacingRefreshMs;
     if (this.cache.length >= this.settings.lines) return refresh;
     const earliest = this.lastRefillAt + MIN_REFILL_GAP_MS;
     if (this.changed) return earliest;
     // an open campaign with nothing to do waits for the CRM's signals, looking itself only rarely
-    const interval = this.idle && idleRefillMs !== undefined ? idleRefillMs : this.opts.refillIntervalMs;
+    const interval = this.idle ? this.opts.idleRefillIntervalMs : this.opts.refillIntervalMs;
     let at = Math.min(this.lastRefillAt + interval, refresh);
     if (this.nextRedialAt !== null) {
       at = Math.min(at, new Date(this.nextRedialAt).getTime() - this.opts.lookaheadMs);
@@ -109,6 +285,18 @@ export class CampaignRun {
     return Math.max(0, Math.max(20, 4 * this.settings.lines) - waiting);
   }
 
+  /**
+   * A look at the database begins: what to ask for, under a new reservation number. A change told
+   * while it runs (a CRM's row committed after its snapshot, §8) makes the campaign look again.
+   */
+  startRefill(): { limit: number; lookaheadLimit: number; seq: number } {
+    const limit = this.refillLimit();
+    this.reservationSeq += 1;
+    this.changed = false;
+    return { limit, lookaheadLimit: this.lookaheadLimit(), seq: this.reservationSeq };
+  }
+
+  /** What the look found (see startRefill). */
   addToCache(
     contacts: CachedContact[],
     nextRedialAt: string | null,
@@ -125,7 +313,6 @@ export class CampaignRun {
     this.cache.sort(dialOrder(now));
     this.nextRedialAt = nextRedialAt;
     this.lastRefillAt = now;
-    this.changed = false;
   }
 
   /** Lines this campaign may use now: its lines, or fewer when its agents cannot take more. */
@@ -136,24 +323,16 @@ export class CampaignRun {
   }
 
   /**
-   * Who may go now. `oneOrder` (contract §5): free lines go down one order over everything that is
-   * due, wherever it waits, see dueWork(). Without it (workflows recorded before that order),
-   * children that asked for a line go first, then the cache. Redials not due yet start at once
-   * without a line (their child waits on its own durable timer), `waitingStarts` of them at most:
-   * the look-ahead's redials go out a few at a time, so their burst does not hold up the ones due.
+   * Who may go now (§5): free lines go down one order over everything that is due, wherever it
+   * waits, see dueWork(). Redials not due yet start at once without a line (their child waits on
+   * its own durable timer), a few at a time (WAITING_STARTS_AT_ONCE, counting those on their way).
    */
-  nextMoves(
-    now: number,
-    waitingStarts = Infinity,
-    oneOrder = false,
-    starting: { has(contactId: number): boolean } = new Set<number>(),
-  ): { grants: LineRequest[]; starts: ToStart[] } {
-    if (!oneOrder) return this.nextMovesRequestsFirst(now, waitingStarts);
+  nextMoves(now: number): { grants: LineRequest[]; starts: ToStart[] } {
     let free = this.capacity - this.linesInUse;
     const grants: LineRequest[] = [];
     const starts: ToStart[] = [];
     const startsWait = this.retryStartAt !== null && now < this.retryStartAt;
-    for (const w of this.dueWork(now, starting)) {
+    for (const w of this.dueWork(now)) {
       if (free <= 0) break;
       if (w.child) {
         w.child.hasLine = true;
@@ -165,18 +344,26 @@ export class CampaignRun {
     this.lineRequests = this.lineRequests.filter((q) => this.waitsForLine(q));
     if (!startsWait) {
       this.retryStartAt = null;
-      const nowIso = new Date(now).toISOString();
-      for (const c of this.cache) {
-        if (waitingStarts <= 0) break;
-        if (this.inFlight.has(c.id) || dialTier(c.redialAt, nowIso) !== 2) continue;
-        starts.push({ contact: c, lineGranted: false });
-        waitingStarts--;
-      }
+      starts.push(...this.waitingStarts(now));
     }
     for (const s of starts) this.markStarted(s.contact, now, s.lineGranted);
     const started = new Set(starts.map((s) => s.contact.id));
     this.cache = this.cache.filter((c) => !started.has(c.id));
     return { grants, starts };
+  }
+
+  /** Cached redials not due yet whose child may start now, soonest first. */
+  private waitingStarts(now: number): ToStart[] {
+    let room = WAITING_STARTS_AT_ONCE - [...this.starting.values()].filter((s) => !s.lineGranted).length;
+    const starts: ToStart[] = [];
+    const nowIso = new Date(now).toISOString();
+    for (const c of this.cache) {
+      if (room <= 0) break;
+      if (this.inFlight.has(c.id) || dialTier(c.redialAt, nowIso) !== 2) continue;
+      starts.push({ contact: c, lineGranted: false });
+      room--;
+    }
+    return starts;
   }
 
   /**
@@ -189,8 +376,8 @@ export class CampaignRun {
    */
   dueWork(
     now: number,
-    starting: { has(contactId: number): boolean } = new Set<number>(),
   ): { child?: InFlightContact; contact?: CachedContact; at: string | null; id: number }[] {
+    const starting = this.starting;
     const asked = new Set(this.lineRequests.filter((q) => this.waitsForLine(q)).map((q) => q.contactId));
     const work: { child?: InFlightContact; contact?: CachedContact; at: string | null; id: number }[] = [];
     for (const f of this.inFlight.values()) {
@@ -212,43 +399,6 @@ export class CampaignRun {
   private waitsForLine(q: LineRequest): boolean {
     const f = this.inFlight.get(q.contactId);
     return f !== undefined && f.attemptNo === q.attemptNo && !f.hasLine;
-  }
-
-  private nextMovesRequestsFirst(
-    now: number,
-    waitingStarts: number,
-  ): { grants: LineRequest[]; starts: ToStart[] } {
-    let free = this.capacity - this.linesInUse;
-    const grants: LineRequest[] = [];
-    this.lineRequests.sort((a, b) =>
-      a.dueAt === b.dueAt ? a.contactId - b.contactId : (a.dueAt ?? '') < (b.dueAt ?? '') ? -1 : 1,
-    );
-    while (free > 0 && this.lineRequests.length > 0) {
-      const r = this.lineRequests.shift()!;
-      const f = this.inFlight.get(r.contactId);
-      if (!f || f.attemptNo !== r.attemptNo || f.hasLine) continue;
-      f.hasLine = true;
-      grants.push(r);
-      free--;
-    }
-    const starts: ToStart[] = [];
-    if (this.retryStartAt !== null && now < this.retryStartAt) return { grants, starts };
-    this.retryStartAt = null;
-    const nowIso = new Date(now).toISOString();
-    const keep: CachedContact[] = [];
-    for (const c of this.cache) {
-      const due = dialTier(c.redialAt, nowIso) !== 2;
-      if (this.inFlight.has(c.id) || (due && free <= 0) || (!due && waitingStarts <= 0)) {
-        keep.push(c); // its previous attempt has not reported yet, no line is free, or later
-        continue;
-      }
-      this.markStarted(c, now, due);
-      starts.push({ contact: c, lineGranted: due });
-      if (due) free--;
-      else waitingStarts--;
-    }
-    this.cache = keep;
-    return { grants, starts };
   }
 
   private markStarted(c: CachedContact, now: number, hasLine: boolean): void {
@@ -376,7 +526,7 @@ export class CampaignRun {
     return counts;
   }
 
-  view(status: CampaignStatus): CampaignStatusView {
+  view(status: CampaignStatus = this.status): CampaignStatusView {
     const dialing = this.linesInUse;
     return {
       name: this.settings.name,

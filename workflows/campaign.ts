@@ -6,7 +6,6 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
-  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -15,12 +14,12 @@ import {
 import type { Activities } from '../activities';
 import { callContactWorkflow } from './call-contact';
 import { CampaignRun, type ToStart } from './campaign-run';
+import { checkRedialRequest } from '../domain/contract';
 import {
   type CampaignInput,
   type CampaignResult,
   type CampaignStatus,
-  type RedialAnswer,
-  type RedialRequest,
+  type ReleaseResult,
   CampaignNameKey,
   ContactIdKey,
   DEFAULT_CAMPAIGN_OPTIONS,
@@ -29,7 +28,6 @@ import {
   campaignStatusQuery,
   contactWorkflowId,
   heldContactsQuery,
-  dialOrder,
   lineGrantSignal,
   lineRequestSignal,
   lineReturnSignal,
@@ -42,7 +40,6 @@ import {
   resumeSignal,
   scheduleRedialUpdate,
   stopSignal,
-  checkRedialRequest,
   withdrawSignal,
 } from './shared';
 
@@ -51,238 +48,151 @@ const db = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: ['UnknownCampaign'] },
 });
 
-/** Contact workflows carry a memo for the Temporal UI (name, masked number, attempt). */
-const CONTACT_MEMO_PATCH = 'contact-memo';
-
 /**
- * Child starts and line grants go out without the loop waiting for them (issue 9): a burst of
- * starts (the look-ahead's redials at campaign start) no longer holds back the grants of children
- * whose time has come. What is on its way is counted, and awaited before a pause, a stop or
- * continue-as-new (the server drops a signal whose sender has closed).
+ * A campaign (§5, §5a, §6, §8): keeps its cache filled from the contacts table and one child per
+ * contact dialing. It stays open until paused or stopped (it completes when empty only when asked,
+ * finishWhenDone); free lines go down one order over everything due; a CRM redial for a contact
+ * the campaign does not hold is written to the row (or refused, and logged).
  */
-const BACKGROUND_MOVES_PATCH = 'moves-in-background';
-/** With BACKGROUND_MOVES_PATCH: children that are not due yet whose start may be on its way at once. */
-const WAITING_STARTS_AT_ONCE = 20;
-
-/**
- * A campaign with agents looks at them at least this often (issue 10, dialing modes): an agent
- * coming free sends no signal, and the mode's calls in flight follow the agents.
- */
-const PACING_REFRESH_PATCH = 'pacing-refresh';
-const PACING_REFRESH_MS = 1000;
-const PACING_IDLE_REFRESH_MS = 10_000;
-
-/**
- * Contract §5, §5a and §8 as the CRM sees them, for campaigns started from here on: a campaign
- * stays open until paused or stopped (completing when empty only when asked); free lines go down
- * one order over everything due, in the cache or on a child's own timer; a CRM redial for a
- * contact the campaign does not hold is written to the row (or refused, and logged).
- */
-const CRM_CONTRACT_PATCH = 'campaign-open-one-order';
-
-/** A CRM redial waiting for the main loop, with the update's answer if one waits for it. */
-interface QueuedRedial {
-  request: RedialRequest;
-  answer?: (a: RedialAnswer) => void;
-}
-
-/** A campaign: keeps its cache filled from the contacts table and one child per contact dialing. */
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
-  const crm = patched(CRM_CONTRACT_PATCH);
-  const opts = { ...DEFAULT_CAMPAIGN_OPTIONS, finishWhenDone: !crm, ...input.options };
-  const holder = workflowInfo().workflowId;
-  let signals = 0; // every message bumps it; the loop sleeps until it moves
-  const poke = () => void signals++;
-  // updates are registered before the first await: one sent as the campaign starts (a CRM's
-  // redial) would otherwise be rejected before its handler exists; they wait until it is ready
-  let ready = false;
-  const redials: QueuedRedial[] = [];
-  setHandler(
-    scheduleRedialUpdate,
-    async (r) => {
-      let answer: RedialAnswer | undefined;
-      redials.push({ request: checkRedialRequest(r) as RedialRequest, answer: (a) => (answer = a) });
-      poke();
-      await condition(() => answer !== undefined);
-      return answer!;
-    },
-    {
-      validator: (r) => {
-        const request = checkRedialRequest(r);
-        if (typeof request === 'string') throw new Error(`scheduleRedial: ${request}`);
-      },
-    },
-  );
-  const settings = input.carry?.settings ?? (await db.loadCampaign({ name: input.name }));
-  const run = new CampaignRun(settings, opts, input.carry);
-  ready = true;
-  const child = (contactId: number) => getExternalWorkflowHandle(contactWorkflowId(settings.name, contactId));
-  const reschedules: RedialRequest[] = [];
-  let status: CampaignStatus = run.paused ? 'paused' : 'running';
-  // starts and grants on their way (BACKGROUND_MOVES_PATCH); a start's unexpected error fails the task
-  let movesPending = 0;
-  let moveError: unknown;
-  const starting = new Map<number, ToStart>(); // children whose start is on its way
-  const waitingStarting = () => [...starting.values()].filter((s) => !s.lineGranted).length;
-  const inBackground = (p: Promise<unknown>, start?: ToStart) => {
-    movesPending++;
-    if (start) starting.set(start.contact.id, start);
-    // one handler pair, no finally: every promise in workflow code costs the SDK a stack trace
-    p.then(
-      (started) => {
-        movesPending--;
-        if (!start) return;
-        starting.delete(start.contact.id);
-        // wake the loop: a retry is due, a reschedule waited for this child, or more may start
-        if (started === false || reschedules.length > 0 || !start.lineGranted) poke();
-      },
-      (err) => {
-        movesPending--;
-        moveError ??= err;
-        poke();
-      },
-    );
-  };
-  const movesSettled = () => condition(() => movesPending === 0);
-  setHandler(pauseSignal, () => ((run.paused = true), poke()));
-  setHandler(resumeSignal, () => ((run.paused = false), (run.changed = true), poke()));
-  setHandler(stopSignal, () => ((run.stopping = true), poke()));
-  setHandler(refillSignal, () => ((run.changed = true), poke()));
-  let reloadSettings = false;
-  setHandler(settingsChangedSignal, () => ((reloadSettings = true), (run.changed = true), poke()));
-  setHandler(attemptFinishedSignal, (r) => {
-    const redial = run.finished(r); // a CRM redial that waited for this call to end
-    if (redial) redials.push({ request: redial });
-    poke();
-  });
-  setHandler(lineRequestSignal, (r) => (run.requestLine(r), poke()));
-  setHandler(lineReturnSignal, (r) => {
-    const heldBack = r.delayedUntil && r.rule ? { until: r.delayedUntil, rule: r.rule } : undefined;
-    run.returnLine(r.contactId, r.attemptNo, heldBack);
-    poke();
-  });
-  setHandler(redialSignal, (r) => {
-    if (!crm) return (legacyRedial(run, reschedules, r), poke());
-    const request = checkRedialRequest(r);
-    if (typeof request === 'string') log.warn('redial signal ignored: malformed', { error: request });
-    else redials.push({ request });
-    poke();
-  });
-  setHandler(releaseContactUpdate, async ({ contactId, holdMs }) => {
-    await condition(() => ready);
-    if (run.takeFromCache(contactId)) {
-      await db.releaseContacts({ holder, contactIds: [contactId], holdMs });
-      return { contactId, outcome: 'released' };
-    }
-    return { contactId, outcome: run.inFlight.has(contactId) ? 'in-flight' : 'unknown' };
-  });
-  setHandler(campaignStatusQuery, () => run.view(status));
-  setHandler(heldContactsQuery, () => ({
-    cached: run.cache.map((c) => c.id),
-    inFlight: [...run.inFlight.keys()],
-  }));
+  const run = new CampaignRun({ ...DEFAULT_CAMPAIGN_OPTIONS, ...input.options }, input.carry);
+  // registered before the first await: an update sent as the campaign starts (a CRM's redial)
+  // would otherwise be rejected before its handler exists; it waits in the queue until the loop
+  setHandler(scheduleRedialUpdate, (r) => run.scheduleRedial(r), { validator: validateRedial });
+  run.settings = input.carry?.settings ?? (await db.loadCampaign({ name: input.name }));
+  setHandler(pauseSignal, () => run.pause());
+  setHandler(resumeSignal, () => run.resume());
+  setHandler(stopSignal, () => run.stop());
+  setHandler(refillSignal, () => run.refillAsked());
+  setHandler(settingsChangedSignal, () => run.settingsChanged());
+  setHandler(attemptFinishedSignal, (r) => run.attemptFinished(r));
+  setHandler(lineRequestSignal, (r) => run.lineRequested(r));
+  setHandler(lineReturnSignal, (r) => run.lineReturned(r));
+  setHandler(redialSignal, (r) => warnIfMalformed(run.redialSignalled(r)));
+  setHandler(releaseContactUpdate, (r) => releaseContact(run, r.contactId, r.holdMs));
+  setHandler(campaignStatusQuery, () => run.view());
+  setHandler(heldContactsQuery, () => run.held());
 
-  const setStatus = async (s: CampaignStatus) => {
-    if (s !== status || !input.carry) await db.setCampaignStatus({ name: settings.name, status: s });
-    status = s;
-  };
-  await setStatus(status);
+  await setStatus(run, run.status);
   // §6: a contact left at 3 by an earlier run of this campaign that no child holds goes back
-  if (!input.carry) await db.recoverContacts({ holder, self: true });
-
+  if (!input.carry) await db.recoverContacts({ holder: holder(), self: true });
   while (!run.stopping) {
-    if (moveError !== undefined) throw moveError;
-    const seen = signals;
+    if (run.moveError !== undefined) throw run.moveError;
+    const seen = run.wakeups;
     if (run.paused) {
-      await movesSettled();
-      await giveBackUndialed(run, holder, child);
-      await setStatus('paused');
-      // a paused campaign still writes the CRM's redials: they are dialed after the resume
-      for (;;) {
-        await condition(() => !run.paused || run.stopping || redials.length > 0);
-        if (redials.length === 0) break;
-        await processRedials(run, holder, redials, reschedules);
-      }
-      if (!run.stopping) await setStatus('running');
+      await whilePaused(run);
       continue;
     }
-    if (reloadSettings) {
-      reloadSettings = false;
-      run.settings = await db.loadCampaign({ name: settings.name });
-    }
-    if (run.toRelease.length > 0) await db.releaseContacts({ holder, contactIds: run.toRelease.splice(0) });
-    if (redials.length > 0) await processRedials(run, holder, redials, reschedules);
-    // a child whose start is still on its way gets its reschedule once it runs
-    const toReschedule = reschedules.filter((r) => !starting.has(r.contactId));
-    reschedules.splice(0, reschedules.length, ...reschedules.filter((r) => starting.has(r.contactId)));
-    await Promise.all(
-      toReschedule.map((r) => signalQuietly(child(r.contactId), rescheduleSignal, { dueAt: r.at })),
-    );
-    // only while contacts wait for the agents; slower while none works (a campaign left overnight)
-    const refresh = () =>
-      run.agentCapacity !== null && run.cache.length > 0 && patched(PACING_REFRESH_PATCH)
-        ? run.agentCapacity > 0
-          ? PACING_REFRESH_MS
-          : PACING_IDLE_REFRESH_MS
-        : undefined;
-    const idleRefill = crm ? opts.idleRefillIntervalMs : undefined;
-    if (Date.now() >= run.nextRefillAt(refresh(), idleRefill))
-      await refill(run, holder, opts.lookaheadMs, crm);
-    const background = patched(BACKGROUND_MOVES_PATCH);
-    const { grants, starts } = run.nextMoves(
-      Date.now(),
-      background ? WAITING_STARTS_AT_ONCE - waitingStarting() : Infinity,
-      crm,
-      starting,
-    );
-    const grantsSent = grants.map((g) =>
-      signalQuietly(child(g.contactId), lineGrantSignal, { attemptNo: g.attemptNo }),
-    );
-    const started = starts.map((s) => startOne(run, holder, s, opts.callTimeoutMs));
-    if (background) {
-      grantsSent.forEach((p) => inBackground(p));
-      started.forEach((p, i) => inBackground(p, starts[i]));
-    } else {
-      await Promise.all([...grantsSent, ...started]);
-    }
-    if (opts.finishWhenDone && run.idle && redials.length === 0) break;
-    const info = workflowInfo();
-    if (
-      (info.continueAsNewSuggested || info.historyLength > opts.maxHistoryEvents) &&
-      reschedules.length === 0 &&
-      redials.length === 0
-    ) {
-      await movesSettled();
-      // a scheduleRedial update waits for this loop: answer it first, continue as new after
-      await condition(() => allHandlersFinished() || redials.length > 0);
-      if (redials.length === 0)
-        await continueAsNew<typeof campaignWorkflow>({ ...input, carry: run.carry() });
-    }
-    const wakeAt = Math.min(run.nextRefillAt(refresh(), idleRefill), run.retryStartAt ?? Infinity);
-    const sleep = wakeAt === Infinity ? undefined : Math.max(1, wakeAt - Date.now());
-    if (signals === seen) {
-      await (sleep === undefined
-        ? condition(() => signals !== seen)
-        : condition(() => signals !== seen, sleep));
-    }
+    await step(run);
+    if (run.finishedWhenDone) break;
+    await continueAsNewIfDue(run, input);
+    await sleepUntilWoken(run, seen);
   }
+  return await windDown(run);
+}
 
-  // Stopped, or nothing left to dial: undialed contacts go back (§6); calls in progress finish.
-  await movesSettled();
-  await giveBackUndialed(run, holder, child);
+/** The campaign's own workflow id: it holds the contacts it caches (contact_successful 3). */
+const holder = () => workflowInfo().workflowId;
+
+const child = (run: CampaignRun, contactId: number) =>
+  getExternalWorkflowHandle(contactWorkflowId(run.settings.name, contactId));
+
+function validateRedial(r: unknown): void {
+  const request = checkRedialRequest(r);
+  if (typeof request === 'string') throw new Error(`scheduleRedial: ${request}`);
+}
+
+function warnIfMalformed(error: string | undefined): void {
+  if (error !== undefined) log.warn('redial signal ignored: malformed', { error });
+}
+
+/** §6: a contact still in the cache goes back to its row; one in flight is its child's to give back. */
+async function releaseContact(run: CampaignRun, contactId: number, holdMs: number): Promise<ReleaseResult> {
+  if (run.takeFromCache(contactId)) {
+    await db.releaseContacts({ holder: holder(), contactIds: [contactId], holdMs });
+    return { contactId, outcome: 'released' };
+  }
+  return { contactId, outcome: run.inFlight.has(contactId) ? 'in-flight' : 'unknown' };
+}
+
+/** The campaign's row follows its status; a run continued as new writes only a change. */
+async function setStatus(run: CampaignRun, s: CampaignStatus): Promise<void> {
+  if (s !== run.status || !run.continued) await db.setCampaignStatus({ name: run.settings.name, status: s });
+  run.status = s;
+}
+
+/** §6 on pause; a paused campaign still writes the CRM's redials: they are dialed after the resume. */
+async function whilePaused(run: CampaignRun): Promise<void> {
+  await condition(() => run.movesPending === 0);
+  await giveBackUndialed(run);
+  await setStatus(run, 'paused');
+  for (;;) {
+    await condition(() => !run.paused || run.stopping || run.redials.length > 0);
+    if (run.redials.length === 0) break;
+    await processRedials(run);
+  }
+  if (!run.stopping) await setStatus(run, 'running');
+}
+
+/** One turn of the loop: what the messages asked for, a look at the database if due, the moves. */
+async function step(run: CampaignRun): Promise<void> {
+  if (run.reloadSettings) {
+    run.reloadSettings = false;
+    run.settings = await db.loadCampaign({ name: run.settings.name });
+  }
+  if (run.toRelease.length > 0)
+    await db.releaseContacts({ holder: holder(), contactIds: run.toRelease.splice(0) });
+  if (run.redials.length > 0) await processRedials(run);
+  await Promise.all(
+    run
+      .takeReschedules()
+      .map((r) => signalQuietly(child(run, r.contactId), rescheduleSignal, { dueAt: r.at })),
+  );
+  if (Date.now() >= run.nextRefillAt()) await refill(run);
+  // starts and grants go out without the loop waiting: a burst of starts holds up no grant
+  const { grants, starts } = run.nextMoves(Date.now());
+  for (const g of grants)
+    run.track(signalQuietly(child(run, g.contactId), lineGrantSignal, { attemptNo: g.attemptNo }));
+  for (const s of starts) run.track(startOne(run, s), s);
+}
+
+/** Sleeps until a message comes, or until the loop's own next moment (a look, a retried start). */
+async function sleepUntilWoken(run: CampaignRun, seen: number): Promise<void> {
+  if (run.wakeups !== seen) return;
+  const wakeAt = run.wakeAt();
+  const woken = () => run.wakeups !== seen;
+  await (wakeAt === Infinity ? condition(woken) : condition(woken, Math.max(1, wakeAt - Date.now())));
+}
+
+/** History long enough: hand the state to a new run once nothing is on its way or waiting. */
+async function continueAsNewIfDue(run: CampaignRun, input: CampaignInput): Promise<void> {
+  const info = workflowInfo();
+  if (!(info.continueAsNewSuggested || info.historyLength > run.opts.maxHistoryEvents)) return;
+  if (!run.mayContinueAsNew) return;
+  await condition(() => run.movesPending === 0);
+  // a scheduleRedial update waits for this loop: answer it first, continue as new after
+  await condition(() => allHandlersFinished() || run.redials.length > 0);
+  if (run.redials.length === 0)
+    await continueAsNew<typeof campaignWorkflow>({ ...input, carry: run.carry() });
+}
+
+/** Stopped, or nothing left to dial: undialed contacts go back (§6); calls in progress finish. */
+async function windDown(run: CampaignRun): Promise<CampaignResult> {
+  await condition(() => run.movesPending === 0);
+  await giveBackUndialed(run);
   if (run.inFlight.size > 0) {
-    await setStatus('stopping');
+    await setStatus(run, 'stopping');
     await condition(() => run.inFlight.size === 0);
   }
   const final = run.stopping ? 'stopped' : 'completed';
-  await setStatus(final);
+  await setStatus(run, final);
   // redials that came while stopping are written to their rows: dialed when the campaign runs again
   for (;;) {
-    await processRedials(run, holder, redials, reschedules);
-    await condition(() => allHandlersFinished() || redials.length > 0);
-    if (redials.length === 0) break;
+    await processRedials(run);
+    await condition(() => allHandlersFinished() || run.redials.length > 0);
+    if (run.redials.length === 0) break;
   }
-  return { name: settings.name, status: final, stats: run.stats };
+  return { name: run.settings.name, status: final, stats: run.stats };
 }
 
 /**
@@ -290,18 +200,14 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
  * (cache, or its child's timer); every redial is also written to the contact's row by the
  * scheduleRedial activity, which refuses (and logs) one the contract does not allow.
  */
-async function processRedials(
-  run: CampaignRun,
-  holder: string,
-  redials: QueuedRedial[],
-  reschedules: RedialRequest[],
-): Promise<void> {
+async function processRedials(run: CampaignRun): Promise<void> {
+  const redials = run.redials;
   for (const { request: r, answer } of redials.splice(0)) {
     const route = run.routeRedial(r, Date.now());
-    if (route === 'child') reschedules.push(r);
+    if (route === 'child') run.reschedules.push(r);
     const wrote = await db.scheduleRedial({
       campaign: run.settings.name,
-      holder,
+      holder: holder(),
       contactId: r.contactId,
       at: r.at,
       maxAttempts: run.settings.maxAttempts,
@@ -332,25 +238,11 @@ async function processRedials(
   }
 }
 
-/** Campaign runs recorded before CRM_CONTRACT_PATCH: the redial moved what it could, or refilled. */
-function legacyRedial(run: CampaignRun, reschedules: RedialRequest[], r: RedialRequest): void {
-  const cached = run.cache.find((c) => c.id === r.contactId);
-  if (cached) {
-    cached.redialAt = r.at;
-    run.cache.sort(dialOrder(Date.now()));
-  } else if (run.inFlight.has(r.contactId)) reschedules.push(r);
-  else run.changed = true;
-}
-
 /** §6 on pause and stop: the cache goes back now; children not yet dialing give theirs back. */
-async function giveBackUndialed(
-  run: CampaignRun,
-  holder: string,
-  child: (contactId: number) => ReturnType<typeof getExternalWorkflowHandle>,
-): Promise<void> {
-  await db.releaseContacts({ holder, contactIds: run.drainCache() });
+async function giveBackUndialed(run: CampaignRun): Promise<void> {
+  await db.releaseContacts({ holder: holder(), contactIds: run.drainCache() });
   run.lineRequests = [];
-  await Promise.all([...run.inFlight.keys()].map((id) => signalQuietly(child(id), withdrawSignal)));
+  await Promise.all([...run.inFlight.keys()].map((id) => signalQuietly(child(run, id), withdrawSignal)));
 }
 
 /** A child may have ended between our bookkeeping and the signal; that is not an error. */
@@ -369,42 +261,23 @@ async function signalQuietly<Args extends unknown[]>(
   }
 }
 
-/**
- * Takes due contacts into the cache. `keepNews` (CRM_CONTRACT_PATCH): a change told while the
- * reservation runs (the CRM's row committed after its snapshot) makes the campaign look again;
- * before, the refill's end forgot it until the next periodic look (30 min while idle).
- */
-async function refill(
-  run: CampaignRun,
-  holder: string,
-  lookaheadMs: number,
-  keepNews = false,
-): Promise<void> {
-  const limit = run.refillLimit();
-  run.reservationSeq += 1;
-  if (keepNews) run.changed = false;
+/** Takes due contacts into the cache (§6: they are set to 3 as they are taken). */
+async function refill(run: CampaignRun): Promise<void> {
+  const ask = run.startRefill();
   const { contacts, nextRedialAt, agentCapacity, pacing } = await db.reserveContacts({
     campaign: run.settings.name,
-    holder,
-    reservation: `${holder}#${workflowInfo().firstExecutionRunId}#${run.reservationSeq}`,
-    limit,
-    lookaheadLimit: run.lookaheadLimit(),
+    holder: holder(),
+    reservation: `${holder()}#${workflowInfo().firstExecutionRunId}#${ask.seq}`,
+    limit: ask.limit,
+    lookaheadLimit: ask.lookaheadLimit,
     maxAttempts: run.settings.maxAttempts,
-    lookaheadMs,
+    lookaheadMs: run.opts.lookaheadMs,
   });
-  const toldMeanwhile = run.changed;
-  // agentCapacity is absent in results recorded before pacing existed (replay), pacing before modes
-  run.addToCache(contacts, nextRedialAt, Date.now(), agentCapacity ?? null, pacing);
-  if (keepNews) run.changed = toldMeanwhile;
+  run.addToCache(contacts, nextRedialAt, Date.now(), agentCapacity, pacing);
 }
 
 /** Starts one contact's child; false when its previous run was still closing (tried again shortly). */
-async function startOne(
-  run: CampaignRun,
-  holder: string,
-  s: ToStart,
-  callTimeoutMs: number,
-): Promise<boolean> {
+async function startOne(run: CampaignRun, s: ToStart): Promise<boolean> {
   const campaign = run.settings.name;
   const c = s.contact;
   try {
@@ -413,18 +286,19 @@ async function startOne(
       args: [
         {
           campaign,
-          campaignWorkflowId: holder,
+          campaignWorkflowId: holder(),
           contact: c,
           attemptNo: c.attemptNo,
           dueAt: c.redialAt,
           settings: run.settings,
-          callTimeoutMs,
+          callTimeoutMs: run.opts.callTimeoutMs,
           lineGranted: s.lineGranted,
         },
       ],
       // The child outlives a stopped or continued-as-new parent and reports by signal.
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      ...(c.display && patched(CONTACT_MEMO_PATCH)
+      // for the Temporal UI: name, masked number, attempt
+      ...(c.display
         ? { memo: { contact: c.display.name ?? '', phone: c.display.phone, attempt: c.attemptNo } }
         : {}),
       typedSearchAttributes: [

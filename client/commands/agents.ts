@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { AGENT_ENDPOINT, AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../../ops/agents';
 import { decidePreview, nextPreview } from '../../ops/preview';
-import { lastStateName } from '../../workflows/shared';
+import { lastStateName } from '../../domain/contract';
 import type { CommandContext } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 

@@ -11,13 +11,8 @@ import {
   startCampaign,
   updateCampaign,
 } from '../../ops/campaign-operations';
-import {
-  type CampaignOptions,
-  DEFAULT_RETRY_RULES,
-  type LastStateName,
-  type RetryRules,
-  campaignWorkflowId,
-} from '../../workflows/shared';
+import { DEFAULT_RETRY_RULES, type LastStateName, type RetryRules } from '../../domain/contract';
+import { type CampaignOptions, campaignWorkflowId } from '../../workflows/shared';
 import { describePeriod } from '../../ops/abandon-ledger';
 import { DIALING_MODES, type DialingMode } from '../../domain/pacing';
 import { type CommandContext, UserError } from '../context';

@@ -8,7 +8,8 @@ import { contactEvents, formatEvent } from '../../ops/contact-events';
 import { importContacts } from '../../ops/contact-import';
 import { recoverOrphans } from '../../ops/recovery';
 import { spreadsheetPhone, spreadsheetText } from '../../domain/spreadsheet';
-import { ContactSuccessful, campaignWorkflowId, lastStateName, refillSignal } from '../../workflows/shared';
+import { ContactSuccessful, lastStateName } from '../../domain/contract';
+import { campaignWorkflowId, refillSignal } from '../../workflows/shared';
 import { type CommandContext, UserError } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 

@@ -15,13 +15,8 @@ import { applyRetryOptions, intArg } from '../parse';
 import { type CommandContext, UserError } from '../context';
 import { printProgress } from './campaign';
 import { lazy, type DevStack } from './services';
-import {
-  DEFAULT_RETRY_RULES,
-  campaignWorkflowId,
-  lastStateName,
-  lastStateNames,
-  stopSignal,
-} from '../../workflows/shared';
+import { DEFAULT_RETRY_RULES, lastStateName, lastStateNames } from '../../domain/contract';
+import { campaignWorkflowId, stopSignal } from '../../workflows/shared';
 
 /**
  * `dialer demo` (npm run demo): a campaign on embedded defaults that shows most LastStates,

@@ -9,7 +9,7 @@ import {
   LIVE_ANSWER_STATES,
   type LedgerCounts,
 } from '../../domain/abandon';
-import { LastState } from '../../workflows/shared';
+import { LastState } from '../../domain/contract';
 
 /** The SQL condition on a call_attempts row that makes it an abandon (domain/abandon.ts). */
 export function abandonedWhere(sql: Sql) {

@@ -6,7 +6,7 @@ import { and, eq, inArray, lte } from 'drizzle-orm';
 import type { DbOrTx, DbTx, Sql, SqlOrTx } from '../client';
 import { type CallAttempt, callAttempts } from '../schema';
 import { LIVE_ANSWER_STATES } from '../../domain/abandon';
-import { type CallFacts, LastState } from '../../workflows/shared';
+import { type CallFacts, LastState } from '../../domain/contract';
 import { abandonedWhere } from './abandon-ledger';
 
 export type { CallAttempt };
