@@ -15,6 +15,9 @@ const forbiddenInWorkflows = [
   'twilio/*',
 ];
 
+const SQL_ONLY_IN_DB =
+  'SQL is written in db/queries/<table>.ts only: call a query function (see docs/development.md).';
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'data/', 'db/migrations/', 'bin/'] },
   eslint.configs.recommended,
@@ -22,6 +25,28 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // one owner per table: SQL is written in db/ (db/queries/<table>.ts); harness/ reaches the raw
+    // driver for tests that look at the database from outside
+    files: ['**/*.ts'],
+    ignores: ['db/**', 'harness/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['postgres', 'drizzle-orm'].map((name) => ({ name, message: SQL_ONLY_IN_DB })),
+          patterns: [{ group: ['drizzle-orm/*'], message: SQL_ONLY_IN_DB }],
+        },
+      ],
+    },
+  },
+  {
+    // a function fits on a screen where the contract's logic lives
+    files: ['workflows/**/*.ts', 'activities/**/*.ts', 'server/**/*.ts', 'ops/**/*.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true, IIFEs: true }],
     },
   },
   {
