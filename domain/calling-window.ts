@@ -1,5 +1,5 @@
 /**
- * Calling windows in the callee's local time (issue 10, item 1): which hours of which weekdays a
+ * Calling windows in the callee's local time (§2a, §5): which hours of which weekdays a
  * campaign may ring someone, in every time zone the callee may be in, minus public holidays.
  *
  * The callee's zones come from the contact's `time_zone` when it names an IANA zone, else from the

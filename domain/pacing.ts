@@ -1,5 +1,5 @@
 /**
- * Dialing modes (issue 10, item 4): how many calls a campaign with agents may have in flight.
+ * Dialing modes (docs/contract.md §2a): how many calls a campaign with agents may have in flight.
  * The campaign's calls in flight count calls bridged to agents as well as calls still ringing, so
  * every mode allows the agents' bridged calls plus ringing calls for the agents who are free:
  *
