@@ -97,107 +97,154 @@ export function factsFromSimulator(call: SimCall): CallFacts {
 
 const ms = (d: Date | string) => new Date(d).getTime();
 
+/** Records a violation; every check reports through one. */
+type Report = (invariant: Invariant, contactId: number | null, detail: string) => void;
+
+/** The three records, indexed the ways the checks look them up. */
+interface Indexed {
+  attemptsOf: Map<number, AttemptRecord[]>;
+  callsTo: Map<string, SimCall[]>;
+  callBySid: Map<string, SimCall>;
+  placedSids: Set<string>;
+  contactByNumber: Map<string, number>;
+}
+
+function indexRecords(r: RunRecords): Indexed {
+  const placedSids = new Set<string>();
+  for (const a of r.attempts) {
+    if (a.callSid) placedSids.add(a.callSid);
+  }
+  return {
+    attemptsOf: groupBy(r.attempts, (a) => a.contactId),
+    callsTo: groupBy(r.calls, (c) => c.to),
+    callBySid: new Map(r.calls.map((c) => [c.sid, c])),
+    placedSids,
+    contactByNumber: new Map(r.contacts.map((c) => [c.phoneNumber, c.id])),
+  };
+}
+
 /**
  * `seen.decidedWithoutSipCode` collects the contacts whose attempt was decided from a fetched call
  * without its SIP code (all its callbacks lost): allowed, and counted in the report.
  */
 export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as number[] }): Violation[] {
   const out: Violation[] = [];
-  const add = (invariant: Invariant, contactId: number | null, detail: string) =>
-    out.push({ invariant, contactId, detail });
-
-  const attemptsOf = groupBy(r.attempts, (a) => a.contactId);
-  const callsTo = groupBy(r.calls, (c) => c.to);
-  const callBySid = new Map(r.calls.map((c) => [c.sid, c]));
-  const placedSids = new Set<string>();
-  for (const a of r.attempts) {
-    if (a.callSid) placedSids.add(a.callSid);
-  }
-
+  const add: Report = (invariant, contactId, detail) => out.push({ invariant, contactId, detail });
+  const idx = indexRecords(r);
   for (const c of r.contacts) {
-    const attempts = (attemptsOf.get(c.id) ?? []).sort((a, b) => a.attemptNo - b.attemptNo);
-    const resets = r.resets.get(c.id) ?? [];
-    const lastReset = resets.length ? Math.max(...resets.map(ms)) : -Infinity;
-    const placedSinceReset = attempts.filter((a) => a.placed && ms(a.createdAt) > lastReset).length;
-
-    // the row
-    if (c.contactSuccessful === ContactSuccessful.MarkedForDialing) add('left-at-3', c.id, 'still at 3');
-    else if (![-1, 0, 1, 2].includes(c.contactSuccessful)) {
-      add('state-allowed', c.id, `contact_successful ${c.contactSuccessful}`);
-    } else if (
-      c.contactSuccessful === ContactSuccessful.Successful &&
-      c.lastState !== LastState.Connected &&
-      c.lastState !== LastState.AgentHangUp
-    ) {
-      add('state-allowed', c.id, `Successful with last_state ${c.lastState}`);
-    } else if (c.contactSuccessful === ContactSuccessful.NoSuccess && c.redialTime === null) {
-      add('state-allowed', c.id, 'NoSuccess without a redial_time');
-    } else if (
-      c.contactSuccessful === ContactSuccessful.Unreachable &&
-      !r.finalStates.includes(c.lastState ?? -1) &&
-      c.numberOfContacts < r.maxAttempts
-    ) {
-      add(
-        'state-allowed',
-        c.id,
-        `Unreachable after ${c.numberOfContacts} attempts with last_state ${c.lastState}`,
-      );
-    }
-    if (
-      (c.contactSuccessful === ContactSuccessful.NotUsed ||
-        c.contactSuccessful === ContactSuccessful.NoSuccess) &&
-      c.numberOfContacts < r.maxAttempts
-    ) {
-      add(
-        'lost',
-        c.id,
-        `left at ${c.contactSuccessful} with ${c.numberOfContacts} of ${r.maxAttempts} attempts`,
-      );
-    }
-    if (c.numberOfContacts !== placedSinceReset) {
-      add(
-        'attempts-counted',
-        c.id,
-        `number_of_contacts ${c.numberOfContacts}, placed attempts ${placedSinceReset}`,
-      );
-    }
-
-    // each attempt
-    let placedBefore = 0;
-    let segmentStart = -Infinity;
-    for (const a of attempts) {
-      const reset = resets.map(ms).filter((t) => t < ms(a.createdAt) && t > segmentStart);
-      if (reset.length) {
-        placedBefore = 0;
-        segmentStart = Math.max(...reset);
-      }
-      const where = `attempt ${a.attemptNo}`;
-      if (a.recordedAt === null || a.lastState === null)
-        add('attempt-unrecorded', c.id, `${where} has no outcome`);
-      if (placedBefore >= r.maxAttempts) {
-        add('over-max-attempts', c.id, `${where} after ${placedBefore} placed of ${r.maxAttempts}`);
-      }
-      if (a.placed) placedBefore++;
-      const dialedAt = a.createRequestedAt ?? (a.callSid ? callBySid.get(a.callSid)?.createdAt : undefined);
-      if (a.dueAt && dialedAt && ms(dialedAt) < ms(a.dueAt)) {
-        add('early-redial', c.id, `${where} dialed ${ms(a.dueAt) - ms(dialedAt)} ms before it was due`);
-      }
-      if (a.lastState !== null)
-        checkOutcome(
-          r,
-          a,
-          callBySid,
-          (d) => add('outcome-mismatch', c.id, `${where}: ${d}`),
-          () => seen.decidedWithoutSipCode.push(c.id),
-        );
-    }
+    const attempts = (idx.attemptsOf.get(c.id) ?? []).sort((a, b) => a.attemptNo - b.attemptNo);
+    const resets = (r.resets.get(c.id) ?? []).map(ms);
+    checkRow(r, c, attempts, resets, add);
+    checkAttempts(r, c, attempts, resets, idx.callBySid, add, seen);
   }
-
   // the simulator's side: every call belongs to exactly one placed attempt, and the other way round
-  const contactByNumber = new Map(r.contacts.map((c) => [c.phoneNumber, c.id]));
+  checkSimulatorCalls(r, idx, add);
+  checkPlacedAttempts(r, idx, add);
+  checkNumbers(r, idx.callsTo, idx.contactByNumber, add);
+  checkRetriedPosts(r, add);
+  checkContactOverlaps(r, idx, add);
+  return out;
+}
+
+/** The row itself: its state is one the contract allows, and its count is its placed attempts. */
+function checkRow(r: RunRecords, c: ContactRecord, attempts: AttemptRecord[], resets: number[], add: Report) {
+  const lastReset = resets.length ? Math.max(...resets) : -Infinity;
+  const placedSinceReset = attempts.filter((a) => a.placed && ms(a.createdAt) > lastReset).length;
+  checkState(r, c, add);
+  if (
+    (c.contactSuccessful === ContactSuccessful.NotUsed ||
+      c.contactSuccessful === ContactSuccessful.NoSuccess) &&
+    c.numberOfContacts < r.maxAttempts
+  ) {
+    add(
+      'lost',
+      c.id,
+      `left at ${c.contactSuccessful} with ${c.numberOfContacts} of ${r.maxAttempts} attempts`,
+    );
+  }
+  if (c.numberOfContacts !== placedSinceReset) {
+    add(
+      'attempts-counted',
+      c.id,
+      `number_of_contacts ${c.numberOfContacts}, placed attempts ${placedSinceReset}`,
+    );
+  }
+}
+
+/** §3, §7, §9.3: the values a stopped campaign may leave in contact_successful and last_state. */
+function checkState(r: RunRecords, c: ContactRecord, add: Report) {
+  if (c.contactSuccessful === ContactSuccessful.MarkedForDialing) add('left-at-3', c.id, 'still at 3');
+  else if (![-1, 0, 1, 2].includes(c.contactSuccessful)) {
+    add('state-allowed', c.id, `contact_successful ${c.contactSuccessful}`);
+  } else if (
+    c.contactSuccessful === ContactSuccessful.Successful &&
+    c.lastState !== LastState.Connected &&
+    c.lastState !== LastState.AgentHangUp
+  ) {
+    add('state-allowed', c.id, `Successful with last_state ${c.lastState}`);
+  } else if (c.contactSuccessful === ContactSuccessful.NoSuccess && c.redialTime === null) {
+    add('state-allowed', c.id, 'NoSuccess without a redial_time');
+  } else if (
+    c.contactSuccessful === ContactSuccessful.Unreachable &&
+    !r.finalStates.includes(c.lastState ?? -1) &&
+    c.numberOfContacts < r.maxAttempts
+  ) {
+    add(
+      'state-allowed',
+      c.id,
+      `Unreachable after ${c.numberOfContacts} attempts with last_state ${c.lastState}`,
+    );
+  }
+}
+
+/**
+ * Each attempt of a contact, in order: recorded, under max_attempts (counted again from a reset),
+ * not dialed before it was due, and with the LastState its call gives.
+ */
+function checkAttempts(
+  r: RunRecords,
+  c: ContactRecord,
+  attempts: AttemptRecord[],
+  resets: number[],
+  callBySid: Map<string, SimCall>,
+  add: Report,
+  seen: { decidedWithoutSipCode: number[] },
+) {
+  let placedBefore = 0;
+  let segmentStart = -Infinity;
+  for (const a of attempts) {
+    const reset = resets.filter((t) => t < ms(a.createdAt) && t > segmentStart);
+    if (reset.length) {
+      placedBefore = 0;
+      segmentStart = Math.max(...reset);
+    }
+    const where = `attempt ${a.attemptNo}`;
+    if (a.recordedAt === null || a.lastState === null)
+      add('attempt-unrecorded', c.id, `${where} has no outcome`);
+    if (placedBefore >= r.maxAttempts) {
+      add('over-max-attempts', c.id, `${where} after ${placedBefore} placed of ${r.maxAttempts}`);
+    }
+    if (a.placed) placedBefore++;
+    const dialedAt = a.createRequestedAt ?? (a.callSid ? callBySid.get(a.callSid)?.createdAt : undefined);
+    if (a.dueAt && dialedAt && ms(dialedAt) < ms(a.dueAt)) {
+      add('early-redial', c.id, `${where} dialed ${ms(a.dueAt) - ms(dialedAt)} ms before it was due`);
+    }
+    if (a.lastState !== null)
+      checkOutcome(
+        r,
+        a,
+        callBySid,
+        (d) => add('outcome-mismatch', c.id, `${where}: ${d}`),
+        () => seen.decidedWithoutSipCode.push(c.id),
+      );
+  }
+}
+
+/** Every call the simulator saw names a placed attempt; no call or create went to a banned number. */
+function checkSimulatorCalls(r: RunRecords, idx: Indexed, add: Report) {
   for (const call of r.calls) {
-    const contactId = contactByNumber.get(call.to) ?? null;
-    if (!placedSids.has(call.sid)) {
+    const contactId = idx.contactByNumber.get(call.to) ?? null;
+    if (!idx.placedSids.has(call.sid)) {
       add('two-calls-one-attempt', contactId, `call ${call.sid} to ${call.to} belongs to no attempt`);
     }
     if (r.banned.has(call.to)) add('banned-called', contactId, `call ${call.sid} to banned ${call.to}`);
@@ -206,13 +253,17 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
     if (r.banned.has(rej.to)) {
       add(
         'banned-called',
-        contactByNumber.get(rej.to) ?? null,
+        idx.contactByNumber.get(rej.to) ?? null,
         `create to banned ${rej.to} (refused ${rej.code})`,
       );
     }
   }
+}
+
+/** Every placed attempt names a call the simulator saw, and per number the counts agree. */
+function checkPlacedAttempts(r: RunRecords, idx: Indexed, add: Report) {
   for (const a of r.attempts) {
-    if (a.placed && (!a.callSid || !callBySid.has(a.callSid))) {
+    if (a.placed && (!a.callSid || !idx.callBySid.has(a.callSid))) {
       add(
         'calls-match-attempts',
         a.contactId,
@@ -223,9 +274,9 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
   // per number (a CRM may have put one number on two contacts): calls = placed attempts
   const contactsOf = groupBy(r.contacts, (c) => c.phoneNumber);
   for (const [number, owners] of contactsOf) {
-    const calls = callsTo.get(number) ?? [];
+    const calls = idx.callsTo.get(number) ?? [];
     const placed = owners.reduce(
-      (n, c) => n + (attemptsOf.get(c.id) ?? []).filter((a) => a.placed).length,
+      (n, c) => n + (idx.attemptsOf.get(c.id) ?? []).filter((a) => a.placed).length,
       0,
     );
     if (calls.length !== placed) {
@@ -238,12 +289,13 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
       }
     }
   }
-  checkNumbers(r, callsTo, contactByNumber, add);
-  checkRetriedPosts(r, add);
-  // per contact: its calls, found by its attempts' SIDs, never overlap
+}
+
+/** Per contact: its calls, found by its attempts' SIDs, never overlap (§9.1). */
+function checkContactOverlaps(r: RunRecords, idx: Indexed, add: Report) {
   for (const c of r.contacts) {
-    const calls = (attemptsOf.get(c.id) ?? [])
-      .map((a) => (a.callSid ? callBySid.get(a.callSid) : undefined))
+    const calls = (idx.attemptsOf.get(c.id) ?? [])
+      .map((a) => (a.callSid ? idx.callBySid.get(a.callSid) : undefined))
       .filter((x): x is SimCall => x !== undefined)
       .sort((a, b) => ms(a.createdAt) - ms(b.createdAt));
     for (let i = 1; i < calls.length; i++) {
@@ -254,7 +306,6 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
       }
     }
   }
-  return out;
 }
 
 /**
@@ -266,7 +317,7 @@ function checkNumbers(
   r: RunRecords,
   callsTo: Map<string, SimCall[]>,
   contactByNumber: Map<string, number>,
-  add: (invariant: Invariant, contactId: number | null, detail: string) => void,
+  add: Report,
 ): void {
   const ownerOf = new Map(r.attempts.flatMap((a) => (a.callSid ? [[a.callSid, a.contactId] as const] : [])));
   const end = (c: SimCall) => (c.endedAt ? ms(c.endedAt) : Infinity);
@@ -289,10 +340,7 @@ function checkNumbers(
 }
 
 /** §9.10: a CRM that retries with its Idempotency-Key gets its answer, and nothing twice. */
-function checkRetriedPosts(
-  r: RunRecords,
-  add: (invariant: Invariant, contactId: number | null, detail: string) => void,
-): void {
+function checkRetriedPosts(r: RunRecords, add: Report): void {
   const contactsOf = groupBy(r.contacts, (c) => c.phoneNumber);
   for (const post of r.retriedPosts ?? []) {
     if (post.status !== 201) {

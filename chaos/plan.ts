@@ -140,3 +140,23 @@ export function planOutcomes(rng: Rng): OutcomeSpec[] {
     talkSeconds: rng.int(2, 20),
   }));
 }
+
+export interface PlannedContact {
+  phone: string;
+  banned: boolean;
+}
+
+/** Unique numbers in +1500 (Twilio's test range; shareNumbers makes some shared); about 3 % on the do-not-call list, 1 % unparsable. */
+export function makeContacts(rng: Rng, n: number, taken = new Set<string>()): PlannedContact[] {
+  const out: PlannedContact[] = [];
+  while (out.length < n) {
+    const unparsable = rng.float() < 0.01;
+    const phone = unparsable
+      ? `00-${rng.int(100, 999)}`
+      : `+1500${String(rng.int(0, 9_999_999)).padStart(7, '0')}`;
+    if (taken.has(phone)) continue;
+    taken.add(phone);
+    out.push({ phone, banned: !unparsable && rng.float() < 0.03 });
+  }
+  return out;
+}
