@@ -15,6 +15,7 @@ import { DEFAULT_RETRY_RULES, type LastStateName, type RetryRules } from '../../
 import { type CampaignOptions, campaignWorkflowId } from '../../workflows/shared';
 import { describePeriod } from '../../ops/abandon-ledger';
 import { DIALING_MODES, type DialingMode } from '../../domain/pacing';
+import type { DialRuleSettings } from '../../domain/dial-rules';
 import { type CommandContext, UserError } from '../context';
 import {
   applyRetryOptions,
@@ -117,17 +118,9 @@ function ruleChanges(o: Partial<CreateOpts>): CampaignChanges {
 }
 
 /** A campaign's window and caps in words, for `campaign show`. */
-function describeRules(row: {
-  callingWindow: string;
-  timeZone: string | null;
-  maxAttemptsPerDay: number | null;
-  maxAttemptsPer24h: number | null;
-  minAttemptGapSeconds: number | null;
-  abandonCooloff: boolean;
-  dialingMode: string;
-  callsPerAgent: number;
-  abandonTarget: number;
-}): string[] {
+function describeRules(
+  row: DialRuleSettings & { dialingMode: string; callsPerAgent: number; abandonTarget: number },
+): string[] {
   const caps = [
     row.maxAttemptsPerDay !== null ? `${row.maxAttemptsPerDay} a day` : null,
     row.maxAttemptsPer24h !== null ? `${row.maxAttemptsPer24h} per 24 h` : null,
