@@ -16,7 +16,7 @@ import { type CampaignOptions, campaignWorkflowId } from '../../workflows/shared
 import { describePeriod } from '../../ops/abandon-ledger';
 import { DIALING_MODES, type DialingMode } from '../../domain/pacing';
 import type { DialRuleSettings } from '../../domain/dial-rules';
-import { type CommandContext, UserError } from '../context';
+import { type CommandContext, UserError, type Ctx } from '../context';
 import {
   applyRetryOptions,
   campaignNameArg,
@@ -204,7 +204,10 @@ function printStatus(r: CampaignStatusReport): void {
   console.log(lines.join('\n'));
 }
 
-type Ctx = () => CommandContext;
+/** A `campaign <what> <name>` subcommand. */
+function campaignCommand(campaign: Command, what: string, description: string): Command {
+  return campaign.command(what).description(description).argument('<name>', 'campaign name', campaignNameArg);
+}
 
 export function registerCampaignCommands(program: Command, ctx: Ctx): void {
   const campaign = program
@@ -222,10 +225,11 @@ export function registerCampaignCommands(program: Command, ctx: Ctx): void {
 }
 
 function registerCreate(campaign: Command, ctx: Ctx): void {
-  const create = campaign
-    .command('create')
-    .description('create a campaign (its contacts are the rows whose campaign_name equals its name)')
-    .argument('<name>', 'campaign name', campaignNameArg)
+  const create = campaignCommand(
+    campaign,
+    'create',
+    'create a campaign (its contacts are the rows whose campaign_name equals its name)',
+  )
     .requiredOption('--caller-id <e164>', 'the number calls come from, in E.164', e164Arg)
     .option('--max-attempts <n>', 'attempts per contact before it is Unreachable', intArg(1, 1000), 3)
     .option('--lines <n>', 'calls in flight at most', intArg(1, 10_000), 5)
@@ -292,10 +296,11 @@ async function runCreate(c: CommandContext, name: string, o: CreateOpts & { json
 }
 
 function registerUpdate(campaign: Command, ctx: Ctx): void {
-  const update = campaign
-    .command('update')
-    .description('change a campaign’s settings; a running campaign uses them for its next attempts')
-    .argument('<name>', 'campaign name', campaignNameArg)
+  const update = campaignCommand(
+    campaign,
+    'update',
+    'change a campaign’s settings; a running campaign uses them for its next attempts',
+  )
     .option('--caller-id <e164>', 'the number calls come from, in E.164', e164Arg)
     .option('--max-attempts <n>', 'attempts per contact before it is Unreachable', intArg(1, 1000))
     .option('--lines <n>', 'calls in flight at most', intArg(1, 10_000))
@@ -360,10 +365,7 @@ async function runUpdate(
 }
 
 function registerShow(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('show')
-    .description('a campaign’s settings')
-    .argument('<name>', 'campaign name', campaignNameArg)
+  campaignCommand(campaign, 'show', 'a campaign’s settings')
     .option('--json', 'print as JSON')
     .action(async (name: string, o: { json?: boolean }) => {
       const row = await requireCampaign(ctx().db(), name);
@@ -410,12 +412,11 @@ interface StartOpts {
 }
 
 function registerStart(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('start')
-    .description(
-      'start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless --until-empty',
-    )
-    .argument('<name>', 'campaign name', campaignNameArg)
+  campaignCommand(
+    campaign,
+    'start',
+    'start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless --until-empty',
+  )
     .option('--refill-interval <duration>', 'how often to look for new and changed contacts', durationArg)
     .option(
       '--call-timeout <duration>',
@@ -455,37 +456,34 @@ function registerStart(campaign: Command, ctx: Ctx): void {
 }
 
 function registerPauseOrResume(campaign: Command, ctx: Ctx, what: 'pause' | 'resume'): void {
-  campaign
-    .command(what)
-    .description(
-      what === 'pause'
-        ? 'stop placing new calls; undialed cached contacts go back (a paused campaign: nothing to do)'
-        : 'continue a paused campaign (a running one: nothing to do)',
-    )
-    .argument('<name>', 'campaign name', campaignNameArg)
-    .action(async (name: string) => {
-      console.log((await signalCampaign(deps(ctx()), name, what)).message);
-    });
+  campaignCommand(
+    campaign,
+    what,
+    what === 'pause'
+      ? 'stop placing new calls; undialed cached contacts go back (a paused campaign: nothing to do)'
+      : 'continue a paused campaign (a running one: nothing to do)',
+  ).action(async (name: string) => {
+    console.log((await signalCampaign(deps(ctx()), name, what)).message);
+  });
 }
 
 function registerRefill(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('refill')
-    .description('look at the contacts table now (after the CRM added or changed contacts)')
-    .argument('<name>', 'campaign name', campaignNameArg)
-    .action(async (name: string) => {
-      await signalCampaign(deps(ctx()), name, 'refill');
-      console.log(`campaign ${name} is refilling its cache`);
-    });
+  campaignCommand(
+    campaign,
+    'refill',
+    'look at the contacts table now (after the CRM added or changed contacts)',
+  ).action(async (name: string) => {
+    await signalCampaign(deps(ctx()), name, 'refill');
+    console.log(`campaign ${name} is refilling its cache`);
+  });
 }
 
 function registerStop(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('stop')
-    .description(
-      'stop a campaign: undialed contacts go back, calls in progress finish (one not running: nothing to do)',
-    )
-    .argument('<name>', 'campaign name', campaignNameArg)
+  campaignCommand(
+    campaign,
+    'stop',
+    'stop a campaign: undialed contacts go back, calls in progress finish (one not running: nothing to do)',
+  )
     .option('--wait', 'wait until the campaign has ended (at once when it has already)')
     .action(async (name: string, o: { wait?: boolean }) => {
       const r = await signalCampaign(deps(ctx()), name, 'stop');
@@ -498,10 +496,7 @@ function registerStop(campaign: Command, ctx: Ctx): void {
 }
 
 function registerStatus(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('status')
-    .description('counts per ContactSuccessful and LastState, cache and calls in flight')
-    .argument('<name>', 'campaign name', campaignNameArg)
+  campaignCommand(campaign, 'status', 'counts per ContactSuccessful and LastState, cache and calls in flight')
     .option('--json', 'print as JSON (with --watch: one JSON object per line)')
     .option('--watch', 'redraw live progress until the campaign ends (an open campaign: until Ctrl-C)')
     .option('--interval <duration>', 'how often --watch redraws', durationArg, 2000)

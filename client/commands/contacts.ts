@@ -10,7 +10,7 @@ import { recoverOrphans } from '../../ops/recovery';
 import { spreadsheetPhone, spreadsheetText } from '../../domain/spreadsheet';
 import { ContactSuccessful, lastStateName } from '../../domain/contract';
 import { campaignWorkflowId, refillSignal } from '../../workflows/shared';
-import { type CommandContext, UserError } from '../context';
+import { type CommandContext, UserError, type Ctx, operationDeps } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 
 function stateArg(v: string): number {
@@ -45,7 +45,10 @@ const EXPORT_COLUMNS = [
   'data',
 ] as const;
 
-type Ctx = () => CommandContext;
+/** A `contacts <what> <id>` subcommand. */
+function contactCommand(contacts: Command, what: string, description: string): Command {
+  return contacts.command(what).description(description).argument('<id>', 'contact id', intArg(1));
+}
 
 export function registerContactCommands(program: Command, ctx: Ctx): void {
   const contacts = program.command('contacts').description('look at contacts and move single contacts');
@@ -58,9 +61,6 @@ export function registerContactCommands(program: Command, ctx: Ctx): void {
   registerReset(contacts, ctx);
   registerRecover(program, ctx);
 }
-
-/** What the contact operations need. */
-const operationDeps = async (ctx: Ctx) => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
 
 function registerList(contacts: Command, ctx: Ctx): void {
   contacts
@@ -91,10 +91,11 @@ function registerList(contacts: Command, ctx: Ctx): void {
 }
 
 function registerWhy(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('why')
-    .description('why a contact was or was not dialed: every decision about it, oldest first')
-    .argument('<id>', 'contact id', intArg(1))
+  contactCommand(
+    contacts,
+    'why',
+    'why a contact was or was not dialed: every decision about it, oldest first',
+  )
     .option('--json', 'print as JSON')
     .action(async (id: number, o: { json?: boolean }) => {
       const { sql } = ctx().db();
@@ -244,10 +245,11 @@ function registerExport(contacts: Command, ctx: Ctx): void {
 }
 
 function registerRedial(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('redial')
-    .description('call this contact at a time (a cached contact’s timer moves; no second dial)')
-    .argument('<id>', 'contact id', intArg(1))
+  contactCommand(
+    contacts,
+    'redial',
+    'call this contact at a time (a cached contact’s timer moves; no second dial)',
+  )
     .requiredOption('--at <time>', 'ISO 8601 with a zone, "now", or +30m / +2h / +1d', timeArg)
     .option('--json', 'print the result as JSON')
     .action(async (id: number, o: { at: Date; json?: boolean }) => {
@@ -258,10 +260,11 @@ function registerRedial(contacts: Command, ctx: Ctx): void {
 }
 
 function registerRelease(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('release')
-    .description('pull a contact out of its running campaign’s cache, back to the value it had')
-    .argument('<id>', 'contact id', intArg(1))
+  contactCommand(
+    contacts,
+    'release',
+    'pull a contact out of its running campaign’s cache, back to the value it had',
+  )
     .option('--hold <duration>', 'keep it out of every cache this long, to edit it', durationArg, 10 * 60_000)
     .action(async (id: number, o: { hold: number }) => {
       const r = await releaseContact(await operationDeps(ctx), id, o.hold);
@@ -272,10 +275,7 @@ function registerRelease(contacts: Command, ctx: Ctx): void {
 }
 
 function registerReset(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('reset')
-    .description('put a reviewed contact (e.g. Unreachable) back into its campaign')
-    .argument('<id>', 'contact id', intArg(1))
+  contactCommand(contacts, 'reset', 'put a reviewed contact (e.g. Unreachable) back into its campaign')
     .option('--at <time>', 'dial it at this time (else as a new contact)', timeArg)
     .option('--keep-attempts', 'keep number_of_contacts (default: back to 0)')
     .action(async (id: number, o: { at?: Date; keepAttempts?: boolean }) => {
