@@ -16,11 +16,8 @@ function statusArg(v: string): string {
 }
 
 /** An `agents <what> <endpoint>` subcommand. */
-function agentCommand(agents: Command, what: string, description: string): Command {
-  return agents
-    .command(what)
-    .description(description)
-    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg);
+function agentCommand(agents: Command, what: string): Command {
+  return agents.command(what).argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg);
 }
 
 export function registerAgentCommands(program: Command, ctx: Ctx): void {
@@ -34,7 +31,8 @@ export function registerAgentCommands(program: Command, ctx: Ctx): void {
 }
 
 function registerAdd(agents: Command, ctx: Ctx): void {
-  agentCommand(agents, 'add', 'add an agent (or update it), taking calls for a campaign')
+  agentCommand(agents, 'add')
+    .description('add an agent (or update it), taking calls for a campaign')
     .option('--name <name>', 'display name')
     .option('--campaign <name>', 'the campaign it takes calls for', campaignNameArg)
     .addOption(new Option('--status <status>', 'initial status').choices(AGENT_STATUSES).default('available'))
@@ -50,7 +48,8 @@ function registerAdd(agents: Command, ctx: Ctx): void {
 }
 
 function registerStatus(agents: Command, ctx: Ctx): void {
-  agentCommand(agents, 'status', 'set an agent’s status')
+  agentCommand(agents, 'status')
+    .description('set an agent’s status')
     .argument('<status>', AGENT_STATUSES.join(' | '), statusArg)
     .action(async (endpoint: string, status: string) => {
       const a = await setAgentStatus(ctx().db().sql, endpoint, status);
@@ -59,11 +58,8 @@ function registerStatus(agents: Command, ctx: Ctx): void {
 }
 
 function registerNext(agents: Command, ctx: Ctx): void {
-  agentCommand(
-    agents,
-    'next',
-    'preview mode: the next contact for this agent to take or skip (held for them alone)',
-  )
+  agentCommand(agents, 'next')
+    .description('preview mode: the next contact for this agent to take or skip (held for them alone)')
     .option('--json', 'print as JSON')
     .action(async (endpoint: string, o: { json?: boolean }) => {
       const next = await nextPreview(await operationDeps(ctx), endpoint);
@@ -82,11 +78,8 @@ function registerNext(agents: Command, ctx: Ctx): void {
 }
 
 function registerTake(agents: Command, ctx: Ctx): void {
-  agentCommand(
-    agents,
-    'take',
-    'preview mode: dial the contact this agent holds; the person is bridged to them',
-  )
+  agentCommand(agents, 'take')
+    .description('preview mode: dial the contact this agent holds; the person is bridged to them')
     .option('--contact <id>', 'the contact the agent means (refused if they hold another)', intArg(1))
     .action(async (endpoint: string, o: { contact?: number }) => {
       const r = await decidePreview(await operationDeps(ctx), endpoint, 'take', { contactId: o.contact });
@@ -95,7 +88,8 @@ function registerTake(agents: Command, ctx: Ctx): void {
 }
 
 function registerSkip(agents: Command, ctx: Ctx): void {
-  agentCommand(agents, 'skip', 'preview mode: give the contact this agent holds back undialed')
+  agentCommand(agents, 'skip')
+    .description('preview mode: give the contact this agent holds back undialed')
     .option('--contact <id>', 'the contact the agent means (refused if they hold another)', intArg(1))
     .option('--reason <text>', 'why, for the decision log')
     .option('--hold <duration>', 'keep it out of every cache this long (default 1h)', durationArg)

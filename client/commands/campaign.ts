@@ -205,8 +205,8 @@ function printStatus(r: CampaignStatusReport): void {
 }
 
 /** A `campaign <what> <name>` subcommand. */
-function campaignCommand(campaign: Command, what: string, description: string): Command {
-  return campaign.command(what).description(description).argument('<name>', 'campaign name', campaignNameArg);
+function campaignCommand(campaign: Command, what: string): Command {
+  return campaign.command(what).argument('<name>', 'campaign name', campaignNameArg);
 }
 
 export function registerCampaignCommands(program: Command, ctx: Ctx): void {
@@ -225,11 +225,8 @@ export function registerCampaignCommands(program: Command, ctx: Ctx): void {
 }
 
 function registerCreate(campaign: Command, ctx: Ctx): void {
-  const create = campaignCommand(
-    campaign,
-    'create',
-    'create a campaign (its contacts are the rows whose campaign_name equals its name)',
-  )
+  const create = campaignCommand(campaign, 'create')
+    .description('create a campaign (its contacts are the rows whose campaign_name equals its name)')
     .requiredOption('--caller-id <e164>', 'the number calls come from, in E.164', e164Arg)
     .option('--max-attempts <n>', 'attempts per contact before it is Unreachable', intArg(1, 1000), 3)
     .option('--lines <n>', 'calls in flight at most', intArg(1, 10_000), 5)
@@ -296,11 +293,8 @@ async function runCreate(c: CommandContext, name: string, o: CreateOpts & { json
 }
 
 function registerUpdate(campaign: Command, ctx: Ctx): void {
-  const update = campaignCommand(
-    campaign,
-    'update',
-    'change a campaign’s settings; a running campaign uses them for its next attempts',
-  )
+  const update = campaignCommand(campaign, 'update')
+    .description('change a campaign’s settings; a running campaign uses them for its next attempts')
     .option('--caller-id <e164>', 'the number calls come from, in E.164', e164Arg)
     .option('--max-attempts <n>', 'attempts per contact before it is Unreachable', intArg(1, 1000))
     .option('--lines <n>', 'calls in flight at most', intArg(1, 10_000))
@@ -365,7 +359,8 @@ async function runUpdate(
 }
 
 function registerShow(campaign: Command, ctx: Ctx): void {
-  campaignCommand(campaign, 'show', 'a campaign’s settings')
+  campaignCommand(campaign, 'show')
+    .description('a campaign’s settings')
     .option('--json', 'print as JSON')
     .action(async (name: string, o: { json?: boolean }) => {
       const row = await requireCampaign(ctx().db(), name);
@@ -412,11 +407,10 @@ interface StartOpts {
 }
 
 function registerStart(campaign: Command, ctx: Ctx): void {
-  campaignCommand(
-    campaign,
-    'start',
-    'start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless --until-empty',
-  )
+  campaignCommand(campaign, 'start')
+    .description(
+      'start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless --until-empty',
+    )
     .option('--refill-interval <duration>', 'how often to look for new and changed contacts', durationArg)
     .option(
       '--call-timeout <duration>',
@@ -456,34 +450,31 @@ function registerStart(campaign: Command, ctx: Ctx): void {
 }
 
 function registerPauseOrResume(campaign: Command, ctx: Ctx, what: 'pause' | 'resume'): void {
-  campaignCommand(
-    campaign,
-    what,
-    what === 'pause'
-      ? 'stop placing new calls; undialed cached contacts go back (a paused campaign: nothing to do)'
-      : 'continue a paused campaign (a running one: nothing to do)',
-  ).action(async (name: string) => {
-    console.log((await signalCampaign(deps(ctx()), name, what)).message);
-  });
+  campaignCommand(campaign, what)
+    .description(
+      what === 'pause'
+        ? 'stop placing new calls; undialed cached contacts go back (a paused campaign: nothing to do)'
+        : 'continue a paused campaign (a running one: nothing to do)',
+    )
+    .action(async (name: string) => {
+      console.log((await signalCampaign(deps(ctx()), name, what)).message);
+    });
 }
 
 function registerRefill(campaign: Command, ctx: Ctx): void {
-  campaignCommand(
-    campaign,
-    'refill',
-    'look at the contacts table now (after the CRM added or changed contacts)',
-  ).action(async (name: string) => {
-    await signalCampaign(deps(ctx()), name, 'refill');
-    console.log(`campaign ${name} is refilling its cache`);
-  });
+  campaignCommand(campaign, 'refill')
+    .description('look at the contacts table now (after the CRM added or changed contacts)')
+    .action(async (name: string) => {
+      await signalCampaign(deps(ctx()), name, 'refill');
+      console.log(`campaign ${name} is refilling its cache`);
+    });
 }
 
 function registerStop(campaign: Command, ctx: Ctx): void {
-  campaignCommand(
-    campaign,
-    'stop',
-    'stop a campaign: undialed contacts go back, calls in progress finish (one not running: nothing to do)',
-  )
+  campaignCommand(campaign, 'stop')
+    .description(
+      'stop a campaign: undialed contacts go back, calls in progress finish (one not running: nothing to do)',
+    )
     .option('--wait', 'wait until the campaign has ended (at once when it has already)')
     .action(async (name: string, o: { wait?: boolean }) => {
       const r = await signalCampaign(deps(ctx()), name, 'stop');
@@ -496,7 +487,8 @@ function registerStop(campaign: Command, ctx: Ctx): void {
 }
 
 function registerStatus(campaign: Command, ctx: Ctx): void {
-  campaignCommand(campaign, 'status', 'counts per ContactSuccessful and LastState, cache and calls in flight')
+  campaignCommand(campaign, 'status')
+    .description('counts per ContactSuccessful and LastState, cache and calls in flight')
     .option('--json', 'print as JSON (with --watch: one JSON object per line)')
     .option('--watch', 'redraw live progress until the campaign ends (an open campaign: until Ctrl-C)')
     .option('--interval <duration>', 'how often --watch redraws', durationArg, 2000)

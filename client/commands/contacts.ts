@@ -46,8 +46,16 @@ const EXPORT_COLUMNS = [
 ] as const;
 
 /** A `contacts <what> <id>` subcommand. */
-function contactCommand(contacts: Command, what: string, description: string): Command {
-  return contacts.command(what).description(description).argument('<id>', 'contact id', intArg(1));
+function contactCommand(contacts: Command, what: string): Command {
+  return contacts.command(what).argument('<id>', 'contact id', intArg(1));
+}
+
+/** A `contacts <what>` subcommand over the rows --campaign and --state pick (list, export). */
+function filterCommand(contacts: Command, what: string): Command {
+  return contacts
+    .command(what)
+    .option('--campaign <name>', 'only this campaign', campaignNameArg)
+    .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg);
 }
 
 export function registerContactCommands(program: Command, ctx: Ctx): void {
@@ -63,11 +71,8 @@ export function registerContactCommands(program: Command, ctx: Ctx): void {
 }
 
 function registerList(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('list')
+  filterCommand(contacts, 'list')
     .description('list contacts, e.g. the Unreachable ones of a campaign for review')
-    .option('--campaign <name>', 'only this campaign', campaignNameArg)
-    .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg)
     .option('--limit <n>', 'at most this many', intArg(1, 100_000), 100)
     .option('--json', 'print as JSON')
     .action(async (o: { campaign?: string; state?: number; limit: number; json?: boolean }) => {
@@ -91,11 +96,8 @@ function registerList(contacts: Command, ctx: Ctx): void {
 }
 
 function registerWhy(contacts: Command, ctx: Ctx): void {
-  contactCommand(
-    contacts,
-    'why',
-    'why a contact was or was not dialed: every decision about it, oldest first',
-  )
+  contactCommand(contacts, 'why')
+    .description('why a contact was or was not dialed: every decision about it, oldest first')
     .option('--json', 'print as JSON')
     .action(async (id: number, o: { json?: boolean }) => {
       const { sql } = ctx().db();
@@ -225,11 +227,8 @@ async function writeExport(o: ExportOpts, sql: Sql, out: NodeJS.WritableStream) 
 }
 
 function registerExport(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('export')
+  filterCommand(contacts, 'export')
     .description('write contacts as CSV (to stdout, or --out)')
-    .option('--campaign <name>', 'only this campaign', campaignNameArg)
-    .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg)
     .option('--out <file>', 'write to this file instead of stdout')
     .option(
       '--raw',
@@ -245,11 +244,8 @@ function registerExport(contacts: Command, ctx: Ctx): void {
 }
 
 function registerRedial(contacts: Command, ctx: Ctx): void {
-  contactCommand(
-    contacts,
-    'redial',
-    'call this contact at a time (a cached contact’s timer moves; no second dial)',
-  )
+  contactCommand(contacts, 'redial')
+    .description('call this contact at a time (a cached contact’s timer moves; no second dial)')
     .requiredOption('--at <time>', 'ISO 8601 with a zone, "now", or +30m / +2h / +1d', timeArg)
     .option('--json', 'print the result as JSON')
     .action(async (id: number, o: { at: Date; json?: boolean }) => {
@@ -260,11 +256,8 @@ function registerRedial(contacts: Command, ctx: Ctx): void {
 }
 
 function registerRelease(contacts: Command, ctx: Ctx): void {
-  contactCommand(
-    contacts,
-    'release',
-    'pull a contact out of its running campaign’s cache, back to the value it had',
-  )
+  contactCommand(contacts, 'release')
+    .description('pull a contact out of its running campaign’s cache, back to the value it had')
     .option('--hold <duration>', 'keep it out of every cache this long, to edit it', durationArg, 10 * 60_000)
     .action(async (id: number, o: { hold: number }) => {
       const r = await releaseContact(await operationDeps(ctx), id, o.hold);
@@ -275,7 +268,8 @@ function registerRelease(contacts: Command, ctx: Ctx): void {
 }
 
 function registerReset(contacts: Command, ctx: Ctx): void {
-  contactCommand(contacts, 'reset', 'put a reviewed contact (e.g. Unreachable) back into its campaign')
+  contactCommand(contacts, 'reset')
+    .description('put a reviewed contact (e.g. Unreachable) back into its campaign')
     .option('--at <time>', 'dial it at this time (else as a new contact)', timeArg)
     .option('--keep-attempts', 'keep number_of_contacts (default: back to 0)')
     .action(async (id: number, o: { at?: Date; keepAttempts?: boolean }) => {
