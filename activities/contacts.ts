@@ -2,6 +2,7 @@ import { campaignAgentCounts, campaignByName, setCampaignStatusRow } from '../db
 import { recentPlacedAttemptStats } from '../db/queries/call-attempts';
 import {
   type CachedContactRow,
+  type ReservationQuery,
   contactsOfReservation,
   earliestRedialTime,
   lockContactForRedial,
@@ -25,17 +26,8 @@ import { decideRedial } from '../domain/redial-rules';
 import { permanent } from './errors';
 import type { Deps } from './index';
 
-export interface ReserveInput {
-  campaign: string;
-  /** Workflow id of the campaign taking the contacts (recorded on the row). */
-  holder: string;
-  /** Deterministic per reservation: a retried activity returns the rows it already took. */
-  reservation: string;
-  /** Due redials and new contacts: as many as the cache has room for. */
-  limit: number;
-  /** Redials due within the look-ahead window: their children wait without a line. */
-  lookaheadLimit: number;
-  maxAttempts: number;
+/** A reservation as the workflow asks for it; the activity adds the clock (§5). */
+export interface ReserveInput extends Omit<ReservationQuery, 'now' | 'horizon'> {
   lookaheadMs: number;
 }
 

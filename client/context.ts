@@ -42,6 +42,12 @@ export class CommandContext {
   }
 }
 
+/** A command module's way to its context, opened on first use. */
+export type Ctx = () => CommandContext;
+
+/** What the contact and preview operations need: the database and Temporal. */
+export const operationDeps = async (ctx: Ctx) => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
+
 /** A mistake the user can fix: printed without a stack trace, exit code 1. */
 export class UserError extends Error {
   override name = 'UserError';

@@ -10,30 +10,25 @@ import { type CampaignLedgerCounts, recentLedgers } from '../ops/abandon-ledger'
  */
 export class DialerMetrics {
   readonly registry = new Registry();
-  readonly callsPlaced = new Counter({
-    name: 'dialer_calls_placed_total',
-    help: 'Calls created at Twilio (one per placed attempt)',
-    labelNames: ['campaign'],
-    registers: [this.registry],
-  });
-  readonly outcomes = new Counter({
-    name: 'dialer_attempt_outcomes_total',
-    help: 'Attempts recorded, by LastState',
-    labelNames: ['campaign', 'last_state'],
-    registers: [this.registry],
-  });
-  readonly createRejections = new Counter({
-    name: 'dialer_create_rejections_total',
-    help: 'Creates Twilio refused, by Twilio error code (20429 is tried again)',
-    labelNames: ['code'],
-    registers: [this.registry],
-  });
-  readonly dialsDelayed = new Counter({
-    name: 'dialer_dials_delayed_total',
-    help: 'Attempts held back at the moment of dialing, by the rule (window, per-day, per-24h, min-gap, after-abandon, number-busy)',
-    labelNames: ['campaign', 'rule'],
-    registers: [this.registry],
-  });
+  readonly callsPlaced = this.counter(
+    'dialer_calls_placed_total',
+    'Calls created at Twilio (one per placed attempt)',
+    ['campaign'],
+  );
+  readonly outcomes = this.counter('dialer_attempt_outcomes_total', 'Attempts recorded, by LastState', [
+    'campaign',
+    'last_state',
+  ]);
+  readonly createRejections = this.counter(
+    'dialer_create_rejections_total',
+    'Creates Twilio refused, by Twilio error code (20429 is tried again)',
+    ['code'],
+  );
+  readonly dialsDelayed = this.counter(
+    'dialer_dials_delayed_total',
+    'Attempts held back at the moment of dialing, by the rule (window, per-day, per-24h, min-gap, after-abandon, number-busy)',
+    ['campaign', 'rule'],
+  );
   readonly lateness = new Histogram({
     name: 'dialer_redial_lateness_seconds',
     help: 'How long after its redial_time a redial was sent to Twilio',
@@ -46,6 +41,11 @@ export class DialerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'dialer_process_' });
+  }
+
+  /** A counter on this registry (labels: campaign and outcome names, never numbers). */
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
   /**

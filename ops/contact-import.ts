@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Sql, SqlOrTx, TxSql } from '../db/client';
 import { campaignExists, campaignNames } from '../db/queries/campaigns';
 import {
+  type NewContactRow,
   contactsWithNumberSuffixes,
   insertContacts,
   lockCampaignContactWriters,
@@ -85,14 +86,8 @@ export async function existingNumbers(
   return found;
 }
 
-interface Row {
+interface Row extends NewContactRow {
   line: number;
-  campaign_name: string;
-  phone_number: string;
-  name: string | null;
-  time_zone: string | null;
-  redial_time: Date | null;
-  contact_successful: number;
   data: Record<string, string>;
 }
 

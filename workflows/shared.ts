@@ -14,6 +14,7 @@ import type {
   LastStateName,
   RedialRequest,
 } from '../domain/contract';
+import type { CampaignRun } from './campaign-run';
 
 /** Knobs for how the campaign workflow runs; delays are inputs so tests can use seconds. */
 export interface CampaignOptions {
@@ -84,23 +85,28 @@ export interface CampaignStats {
   byContactSuccessful: Record<string, number>;
 }
 
-/** State carried across continue-as-new. */
-export interface CampaignCarry {
-  settings: CampaignSettings;
-  cache: CachedContact[];
+/**
+ * State carried across continue-as-new: CampaignRun's own fields, with its maps as arrays (a
+ * carry is JSON in the next run's input).
+ */
+export type CampaignCarry = Pick<
+  CampaignRun,
+  | 'settings'
+  | 'cache'
+  | 'stats'
+  | 'paused'
+  | 'stopping'
+  | 'reservationSeq'
+  | 'runsSoFar'
+  | 'toRelease'
+  | 'lineRequests'
+> & {
   inFlight: InFlightContact[];
-  stats: CampaignStats;
-  paused: boolean;
-  stopping: boolean;
-  reservationSeq: number;
-  runsSoFar: number;
-  toRelease: number[];
-  lineRequests: LineRequest[];
   /** Absent in carries recorded before pacing existed. */
   agentCapacity?: number | null;
   /** CRM redials for contacts being dialed, written once their call ends (§8). */
   redialsAfterCall?: RedialRequest[];
-}
+};
 
 export interface CampaignInput {
   name: string;

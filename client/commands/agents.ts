@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { AGENT_ENDPOINT, AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../../ops/agents';
 import { decidePreview, nextPreview } from '../../ops/preview';
 import { lastStateName } from '../../domain/contract';
-import type { CommandContext } from '../context';
+import { type Ctx, operationDeps } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 
 function endpointArg(v: string): string {
@@ -15,7 +15,10 @@ function statusArg(v: string): string {
   throw new InvalidArgumentError(`"${v}" is not one of ${AGENT_STATUSES.join(', ')}`);
 }
 
-type Ctx = () => CommandContext;
+/** An `agents <what> <endpoint>` subcommand. */
+function agentCommand(agents: Command, what: string): Command {
+  return agents.command(what).argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg);
+}
 
 export function registerAgentCommands(program: Command, ctx: Ctx): void {
   const agents = program.command('agents').description('the agents calls are bridged to');
@@ -27,14 +30,9 @@ export function registerAgentCommands(program: Command, ctx: Ctx): void {
   registerList(agents, ctx);
 }
 
-/** What the preview operations need. */
-const previewDeps = async (ctx: Ctx) => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
-
 function registerAdd(agents: Command, ctx: Ctx): void {
-  agents
-    .command('add')
+  agentCommand(agents, 'add')
     .description('add an agent (or update it), taking calls for a campaign')
-    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
     .option('--name <name>', 'display name')
     .option('--campaign <name>', 'the campaign it takes calls for', campaignNameArg)
     .addOption(new Option('--status <status>', 'initial status').choices(AGENT_STATUSES).default('available'))
@@ -50,10 +48,8 @@ function registerAdd(agents: Command, ctx: Ctx): void {
 }
 
 function registerStatus(agents: Command, ctx: Ctx): void {
-  agents
-    .command('status')
+  agentCommand(agents, 'status')
     .description('set an agent’s status')
-    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
     .argument('<status>', AGENT_STATUSES.join(' | '), statusArg)
     .action(async (endpoint: string, status: string) => {
       const a = await setAgentStatus(ctx().db().sql, endpoint, status);
@@ -62,13 +58,11 @@ function registerStatus(agents: Command, ctx: Ctx): void {
 }
 
 function registerNext(agents: Command, ctx: Ctx): void {
-  agents
-    .command('next')
+  agentCommand(agents, 'next')
     .description('preview mode: the next contact for this agent to take or skip (held for them alone)')
-    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
     .option('--json', 'print as JSON')
     .action(async (endpoint: string, o: { json?: boolean }) => {
-      const next = await nextPreview(await previewDeps(ctx), endpoint);
+      const next = await nextPreview(await operationDeps(ctx), endpoint);
       if (o.json) return console.log(JSON.stringify(next, null, 2));
       if (!next) return console.log('no contact is waiting for preview');
       console.log(
@@ -84,27 +78,23 @@ function registerNext(agents: Command, ctx: Ctx): void {
 }
 
 function registerTake(agents: Command, ctx: Ctx): void {
-  agents
-    .command('take')
+  agentCommand(agents, 'take')
     .description('preview mode: dial the contact this agent holds; the person is bridged to them')
-    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
     .option('--contact <id>', 'the contact the agent means (refused if they hold another)', intArg(1))
     .action(async (endpoint: string, o: { contact?: number }) => {
-      const r = await decidePreview(await previewDeps(ctx), endpoint, 'take', { contactId: o.contact });
+      const r = await decidePreview(await operationDeps(ctx), endpoint, 'take', { contactId: o.contact });
       console.log(`contact ${r.contactId} taken by ${endpoint}: dialing`);
     });
 }
 
 function registerSkip(agents: Command, ctx: Ctx): void {
-  agents
-    .command('skip')
+  agentCommand(agents, 'skip')
     .description('preview mode: give the contact this agent holds back undialed')
-    .argument('<endpoint>', 'client:<identity> or an E.164 number', endpointArg)
     .option('--contact <id>', 'the contact the agent means (refused if they hold another)', intArg(1))
     .option('--reason <text>', 'why, for the decision log')
     .option('--hold <duration>', 'keep it out of every cache this long (default 1h)', durationArg)
     .action(async (endpoint: string, o: { contact?: number; reason?: string; hold?: number }) => {
-      const r = await decidePreview(await previewDeps(ctx), endpoint, 'skip', {
+      const r = await decidePreview(await operationDeps(ctx), endpoint, 'skip', {
         contactId: o.contact,
         reason: o.reason,
         holdMs: o.hold,

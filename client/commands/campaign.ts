@@ -15,7 +15,8 @@ import { DEFAULT_RETRY_RULES, type LastStateName, type RetryRules } from '../../
 import { type CampaignOptions, campaignWorkflowId } from '../../workflows/shared';
 import { describePeriod } from '../../ops/abandon-ledger';
 import { DIALING_MODES, type DialingMode } from '../../domain/pacing';
-import { type CommandContext, UserError } from '../context';
+import type { DialRuleSettings } from '../../domain/dial-rules';
+import { type CommandContext, UserError, type Ctx } from '../context';
 import {
   applyRetryOptions,
   campaignNameArg,
@@ -117,17 +118,9 @@ function ruleChanges(o: Partial<CreateOpts>): CampaignChanges {
 }
 
 /** A campaign's window and caps in words, for `campaign show`. */
-function describeRules(row: {
-  callingWindow: string;
-  timeZone: string | null;
-  maxAttemptsPerDay: number | null;
-  maxAttemptsPer24h: number | null;
-  minAttemptGapSeconds: number | null;
-  abandonCooloff: boolean;
-  dialingMode: string;
-  callsPerAgent: number;
-  abandonTarget: number;
-}): string[] {
+function describeRules(
+  row: DialRuleSettings & { dialingMode: string; callsPerAgent: number; abandonTarget: number },
+): string[] {
   const caps = [
     row.maxAttemptsPerDay !== null ? `${row.maxAttemptsPerDay} a day` : null,
     row.maxAttemptsPer24h !== null ? `${row.maxAttemptsPer24h} per 24 h` : null,
@@ -211,7 +204,10 @@ function printStatus(r: CampaignStatusReport): void {
   console.log(lines.join('\n'));
 }
 
-type Ctx = () => CommandContext;
+/** A `campaign <what> <name>` subcommand. */
+function campaignCommand(campaign: Command, what: string): Command {
+  return campaign.command(what).argument('<name>', 'campaign name', campaignNameArg);
+}
 
 export function registerCampaignCommands(program: Command, ctx: Ctx): void {
   const campaign = program
@@ -229,10 +225,8 @@ export function registerCampaignCommands(program: Command, ctx: Ctx): void {
 }
 
 function registerCreate(campaign: Command, ctx: Ctx): void {
-  const create = campaign
-    .command('create')
+  const create = campaignCommand(campaign, 'create')
     .description('create a campaign (its contacts are the rows whose campaign_name equals its name)')
-    .argument('<name>', 'campaign name', campaignNameArg)
     .requiredOption('--caller-id <e164>', 'the number calls come from, in E.164', e164Arg)
     .option('--max-attempts <n>', 'attempts per contact before it is Unreachable', intArg(1, 1000), 3)
     .option('--lines <n>', 'calls in flight at most', intArg(1, 10_000), 5)
@@ -299,10 +293,8 @@ async function runCreate(c: CommandContext, name: string, o: CreateOpts & { json
 }
 
 function registerUpdate(campaign: Command, ctx: Ctx): void {
-  const update = campaign
-    .command('update')
+  const update = campaignCommand(campaign, 'update')
     .description('change a campaign’s settings; a running campaign uses them for its next attempts')
-    .argument('<name>', 'campaign name', campaignNameArg)
     .option('--caller-id <e164>', 'the number calls come from, in E.164', e164Arg)
     .option('--max-attempts <n>', 'attempts per contact before it is Unreachable', intArg(1, 1000))
     .option('--lines <n>', 'calls in flight at most', intArg(1, 10_000))
@@ -367,10 +359,8 @@ async function runUpdate(
 }
 
 function registerShow(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('show')
+  campaignCommand(campaign, 'show')
     .description('a campaign’s settings')
-    .argument('<name>', 'campaign name', campaignNameArg)
     .option('--json', 'print as JSON')
     .action(async (name: string, o: { json?: boolean }) => {
       const row = await requireCampaign(ctx().db(), name);
@@ -417,12 +407,10 @@ interface StartOpts {
 }
 
 function registerStart(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('start')
+  campaignCommand(campaign, 'start')
     .description(
       'start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless --until-empty',
     )
-    .argument('<name>', 'campaign name', campaignNameArg)
     .option('--refill-interval <duration>', 'how often to look for new and changed contacts', durationArg)
     .option(
       '--call-timeout <duration>',
@@ -462,24 +450,20 @@ function registerStart(campaign: Command, ctx: Ctx): void {
 }
 
 function registerPauseOrResume(campaign: Command, ctx: Ctx, what: 'pause' | 'resume'): void {
-  campaign
-    .command(what)
+  campaignCommand(campaign, what)
     .description(
       what === 'pause'
         ? 'stop placing new calls; undialed cached contacts go back (a paused campaign: nothing to do)'
         : 'continue a paused campaign (a running one: nothing to do)',
     )
-    .argument('<name>', 'campaign name', campaignNameArg)
     .action(async (name: string) => {
       console.log((await signalCampaign(deps(ctx()), name, what)).message);
     });
 }
 
 function registerRefill(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('refill')
+  campaignCommand(campaign, 'refill')
     .description('look at the contacts table now (after the CRM added or changed contacts)')
-    .argument('<name>', 'campaign name', campaignNameArg)
     .action(async (name: string) => {
       await signalCampaign(deps(ctx()), name, 'refill');
       console.log(`campaign ${name} is refilling its cache`);
@@ -487,12 +471,10 @@ function registerRefill(campaign: Command, ctx: Ctx): void {
 }
 
 function registerStop(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('stop')
+  campaignCommand(campaign, 'stop')
     .description(
       'stop a campaign: undialed contacts go back, calls in progress finish (one not running: nothing to do)',
     )
-    .argument('<name>', 'campaign name', campaignNameArg)
     .option('--wait', 'wait until the campaign has ended (at once when it has already)')
     .action(async (name: string, o: { wait?: boolean }) => {
       const r = await signalCampaign(deps(ctx()), name, 'stop');
@@ -505,10 +487,8 @@ function registerStop(campaign: Command, ctx: Ctx): void {
 }
 
 function registerStatus(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('status')
+  campaignCommand(campaign, 'status')
     .description('counts per ContactSuccessful and LastState, cache and calls in flight')
-    .argument('<name>', 'campaign name', campaignNameArg)
     .option('--json', 'print as JSON (with --watch: one JSON object per line)')
     .option('--watch', 'redraw live progress until the campaign ends (an open campaign: until Ctrl-C)')
     .option('--interval <duration>', 'how often --watch redraws', durationArg, 2000)

@@ -10,7 +10,7 @@ import { recoverOrphans } from '../../ops/recovery';
 import { spreadsheetPhone, spreadsheetText } from '../../domain/spreadsheet';
 import { ContactSuccessful, lastStateName } from '../../domain/contract';
 import { campaignWorkflowId, refillSignal } from '../../workflows/shared';
-import { type CommandContext, UserError } from '../context';
+import { type CommandContext, UserError, type Ctx, operationDeps } from '../context';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 
 function stateArg(v: string): number {
@@ -45,7 +45,18 @@ const EXPORT_COLUMNS = [
   'data',
 ] as const;
 
-type Ctx = () => CommandContext;
+/** A `contacts <what> <id>` subcommand. */
+function contactCommand(contacts: Command, what: string): Command {
+  return contacts.command(what).argument('<id>', 'contact id', intArg(1));
+}
+
+/** A `contacts <what>` subcommand over the rows --campaign and --state pick (list, export). */
+function filterCommand(contacts: Command, what: string): Command {
+  return contacts
+    .command(what)
+    .option('--campaign <name>', 'only this campaign', campaignNameArg)
+    .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg);
+}
 
 export function registerContactCommands(program: Command, ctx: Ctx): void {
   const contacts = program.command('contacts').description('look at contacts and move single contacts');
@@ -59,15 +70,9 @@ export function registerContactCommands(program: Command, ctx: Ctx): void {
   registerRecover(program, ctx);
 }
 
-/** What the contact operations need. */
-const operationDeps = async (ctx: Ctx) => ({ sql: ctx().db().sql, temporal: await ctx().temporal() });
-
 function registerList(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('list')
+  filterCommand(contacts, 'list')
     .description('list contacts, e.g. the Unreachable ones of a campaign for review')
-    .option('--campaign <name>', 'only this campaign', campaignNameArg)
-    .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg)
     .option('--limit <n>', 'at most this many', intArg(1, 100_000), 100)
     .option('--json', 'print as JSON')
     .action(async (o: { campaign?: string; state?: number; limit: number; json?: boolean }) => {
@@ -91,10 +96,8 @@ function registerList(contacts: Command, ctx: Ctx): void {
 }
 
 function registerWhy(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('why')
+  contactCommand(contacts, 'why')
     .description('why a contact was or was not dialed: every decision about it, oldest first')
-    .argument('<id>', 'contact id', intArg(1))
     .option('--json', 'print as JSON')
     .action(async (id: number, o: { json?: boolean }) => {
       const { sql } = ctx().db();
@@ -224,11 +227,8 @@ async function writeExport(o: ExportOpts, sql: Sql, out: NodeJS.WritableStream) 
 }
 
 function registerExport(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('export')
+  filterCommand(contacts, 'export')
     .description('write contacts as CSV (to stdout, or --out)')
-    .option('--campaign <name>', 'only this campaign', campaignNameArg)
-    .option('--state <cs>', 'only this ContactSuccessful (-1..3 or its name)', stateArg)
     .option('--out <file>', 'write to this file instead of stdout')
     .option(
       '--raw',
@@ -244,10 +244,8 @@ function registerExport(contacts: Command, ctx: Ctx): void {
 }
 
 function registerRedial(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('redial')
+  contactCommand(contacts, 'redial')
     .description('call this contact at a time (a cached contact’s timer moves; no second dial)')
-    .argument('<id>', 'contact id', intArg(1))
     .requiredOption('--at <time>', 'ISO 8601 with a zone, "now", or +30m / +2h / +1d', timeArg)
     .option('--json', 'print the result as JSON')
     .action(async (id: number, o: { at: Date; json?: boolean }) => {
@@ -258,10 +256,8 @@ function registerRedial(contacts: Command, ctx: Ctx): void {
 }
 
 function registerRelease(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('release')
+  contactCommand(contacts, 'release')
     .description('pull a contact out of its running campaign’s cache, back to the value it had')
-    .argument('<id>', 'contact id', intArg(1))
     .option('--hold <duration>', 'keep it out of every cache this long, to edit it', durationArg, 10 * 60_000)
     .action(async (id: number, o: { hold: number }) => {
       const r = await releaseContact(await operationDeps(ctx), id, o.hold);
@@ -272,10 +268,8 @@ function registerRelease(contacts: Command, ctx: Ctx): void {
 }
 
 function registerReset(contacts: Command, ctx: Ctx): void {
-  contacts
-    .command('reset')
+  contactCommand(contacts, 'reset')
     .description('put a reviewed contact (e.g. Unreachable) back into its campaign')
-    .argument('<id>', 'contact id', intArg(1))
     .option('--at <time>', 'dial it at this time (else as a new contact)', timeArg)
     .option('--keep-attempts', 'keep number_of_contacts (default: back to 0)')
     .action(async (id: number, o: { at?: Date; keepAttempts?: boolean }) => {

@@ -41,15 +41,15 @@ const MIX: [weight: number, outcomes: string[]][] = [
   [1, ['blocked']],
 ];
 
-export interface DemoSummary {
+/** The campaign's counts as `campaign status` gives them, and what the run itself measured. */
+export interface DemoSummary extends Pick<
+  CampaignStatusReport,
+  'contacts' | 'byContactSuccessful' | 'byLastState' | 'attempts'
+> {
   campaign: string;
   seconds: number;
-  contacts: number;
-  byContactSuccessful: Record<string, number>;
-  byLastState: Record<string, number>;
   /** Every attempt's outcome, redials included: the states the run went through. */
   attemptsByLastState: Record<string, number>;
-  attempts: number;
   callsPlaced: number;
   redials: number;
   redialLatenessMs: { p50: number | null; p99: number | null; max: number | null };

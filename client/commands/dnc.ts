@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { addToDnc, importDnc, listDnc, normaliseAll, removeFromDnc } from '../../ops/dnc';
-import { type CommandContext, UserError } from '../context';
-
-type Ctx = () => CommandContext;
+import { UserError, type Ctx } from '../context';
 
 export function registerDncCommands(program: Command, ctx: Ctx): void {
   const dnc = program

@@ -20,7 +20,7 @@ import {
   TemporalSetupError,
   temporalAnswers,
 } from '../../infra/temporal-server';
-import type { CommandContext } from '../context';
+import { type Ctx } from '../context';
 import { intArg, positiveNumberArg } from '../parse';
 
 const progress = (line: string) => console.error(line);
@@ -140,8 +140,6 @@ interface SimulatorCommandOptions {
   maxConcurrentCalls?: number;
   maxConcurrentRequests?: number;
 }
-
-type Ctx = () => CommandContext;
 
 export function registerServiceCommands(program: Command, ctx: Ctx): void {
   program

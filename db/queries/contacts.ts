@@ -23,9 +23,13 @@ export interface CachedContactRow {
 /** What a reservation looks for (§5), and how many of each tier it takes. */
 export interface ReservationQuery {
   campaign: string;
+  /** Workflow id of the campaign taking the contacts (recorded on the row). */
   holder: string;
+  /** Deterministic per reservation: a retried activity returns the rows it already took. */
   reservation: string;
+  /** Due redials and new contacts: as many as the cache has room for. */
   limit: number;
+  /** Redials due within the look-ahead window: their children wait without a line. */
   lookaheadLimit: number;
   maxAttempts: number;
   now: Date;
