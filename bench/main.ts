@@ -623,8 +623,8 @@ function positive(what: string) {
   };
 }
 
-async function main(): Promise<void> {
-  const program = new Command('bench')
+function benchCommand(): Command {
+  return new Command('bench')
     .description('the dialer against Temporal’s own ceiling on this machine')
     .option(
       '--quick',
@@ -656,6 +656,11 @@ async function main(): Promise<void> {
       process.env.BENCH_DATABASE_URL ?? DEFAULT_BENCH_DATABASE_URL,
     )
     .parse();
+}
+
+/** The command line, checked, with each size's default (quick or full). */
+function parseOptions(): Options & { profile: boolean } {
+  const program = benchCommand();
   const v = program.opts<{
     quick?: boolean;
     profile?: boolean;
@@ -684,9 +689,12 @@ async function main(): Promise<void> {
     memoryContacts: v.memoryContacts ?? (quick ? 100 : 20_000),
     databaseUrl: v.databaseUrl,
   };
-  const started = Date.now();
+  return { ...o, profile: v.profile === true };
+}
+
+async function newReport(): Promise<BenchReport> {
   const cpus = (await import('node:os')).cpus();
-  const report: BenchReport = {
+  return {
     dialsPerSecond: null,
     bareDialsPerSecond: null,
     ratioToBare: null,
@@ -707,7 +715,47 @@ async function main(): Promise<void> {
     },
     seconds: 0,
   };
-  const s = await startBenchStack({ databaseUrl: o.databaseUrl, log, profileWorker: v.profile === true });
+}
+
+/** Runs the parts asked for, in order. */
+async function runParts(s: BenchStack, o: Options, report: BenchReport, started: number): Promise<void> {
+  // each part's figures are printed, and --out written, as soon as the part is done
+  const checkpoint = (part: string) => {
+    log(`${part}: ${JSON.stringify(report.details[part] ?? null)}`);
+    report.seconds = round((Date.now() - started) / 1000);
+    if (o.out) fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
+  };
+  if (o.parts.includes('throughput') || o.parts.includes('cost')) {
+    await throughputAndCost(s, o, report);
+    checkpoint('throughput');
+  }
+  if (o.parts.includes('lateness')) {
+    await lateness(s, o, report);
+    checkpoint('lateness');
+  }
+  if (o.parts.includes('crm')) {
+    const crm = await crmLateness(s, { followUps: o.followUps, spreadSeconds: o.spreadSeconds, log });
+    report.crmLatenessP99Ms = crm.crmMs.p99;
+    report.details.crm = crm;
+    checkpoint('crm');
+  }
+  if (o.parts.includes('scale')) {
+    const scale = await dataScale(s.db, { contacts: o.scaleContacts, campaigns: 10, log });
+    report.selectionMs = scale.selectionMs;
+    report.details.scale = scale;
+    checkpoint('scale');
+  }
+  if (o.parts.includes('memory')) {
+    await memory(s, o, report);
+    checkpoint('memory');
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions();
+  const started = Date.now();
+  const report = await newReport();
+  const s = await startBenchStack({ databaseUrl: o.databaseUrl, log, profileWorker: o.profile });
   const stopOnSignal = () => void s.stop().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
   // the dev server runs in its own process group: a crash of the driver must not leave it running
@@ -716,36 +764,7 @@ async function main(): Promise<void> {
     void s.stop().finally(() => process.exit(1));
   });
   try {
-    // each part's figures are printed, and --out written, as soon as the part is done
-    const checkpoint = (part: string) => {
-      log(`${part}: ${JSON.stringify(report.details[part] ?? null)}`);
-      report.seconds = round((Date.now() - started) / 1000);
-      if (o.out) fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
-    };
-    if (o.parts.includes('throughput') || o.parts.includes('cost')) {
-      await throughputAndCost(s, o, report);
-      checkpoint('throughput');
-    }
-    if (o.parts.includes('lateness')) {
-      await lateness(s, o, report);
-      checkpoint('lateness');
-    }
-    if (o.parts.includes('crm')) {
-      const crm = await crmLateness(s, { followUps: o.followUps, spreadSeconds: o.spreadSeconds, log });
-      report.crmLatenessP99Ms = crm.crmMs.p99;
-      report.details.crm = crm;
-      checkpoint('crm');
-    }
-    if (o.parts.includes('scale')) {
-      const scale = await dataScale(s.db, { contacts: o.scaleContacts, campaigns: 10, log });
-      report.selectionMs = scale.selectionMs;
-      report.details.scale = scale;
-      checkpoint('scale');
-    }
-    if (o.parts.includes('memory')) {
-      await memory(s, o, report);
-      checkpoint('memory');
-    }
+    await runParts(s, o, report, started);
   } finally {
     await s.stop();
   }
