@@ -38,17 +38,7 @@ export async function crmLateness(
   const random = seededRandom(seed);
   const name = uid('bench-crm');
   await createCampaign(s.env, name, '--calls-per-second', '1000', '--lines', '100', '--max-attempts', '5');
-  // contacts whose first call was a conversation (1): nothing for the campaign until the CRM writes
-  const rows = Array.from({ length: m }, () => ({
-    campaign_name: name,
-    phone_number: testPhone(),
-    contact_successful: 1,
-    number_of_contacts: 1,
-    last_state: 0,
-  }));
-  const ids = (await s.db.sql<{ id: string }[]>`insert into contacts ${s.db.sql(rows)} returning id`).map(
-    (r) => Number(r.id),
-  );
+  const ids = await insertConversations(s, name, m);
   // open (the default), and the periodic refill out of the way
   const started = await s.dialer(['campaign', 'start', name, '--refill-interval', '10m']);
   if (started.code !== 0) throw new Error(`campaign start: ${started.stderr}`);
@@ -64,26 +54,8 @@ export async function crmLateness(
   o.log(
     `crm: ${m} follow-ups written by SQL over ${o.spreadSeconds} s, each due 0–30 s ahead (a fifth at once)…`,
   );
-  const t0 = Date.now();
-  const written: { id: number; aheadMs: number }[] = [];
-  for (const p of plan) {
-    await sleep(t0 + p.at - Date.now());
-    await s.db.sql`
-      update contacts set contact_successful = 2, redial_time = now() + ${p.aheadMs} * interval '1 millisecond'
-      where id = ${p.id}`;
-    written.push(p);
-  }
-  // every follow-up is due within 30 s of the last write; then a little for the last creates
-  const deadline = Date.now() + MAX_AHEAD_MS + 30_000;
-  let placed = 0;
-  while (Date.now() < deadline) {
-    const [r] = await s.db.sql<{ n: number }[]>`
-      select count(*)::int as n from call_attempts
-      where campaign_name = ${name} and create_requested_at is not null`;
-    placed = r!.n;
-    if (placed >= m) break;
-    await sleep(500);
-  }
+  const written = await writeFollowUps(s, plan);
+  await waitForCreates(s, name, m);
   await s.dialer(['campaign', 'stop', name, '--wait']);
   const late = await s.db.sql<{ contact_id: string; late: number }[]>`
     select contact_id, extract(epoch from (create_requested_at - due_at)) * 1000 as late
@@ -109,6 +81,51 @@ export async function crmLateness(
     early: all.filter((x) => x < 0).length,
     missing: m - all.length,
   };
+}
+
+// contacts whose first call was a conversation (1): nothing for the campaign until the CRM writes
+async function insertConversations(s: BenchStack, name: string, m: number): Promise<number[]> {
+  const rows = Array.from({ length: m }, () => ({
+    campaign_name: name,
+    phone_number: testPhone(),
+    contact_successful: 1,
+    number_of_contacts: 1,
+    last_state: 0,
+  }));
+  return (await s.db.sql<{ id: string }[]>`insert into contacts ${s.db.sql(rows)} returning id`).map((r) =>
+    Number(r.id),
+  );
+}
+
+/** Writes each follow-up at its planned moment, as a CRM would: by SQL alone. */
+async function writeFollowUps(
+  s: BenchStack,
+  plan: { id: number; at: number; aheadMs: number }[],
+): Promise<{ id: number; aheadMs: number }[]> {
+  const t0 = Date.now();
+  const written: { id: number; aheadMs: number }[] = [];
+  for (const p of plan) {
+    await sleep(t0 + p.at - Date.now());
+    await s.db.sql`
+      update contacts set contact_successful = 2, redial_time = now() + ${p.aheadMs} * interval '1 millisecond'
+      where id = ${p.id}`;
+    written.push(p);
+  }
+  return written;
+}
+
+// every follow-up is due within 30 s of the last write; then a little for the last creates
+async function waitForCreates(s: BenchStack, name: string, m: number): Promise<void> {
+  const deadline = Date.now() + MAX_AHEAD_MS + 30_000;
+  let placed = 0;
+  while (Date.now() < deadline) {
+    const [r] = await s.db.sql<{ n: number }[]>`
+      select count(*)::int as n from call_attempts
+      where campaign_name = ${name} and create_requested_at is not null`;
+    placed = r!.n;
+    if (placed >= m) break;
+    await sleep(500);
+  }
 }
 
 const round = (x: ReturnType<typeof summary>) =>

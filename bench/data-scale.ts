@@ -57,73 +57,19 @@ async function timeMs(f: () => Promise<unknown>, runs: number): Promise<number[]
   return out;
 }
 
-export async function dataScale(
-  db: Database,
-  o: { contacts: number; campaigns: number; log: (line: string) => void },
-): Promise<ScaleResult> {
+type ScaleOptions = { contacts: number; campaigns: number; log: (line: string) => void };
+
+export async function dataScale(db: Database, o: ScaleOptions): Promise<ScaleResult> {
   const run = Date.now().toString(36);
   const names = Array.from({ length: o.campaigns }, (_, i) => `bench-scale-${run}-${i}`);
   for (const name of names) {
     await db.sql`insert into campaigns (name, caller_id, retry_rules) values (${name}, ${CALLER_ID}, ${db.sql.json({})})`;
   }
   try {
-    o.log(`scale: inserting ${o.contacts} contacts over ${o.campaigns} campaigns in mixed states…`);
-    const t0 = Date.now();
-    const chunk = 100_000;
-    for (let from = 0; from < o.contacts; from += chunk) {
-      const to = Math.min(o.contacts, from + chunk) - 1;
-      // 40 % new, 30 % successful, 20 % redials (due within ±1 day), 10 % unreachable
-      await db.sql`
-        insert into contacts (campaign_name, phone_number, contact_successful, number_of_contacts, redial_time, last_state)
-        select (${names}::text[])[1 + (g % ${o.campaigns})],
-          '+1500' || lpad((g % 10000000)::text, 7, '0'),
-          case when r < 0.4 then 0 when r < 0.7 then 1 when r < 0.9 then 2 else -1 end,
-          case when r < 0.4 then 0 else 1 + (g % 3) end,
-          case when r >= 0.7 and r < 0.9 then now() + make_interval(secs => (random() - 0.5) * 172800) end,
-          case when r < 0.4 then null when r < 0.7 then 0 when r < 0.9 then 3 else 8 end
-        from generate_series(${from}::int, ${to}::int) g, lateral (select random() + g * 0 as r) x`;
-      o.log(`  ${to + 1}/${o.contacts}`);
-    }
-    // as autovacuum would have by now: statistics and the visibility map (index-only scans)
-    await db.sql`vacuum analyze contacts`;
-    const insertSeconds = (Date.now() - t0) / 1000;
-
-    const acts = contactActivities({ db, clock: () => new Date() } as Deps);
+    const insertSeconds = await insertMixedContacts(db, names, o);
     const campaign = names[0]!;
-    const reserve = (i: number) =>
-      acts.reserveContacts({
-        campaign,
-        holder: `bench/${campaign}`,
-        reservation: `bench/${campaign}/${i}`,
-        limit: 100,
-        lookaheadLimit: 100,
-        maxAttempts: 3,
-        lookaheadMs: 60_000,
-      });
-    let i = 0;
-    await reserve(i++); // the first takes the plan and the pages into memory
-    const selections = await timeMs(() => reserve(i++), 20);
-    const status = () => db.sql`
-      select contact_successful, count(*)::int, coalesce(sum(number_of_contacts), 0)::int
-      from contacts where campaign_name = ${campaign} group by contact_successful`;
-    await status();
-    const statuses = await timeMs(status, 10);
-    const trips = await timeMs(() => db.sql`select 1`, 20);
-
-    // the plans: the selection's ordered scan of due redials and new contacts, and the counts
-    const selectionPlan = await explain(
-      db,
-      `select id from contacts where campaign_name = $1 and contact_successful in (0, 2)
-         and number_of_contacts < 3 and redial_time <= now()
-       order by redial_time nulls last, id limit 100`,
-      [campaign],
-    );
-    const statusPlan = await explain(
-      db,
-      `select contact_successful, count(*), sum(number_of_contacts) from contacts
-       where campaign_name = $1 group by contact_successful`,
-      [campaign],
-    );
+    const { selections, statuses, trips } = await timeQueries(db, campaign);
+    const { selectionPlan, statusPlan } = await planQueries(db, campaign);
     const sel = summary(selections);
     return {
       contacts: o.contacts,
@@ -143,4 +89,71 @@ export async function dataScale(
     await db.sql`delete from contacts where campaign_name = any(${names})`;
     await db.sql`delete from campaigns where name = any(${names})`;
   }
+}
+
+/** Inserts the contacts in chunks over the campaigns; returns the seconds it took. */
+async function insertMixedContacts(db: Database, names: string[], o: ScaleOptions): Promise<number> {
+  o.log(`scale: inserting ${o.contacts} contacts over ${o.campaigns} campaigns in mixed states…`);
+  const t0 = Date.now();
+  const chunk = 100_000;
+  for (let from = 0; from < o.contacts; from += chunk) {
+    const to = Math.min(o.contacts, from + chunk) - 1;
+    // 40 % new, 30 % successful, 20 % redials (due within ±1 day), 10 % unreachable
+    await db.sql`
+      insert into contacts (campaign_name, phone_number, contact_successful, number_of_contacts, redial_time, last_state)
+      select (${names}::text[])[1 + (g % ${o.campaigns})],
+        '+1500' || lpad((g % 10000000)::text, 7, '0'),
+        case when r < 0.4 then 0 when r < 0.7 then 1 when r < 0.9 then 2 else -1 end,
+        case when r < 0.4 then 0 else 1 + (g % 3) end,
+        case when r >= 0.7 and r < 0.9 then now() + make_interval(secs => (random() - 0.5) * 172800) end,
+        case when r < 0.4 then null when r < 0.7 then 0 when r < 0.9 then 3 else 8 end
+      from generate_series(${from}::int, ${to}::int) g, lateral (select random() + g * 0 as r) x`;
+    o.log(`  ${to + 1}/${o.contacts}`);
+  }
+  // as autovacuum would have by now: statistics and the visibility map (index-only scans)
+  await db.sql`vacuum analyze contacts`;
+  return (Date.now() - t0) / 1000;
+}
+
+/** Wall times of the real reservation, the status counts and a bare round trip. */
+async function timeQueries(db: Database, campaign: string) {
+  const acts = contactActivities({ db, clock: () => new Date() } as Deps);
+  const reserve = (i: number) =>
+    acts.reserveContacts({
+      campaign,
+      holder: `bench/${campaign}`,
+      reservation: `bench/${campaign}/${i}`,
+      limit: 100,
+      lookaheadLimit: 100,
+      maxAttempts: 3,
+      lookaheadMs: 60_000,
+    });
+  let i = 0;
+  await reserve(i++); // the first takes the plan and the pages into memory
+  const selections = await timeMs(() => reserve(i++), 20);
+  const status = () => db.sql`
+    select contact_successful, count(*)::int, coalesce(sum(number_of_contacts), 0)::int
+    from contacts where campaign_name = ${campaign} group by contact_successful`;
+  await status();
+  const statuses = await timeMs(status, 10);
+  const trips = await timeMs(() => db.sql`select 1`, 20);
+  return { selections, statuses, trips };
+}
+
+// the plans: the selection's ordered scan of due redials and new contacts, and the counts
+async function planQueries(db: Database, campaign: string) {
+  const selectionPlan = await explain(
+    db,
+    `select id from contacts where campaign_name = $1 and contact_successful in (0, 2)
+       and number_of_contacts < 3 and redial_time <= now()
+     order by redial_time nulls last, id limit 100`,
+    [campaign],
+  );
+  const statusPlan = await explain(
+    db,
+    `select contact_successful, count(*), sum(number_of_contacts) from contacts
+     where campaign_name = $1 group by contact_successful`,
+    [campaign],
+  );
+  return { selectionPlan, statusPlan };
 }

@@ -173,9 +173,26 @@ const eventType = (e: object) =>
     .replace(/EventAttributes$/, '')
     .replace(/^./, (c) => c.toUpperCase());
 
-/** Reads the histories of the workflows a visibility query finds (all runs). */
-async function historyStats(client: Client, query: string, expected: number): Promise<HistoryStats> {
-  // visibility is eventually consistent: wait until it lists every execution
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** The campaign's runs, summed: what its workflow tasks cost and how long they stalled. */
+interface CampaignTally {
+  runs: number;
+  events: number;
+  workflowTasks: number;
+  busyMs: number;
+  first: number;
+  last: number;
+  stalledMs: number;
+  causes: Record<string, number>;
+}
+
+// visibility is eventually consistent: wait until it lists every execution
+async function listExecutions(
+  client: Client,
+  query: string,
+  expected: number,
+): Promise<{ workflowId: string; runId: string }[]> {
   let executions: { workflowId: string; runId: string }[] = [];
   for (let tries = 0; tries < 60; tries++) {
     executions = [];
@@ -183,6 +200,70 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     if (executions.length >= expected) break;
     await new Promise((r) => setTimeout(r, 500));
   }
+  return executions;
+}
+
+function tallyCampaignRun(campaign: CampaignTally, events: HistoryEvent[]): void {
+  campaign.runs++;
+  campaign.events += events.length;
+  let scheduled = 0;
+  let stallFrom: number | null = null;
+  for (const ev of events) {
+    if (ev.workflowTaskScheduledEventAttributes) scheduled = eventMs(ev);
+    if (ev.workflowTaskCompletedEventAttributes) {
+      campaign.workflowTasks++;
+      campaign.busyMs += eventMs(ev) - scheduled;
+      if (stallFrom !== null) campaign.stalledMs += eventMs(ev) - stallFrom;
+      stallFrom = null;
+    }
+    const failed = ev.workflowTaskFailedEventAttributes;
+    if (failed) {
+      const cause = (
+        temporal.api.enums.v1.WorkflowTaskFailedCause[failed.cause ?? 0] ?? String(failed.cause)
+      ).replace(/^WORKFLOW_TASK_FAILED_CAUSE_/, '');
+      campaign.causes[cause] = (campaign.causes[cause] ?? 0) + 1;
+      campaign.busyMs += eventMs(ev) - scheduled;
+      stallFrom ??= scheduled;
+    }
+  }
+  campaign.first = Math.min(campaign.first, eventMs(events[0]!));
+  campaign.last = Math.max(campaign.last, eventMs(events.at(-1)!));
+}
+
+function tallyGaps(gaps: Record<string, number>, events: HistoryEvent[]): void {
+  for (let i = 1; i < events.length; i++) {
+    const type = eventType(events[i]!);
+    gaps[type] = (gaps[type] ?? 0) + eventMs(events[i]!) - eventMs(events[i - 1]!);
+  }
+}
+
+function tallyEvents(stats: HistoryStats, events: HistoryEvent[]): void {
+  for (const ev of events) {
+    stats.events++;
+    if (ev.activityTaskScheduledEventAttributes) stats.activities++;
+    if (ev.workflowExecutionSignaledEventAttributes) stats.signals++;
+    if (ev.timerStartedEventAttributes) stats.timers++;
+    if (ev.startChildWorkflowExecutionInitiatedEventAttributes) stats.childStarts++;
+  }
+}
+
+function campaignStats(campaign: CampaignTally): HistoryStats['campaign'] {
+  const span = Math.max(1, campaign.last - campaign.first);
+  return {
+    runs: campaign.runs,
+    events: campaign.events,
+    workflowTasks: campaign.workflowTasks,
+    busyFraction: round(campaign.busyMs / span, 2),
+    eventsPerSecond: round((campaign.events * 1000) / span),
+    failedTasks: Object.values(campaign.causes).reduce((a, b) => a + b, 0),
+    failedTaskCauses: campaign.causes,
+    stalledMs: campaign.stalledMs,
+  };
+}
+
+/** Reads the histories of the workflows a visibility query finds (all runs). */
+async function historyStats(client: Client, query: string, expected: number): Promise<HistoryStats> {
+  const executions = await listExecutions(client, query, expected);
   const stats: HistoryStats = {
     executions: executions.length,
     events: 0,
@@ -204,7 +285,7 @@ async function historyStats(client: Client, query: string, expected: number): Pr
   };
   const gaps: Record<string, number> = {};
   let contactExecutions = 0;
-  const campaign = {
+  const campaign: CampaignTally = {
     runs: 0,
     events: 0,
     workflowTasks: 0,
@@ -212,70 +293,50 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     first: Infinity,
     last: 0,
     stalledMs: 0,
+    causes: {},
   };
-  const causes: Record<string, number> = {};
   const queue = [...executions];
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       for (let e = queue.pop(); e; e = queue.pop()) {
         const h = await client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
         const events = h.events ?? [];
-        if (e.workflowId.startsWith('campaign/')) {
-          campaign.runs++;
-          campaign.events += events.length;
-          let scheduled = 0;
-          let stallFrom: number | null = null;
-          for (const ev of events) {
-            if (ev.workflowTaskScheduledEventAttributes) scheduled = eventMs(ev);
-            if (ev.workflowTaskCompletedEventAttributes) {
-              campaign.workflowTasks++;
-              campaign.busyMs += eventMs(ev) - scheduled;
-              if (stallFrom !== null) campaign.stalledMs += eventMs(ev) - stallFrom;
-              stallFrom = null;
-            }
-            const failed = ev.workflowTaskFailedEventAttributes;
-            if (failed) {
-              const cause = (
-                temporal.api.enums.v1.WorkflowTaskFailedCause[failed.cause ?? 0] ?? String(failed.cause)
-              ).replace(/^WORKFLOW_TASK_FAILED_CAUSE_/, '');
-              causes[cause] = (causes[cause] ?? 0) + 1;
-              campaign.busyMs += eventMs(ev) - scheduled;
-              stallFrom ??= scheduled;
-            }
-          }
-          campaign.first = Math.min(campaign.first, eventMs(events[0]!));
-          campaign.last = Math.max(campaign.last, eventMs(events.at(-1)!));
-        } else {
+        if (e.workflowId.startsWith('campaign/')) tallyCampaignRun(campaign, events);
+        else {
           contactExecutions++;
-          for (let i = 1; i < events.length; i++) {
-            const type = eventType(events[i]!);
-            gaps[type] = (gaps[type] ?? 0) + eventMs(events[i]!) - eventMs(events[i - 1]!);
-          }
+          tallyGaps(gaps, events);
         }
-        for (const ev of events) {
-          stats.events++;
-          if (ev.activityTaskScheduledEventAttributes) stats.activities++;
-          if (ev.workflowExecutionSignaledEventAttributes) stats.signals++;
-          if (ev.timerStartedEventAttributes) stats.timers++;
-          if (ev.startChildWorkflowExecutionInitiatedEventAttributes) stats.childStarts++;
-        }
+        tallyEvents(stats, events);
       }
     }),
   );
-  const span = Math.max(1, campaign.last - campaign.first);
-  stats.campaign = {
-    runs: campaign.runs,
-    events: campaign.events,
-    workflowTasks: campaign.workflowTasks,
-    busyFraction: round(campaign.busyMs / span, 2),
-    eventsPerSecond: round((campaign.events * 1000) / span),
-    failedTasks: Object.values(causes).reduce((a, b) => a + b, 0),
-    failedTaskCauses: causes,
-    stalledMs: campaign.stalledMs,
-  };
+  stats.campaign = campaignStats(campaign);
   for (const [type, ms] of Object.entries(gaps).sort((a, b) => b[1] - a[1]))
     stats.msBeforeEvent[type] = round(ms / Math.max(1, contactExecutions));
   return stats;
+}
+
+type Pids = { temporal: number; worker: number; server: number };
+
+/** CPU the stack's processes, and this one, spent while `work` ran, in ms. */
+async function cpuWhile<T>(pids: Pids, work: () => Promise<T>) {
+  const cpu0 = {
+    temporal: cpuMs(pids.temporal),
+    worker: cpuMs(pids.worker),
+    server: cpuMs(pids.server),
+    bench: process.cpuUsage(),
+  };
+  const result = await work();
+  const cpu = {
+    temporal: cpuMs(pids.temporal) - cpu0.temporal,
+    worker: cpuMs(pids.worker) - cpu0.worker,
+    server: cpuMs(pids.server) - cpu0.server,
+    benchAndSimulator: (() => {
+      const u = process.cpuUsage(cpu0.bench);
+      return (u.user + u.system) / 1000;
+    })(),
+  };
+  return { result, cpu };
 }
 
 async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport): Promise<void> {
@@ -288,23 +349,11 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
   await insertContacts(s, name, n);
   log(`throughput: campaign ${name}, ${n} contacts answered at once, 100 lines…`);
   const pids = { temporal: s.temporalPid(), worker: s.workerPid(), server: s.serverPid() };
-  const cpu0 = {
-    temporal: cpuMs(pids.temporal),
-    worker: cpuMs(pids.worker),
-    server: cpuMs(pids.server),
-    bench: process.cpuUsage(),
-  };
   const statements0 = s.proxy.statements;
-  const { seconds } = await runCampaign(s, name, n);
-  const cpu = {
-    temporal: cpuMs(pids.temporal) - cpu0.temporal,
-    worker: cpuMs(pids.worker) - cpu0.worker,
-    server: cpuMs(pids.server) - cpu0.server,
-    benchAndSimulator: (() => {
-      const u = process.cpuUsage(cpu0.bench);
-      return (u.user + u.system) / 1000;
-    })(),
-  };
+  const {
+    result: { seconds },
+    cpu,
+  } = await cpuWhile(pids, () => runCampaign(s, name, n));
   const statements = s.proxy.statements - statements0;
   const problem = await checkOnce(s, name, n);
   if (problem) throw new Error(`the throughput campaign did not dial everyone exactly once: ${problem}`);
@@ -312,43 +361,62 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
   details.dialer = { contacts: n, seconds: round(seconds) };
   log(`  dialer: ${n} in ${seconds.toFixed(1)} s = ${report.dialsPerSecond}/s`);
 
-  if (o.parts.includes('cost')) {
-    // the campaign's history, for a profile of where its time goes (temporal workflow show …)
-    const history = await s.client.workflow.getHandle(campaignWorkflowId(name)).fetchHistory();
-    const historyFile = path.join(s.workDir, 'throughput-campaign-history.json');
-    fs.writeFileSync(historyFile, JSON.stringify(history));
-    log(`  the campaign's history: ${historyFile}`);
-    const h = await historyStats(s.client, `CampaignName = '${name}'`, n + 1);
-    report.eventsPerAttempt = round(h.events / n);
-    details.cost = {
-      attempts: n,
-      executions: h.executions,
-      eventsPerAttempt: report.eventsPerAttempt,
-      activitiesPerAttempt: round(h.activities / n, 2),
-      signalsPerAttempt: round(h.signals / n, 2),
-      timersPerAttempt: round(h.timers / n, 2),
-      dbStatementsPerAttempt: round(statements / n, 1),
-      temporalCpuMsPerAttempt: round(cpu.temporal / n),
-      workerCpuMsPerAttempt: round(cpu.worker / n),
-      webhookServerCpuMsPerAttempt: round(cpu.server / n),
-      simulatorAndDriverCpuMsPerAttempt: round(cpu.benchAndSimulator / n),
-      contactWorkflowMsBeforeEvent: h.msBeforeEvent,
-      campaignWorkflow: h.campaign,
-    };
-  }
-
+  if (o.parts.includes('cost')) details.cost = await costPerAttempt(s, name, n, report, statements, cpu);
   if (!o.parts.includes('throughput')) return;
-  // 2. the ceiling: the bare fan-out on the same server
+  details.bare = await bareCeiling(s, o, pids.temporal, report);
+  details.raw = await rawPrice(s, n, report);
+}
+
+async function costPerAttempt(
+  s: BenchStack,
+  name: string,
+  n: number,
+  report: BenchReport,
+  statements: number,
+  cpu: Awaited<ReturnType<typeof cpuWhile>>['cpu'],
+): Promise<Record<string, unknown>> {
+  // the campaign's history, for a profile of where its time goes (temporal workflow show …)
+  const history = await s.client.workflow.getHandle(campaignWorkflowId(name)).fetchHistory();
+  const historyFile = path.join(s.workDir, 'throughput-campaign-history.json');
+  fs.writeFileSync(historyFile, JSON.stringify(history));
+  log(`  the campaign's history: ${historyFile}`);
+  const h = await historyStats(s.client, `CampaignName = '${name}'`, n + 1);
+  report.eventsPerAttempt = round(h.events / n);
+  return {
+    attempts: n,
+    executions: h.executions,
+    eventsPerAttempt: report.eventsPerAttempt,
+    activitiesPerAttempt: round(h.activities / n, 2),
+    signalsPerAttempt: round(h.signals / n, 2),
+    timersPerAttempt: round(h.timers / n, 2),
+    dbStatementsPerAttempt: round(statements / n, 1),
+    temporalCpuMsPerAttempt: round(cpu.temporal / n),
+    workerCpuMsPerAttempt: round(cpu.worker / n),
+    webhookServerCpuMsPerAttempt: round(cpu.server / n),
+    simulatorAndDriverCpuMsPerAttempt: round(cpu.benchAndSimulator / n),
+    contactWorkflowMsBeforeEvent: h.msBeforeEvent,
+    campaignWorkflow: h.campaign,
+  };
+}
+
+// 2. the ceiling: the bare fan-out on the same server
+async function bareCeiling(
+  s: BenchStack,
+  o: Options,
+  temporalPid: number,
+  report: BenchReport,
+): Promise<Record<string, unknown>> {
+  const n = o.contacts;
   log(`throughput: bare fan-out of ${n} children, 100 in flight…`);
-  const bareCpu0 = { temporal: cpuMs(pids.temporal), bench: process.cpuUsage() };
+  const bareCpu0 = { temporal: cpuMs(temporalPid), bench: process.cpuUsage() };
   const bare = await bareFanout(n, 100, s.temporalAddress);
-  const bareTemporal = cpuMs(pids.temporal) - bareCpu0.temporal;
+  const bareTemporal = cpuMs(temporalPid) - bareCpu0.temporal;
   const bareWorker = (() => {
     const u = process.cpuUsage(bareCpu0.bench);
     return (u.user + u.system) / 1000;
   })();
   report.bareDialsPerSecond = bare.perSecond;
-  report.ratioToBare = round(report.dialsPerSecond / bare.perSecond, 2);
+  report.ratioToBare = round(report.dialsPerSecond! / bare.perSecond, 2);
   const bareDetails: Record<string, unknown> = {
     children: n,
     seconds: bare.seconds,
@@ -361,10 +429,12 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
     bareDetails.eventsPerChild = round((parent.events + children.events) / n);
     bareDetails.childMsBeforeEvent = children.msBeforeEvent;
   }
-  details.bare = bareDetails;
   log(`  bare: ${bare.perSecond}/s`);
+  return bareDetails;
+}
 
-  // 3. the price of durability: the same activity code in a plain loop
+// 3. the price of durability: the same activity code in a plain loop
+async function rawPrice(s: BenchStack, n: number, report: BenchReport): Promise<Record<string, unknown>> {
   const rawName = uid('bench-raw');
   await createCampaign(s.env, rawName, '--calls-per-second', '1000', '--lines', '100');
   await insertContacts(s, rawName, n);
@@ -380,13 +450,13 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
   const rawProblem = await checkOnce(s, rawName, n);
   if (rawProblem) throw new Error(`the raw loop did not dial everyone exactly once: ${rawProblem}`);
   report.rawDialsPerSecond = round(raw.attempts / raw.seconds);
-  report.ratioToRaw = round(report.dialsPerSecond / report.rawDialsPerSecond, 2);
-  details.raw = {
+  report.ratioToRaw = round(report.dialsPerSecond! / report.rawDialsPerSecond, 2);
+  log(`  raw: ${report.rawDialsPerSecond}/s`);
+  return {
     attempts: raw.attempts,
     seconds: round(raw.seconds),
     dbStatementsPerAttempt: round((s.proxy.statements - rawStatements0) / raw.attempts, 1),
   };
-  log(`  raw: ${report.rawDialsPerSecond}/s`);
 }
 
 async function lateness(s: BenchStack, o: Options, report: BenchReport): Promise<void> {
@@ -553,8 +623,8 @@ function positive(what: string) {
   };
 }
 
-async function main(): Promise<void> {
-  const program = new Command('bench')
+function benchCommand(): Command {
+  return new Command('bench')
     .description('the dialer against Temporal’s own ceiling on this machine')
     .option(
       '--quick',
@@ -586,6 +656,11 @@ async function main(): Promise<void> {
       process.env.BENCH_DATABASE_URL ?? DEFAULT_BENCH_DATABASE_URL,
     )
     .parse();
+}
+
+/** The command line, checked, with each size's default (quick or full). */
+function parseOptions(): Options & { profile: boolean } {
+  const program = benchCommand();
   const v = program.opts<{
     quick?: boolean;
     profile?: boolean;
@@ -614,9 +689,12 @@ async function main(): Promise<void> {
     memoryContacts: v.memoryContacts ?? (quick ? 100 : 20_000),
     databaseUrl: v.databaseUrl,
   };
-  const started = Date.now();
+  return { ...o, profile: v.profile === true };
+}
+
+async function newReport(): Promise<BenchReport> {
   const cpus = (await import('node:os')).cpus();
-  const report: BenchReport = {
+  return {
     dialsPerSecond: null,
     bareDialsPerSecond: null,
     ratioToBare: null,
@@ -637,7 +715,47 @@ async function main(): Promise<void> {
     },
     seconds: 0,
   };
-  const s = await startBenchStack({ databaseUrl: o.databaseUrl, log, profileWorker: v.profile === true });
+}
+
+/** Runs the parts asked for, in order. */
+async function runParts(s: BenchStack, o: Options, report: BenchReport, started: number): Promise<void> {
+  // each part's figures are printed, and --out written, as soon as the part is done
+  const checkpoint = (part: string) => {
+    log(`${part}: ${JSON.stringify(report.details[part] ?? null)}`);
+    report.seconds = round((Date.now() - started) / 1000);
+    if (o.out) fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
+  };
+  if (o.parts.includes('throughput') || o.parts.includes('cost')) {
+    await throughputAndCost(s, o, report);
+    checkpoint('throughput');
+  }
+  if (o.parts.includes('lateness')) {
+    await lateness(s, o, report);
+    checkpoint('lateness');
+  }
+  if (o.parts.includes('crm')) {
+    const crm = await crmLateness(s, { followUps: o.followUps, spreadSeconds: o.spreadSeconds, log });
+    report.crmLatenessP99Ms = crm.crmMs.p99;
+    report.details.crm = crm;
+    checkpoint('crm');
+  }
+  if (o.parts.includes('scale')) {
+    const scale = await dataScale(s.db, { contacts: o.scaleContacts, campaigns: 10, log });
+    report.selectionMs = scale.selectionMs;
+    report.details.scale = scale;
+    checkpoint('scale');
+  }
+  if (o.parts.includes('memory')) {
+    await memory(s, o, report);
+    checkpoint('memory');
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions();
+  const started = Date.now();
+  const report = await newReport();
+  const s = await startBenchStack({ databaseUrl: o.databaseUrl, log, profileWorker: o.profile });
   const stopOnSignal = () => void s.stop().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
   // the dev server runs in its own process group: a crash of the driver must not leave it running
@@ -646,36 +764,7 @@ async function main(): Promise<void> {
     void s.stop().finally(() => process.exit(1));
   });
   try {
-    // each part's figures are printed, and --out written, as soon as the part is done
-    const checkpoint = (part: string) => {
-      log(`${part}: ${JSON.stringify(report.details[part] ?? null)}`);
-      report.seconds = round((Date.now() - started) / 1000);
-      if (o.out) fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
-    };
-    if (o.parts.includes('throughput') || o.parts.includes('cost')) {
-      await throughputAndCost(s, o, report);
-      checkpoint('throughput');
-    }
-    if (o.parts.includes('lateness')) {
-      await lateness(s, o, report);
-      checkpoint('lateness');
-    }
-    if (o.parts.includes('crm')) {
-      const crm = await crmLateness(s, { followUps: o.followUps, spreadSeconds: o.spreadSeconds, log });
-      report.crmLatenessP99Ms = crm.crmMs.p99;
-      report.details.crm = crm;
-      checkpoint('crm');
-    }
-    if (o.parts.includes('scale')) {
-      const scale = await dataScale(s.db, { contacts: o.scaleContacts, campaigns: 10, log });
-      report.selectionMs = scale.selectionMs;
-      report.details.scale = scale;
-      checkpoint('scale');
-    }
-    if (o.parts.includes('memory')) {
-      await memory(s, o, report);
-      checkpoint('memory');
-    }
+    await runParts(s, o, report, started);
   } finally {
     await s.stop();
   }

@@ -18,10 +18,11 @@ import {
   insertContacts,
   runCli,
   seededRandom,
-  startStack,
   testPhone,
   uid,
+  type Stack,
 } from '../harness/stack';
+import { runOnStack } from './on-stack';
 
 const { values } = parseArgs({
   options: {
@@ -61,71 +62,75 @@ interface Row {
   conversationsPerAgentHour: number;
 }
 
-async function main() {
-  const stack = await startStack({ timeScale: SCALE });
-  const crowd = people(N, Number(values.seed));
-  const rows: Row[] = [];
-  try {
-    for (const mode of MODES) {
-      const name = uid(`pacing-${mode}`);
-      const phones = crowd.map(() => testPhone());
-      stack.sim.setScenario({
-        default: { outcome: 'human', ringSeconds: 5, talkSeconds: 60 },
-        numbers: Object.fromEntries(phones.map((p, i) => [p, crowd[i]!])),
-      });
-      await createCampaign(
-        stack.env,
-        name,
-        ...['--mode', mode, '--calls-per-agent', values['calls-per-agent']!, '--lines', String(AGENTS * 5)],
-        ...['--calls-per-second', '50', '--max-attempts', '1', '--ring-timeout', '25'],
-        ...['--amd', 'hangup', '--wrap-up', '0'],
-      );
-      for (let i = 0; i < AGENTS; i++) {
-        const a = await runCli(['agents', 'add', `client:${name}-agent-${i}`, '--campaign', name], stack.env);
-        if (a.code !== 0) throw new Error(a.stderr);
-      }
-      for (let i = 0; i < N; i += 1000) await insertContacts(stack.db, name, phones.slice(i, i + 1000));
-      const t0 = Date.now();
-      const started = await runCli(
-        ['campaign', 'start', name, '--until-empty', '--refill-interval', '2s'],
-        stack.env,
-      );
-      if (started.code !== 0) throw new Error(started.stderr);
-      const progress = setInterval(async () => {
-        const [r] = await stack.db.sql<{ n: number }[]>`
-          select count(*)::int as n from call_attempts where campaign_name = ${name} and recorded_at is not null`;
-        console.error(
-          `  ${mode}: ${r!.n}/${N} contacts done after ${((Date.now() - t0) / 1000).toFixed(0)} s`,
-        );
-      }, 10_000);
-      await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
-      clearInterval(progress);
-      const simSeconds = (Date.now() - t0) / 1000 / SCALE;
-      const calls = phones.flatMap((p) => stack.sim.calls({ to: p }));
-      const talk = calls.flatMap((c) => c.legs).reduce((sum, l) => sum + (l.durationSeconds ?? 0), 0);
-      const conversations = calls.filter((c) => c.legs.some((l) => (l.durationSeconds ?? 0) > 0)).length;
-      const ledger = await abandonLedger(stack.db.sql, name);
-      rows.push({
-        mode: mode === 'power' ? `power ×${values['calls-per-agent']}` : mode,
-        simMinutes: Math.round(simSeconds / 60),
-        calls: calls.length,
-        liveAnswers: ledger.last24Hours.liveAnswers,
-        abandons: ledger.last24Hours.abandons,
-        abandonRate: `${((ledger.last24Hours.rate ?? 0) * 100).toFixed(1)} %`,
-        occupancy: `${((talk / (AGENTS * simSeconds)) * 100).toFixed(0)} %`,
-        conversationsPerAgentHour: Number((conversations / AGENTS / (simSeconds / 3600)).toFixed(1)),
-      });
-      console.error(`  ${mode}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    }
-    console.log(`pacing: ${AGENTS} agents, ${N} contacts, time scale ${SCALE} (simulated time below)`);
-    console.table(rows);
-    console.log(JSON.stringify(rows));
-  } finally {
-    await stack.stop();
+/** Sets up one mode's campaign over the crowd, with its agents and contacts, ready to start. */
+async function prepareMode(
+  stack: Stack,
+  mode: string,
+  crowd: Person[],
+): Promise<{ name: string; phones: string[] }> {
+  const name = uid(`pacing-${mode}`);
+  const phones = crowd.map(() => testPhone());
+  stack.sim.setScenario({
+    default: { outcome: 'human', ringSeconds: 5, talkSeconds: 60 },
+    numbers: Object.fromEntries(phones.map((p, i) => [p, crowd[i]!])),
+  });
+  await createCampaign(
+    stack.env,
+    name,
+    ...['--mode', mode, '--calls-per-agent', values['calls-per-agent']!, '--lines', String(AGENTS * 5)],
+    ...['--calls-per-second', '50', '--max-attempts', '1', '--ring-timeout', '25'],
+    ...['--amd', 'hangup', '--wrap-up', '0'],
+  );
+  for (let i = 0; i < AGENTS; i++) {
+    const a = await runCli(['agents', 'add', `client:${name}-agent-${i}`, '--campaign', name], stack.env);
+    if (a.code !== 0) throw new Error(a.stderr);
   }
+  for (let i = 0; i < N; i += 1000) await insertContacts(stack.db, name, phones.slice(i, i + 1000));
+  return { name, phones };
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+/** Runs one mode's campaign to its end and measures it. */
+async function runMode(stack: Stack, mode: string, crowd: Person[]): Promise<Row> {
+  const { name, phones } = await prepareMode(stack, mode, crowd);
+  const t0 = Date.now();
+  const started = await runCli(
+    ['campaign', 'start', name, '--until-empty', '--refill-interval', '2s'],
+    stack.env,
+  );
+  if (started.code !== 0) throw new Error(started.stderr);
+  const progress = setInterval(async () => {
+    const [r] = await stack.db.sql<{ n: number }[]>`
+      select count(*)::int as n from call_attempts where campaign_name = ${name} and recorded_at is not null`;
+    console.error(`  ${mode}: ${r!.n}/${N} contacts done after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }, 10_000);
+  await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+  clearInterval(progress);
+  const simSeconds = (Date.now() - t0) / 1000 / SCALE;
+  const calls = phones.flatMap((p) => stack.sim.calls({ to: p }));
+  const talk = calls.flatMap((c) => c.legs).reduce((sum, l) => sum + (l.durationSeconds ?? 0), 0);
+  const conversations = calls.filter((c) => c.legs.some((l) => (l.durationSeconds ?? 0) > 0)).length;
+  const ledger = await abandonLedger(stack.db.sql, name);
+  const row: Row = {
+    mode: mode === 'power' ? `power ×${values['calls-per-agent']}` : mode,
+    simMinutes: Math.round(simSeconds / 60),
+    calls: calls.length,
+    liveAnswers: ledger.last24Hours.liveAnswers,
+    abandons: ledger.last24Hours.abandons,
+    abandonRate: `${((ledger.last24Hours.rate ?? 0) * 100).toFixed(1)} %`,
+    occupancy: `${((talk / (AGENTS * simSeconds)) * 100).toFixed(0)} %`,
+    conversationsPerAgentHour: Number((conversations / AGENTS / (simSeconds / 3600)).toFixed(1)),
+  };
+  console.error(`  ${mode}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return row;
+}
+
+async function main(stack: Stack) {
+  const crowd = people(N, Number(values.seed));
+  const rows: Row[] = [];
+  for (const mode of MODES) rows.push(await runMode(stack, mode, crowd));
+  console.log(`pacing: ${AGENTS} agents, ${N} contacts, time scale ${SCALE} (simulated time below)`);
+  console.table(rows);
+  console.log(JSON.stringify(rows));
+}
+
+runOnStack({ timeScale: SCALE }, main);

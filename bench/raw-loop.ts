@@ -19,17 +19,55 @@ import { CallStatusTracker } from '../workflows/call-status-tracker';
 import { statusEvent } from '../server/twilio-webhooks';
 import type { CallFacts } from '../domain/contract';
 
-export async function rawLoop(o: {
+type Waiting = Map<string, { tracker: CallStatusTracker; done: (f: CallFacts) => void }>;
+
+interface RawLoopOptions {
   db: Database;
   temporal: Client;
   simulatorUrl: string;
   campaign: string;
   inFlight: number;
-}): Promise<{ attempts: number; seconds: number }> {
+}
+
+export async function rawLoop(o: RawLoopOptions): Promise<{ attempts: number; seconds: number }> {
   const port = await freePort();
   const publicBaseUrl = `http://127.0.0.1:${port}`;
-  const waiting = new Map<string, { tracker: CallStatusTracker; done: (f: CallFacts) => void }>();
-  const receiver = http.createServer((req, res) => {
+  const waiting: Waiting = new Map();
+  const receiver = webhookReceiver(o, publicBaseUrl, waiting);
+  await new Promise<void>((r) => receiver.listen(port, '127.0.0.1', () => r()));
+
+  const { acts, run } = loopActivities(o, publicBaseUrl);
+  const settings = await run(acts.loadCampaign, { name: o.campaign });
+  const t0 = Date.now();
+  let attempts = 0;
+  try {
+    for (let batch = 0; ; batch++) {
+      const { contacts } = await run(acts.reserveContacts, {
+        campaign: o.campaign,
+        holder: `raw/${o.campaign}`,
+        reservation: `raw/${o.campaign}/${batch}`,
+        limit: o.inFlight,
+        lookaheadLimit: 0,
+        maxAttempts: settings.maxAttempts,
+        lookaheadMs: 0,
+      });
+      if (contacts.length === 0) break;
+      await Promise.all(
+        contacts.map(async (c) => {
+          await attemptOne({ o, acts, run, settings, waiting }, c);
+          attempts++;
+        }),
+      );
+    }
+  } finally {
+    await new Promise<void>((r) => receiver.close(() => r()));
+  }
+  return { attempts, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Takes the signed status callbacks, as the webhook server does, and answers the TwiML request. */
+function webhookReceiver(o: RawLoopOptions, publicBaseUrl: string, waiting: Waiting): http.Server {
+  return http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
@@ -43,15 +81,7 @@ export async function rawLoop(o: {
       }
       const wf = new URL(url).searchParams.get('wf') ?? '';
       if (req.url!.startsWith('/twilio/answer')) {
-        // what the webhook server answers for a campaign without agents: its message, then hang up
-        void o.db.sql<{ message: string; agents: number }[]>`
-          select message, (select count(*)::int from agents a where a.campaign_name = c.name) as agents
-          from campaigns c where name = ${o.campaign}`.then(([c]) => {
-          res.writeHead(200, { 'content-type': 'text/xml' });
-          res.end(
-            `<?xml version="1.0" encoding="UTF-8"?><Response><Say>${c!.message}</Say><Hangup/></Response>`,
-          );
-        });
+        answerWithMessage(o, res);
         return;
       }
       const w = waiting.get(wf);
@@ -63,8 +93,19 @@ export async function rawLoop(o: {
       res.writeHead(204).end();
     });
   });
-  await new Promise<void>((r) => receiver.listen(port, '127.0.0.1', () => r()));
+}
 
+// what the webhook server answers for a campaign without agents: its message, then hang up
+function answerWithMessage(o: RawLoopOptions, res: http.ServerResponse): void {
+  void o.db.sql<{ message: string; agents: number }[]>`
+    select message, (select count(*)::int from agents a where a.campaign_name = c.name) as agents
+    from campaigns c where name = ${o.campaign}`.then(([c]) => {
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?><Response><Say>${c!.message}</Say><Hangup/></Response>`);
+  });
+}
+
+function loopActivities(o: RawLoopOptions, publicBaseUrl: string) {
   const acts = createActivities({
     db: o.db,
     calls: twilioCalls(
@@ -84,55 +125,49 @@ export async function rawLoop(o: {
   // each activity runs with an activity context of its own, as a worker would give it
   const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...a: A) =>
     env.run(fn, ...a) as Promise<R>;
-  const settings = await run(acts.loadCampaign, { name: o.campaign });
-  const t0 = Date.now();
-  let attempts = 0;
-  try {
-    for (let batch = 0; ; batch++) {
-      const { contacts } = await run(acts.reserveContacts, {
-        campaign: o.campaign,
-        holder: `raw/${o.campaign}`,
-        reservation: `raw/${o.campaign}/${batch}`,
-        limit: o.inFlight,
-        lookaheadLimit: 0,
-        maxAttempts: settings.maxAttempts,
-        lookaheadMs: 0,
-      });
-      if (contacts.length === 0) break;
-      await Promise.all(
-        contacts.map(async (c) => {
-          const key = { campaign: o.campaign, contactId: c.id, attemptNo: c.attemptNo };
-          const workflowId = `raw/${o.campaign}/${c.id}`;
-          const tracker = new CallStatusTracker();
-          const outcome = new Promise<CallFacts>((done) => waiting.set(workflowId, { tracker, done }));
-          const placed = await run(acts.placeCall, {
-            ...key,
-            workflowId,
-            phoneNumber: c.phoneNumber,
-            callerId: settings.callerId,
-            ringTimeoutSeconds: settings.ringTimeoutSeconds,
-            dueAt: c.redialAt,
-          });
-          let facts: CallFacts;
-          if (placed.kind === 'placed') {
-            tracker.expect(placed.callSid);
-            const early = tracker.final;
-            facts = early ?? (await outcome);
-          } else if (placed.kind === 'final') facts = placed.facts;
-          else throw new Error(`the benchmark's campaign held a call back: ${placed.reason}`);
-          waiting.delete(workflowId);
-          await run(acts.recordOutcome, {
-            ...key,
-            facts,
-            maxAttempts: settings.maxAttempts,
-            retryRules: settings.retryRules,
-          });
-          attempts++;
-        }),
-      );
-    }
-  } finally {
-    await new Promise<void>((r) => receiver.close(() => r()));
-  }
-  return { attempts, seconds: (Date.now() - t0) / 1000 };
+  return { acts, run };
+}
+
+type Activities = ReturnType<typeof loopActivities>['acts'];
+type Settings = Awaited<ReturnType<Activities['loadCampaign']>>;
+type Reserved = Awaited<ReturnType<Activities['reserveContacts']>>['contacts'][number];
+
+/** One attempt, as the contact workflow makes it: place, wait for the final status, record. */
+async function attemptOne(
+  loop: {
+    o: RawLoopOptions;
+    acts: Activities;
+    run: ReturnType<typeof loopActivities>['run'];
+    settings: Settings;
+    waiting: Waiting;
+  },
+  c: Reserved,
+): Promise<void> {
+  const { o, acts, run, settings, waiting } = loop;
+  const key = { campaign: o.campaign, contactId: c.id, attemptNo: c.attemptNo };
+  const workflowId = `raw/${o.campaign}/${c.id}`;
+  const tracker = new CallStatusTracker();
+  const outcome = new Promise<CallFacts>((done) => waiting.set(workflowId, { tracker, done }));
+  const placed = await run(acts.placeCall, {
+    ...key,
+    workflowId,
+    phoneNumber: c.phoneNumber,
+    callerId: settings.callerId,
+    ringTimeoutSeconds: settings.ringTimeoutSeconds,
+    dueAt: c.redialAt,
+  });
+  let facts: CallFacts;
+  if (placed.kind === 'placed') {
+    tracker.expect(placed.callSid);
+    const early = tracker.final;
+    facts = early ?? (await outcome);
+  } else if (placed.kind === 'final') facts = placed.facts;
+  else throw new Error(`the benchmark's campaign held a call back: ${placed.reason}`);
+  waiting.delete(workflowId);
+  await run(acts.recordOutcome, {
+    ...key,
+    facts,
+    maxAttempts: settings.maxAttempts,
+    retryRules: settings.retryRules,
+  });
 }

@@ -63,120 +63,52 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-export async function startBenchStack(o: {
+type Cleanups = (() => Promise<unknown>)[];
+
+interface BenchOptions {
   databaseUrl: string;
   log: (line: string) => void;
   /** Write CPU profiles of the worker (every thread) into <workDir>/profiles. */
   profileWorker?: boolean;
-}): Promise<BenchStack> {
+}
+
+export async function startBenchStack(o: BenchOptions): Promise<BenchStack> {
   const cfg = parseConfig(process.env);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-bench-'));
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanups: Cleanups = [];
   const stop = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     cleanups.length = 0;
   };
   try {
-    await ensureDatabase(o.databaseUrl);
-    await migrateDatabase(o.databaseUrl);
-    const db = connectDatabase(o.databaseUrl, { max: 4 });
-    cleanups.push(() => db.close());
-    const { proxy, url: appDbUrl } = await PgProxy.inFrontOf(o.databaseUrl);
-    cleanups.push(() => proxy.close());
-    const appDb = connectDatabase(appDbUrl);
-    cleanups.push(() => appDb.close());
-
-    const temporalAddress = `127.0.0.1:${await freePort()}`;
-    const cli = await ensureTemporalCli(cfg.toolsDir, o.log);
-    let temporal: ChildProcess | undefined = await startDevServer({
-      cli,
-      address: temporalAddress,
-      uiPort: await freePort(),
-      namespace: 'default',
-      dbFile: path.join(workDir, 'temporal.db'),
-      logFile: path.join(workDir, 'temporal.log'),
-    });
-    cleanups.push(async () => {
-      if (temporal) await stopDevServer(temporal);
-      temporal = undefined;
-    });
-    const connection = await Connection.connect({ address: temporalAddress });
-    cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: 'default' });
-
-    const sim = await startSimulator({
-      accountSid: SIMULATOR_ACCOUNT_SID,
-      authToken: SIMULATOR_AUTH_TOKEN,
-      scenario: { default: { outcome: 'human', ringSeconds: 0, talkSeconds: 0 } },
-      // the campaign's spoken message would otherwise hold each call ~6 s (150 words a minute)
-      timeScale: 0.001,
-      logger: createLogger('error', 'simulator'),
-    });
-    cleanups.push(() => sim.close());
-
+    const { db, proxy, appDbUrl, appDb } = await startDatabases(o.databaseUrl, cleanups);
+    const temporal = await startTemporal(cfg.toolsDir, workDir, o.log, cleanups);
+    const sim = await startBenchSimulator(cleanups);
     const serverPort = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: appDbUrl,
-      TEMPORAL_ADDRESS: temporalAddress,
-      TEMPORAL_NAMESPACE: 'default',
-      TWILIO_ACCOUNT_SID: '',
-      TWILIO_AUTH_TOKEN: '',
-      TWILIO_API_BASE_URL: sim.url,
-      PUBLIC_BASE_URL: `http://127.0.0.1:${serverPort}`,
-      SERVER_HOST: '127.0.0.1',
-      SERVER_PORT: String(serverPort),
-      METRICS_PORT: 'off',
-      LOG_LEVEL: 'warn',
-    };
-    const logFile = (name: string) => path.join(workDir, `${name}.log`);
-    const server = new Service('server', ['server'], env, logFile('server'));
-    const profile = o.profileWorker ? ['--cpu-prof', `--cpu-prof-dir=${path.join(workDir, 'profiles')}`] : [];
-    let worker = new Service('worker', ['worker'], env, logFile('worker'), profile);
-    server.start();
-    worker.start();
-    cleanups.push(() => Promise.all([server.stop(), worker.stop()]));
-    const waitUp = async (what: string, ok: () => Promise<boolean>) => {
-      const deadline = Date.now() + 120_000;
-      while (!(await ok().catch(() => false))) {
-        if (Date.now() > deadline) throw new Error(`${what} did not come up (logs in ${workDir})`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    };
-    await waitUp('the webhook server', async () => (await fetch(`${env.PUBLIC_BASE_URL}/health`)).ok);
-    // a worker is up when Temporal lists it as a poller of the workflow task queue
-    const workerPolls = async () => {
-      const r = await connection.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: cfg.temporal.taskQueue },
-      });
-      return (r.pollers ?? []).some((p) => p.identity?.startsWith(`${worker.pid}@`));
-    };
-    await waitUp('the worker', workerPolls);
-    o.log(`stack up: Temporal ${temporalAddress} (file in ${workDir}), simulator ${sim.url}, server, worker`);
+    const env = dialerEnv(appDbUrl, temporal.address, sim.url, serverPort);
+    const processes = await startProcesses(
+      o,
+      cfg.temporal.taskQueue,
+      workDir,
+      env,
+      temporal.connection,
+      cleanups,
+    );
+    o.log(
+      `stack up: Temporal ${temporal.address} (file in ${workDir}), simulator ${sim.url}, server, worker`,
+    );
 
     return {
       workDir,
-      temporalAddress,
-      client,
+      temporalAddress: temporal.address,
+      client: temporal.client,
       db,
       appDb,
       sim,
       proxy,
       env,
-      temporalPid: () => temporal!.pid!,
-      workerPid: () => worker.pid!,
-      serverPid: () => server.pid!,
-      async restartWorker(r) {
-        await worker.stop();
-        const metricsPort = r?.metrics ? await freePortPair() : null;
-        const workerEnv = metricsPort ? { ...env, METRICS_PORT: String(metricsPort) } : env;
-        worker = new Service('worker', ['worker'], workerEnv, logFile('worker'), profile);
-        worker.start();
-        cleanups.push(() => worker.stop());
-        await waitUp('the worker', workerPolls);
-        return metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : null;
-      },
+      temporalPid: temporal.pid,
+      ...processes,
       dialer: (args) => runDialer(args, env),
       stop,
     };
@@ -184,4 +116,127 @@ export async function startBenchStack(o: {
     await stop();
     throw err;
   }
+}
+
+async function startDatabases(databaseUrl: string, cleanups: Cleanups) {
+  await ensureDatabase(databaseUrl);
+  await migrateDatabase(databaseUrl);
+  const db = connectDatabase(databaseUrl, { max: 4 });
+  cleanups.push(() => db.close());
+  const { proxy, url: appDbUrl } = await PgProxy.inFrontOf(databaseUrl);
+  cleanups.push(() => proxy.close());
+  const appDb = connectDatabase(appDbUrl);
+  cleanups.push(() => appDb.close());
+  return { db, proxy, appDbUrl, appDb };
+}
+
+async function startTemporal(
+  toolsDir: string,
+  workDir: string,
+  log: (line: string) => void,
+  cleanups: Cleanups,
+) {
+  const address = `127.0.0.1:${await freePort()}`;
+  const cli = await ensureTemporalCli(toolsDir, log);
+  let temporal: ChildProcess | undefined = await startDevServer({
+    cli,
+    address,
+    uiPort: await freePort(),
+    namespace: 'default',
+    dbFile: path.join(workDir, 'temporal.db'),
+    logFile: path.join(workDir, 'temporal.log'),
+  });
+  cleanups.push(async () => {
+    if (temporal) await stopDevServer(temporal);
+    temporal = undefined;
+  });
+  const connection = await Connection.connect({ address });
+  cleanups.push(() => connection.close());
+  const client = new Client({ connection, namespace: 'default' });
+  return { address, connection, client, pid: () => temporal!.pid! };
+}
+
+async function startBenchSimulator(cleanups: Cleanups): Promise<RunningSimulator> {
+  const sim = await startSimulator({
+    accountSid: SIMULATOR_ACCOUNT_SID,
+    authToken: SIMULATOR_AUTH_TOKEN,
+    scenario: { default: { outcome: 'human', ringSeconds: 0, talkSeconds: 0 } },
+    // the campaign's spoken message would otherwise hold each call ~6 s (150 words a minute)
+    timeScale: 0.001,
+    logger: createLogger('error', 'simulator'),
+  });
+  cleanups.push(() => sim.close());
+  return sim;
+}
+
+function dialerEnv(
+  appDbUrl: string,
+  temporalAddress: string,
+  simUrl: string,
+  serverPort: number,
+): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: appDbUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    TWILIO_ACCOUNT_SID: '',
+    TWILIO_AUTH_TOKEN: '',
+    TWILIO_API_BASE_URL: simUrl,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${serverPort}`,
+    SERVER_HOST: '127.0.0.1',
+    SERVER_PORT: String(serverPort),
+    METRICS_PORT: 'off',
+    LOG_LEVEL: 'warn',
+  };
+}
+
+async function waitUp(workDir: string, what: string, ok: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!(await ok().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what} did not come up (logs in ${workDir})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** `dialer server` and `dialer worker` as processes of their own, up when they answer. */
+async function startProcesses(
+  o: BenchOptions,
+  taskQueue: string,
+  workDir: string,
+  env: NodeJS.ProcessEnv,
+  connection: Connection,
+  cleanups: Cleanups,
+): Promise<Pick<BenchStack, 'workerPid' | 'serverPid' | 'restartWorker'>> {
+  const logFile = (name: string) => path.join(workDir, `${name}.log`);
+  const server = new Service('server', ['server'], env, logFile('server'));
+  const profile = o.profileWorker ? ['--cpu-prof', `--cpu-prof-dir=${path.join(workDir, 'profiles')}`] : [];
+  let worker = new Service('worker', ['worker'], env, logFile('worker'), profile);
+  server.start();
+  worker.start();
+  cleanups.push(() => Promise.all([server.stop(), worker.stop()]));
+  await waitUp(workDir, 'the webhook server', async () => (await fetch(`${env.PUBLIC_BASE_URL}/health`)).ok);
+  // a worker is up when Temporal lists it as a poller of the workflow task queue
+  const workerPolls = async () => {
+    const r = await connection.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+    });
+    return (r.pollers ?? []).some((p) => p.identity?.startsWith(`${worker.pid}@`));
+  };
+  await waitUp(workDir, 'the worker', workerPolls);
+  return {
+    workerPid: () => worker.pid!,
+    serverPid: () => server.pid!,
+    async restartWorker(r) {
+      await worker.stop();
+      const metricsPort = r?.metrics ? await freePortPair() : null;
+      const workerEnv = metricsPort ? { ...env, METRICS_PORT: String(metricsPort) } : env;
+      worker = new Service('worker', ['worker'], workerEnv, logFile('worker'), profile);
+      worker.start();
+      cleanups.push(() => worker.stop());
+      await waitUp(workDir, 'the worker', workerPolls);
+      return metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : null;
+    },
+  };
 }

@@ -24,10 +24,8 @@ const hangupBody = z
   .strictObject({ side: z.enum(['callee', 'agent']).default('callee') })
   .default({ side: 'callee' });
 
-export async function controlApi(app: FastifyInstance, opts: ControlApiOptions): Promise<void> {
-  const { engine, startScenario, faults, logger } = opts;
-
-  // `curl -X POST /sim/reset -H 'content-type: application/json'` sends no body; accept that.
+/** `curl -X POST /sim/reset -H 'content-type: application/json'` sends no body; accept that. */
+function acceptEmptyJson(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
@@ -40,6 +38,11 @@ export async function controlApi(app: FastifyInstance, opts: ControlApiOptions):
       );
     }
   });
+}
+
+export async function controlApi(app: FastifyInstance, opts: ControlApiOptions): Promise<void> {
+  const { engine, startScenario, faults, logger } = opts;
+  acceptEmptyJson(app);
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? 500;

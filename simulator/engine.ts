@@ -210,46 +210,7 @@ export class CallEngine {
     if (outcome.outcome === 'invalid') this.reject(p, 400, 21211, `Invalid 'To' Phone Number: ${p.to}`);
     if (outcome.outcome === 'blocked') this.reject(p, 400, 21216, `Account not allowed to call ${p.to}`);
 
-    const now = new Date().toISOString();
-    const call: CallState = {
-      rec: {
-        sid: newSid('CA'),
-        accountSid: this.deps.accountSid,
-        to: p.to,
-        from: p.from,
-        status: 'queued',
-        outcome: outcome.outcome,
-        ringSeconds: outcome.ringSeconds,
-        talkSeconds: outcome.talkSeconds,
-        attempt,
-        createdAt: now,
-        updatedAt: now,
-        endedAt: null,
-        request: {
-          url: p.url,
-          method: p.method,
-          twiml: p.twiml,
-          statusCallback: p.statusCallback,
-          statusCallbackMethod: p.statusCallbackMethod,
-          statusCallbackEvents: p.statusCallbackEvents,
-          timeout: p.timeout,
-          machineDetection: p.machineDetection,
-        },
-        callbacks: [],
-        events: [],
-        legs: [],
-      },
-      outcome,
-      simMs: 0,
-      simSyncReal: Date.now(),
-      sequence: 0,
-      documents: 0,
-      timers: new Set(),
-      wakers: new Set(),
-      held: [],
-      chain: Promise.resolve(),
-      discarded: false,
-    };
+    const call = newCallState(p, this.deps.accountSid, outcome, attempt);
     this.calls.push(call);
     this.bySid.set(call.rec.sid, call);
     this.event(call, 'created', { outcome: outcome.outcome, attempt, ...pick(outcome) });
@@ -451,7 +412,8 @@ export class CallEngine {
     return undefined;
   }
 
-  private dial(call: CallState, targets: DialTarget[], timeoutSeconds: number): Promise<DialResult> {
+  /** Which agent picks up, by the scenario's agent behaviours and the callee's outcome. */
+  private ringAgents(call: CallState, targets: DialTarget[]) {
     const outcome = call.outcome.outcome;
     const rings = targets.map((t) => ({ target: t, behaviour: resolveAgentBehaviour(this.current, t.key) }));
     let winner = rings.find((r) => r.behaviour === 'answer' || r.behaviour === 'hangs-up-first');
@@ -459,9 +421,14 @@ export class CallEngine {
     if (outcome === 'human-hangs-up') winner = undefined;
     if (outcome === 'agent-hangs-up') {
       const first = winner ?? rings[0];
-      winner = first && { target: first.target, behaviour: 'hangs-up-first' };
+      winner = first && { target: first.target, behaviour: 'hangs-up-first' as const };
     }
     const allBusy = rings.every((r) => r.behaviour === 'busy');
+    return { rings, winner, allBusy };
+  }
+
+  private dial(call: CallState, targets: DialTarget[], timeoutSeconds: number): Promise<DialResult> {
+    const { rings, winner, allBusy } = this.ringAgents(call, targets);
     const shown = winner ?? rings[0];
     const leg: AgentLeg = {
       sid: newSid('CA'),
@@ -478,57 +445,60 @@ export class CallEngine {
         timers: new Set(),
         finish: (status) => {
           if (call.dial !== dial) return;
-          call.dial = undefined;
-          for (const t of dial.timers) {
-            this.deps.scheduler.cancel(t);
-            call.timers.delete(t);
-          }
-          const bridged = dial.bridgedAtSimMs !== undefined;
-          const durationSeconds = bridged ? Math.round((call.simMs - (dial.bridgedAtSimMs ?? 0)) / 1000) : 0;
-          leg.dialCallStatus = status;
-          leg.endedAt = new Date().toISOString();
-          leg.durationSeconds = durationSeconds;
-          this.event(call, 'dial-ended', {
-            legSid: leg.sid,
-            dialCallStatus: status,
-            dialCallDuration: durationSeconds,
-          });
-          resolve({ status, legSid: leg.sid, durationSeconds, bridged });
+          resolve(this.endDial(call, dial, status));
         },
       };
       call.dial = dial;
       if (!isLive(call)) return dial.finish('canceled');
 
-      const bridge = (behaviour: AgentBehaviour) => {
-        dial.bridgedAtSimMs = call.simMs;
-        leg.answeredAt = new Date().toISOString();
-        this.event(call, 'agent-answered', { legSid: leg.sid, endpoint: leg.endpoint });
-        // Bridged: the callee talks for talkSeconds, then hangs up (§2 row 20) …
-        this.callTimer(
-          call,
-          call.outcome.talkSeconds,
-          () => this.calleeHangsUp(call, 'scenario'),
-          dial.timers,
-        );
-        // … unless the agent leaves first, half-way through (§2 row 19).
-        if (behaviour === 'hangs-up-first') {
-          this.callTimer(
-            call,
-            call.outcome.talkSeconds / 2,
-            () => this.agentHangsUp(call, 'scenario'),
-            dial.timers,
-          );
-        }
-      };
       if (winner && AGENT_ANSWER_SECONDS < timeoutSeconds) {
         const behaviour = winner.behaviour;
-        this.callTimer(call, AGENT_ANSWER_SECONDS, () => bridge(behaviour), dial.timers);
+        this.callTimer(call, AGENT_ANSWER_SECONDS, () => this.bridge(call, dial, behaviour), dial.timers);
       } else if (!winner && allBusy) {
         this.callTimer(call, AGENT_BUSY_SECONDS, () => dial.finish('busy'), dial.timers);
       } else {
         this.callTimer(call, timeoutSeconds, () => dial.finish('no-answer'), dial.timers);
       }
     });
+  }
+
+  /** The dial is over: stop its timers, close the agent leg, and say how it ended. */
+  private endDial(call: CallState, dial: ActiveDial, status: DialCallStatus): DialResult {
+    const leg = dial.leg;
+    call.dial = undefined;
+    for (const t of dial.timers) {
+      this.deps.scheduler.cancel(t);
+      call.timers.delete(t);
+    }
+    const bridged = dial.bridgedAtSimMs !== undefined;
+    const durationSeconds = bridged ? Math.round((call.simMs - (dial.bridgedAtSimMs ?? 0)) / 1000) : 0;
+    leg.dialCallStatus = status;
+    leg.endedAt = new Date().toISOString();
+    leg.durationSeconds = durationSeconds;
+    this.event(call, 'dial-ended', {
+      legSid: leg.sid,
+      dialCallStatus: status,
+      dialCallDuration: durationSeconds,
+    });
+    return { status, legSid: leg.sid, durationSeconds, bridged };
+  }
+
+  private bridge(call: CallState, dial: ActiveDial, behaviour: AgentBehaviour): void {
+    const leg = dial.leg;
+    dial.bridgedAtSimMs = call.simMs;
+    leg.answeredAt = new Date().toISOString();
+    this.event(call, 'agent-answered', { legSid: leg.sid, endpoint: leg.endpoint });
+    // Bridged: the callee talks for talkSeconds, then hangs up (§2 row 20) …
+    this.callTimer(call, call.outcome.talkSeconds, () => this.calleeHangsUp(call, 'scenario'), dial.timers);
+    // … unless the agent leaves first, half-way through (§2 row 19).
+    if (behaviour === 'hangs-up-first') {
+      this.callTimer(
+        call,
+        call.outcome.talkSeconds / 2,
+        () => this.agentHangsUp(call, 'scenario'),
+        dial.timers,
+      );
+    }
   }
 
   private calleeHangsUp(call: CallState, by: 'scenario' | 'control'): void {
@@ -861,6 +831,55 @@ export class CallEngine {
       });
     });
   }
+}
+
+/** A new call as Twilio answers a create: queued, with the request it was made with. */
+function newCallState(
+  p: CreateCallParams,
+  accountSid: string,
+  outcome: ResolvedOutcome,
+  attempt: number,
+): CallState {
+  const now = new Date().toISOString();
+  return {
+    rec: {
+      sid: newSid('CA'),
+      accountSid,
+      to: p.to,
+      from: p.from,
+      status: 'queued',
+      outcome: outcome.outcome,
+      ringSeconds: outcome.ringSeconds,
+      talkSeconds: outcome.talkSeconds,
+      attempt,
+      createdAt: now,
+      updatedAt: now,
+      endedAt: null,
+      request: {
+        url: p.url,
+        method: p.method,
+        twiml: p.twiml,
+        statusCallback: p.statusCallback,
+        statusCallbackMethod: p.statusCallbackMethod,
+        statusCallbackEvents: p.statusCallbackEvents,
+        timeout: p.timeout,
+        machineDetection: p.machineDetection,
+      },
+      callbacks: [],
+      events: [],
+      legs: [],
+    },
+    outcome,
+    simMs: 0,
+    simSyncReal: Date.now(),
+    sequence: 0,
+    documents: 0,
+    timers: new Set(),
+    wakers: new Set(),
+    held: [],
+    chain: Promise.resolve(),
+    discarded: false,
+  };
 }
 
 function isLive(call: CallState): boolean {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import { createLogger } from '../infra/logger';
 import { controlApi } from './control-api';
@@ -98,7 +98,7 @@ async function pollUntil<T>(what: string, timeoutMs: number, probe: () => T | un
   }
 }
 
-export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
+function checkOptions(opts: SimulatorOptions): void {
   if (!opts.accountSid) throw new Error('simulator option accountSid is required');
   if (!opts.authToken) throw new Error('simulator option authToken is required');
   positive(opts.timeScale, 'timeScale');
@@ -107,7 +107,18 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   positive(opts.maxConcurrentRequests, 'maxConcurrentRequests');
   positive(opts.createDelayMs, 'createDelayMs', true);
   positive(opts.callbacks?.delayMs, 'callbacks.delayMs', true);
+}
 
+/** What the HTTP apps and the handle share: one engine, one scheduler, one set of faults. */
+interface SimulatorParts {
+  engine: CallEngine;
+  scheduler: Scheduler;
+  faults: SimFaults;
+  startScenario: Scenario;
+  logger: pino.Logger;
+}
+
+function createParts(opts: SimulatorOptions): SimulatorParts {
   const logger = opts.logger ?? createLogger('warn', 'simulator');
   const startScenario = parseScenario(opts.scenario ?? DEFAULT_SCENARIO, 'the scenario option');
   const scheduler = new Scheduler((err) => logger.error({ err }, 'simulator task failed'));
@@ -123,7 +134,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     scheduler,
     logger,
   });
+  return { engine, scheduler, faults, startScenario, logger };
+}
 
+async function createApp(opts: SimulatorOptions, parts: SimulatorParts): Promise<FastifyInstance> {
+  const { engine, scheduler, faults, startScenario, logger } = parts;
   const app = Fastify({ logger: false });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: `no route ${req.method} ${req.url}` }),
@@ -139,13 +154,29 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     maxConcurrentRequests: opts.maxConcurrentRequests,
     logger,
   });
+  return app;
+}
+
+export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
+  checkOptions(opts);
+  const parts = createParts(opts);
+  const app = await createApp(opts, parts);
 
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ host, port: opts.port ?? 0 });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url }, 'Twilio simulator listening');
+  parts.logger.info({ url }, 'Twilio simulator listening');
+  return simulatorHandle(url, port, app, parts);
+}
 
+function simulatorHandle(
+  url: string,
+  port: number,
+  app: FastifyInstance,
+  parts: SimulatorParts,
+): RunningSimulator {
+  const { engine, scheduler, faults, startScenario } = parts;
   let closing: Promise<void> | undefined;
   return {
     url,

@@ -321,8 +321,6 @@ function callSid(params: CallParams, accountSid: string): string {
 export async function restApi(app: FastifyInstance, opts: RestApiOptions): Promise<void> {
   const { engine, scheduler, accountSid, authToken, faults, maxConcurrentRequests, logger } = opts;
   await app.register(formbody);
-  let answering = 0;
-  const counted = new WeakSet<FastifyRequest>();
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const creds = credentials(req.headers.authorization);
@@ -339,22 +337,7 @@ export async function restApi(app: FastifyInstance, opts: RestApiOptions): Promi
     }
   });
 
-  // Twilio's API concurrency limit, checked once the body is parsed so a refused create is
-  // recorded with its numbers like any other rejected create.
-  app.addHook('preHandler', async (req: FastifyRequest) => {
-    if (maxConcurrentRequests !== undefined && answering >= maxConcurrentRequests) {
-      const message = 'Too Many Requests';
-      if (req.method === 'POST' && req.routeOptions.url?.endsWith('/Calls.json')) {
-        engine.reject(parseCreate(req.body as Form), 429, 20429, message);
-      }
-      throw new TwilioApiError(429, 20429, message);
-    }
-    answering += 1;
-    counted.add(req);
-  });
-  app.addHook('onResponse', async (req: FastifyRequest) => {
-    if (counted.delete(req)) answering -= 1;
-  });
+  limitConcurrentRequests(app, engine, maxConcurrentRequests);
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (err instanceof TwilioApiError) return sendError(reply, err);
@@ -390,20 +373,54 @@ export async function restApi(app: FastifyInstance, opts: RestApiOptions): Promi
     return callResource(call);
   });
 
-  app.post<{ Params: CallParams; Body: Form }>('/Calls/:callFile', async (req) => {
-    const sid = callSid(req.params, accountSid);
-    const status = first(req.body, 'Status');
-    if (first(req.body, 'Url') !== undefined || first(req.body, 'Twiml') !== undefined) {
-      throw badRequest(20001, 'The simulator updates calls only with Status=completed or Status=canceled');
+  app.post<{ Params: CallParams; Body: Form }>('/Calls/:callFile', async (req) =>
+    updateCall(engine, accountSid, req.params, req.body),
+  );
+}
+
+// Twilio's API concurrency limit, checked once the body is parsed so a refused create is
+// recorded with its numbers like any other rejected create.
+function limitConcurrentRequests(
+  app: FastifyInstance,
+  engine: CallEngine,
+  maxConcurrentRequests: number | undefined,
+): void {
+  let answering = 0;
+  const counted = new WeakSet<FastifyRequest>();
+  app.addHook('preHandler', async (req: FastifyRequest) => {
+    if (maxConcurrentRequests !== undefined && answering >= maxConcurrentRequests) {
+      const message = 'Too Many Requests';
+      if (req.method === 'POST' && req.routeOptions.url?.endsWith('/Calls.json')) {
+        engine.reject(parseCreate(req.body as Form), 429, 20429, message);
+      }
+      throw new TwilioApiError(429, 20429, message);
     }
-    if (status === undefined) {
-      const call = engine.get(sid);
-      if (!call) throw notFound(sid, accountSid);
-      return callResource(call);
-    }
-    if (status !== 'completed' && status !== 'canceled') {
-      throw badRequest(20001, `Status must be completed or canceled, not ${status}`);
-    }
-    return callResource(engine.update(sid, status));
+    answering += 1;
+    counted.add(req);
   });
+  app.addHook('onResponse', async (req: FastifyRequest) => {
+    if (counted.delete(req)) answering -= 1;
+  });
+}
+
+function updateCall(
+  engine: CallEngine,
+  accountSid: string,
+  params: CallParams,
+  body: Form,
+): Record<string, unknown> {
+  const sid = callSid(params, accountSid);
+  const status = first(body, 'Status');
+  if (first(body, 'Url') !== undefined || first(body, 'Twiml') !== undefined) {
+    throw badRequest(20001, 'The simulator updates calls only with Status=completed or Status=canceled');
+  }
+  if (status === undefined) {
+    const call = engine.get(sid);
+    if (!call) throw notFound(sid, accountSid);
+    return callResource(call);
+  }
+  if (status !== 'completed' && status !== 'canceled') {
+    throw badRequest(20001, `Status must be completed or canceled, not ${status}`);
+  }
+  return callResource(engine.update(sid, status));
 }

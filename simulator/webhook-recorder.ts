@@ -54,32 +54,11 @@ export async function startWebhookRecorder(host = '127.0.0.1'): Promise<WebhookR
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const path = req.url ?? '/';
-      const [pathname = '/', query = ''] = path.split('?', 2);
-      const source = req.method === 'GET' ? query : Buffer.concat(chunks).toString('utf8');
-      const recorded: RecordedRequest = {
-        method: req.method ?? 'GET',
-        path,
-        url: `${base}${path}`,
-        headers: req.headers,
-        params: Object.fromEntries(new URLSearchParams(source)),
-        signature: req.headers['x-twilio-signature'] as string | undefined,
-        receivedAt: Date.now(),
-      };
+      const recorded = recordOf(req, Buffer.concat(chunks).toString('utf8'), base);
       requests.push(recorded);
       for (const wake of [...waiters]) wake();
-      const answer = responders.get(pathname)?.(recorded) ?? {};
-      const send = () => {
-        res.writeHead(answer.status ?? 200, { 'Content-Type': 'text/xml' });
-        res.end(answer.twiml ?? EMPTY_TWIML);
-      };
-      if (answer.delayMs) {
-        const t = setTimeout(() => {
-          pending.delete(t);
-          send();
-        }, answer.delayMs);
-        pending.add(t);
-      } else send();
+      const pathname = recorded.path.split('?', 2)[0] ?? '/';
+      answer(res, responders.get(pathname)?.(recorded) ?? {}, pending);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
@@ -92,27 +71,64 @@ export async function startWebhookRecorder(host = '127.0.0.1'): Promise<WebhookR
     on(path, respond) {
       responders.set(path, typeof respond === 'function' ? respond : () => respond);
     },
-    waitFor(match, timeoutMs = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = requests.find(match);
-          if (!found) return false;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no matching webhook request within ${timeoutMs} ms (got ${requests.length})`));
-        }, timeoutMs);
-        if (!check()) waiters.add(check);
-      });
-    },
+    waitFor: (match, timeoutMs = 5_000) => waitFor(requests, waiters, match, timeoutMs),
     async close() {
       for (const t of pending) clearTimeout(t);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function recordOf(req: http.IncomingMessage, body: string, base: string): RecordedRequest {
+  const path = req.url ?? '/';
+  const query = path.split('?', 2)[1] ?? '';
+  const source = req.method === 'GET' ? query : body;
+  return {
+    method: req.method ?? 'GET',
+    path,
+    url: `${base}${path}`,
+    headers: req.headers,
+    params: Object.fromEntries(new URLSearchParams(source)),
+    signature: req.headers['x-twilio-signature'] as string | undefined,
+    receivedAt: Date.now(),
+  };
+}
+
+/** Answers now, or after `delayMs` on a timer that close() cancels. */
+function answer(res: http.ServerResponse, response: RecorderResponse, pending: Set<NodeJS.Timeout>): void {
+  const send = () => {
+    res.writeHead(response.status ?? 200, { 'Content-Type': 'text/xml' });
+    res.end(response.twiml ?? EMPTY_TWIML);
+  };
+  if (response.delayMs) {
+    const t = setTimeout(() => {
+      pending.delete(t);
+      send();
+    }, response.delayMs);
+    pending.add(t);
+  } else send();
+}
+
+function waitFor(
+  requests: RecordedRequest[],
+  waiters: Set<() => void>,
+  match: (r: RecordedRequest) => boolean,
+  timeoutMs: number,
+): Promise<RecordedRequest> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const found = requests.find(match);
+      if (!found) return false;
+      waiters.delete(check);
+      clearTimeout(timer);
+      resolve(found);
+      return true;
+    };
+    const timer = setTimeout(() => {
+      waiters.delete(check);
+      reject(new Error(`no matching webhook request within ${timeoutMs} ms (got ${requests.length})`));
+    }, timeoutMs);
+    if (!check()) waiters.add(check);
+  });
 }
