@@ -61,19 +61,16 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** What a test may change about its stack beyond the simulator's options. */
-export interface StackOptions {
-  twilioTimeoutMs?: number;
-  tooManyRequestsBackoffMs?: number[];
-  worker?: boolean;
-  /** The database URL the worker's contact-change listener connects to (e.g. through a PgProxy). */
-  contactChangesUrl?: string;
-}
-
 /** The real pieces, in-process: simulator, webhook server and a worker on a task queue of its own. */
 export async function startStack(
   sim: Partial<SimulatorOptions> = {},
-  opts: StackOptions = {},
+  opts: {
+    twilioTimeoutMs?: number;
+    tooManyRequestsBackoffMs?: number[];
+    worker?: boolean;
+    /** The database URL the worker's contact-change listener connects to (e.g. through a PgProxy). */
+    contactChangesUrl?: string;
+  } = {},
 ): Promise<Stack> {
   const taskQueue = uid('tq');
   const db = testDatabase();
@@ -86,15 +83,57 @@ export async function startStack(
   });
   const connection = await Connection.connect({ address: cfg.temporal.address });
   const client = new Client({ connection, namespace: cfg.temporal.namespace });
-  const { server, serverUrl } = await listen({ client, db, logger, taskQueue });
-  const nativeConnection = await NativeConnection.connect({ address: cfg.temporal.address });
-  const { worker, workerDb } = await startTestWorker(opts, {
-    nativeConnection,
-    client,
+  const serverDeps = {
+    temporal: client,
+    db,
+    authToken: SIMULATOR_AUTH_TOKEN,
+    publicBaseUrl: '', // known once the server listens; the routes read it per request
+    logger,
+    apiToken: API_TOKEN,
     taskQueue,
-    simulatorUrl: simulator.url,
-    serverUrl,
-  });
+    defaultRegion: 'US',
+  };
+  const server = await buildServer(serverDeps);
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const address = server.server.address();
+  const serverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  serverDeps.publicBaseUrl = serverUrl;
+  const nativeConnection = await NativeConnection.connect({ address: cfg.temporal.address });
+  // the worker's own connections, named as a worker process names them: the contacts trigger
+  // leaves its writes alone, while stack.db's (the CRM's) notify
+  const workerDb =
+    opts.worker === false
+      ? undefined
+      : connectDatabase(cfg.testDatabaseUrl, { max: 5, applicationName: WORKER_APPLICATION_NAME });
+  // worker: false → the test runs its own worker processes
+  const worker =
+    workerDb === undefined
+      ? undefined
+      : await createWorker({
+          connection: nativeConnection,
+          namespace: cfg.temporal.namespace,
+          taskQueue,
+          workflowBundle: await workflowBundle(),
+          contactChanges: { databaseUrl: opts.contactChangesUrl ?? cfg.testDatabaseUrl, mode: 'listen' },
+          deps: {
+            db: workerDb,
+            calls: twilioCalls(
+              createTwilioClient({
+                accountSid: SIMULATOR_ACCOUNT_SID,
+                authToken: SIMULATOR_AUTH_TOKEN,
+                apiBaseUrl: simulator.url,
+                timeoutMs: opts.twilioTimeoutMs ?? 10_000,
+              }),
+            ),
+            temporal: client,
+            clock: () => new Date(),
+            publicBaseUrl: serverUrl,
+            defaultRegion: 'US',
+            ...(opts.tooManyRequestsBackoffMs
+              ? { tooManyRequestsBackoffMs: opts.tooManyRequestsBackoffMs }
+              : {}),
+          },
+        });
   const running = worker?.run();
   return {
     taskQueue,
@@ -104,7 +143,16 @@ export async function startStack(
     sim: simulator,
     server,
     serverUrl,
-    env: stackEnv(taskQueue, simulator.url, serverUrl),
+    env: {
+      ...process.env,
+      DATABASE_URL: cfg.testDatabaseUrl,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      TWILIO_API_BASE_URL: simulator.url,
+      PUBLIC_BASE_URL: serverUrl,
+      LOG_LEVEL: 'warn',
+      // a spawned worker serves no /metrics unless a test asks: ports stay free
+      METRICS_PORT: 'off',
+    },
     async stop() {
       // a test that failed half way leaves its open campaigns running with no worker to answer:
       // end them, so later tests on the same server (recover asks every holder) do not wait on them
@@ -118,87 +166,6 @@ export async function startStack(
       await simulator.close();
       await db.close();
     },
-  };
-}
-
-/** The webhook server and HTTP API on a free local port. */
-async function listen(deps: {
-  client: Client;
-  db: Database;
-  logger: ReturnType<typeof createLogger>;
-  taskQueue: string;
-}): Promise<{ server: FastifyInstance; serverUrl: string }> {
-  const serverDeps = {
-    temporal: deps.client,
-    db: deps.db,
-    authToken: SIMULATOR_AUTH_TOKEN,
-    publicBaseUrl: '', // known once the server listens; the routes read it per request
-    logger: deps.logger,
-    apiToken: API_TOKEN,
-    taskQueue: deps.taskQueue,
-    defaultRegion: 'US',
-  };
-  const server = await buildServer(serverDeps);
-  await server.listen({ host: '127.0.0.1', port: 0 });
-  const address = server.server.address();
-  const serverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  serverDeps.publicBaseUrl = serverUrl;
-  return { server, serverUrl };
-}
-
-/** The in-process worker and its own database pool, or neither with `worker: false`. */
-async function startTestWorker(
-  opts: StackOptions,
-  at: {
-    nativeConnection: NativeConnection;
-    client: Client;
-    taskQueue: string;
-    simulatorUrl: string;
-    serverUrl: string;
-  },
-): Promise<{ worker?: DialerWorker; workerDb?: Database }> {
-  // worker: false → the test runs its own worker processes
-  if (opts.worker === false) return {};
-  // the worker's own connections, named as a worker process names them: the contacts trigger
-  // leaves its writes alone, while stack.db's (the CRM's) notify
-  const workerDb = connectDatabase(cfg.testDatabaseUrl, { max: 5, applicationName: WORKER_APPLICATION_NAME });
-  const worker = await createWorker({
-    connection: at.nativeConnection,
-    namespace: cfg.temporal.namespace,
-    taskQueue: at.taskQueue,
-    workflowBundle: await workflowBundle(),
-    contactChanges: { databaseUrl: opts.contactChangesUrl ?? cfg.testDatabaseUrl, mode: 'listen' },
-    deps: {
-      db: workerDb,
-      calls: twilioCalls(
-        createTwilioClient({
-          accountSid: SIMULATOR_ACCOUNT_SID,
-          authToken: SIMULATOR_AUTH_TOKEN,
-          apiBaseUrl: at.simulatorUrl,
-          timeoutMs: opts.twilioTimeoutMs ?? 10_000,
-        }),
-      ),
-      temporal: at.client,
-      clock: () => new Date(),
-      publicBaseUrl: at.serverUrl,
-      defaultRegion: 'US',
-      ...(opts.tooManyRequestsBackoffMs ? { tooManyRequestsBackoffMs: opts.tooManyRequestsBackoffMs } : {}),
-    },
-  });
-  return { worker, workerDb };
-}
-
-/** Environment for a spawned `dialer` process that talks to this stack. */
-function stackEnv(taskQueue: string, simulatorUrl: string, serverUrl: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    DATABASE_URL: cfg.testDatabaseUrl,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    TWILIO_API_BASE_URL: simulatorUrl,
-    PUBLIC_BASE_URL: serverUrl,
-    LOG_LEVEL: 'warn',
-    // a spawned worker serves no /metrics unless a test asks: ports stay free
-    METRICS_PORT: 'off',
   };
 }
 
