@@ -15,7 +15,6 @@ import {
   uid,
   createCampaign,
 } from '../harness/stack';
-import { insertRedials, waitUntilWaiting } from '../harness/scenario';
 
 type Attempt = {
   contact_id: string;
@@ -200,9 +199,21 @@ describe('campaign rules', { timeout: 240_000 }, () => {
     const name = uid('resched');
     await create(name);
     const soon = new Date(Date.now() + 30_000);
-    const [early, late] = await insertRedials(stack, name, [testPhone(), testPhone()], soon);
+    const [early, late] = await insertContacts(stack.db, name, [testPhone(), testPhone()], {
+      contact_successful: 2,
+      number_of_contacts: 1,
+      redial_time: soon,
+    });
     await cli('campaign', 'start', name);
-    await waitUntilWaiting(stack, name, [early!, late!]);
+    for (const id of [early!, late!]) {
+      await eventually(
+        async () =>
+          (await stack.client.workflow.getHandle(contactWorkflowId(name, id)).query(contactStatusQuery))
+            .phase === 'waiting',
+        20_000,
+        `contact ${id} waiting on its timer`,
+      );
+    }
     await cli('contacts', 'redial', String(early), '--at', '+2s');
     const earlyDone = await eventually(
       async () => (await attempts(name)).find((a) => Number(a.contact_id) === early && a.recorded_at),
