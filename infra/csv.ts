@@ -24,12 +24,8 @@ export class CsvError extends Error {
  * with the wrong number of fields, or a quote that is never closed, comes back as a record with
  * an `error` and its start line, so the caller can name every bad line and go on.
  */
-export async function* readCsv(
-  file: string,
-  columns: { required: readonly string[]; optional: readonly string[]; allowUnknown?: boolean },
-): AsyncGenerator<CsvRecord> {
+export async function* readCsv(file: string, columns: Columns): AsyncGenerator<CsvRecord> {
   if (!fs.existsSync(file)) throw new CsvError(`${file}: no such file`);
-  const known = new Set([...columns.required, ...columns.optional]);
   // csv-parse counts a record's last line; its first is one after the previous record's last,
   // plus the empty lines skipped in between. Both callbacks run in file order.
   let lastLine = 1;
@@ -47,22 +43,7 @@ export async function* readCsv(
       trim: true,
       skip_empty_lines: true,
       skip_records_with_error: true,
-      columns: (header: string[]) => {
-        const names = header.map((h) => h.trim().toLowerCase());
-        // csv-parse would keep the last of two same-named columns and drop the other silently
-        const twice = names.filter((n, i) => n !== '' && names.indexOf(n) !== i);
-        if (twice.length)
-          throw new CsvError(`${file}: the header has the column ${[...new Set(twice)].join(', ')} twice`);
-        const missing = columns.required.filter((c) => !names.includes(c));
-        if (missing.length) throw new CsvError(`${file}: the header has no column ${missing.join(', ')}`);
-        const unknown = names.filter((n) => !known.has(n));
-        if (unknown.length && !columns.allowUnknown) {
-          throw new CsvError(
-            `${file}: unknown column ${unknown.join(', ')} (known: ${[...known].join(', ')})`,
-          );
-        }
-        return names;
-      },
+      columns: (header: string[]) => headerNames(file, header, columns),
       on_record: (record: Record<string, string>, info) => ({
         line: startOf(info),
         bytes: info.bytes,
@@ -88,6 +69,25 @@ export async function* readCsv(
     const e = err as Error & { lines?: number };
     throw new CsvError(`${file}${e.lines ? ` line ${e.lines}` : ''}: ${e.message}`);
   }
+}
+
+type Columns = { required: readonly string[]; optional: readonly string[]; allowUnknown?: boolean };
+
+/** The header's column names, trimmed and lower-cased; throws a `CsvError` on a header `columns` refuses. */
+function headerNames(file: string, header: string[], columns: Columns): string[] {
+  const known = new Set([...columns.required, ...columns.optional]);
+  const names = header.map((h) => h.trim().toLowerCase());
+  // csv-parse would keep the last of two same-named columns and drop the other silently
+  const twice = names.filter((n, i) => n !== '' && names.indexOf(n) !== i);
+  if (twice.length)
+    throw new CsvError(`${file}: the header has the column ${[...new Set(twice)].join(', ')} twice`);
+  const missing = columns.required.filter((c) => !names.includes(c));
+  if (missing.length) throw new CsvError(`${file}: the header has no column ${missing.join(', ')}`);
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length && !columns.allowUnknown) {
+    throw new CsvError(`${file}: unknown column ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  }
+  return names;
 }
 
 function describe(err: ParseError): string {

@@ -18,17 +18,17 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { defineSignal } from '@temporalio/workflow';
 import {
   campaignWorkflowId,
-  contactStatusQuery,
   contactWorkflowId,
   redialSignal,
   scheduleRedialUpdate,
 } from '../workflows/shared';
+import { continuedRunId, insertRedials, stackCli, waitUntilWaiting } from '../harness/scenario';
 import {
   ALL_DAY,
+  CALLER_ID,
   type Stack,
   eventually,
   insertContacts,
-  runCli,
   startStack,
   testPhone,
   uid,
@@ -36,6 +36,27 @@ import {
 } from '../harness/stack';
 
 const out = path.join(__dirname, '..', 'test', 'histories');
+
+/** What a scenario runs with: the stack, the command line, and `save` for the histories it keeps. */
+interface Capture {
+  stack: Stack;
+  cli: (...args: string[]) => Promise<string>;
+  /** `dialer campaign create <name> --caller-id … --window <window> <extra>`, nothing added. */
+  create: (name: string, window: string, ...extra: string[]) => Promise<string>;
+  save: (file: string, workflowId: string, runId?: string) => Promise<void>;
+}
+
+/** The scenarios, in the order they run; `--only-open` runs the first alone. */
+const scenarios: ((c: Capture) => Promise<void>)[] = [
+  captureOpenCampaign,
+  captureContinuedAsNew,
+  captureRescheduledRedial,
+  captureContactDialed,
+  captureReachedAgent,
+  captureAgentPacing,
+  capturePreview,
+  captureHeldBackByWindow,
+];
 
 async function main() {
   const stack = await startStack({ timeScale: 0.05 });
@@ -50,177 +71,31 @@ async function main() {
     fs.writeFileSync(path.join(out, file), historyToJSON(history));
     console.log(`wrote test/histories/${file} (${history.events?.length} events)`);
   };
-  const cli = async (...args: string[]) => {
-    const r = await runCli(args, stack.env);
-    if (r.code !== 0) throw new Error(`dialer ${args.join(' ')}: ${r.stderr}`);
-  };
+  const cli = stackCli(stack);
+  const create = (name: string, window: string, ...extra: string[]) =>
+    cli('campaign', 'create', name, '--caller-id', CALLER_ID, '--window', window, ...extra);
+  const run = process.argv.includes('--only-open') ? scenarios.slice(0, 1) : scenarios;
   try {
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
-    await captureOpenCampaign(stack, cli, save);
-    if (process.argv.includes('--only-open')) return;
-
-    // a campaign that continued as new, with a busy contact redialed
-    const can = uid('hist-can');
-    const busy = testPhone();
-    stack.sim.setScenario({
-      default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
-      numbers: { [busy]: ['busy', 'human'] },
-    });
-    await cli(
-      'campaign',
-      'create',
-      can,
-      '--caller-id',
-      '+15005550006',
-      '--window',
-      ALL_DAY,
-      '--lines',
-      '2',
-      '--retry',
-      'Busy=1s',
-    );
-    await insertContacts(stack.db, can, [busy, ...Array.from({ length: 5 }, testPhone)]);
-    await cli('campaign', 'start', can, '--until-empty', '--max-history', '60');
-    await stack.client.workflow.getHandle(campaignWorkflowId(can)).result();
-    const runs: { runId: string; status: string }[] = [];
-    for await (const w of stack.client.workflow.list({
-      query: `WorkflowId = '${campaignWorkflowId(can)}'`,
-    })) {
-      runs.push({ runId: w.runId, status: w.status.name });
-    }
-    const continued = runs.find((r) => r.status === 'CONTINUED_AS_NEW');
-    if (!continued) throw new Error('the campaign did not continue as new');
-    await save('campaign-continued-as-new.json', campaignWorkflowId(can), continued.runId);
-    await save('campaign-last-run.json', campaignWorkflowId(can));
-
-    // a contact whose redial the CRM moved while its child waited on the timer, then a release
-    const re = uid('hist-resched');
-    await cli('campaign', 'create', re, '--caller-id', '+15005550006', '--window', ALL_DAY);
-    const at = new Date(Date.now() + 30_000);
-    const [moved, released] = await insertContacts(stack.db, re, [testPhone(), testPhone()], {
-      contact_successful: 2,
-      number_of_contacts: 1,
-      redial_time: at,
-    });
-    await cli('campaign', 'start', re);
-    for (const id of [moved!, released!]) {
-      const h = stack.client.workflow.getHandle(contactWorkflowId(re, id));
-      await eventually(async () => (await h.query(contactStatusQuery)).phase === 'waiting', 20_000);
-    }
-    await cli('contacts', 'redial', String(moved), '--at', '+2s');
-    await stack.client.workflow.getHandle(contactWorkflowId(re, moved!)).result();
-    await cli('contacts', 'release', String(released));
-    await stack.client.workflow.getHandle(contactWorkflowId(re, released!)).result();
-    await cli('campaign', 'stop', re, '--wait');
-    await save('contact-rescheduled-redial.json', contactWorkflowId(re, moved!));
-    await save('contact-released-while-waiting.json', contactWorkflowId(re, released!));
-    await save('campaign-stopped-with-waiting-child.json', campaignWorkflowId(re));
-
-    // one contact dialed: placed through its campaign's dialing task queue, its outcome recorded by
-    // a local activity
-    const one = uid('hist-one');
-    await cli(
-      'campaign',
-      'create',
-      one,
-      '--caller-id',
-      '+15005550006',
-      '--window',
-      ALL_DAY,
-      '--calls-per-second',
-      '5',
-    );
-    const [dialed] = await insertContacts(stack.db, one, [testPhone()]);
-    await cli('campaign', 'start', one, '--until-empty');
-    await stack.client.workflow.getHandle(campaignWorkflowId(one)).result();
-    await save('contact-dialed.json', contactWorkflowId(one, dialed!));
-
-    // a contact that reached an agent (the <Dial> result decides Connected), with its memo
-    const ag = uid('hist-agent');
-    await cli(
-      'campaign',
-      'create',
-      ag,
-      '--caller-id',
-      '+15005550006',
-      '--window',
-      ALL_DAY,
-      '--calls-per-second',
-      '5',
-    );
-    await cli('agents', 'add', `client:${uid('agent')}`, '--campaign', ag);
-    const [reached] = await insertContacts(stack.db, ag, [testPhone()]);
-    await stack.db.sql`update contacts set name = 'Ada Lovelace' where id = ${reached!}`;
-    await cli('campaign', 'start', ag, '--until-empty');
-    await stack.client.workflow.getHandle(campaignWorkflowId(ag)).result();
-    await save('contact-reached-agent.json', contactWorkflowId(ag, reached!));
-    await save('campaign-with-agent.json', campaignWorkflowId(ag));
-    // one agent, three contacts: two wait in the cache while the campaign looks at its agent
-    // every second
-    const pr = uid('hist-pacing');
-    await cli('campaign', 'create', pr, '--caller-id', '+15005550006', '--window', ALL_DAY, '--wrap-up', '0');
-    await cli('agents', 'add', `client:${uid('agent')}`, '--campaign', pr);
-    await insertContacts(stack.db, pr, [testPhone(), testPhone(), testPhone()]);
-    await cli('campaign', 'start', pr, '--until-empty');
-    await stack.client.workflow.getHandle(campaignWorkflowId(pr)).result();
-    await save('campaign-with-agent-pacing.json', campaignWorkflowId(pr));
-
-    // preview mode: the contact is offered, an agent takes it, it is dialed and bridged to them
-    const pv = uid('hist-preview');
-    await cli(
-      'campaign',
-      'create',
-      pv,
-      '--caller-id',
-      '+15005550006',
-      '--window',
-      ALL_DAY,
-      '--mode',
-      'preview',
-    );
-    const pvAgent = `client:${uid('agent')}`;
-    await cli('agents', 'add', pvAgent, '--campaign', pv);
-    const [previewed] = await insertContacts(stack.db, pv, [testPhone()]);
-    await cli('campaign', 'start', pv, '--until-empty');
-    await eventually(async () => {
-      const r = await runCli(['agents', 'next', pvAgent, '--json'], stack.env);
-      return r.code === 0 && r.stdout.trim() !== 'null';
-    }, 20_000);
-    await cli('agents', 'take', pvAgent);
-    await stack.client.workflow.getHandle(campaignWorkflowId(pv)).result();
-    await save('contact-previewed.json', contactWorkflowId(pv, previewed!));
-    await save('campaign-preview.json', campaignWorkflowId(pv));
-
-    // a contact the calling window held back: it gave its line back, waited on its
-    // timer for the window to open and was dialed then; beside it one dialed at once
-    const win = uid('hist-window');
-    const { window, closedZone, openZone } = windowOpeningIn(8_000);
-    await cli(
-      'campaign',
-      'create',
-      win,
-      '--caller-id',
-      '+15005550006',
-      '--window',
-      window,
-      '--calls-per-second',
-      '5',
-    );
-    const [heldBack, atOnce] = await insertContacts(stack.db, win, [testPhone(), testPhone()]);
-    await stack.db.sql`update contacts set time_zone = ${closedZone} where id = ${heldBack!}`;
-    await stack.db.sql`update contacts set time_zone = ${openZone} where id = ${atOnce!}`;
-    await cli('campaign', 'start', win, '--until-empty');
-    await stack.client.workflow.getHandle(campaignWorkflowId(win)).result();
-    await save('contact-held-back-by-window.json', contactWorkflowId(win, heldBack!));
-    await save('contact-dialed-window-open.json', contactWorkflowId(win, atOnce!));
-    await save('campaign-with-held-back-contact.json', campaignWorkflowId(win));
+    for (const scenario of run) await scenario({ stack, cli, create, save });
   } finally {
     await stack.stop();
   }
 }
 
-type Cli = (...args: string[]) => Promise<void>;
-type Save = (file: string, workflowId: string, runId?: string) => Promise<void>;
+/** Every call answered by a human, except `busy`'s first, which is busy. */
+function busyOnce(stack: Stack, busy: string): void {
+  stack.sim.setScenario({
+    default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
+    numbers: { [busy]: ['busy', 'human'] },
+  });
+}
+
+/** Starts `campaign` with `--until-empty` and waits for it to finish. */
+async function runUntilEmpty({ stack, cli }: Capture, campaign: string, ...extra: string[]): Promise<void> {
+  await cli('campaign', 'start', campaign, '--until-empty', ...extra);
+  await stack.client.workflow.getHandle(campaignWorkflowId(campaign)).result();
+}
 
 /**
  * An open campaign (§5a, §8): one line saturated by an overdue redial, a busy
@@ -228,26 +103,16 @@ type Save = (file: string, workflowId: string, runId?: string) => Promise<void>;
  * a contact that ended Successful (written to its row and dialed), a refused scheduleRedial
  * update, a malformed signal, a pause and a resume; continued as new, then stopped.
  */
-async function captureOpenCampaign(stack: Stack, cli: Cli, save: Save): Promise<void> {
+async function captureOpenCampaign(c: Capture): Promise<void> {
+  const { stack, cli, save } = c;
   const name = uid('hist-open');
   const busy = testPhone();
-  stack.sim.setScenario({
-    default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
-    numbers: { [busy]: ['busy', 'human'] },
-  });
-  await cli('campaign', 'create', name, '--caller-id', '+15005550006', '--window', ALL_DAY);
+  busyOnce(stack, busy);
+  await c.create(name, ALL_DAY);
   await cli('campaign', 'update', name, '--lines', '1', '--retry', 'Busy=1s', '--calls-per-second', '5');
   const now = Date.now();
-  await insertContacts(stack.db, name, [testPhone()], {
-    contact_successful: 2,
-    number_of_contacts: 1,
-    redial_time: new Date(now - 30_000),
-  });
-  await insertContacts(stack.db, name, [testPhone()], {
-    contact_successful: 2,
-    number_of_contacts: 1,
-    redial_time: new Date(now + 3000),
-  });
+  await insertRedials(stack, name, [testPhone()], new Date(now - 30_000));
+  await insertRedials(stack, name, [testPhone()], new Date(now + 3000));
   const [fresh] = await insertContacts(stack.db, name, [testPhone(), busy]);
   await cli('campaign', 'start', name, '--max-history', '60');
   const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
@@ -274,13 +139,119 @@ async function captureOpenCampaign(stack: Stack, cli: Cli, save: Save): Promise<
     'every contact dialed',
   );
   await cli('campaign', 'stop', name, '--wait');
-  const runs: { runId: string; status: string }[] = [];
-  for await (const w of stack.client.workflow.list({ query: `WorkflowId = '${campaignWorkflowId(name)}'` }))
-    runs.push({ runId: w.runId, status: w.status.name });
-  const continued = runs.find((r) => r.status === 'CONTINUED_AS_NEW');
-  if (!continued) throw new Error('the open campaign did not continue as new');
-  await save('campaign-open-continued-as-new.json', campaignWorkflowId(name), continued.runId);
+  await save(
+    'campaign-open-continued-as-new.json',
+    campaignWorkflowId(name),
+    await continuedRunId(stack, name),
+  );
   await save('campaign-open-stopped.json', campaignWorkflowId(name));
+}
+
+/** A campaign that continued as new, with a busy contact redialed. */
+async function captureContinuedAsNew(c: Capture): Promise<void> {
+  const { stack, save } = c;
+  const can = uid('hist-can');
+  const busy = testPhone();
+  busyOnce(stack, busy);
+  await c.create(can, ALL_DAY, '--lines', '2', '--retry', 'Busy=1s');
+  await insertContacts(stack.db, can, [busy, ...Array.from({ length: 5 }, testPhone)]);
+  await runUntilEmpty(c, can, '--max-history', '60');
+  await save('campaign-continued-as-new.json', campaignWorkflowId(can), await continuedRunId(stack, can));
+  await save('campaign-last-run.json', campaignWorkflowId(can));
+}
+
+/** A contact whose redial the CRM moved while its child waited on the timer, then a release. */
+async function captureRescheduledRedial(c: Capture): Promise<void> {
+  const { stack, cli, save } = c;
+  const re = uid('hist-resched');
+  await c.create(re, ALL_DAY);
+  const at = new Date(Date.now() + 30_000);
+  const [moved, released] = await insertRedials(stack, re, [testPhone(), testPhone()], at);
+  await cli('campaign', 'start', re);
+  await waitUntilWaiting(stack, re, [moved!, released!]);
+  await cli('contacts', 'redial', String(moved), '--at', '+2s');
+  await stack.client.workflow.getHandle(contactWorkflowId(re, moved!)).result();
+  await cli('contacts', 'release', String(released));
+  await stack.client.workflow.getHandle(contactWorkflowId(re, released!)).result();
+  await cli('campaign', 'stop', re, '--wait');
+  await save('contact-rescheduled-redial.json', contactWorkflowId(re, moved!));
+  await save('contact-released-while-waiting.json', contactWorkflowId(re, released!));
+  await save('campaign-stopped-with-waiting-child.json', campaignWorkflowId(re));
+}
+
+/**
+ * One contact dialed: placed through its campaign's dialing task queue, its outcome recorded by
+ * a local activity.
+ */
+async function captureContactDialed(c: Capture): Promise<void> {
+  const one = uid('hist-one');
+  await c.create(one, ALL_DAY, '--calls-per-second', '5');
+  const [dialed] = await insertContacts(c.stack.db, one, [testPhone()]);
+  await runUntilEmpty(c, one);
+  await c.save('contact-dialed.json', contactWorkflowId(one, dialed!));
+}
+
+/** A contact that reached an agent (the <Dial> result decides Connected), with its memo. */
+async function captureReachedAgent(c: Capture): Promise<void> {
+  const { stack, save } = c;
+  const ag = uid('hist-agent');
+  await c.create(ag, ALL_DAY, '--calls-per-second', '5');
+  await c.cli('agents', 'add', `client:${uid('agent')}`, '--campaign', ag);
+  const [reached] = await insertContacts(stack.db, ag, [testPhone()]);
+  await stack.db.sql`update contacts set name = 'Ada Lovelace' where id = ${reached!}`;
+  await runUntilEmpty(c, ag);
+  await save('contact-reached-agent.json', contactWorkflowId(ag, reached!));
+  await save('campaign-with-agent.json', campaignWorkflowId(ag));
+}
+
+/**
+ * One agent, three contacts: two wait in the cache while the campaign looks at its agent
+ * every second.
+ */
+async function captureAgentPacing(c: Capture): Promise<void> {
+  const pr = uid('hist-pacing');
+  await c.create(pr, ALL_DAY, '--wrap-up', '0');
+  await c.cli('agents', 'add', `client:${uid('agent')}`, '--campaign', pr);
+  await insertContacts(c.stack.db, pr, [testPhone(), testPhone(), testPhone()]);
+  await runUntilEmpty(c, pr);
+  await c.save('campaign-with-agent-pacing.json', campaignWorkflowId(pr));
+}
+
+/** Preview mode: the contact is offered, an agent takes it, it is dialed and bridged to them. */
+async function capturePreview(c: Capture): Promise<void> {
+  const { stack, cli, save } = c;
+  const pv = uid('hist-preview');
+  await c.create(pv, ALL_DAY, '--mode', 'preview');
+  const pvAgent = `client:${uid('agent')}`;
+  await cli('agents', 'add', pvAgent, '--campaign', pv);
+  const [previewed] = await insertContacts(stack.db, pv, [testPhone()]);
+  await cli('campaign', 'start', pv, '--until-empty');
+  await eventually(
+    async () => (await cli('agents', 'next', pvAgent, '--json').catch(() => 'null')).trim() !== 'null',
+    20_000,
+  );
+  await cli('agents', 'take', pvAgent);
+  await stack.client.workflow.getHandle(campaignWorkflowId(pv)).result();
+  await save('contact-previewed.json', contactWorkflowId(pv, previewed!));
+  await save('campaign-preview.json', campaignWorkflowId(pv));
+}
+
+/**
+ * A contact the calling window held back: it gave its line back, waited on its timer for the
+ * window to open and was dialed then; beside it one dialed at once.
+ */
+async function captureHeldBackByWindow(c: Capture): Promise<void> {
+  const { stack, save } = c;
+  const win = uid('hist-window');
+  const { window, closedZone, openZone } = windowOpeningIn(8_000);
+  await c.create(win, window, '--calls-per-second', '5');
+  const [heldBack, atOnce] = await insertContacts(stack.db, win, [testPhone(), testPhone()]);
+  await stack.db.sql`update contacts set time_zone = ${closedZone} where id = ${heldBack!}`;
+  await stack.db.sql`update contacts set time_zone = ${openZone} where id = ${atOnce!}`;
+  await runUntilEmpty(c, win);
+  await save('contact-held-back-by-window.json', contactWorkflowId(win, heldBack!));
+  await save('contact-dialed-window-open.json', contactWorkflowId(win, atOnce!));
+  await save('campaign-with-held-back-contact.json', campaignWorkflowId(win));
 }
 
 main().catch((err) => {

@@ -20,6 +20,7 @@ import {
   uid,
   windowOpeningIn,
 } from '../harness/stack';
+import { stackCli } from '../harness/scenario';
 
 describe('dialing modes', { timeout: 240_000 }, () => {
   let stack: Stack;
@@ -29,11 +30,7 @@ describe('dialing modes', { timeout: 240_000 }, () => {
   });
   after(async () => stack?.stop());
 
-  const cli = async (...args: string[]) => {
-    const r = await runCli(args, stack.env);
-    assert.equal(r.code, 0, `dialer ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const cli = (...args: string[]) => stackCli(stack)(...args);
   const kinds = async (id: number) =>
     (
       JSON.parse(await cli('contacts', 'why', String(id), '--json')) as {
