@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Sql } from '../db/client';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { type CampaignLedgerCounts, recentLedgers } from '../ops/abandon-ledger';
+import type { CampaignLedgerCounts } from '../domain/abandon';
+import { recentLedgers } from '../ops/abandon-ledger';
 
 /**
  * The dialer's own counters, next to the Temporal SDK's metrics on one Prometheus endpoint per

@@ -14,16 +14,6 @@ import {
   ledgerPeriodOf,
 } from '../domain/abandon';
 
-export {
-  ABANDON_GRACE_SECONDS,
-  type AbandonLedger,
-  type CampaignLedgerCounts,
-  DEFAULT_ABANDON_TARGET,
-  LIVE_ANSWER_STATES,
-  type LedgerPeriod,
-  describePeriod,
-} from '../domain/abandon';
-
 /** Live answers and abandons of one campaign among attempts that ended in [from, to). */
 export async function ledgerPeriod(sql: Sql, campaign: string, from: Date, to: Date): Promise<LedgerPeriod> {
   return ledgerPeriodOf(await countLedgerPeriod(sql, campaign, from, to), from, to);

@@ -30,7 +30,8 @@ import {
   settingsChangedSignal,
   stopSignal,
 } from '../workflows/shared';
-import { type AbandonLedger, abandonLedger } from './abandon-ledger';
+import type { AbandonLedger } from '../domain/abandon';
+import { abandonLedger } from './abandon-ledger';
 import { canonicalZone } from './contact-fields';
 import { OperationError } from './errors';
 

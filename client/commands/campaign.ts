@@ -13,7 +13,7 @@ import {
 } from '../../ops/campaign-operations';
 import { DEFAULT_RETRY_RULES, type LastStateName, type RetryRules } from '../../domain/contract';
 import { type CampaignOptions, campaignWorkflowId } from '../../workflows/shared';
-import { describePeriod } from '../../ops/abandon-ledger';
+import { describePeriod } from '../../domain/abandon';
 import { DIALING_MODES, type DialingMode } from '../../domain/pacing';
 import type { DialRuleSettings } from '../../domain/dial-rules';
 import { type CommandContext, UserError, type Ctx } from '../context';
