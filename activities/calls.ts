@@ -34,7 +34,6 @@ import { toE164 } from '../domain/phone';
 import { maskPhone } from '../infra/logger';
 import { mapOutcome, nextContactState, wasPlaced } from '../domain/outcome';
 import { lastStateName } from '../domain/contract';
-import { DEFAULT_CAMPAIGN_OPTIONS } from '../workflows/shared';
 import type { CallFacts, ContactSuccessful, MachineDetection, RetryRules } from '../domain/contract';
 import type { AttemptResult } from '../workflows/shared';
 import { permanent } from './errors';
@@ -50,17 +49,12 @@ export interface PlaceCallInput extends AttemptKey {
   callerId: string;
   ringTimeoutSeconds: number;
   dueAt: string | null;
-  machineDetection?: MachineDetection;
-  /**
-   * The workflow waits when the calling window or a cap holds the call back (it gets `delayed`);
-   * without it (workflows started before windows existed) such an attempt ends undialed.
-   */
-  mayDelay?: boolean;
+  machineDetection: MachineDetection;
   /**
    * The campaign's call timeout: how long this attempt's number stays held (invariant 9) if the
-   * attempt never ends, plus a margin. Absent (workflows from before it): the default, 10 min.
+   * attempt never ends, plus a margin.
    */
-  callTimeoutMs?: number;
+  callTimeoutMs: number;
 }
 
 export type PlaceCallResult =
@@ -257,7 +251,7 @@ async function markCreateRequested(
   e164: string,
   requestedAt: Date,
 ): Promise<'marked' | 'number-busy'> {
-  const callTimeoutMs = input.callTimeoutMs ?? DEFAULT_CAMPAIGN_OPTIONS.callTimeoutMs;
+  const callTimeoutMs = input.callTimeoutMs;
   const marked = await markAttemptCreateRequested(deps.db.db, input, {
     requestedAt,
     workerIdentity: deps.workerIdentity ?? null,
@@ -290,7 +284,7 @@ async function holdBack(
 ): Promise<PlaceCallResult> {
   // an earlier try of this attempt took the number and sent nothing: it lets it go while it waits
   if (ownHold) await releaseAttemptNumber(deps.db.db, input);
-  if (verdict.until && input.mayDelay) {
+  if (verdict.until) {
     await logDecision(deps, input, 'delayed', verdict.reason, verdict.until);
     deps.metrics?.dialsDelayed.inc({ campaign: input.campaign, rule: verdict.rule });
     return {
@@ -300,10 +294,8 @@ async function holdBack(
       reason: verdict.reason,
     };
   }
-  const retryAt =
-    verdict.rule === 'number-busy' && verdict.until
-      ? verdict.until
-      : new Date(deps.clock().getTime() + NOT_DIALED_RETRY_MS);
+  // no moment allowed to wait for (a window that never opens): looked at again a day later
+  const retryAt = new Date(deps.clock().getTime() + NOT_DIALED_RETRY_MS);
   const reason = `${verdict.reason}; not dialed, tried again at ${retryAt.toISOString()}`;
   await logDecision(deps, input, 'skipped', reason);
   return finalBeforeCreate(deps, input, {

@@ -16,6 +16,7 @@ import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { freePort } from '../harness/processes';
 import { createTwilioClient } from '../infra/twilio';
 import { CallStatusTracker } from '../workflows/call-status-tracker';
+import { DEFAULT_CAMPAIGN_OPTIONS } from '../workflows/shared';
 import { statusEvent } from '../server/twilio-webhooks';
 import type { CallFacts } from '../domain/contract';
 
@@ -155,6 +156,8 @@ async function attemptOne(
     callerId: settings.callerId,
     ringTimeoutSeconds: settings.ringTimeoutSeconds,
     dueAt: c.redialAt,
+    machineDetection: settings.machineDetection,
+    callTimeoutMs: DEFAULT_CAMPAIGN_OPTIONS.callTimeoutMs,
   });
   let facts: CallFacts;
   if (placed.kind === 'placed') {

@@ -82,10 +82,10 @@ export interface CampaignSettings {
   callerId: string;
   ringTimeoutSeconds: number;
   retryRules: RetryRules;
-  /** Answering-machine detection (telephony §1.4); absent in settings recorded before it existed. */
-  machineDetection?: MachineDetection;
-  /** agentless · preview · progressive · power · predictive; absent in settings from before modes. */
-  dialingMode?: string;
+  /** Answering-machine detection (telephony §1.4). */
+  machineDetection: MachineDetection;
+  /** agentless · preview · progressive · power · predictive. */
+  dialingMode: string;
 }
 
 export type MachineDetection = 'off' | 'hangup' | 'message';

@@ -61,16 +61,18 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+export interface StackOptions {
+  twilioTimeoutMs?: number;
+  tooManyRequestsBackoffMs?: number[];
+  worker?: boolean;
+  /** The database URL the worker's contact-change listener connects to (e.g. through a PgProxy). */
+  contactChangesUrl?: string;
+}
+
 /** The real pieces, in-process: simulator, webhook server and a worker on a task queue of its own. */
 export async function startStack(
   sim: Partial<SimulatorOptions> = {},
-  opts: {
-    twilioTimeoutMs?: number;
-    tooManyRequestsBackoffMs?: number[];
-    worker?: boolean;
-    /** The database URL the worker's contact-change listener connects to (e.g. through a PgProxy). */
-    contactChangesUrl?: string;
-  } = {},
+  opts: StackOptions = {},
 ): Promise<Stack> {
   const taskQueue = uid('tq');
   const db = testDatabase();
@@ -83,14 +85,47 @@ export async function startStack(
   });
   const connection = await Connection.connect({ address: cfg.temporal.address });
   const client = new Client({ connection, namespace: cfg.temporal.namespace });
-  const serverDeps = {
-    temporal: client,
-    db,
-    authToken: SIMULATOR_AUTH_TOKEN,
-    publicBaseUrl: '', // known once the server listens; the routes read it per request
-    logger,
-    apiToken: API_TOKEN,
+  const { server, serverUrl } = await listenServer({ client, db, logger, taskQueue });
+  // worker: false → the test runs its own worker processes
+  const worker =
+    opts.worker === false ? undefined : await startWorker(opts, { client, simulator, serverUrl, taskQueue });
+  return {
     taskQueue,
+    db,
+    client,
+    ...(worker ? { worker: worker.worker } : {}),
+    sim: simulator,
+    server,
+    serverUrl,
+    env: stackEnv(taskQueue, simulator.url, serverUrl),
+    async stop() {
+      // a test that failed half way leaves its open campaigns running with no worker to answer:
+      // end them, so later tests on the same server (recover asks every holder) do not wait on them
+      await terminateRunning(client, taskQueue).catch(() => undefined);
+      await worker?.stop();
+      await server.close();
+      await connection.close();
+      await simulator.close();
+      await db.close();
+    },
+  };
+}
+
+/** The webhook server and API on a free port; its public URL is known once it listens. */
+async function listenServer(p: {
+  client: Client;
+  db: Database;
+  logger: ReturnType<typeof createLogger>;
+  taskQueue: string;
+}): Promise<{ server: FastifyInstance; serverUrl: string }> {
+  const serverDeps = {
+    temporal: p.client,
+    db: p.db,
+    authToken: SIMULATOR_AUTH_TOKEN,
+    publicBaseUrl: '', // set below, on this same object: the routes read it per request
+    logger: p.logger,
+    apiToken: API_TOKEN,
+    taskQueue: p.taskQueue,
     defaultRegion: 'US',
   };
   const server = await buildServer(serverDeps);
@@ -98,74 +133,63 @@ export async function startStack(
   const address = server.server.address();
   const serverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   serverDeps.publicBaseUrl = serverUrl;
+  return { server, serverUrl };
+}
+
+/** The in-process worker, with its own database connections and the simulator as Twilio. */
+async function startWorker(
+  opts: StackOptions,
+  p: { client: Client; simulator: RunningSimulator; serverUrl: string; taskQueue: string },
+): Promise<{ worker: DialerWorker; stop(): Promise<void> }> {
   const nativeConnection = await NativeConnection.connect({ address: cfg.temporal.address });
   // the worker's own connections, named as a worker process names them: the contacts trigger
   // leaves its writes alone, while stack.db's (the CRM's) notify
-  const workerDb =
-    opts.worker === false
-      ? undefined
-      : connectDatabase(cfg.testDatabaseUrl, { max: 5, applicationName: WORKER_APPLICATION_NAME });
-  // worker: false → the test runs its own worker processes
-  const worker =
-    workerDb === undefined
-      ? undefined
-      : await createWorker({
-          connection: nativeConnection,
-          namespace: cfg.temporal.namespace,
-          taskQueue,
-          workflowBundle: await workflowBundle(),
-          contactChanges: { databaseUrl: opts.contactChangesUrl ?? cfg.testDatabaseUrl, mode: 'listen' },
-          deps: {
-            db: workerDb,
-            calls: twilioCalls(
-              createTwilioClient({
-                accountSid: SIMULATOR_ACCOUNT_SID,
-                authToken: SIMULATOR_AUTH_TOKEN,
-                apiBaseUrl: simulator.url,
-                timeoutMs: opts.twilioTimeoutMs ?? 10_000,
-              }),
-            ),
-            temporal: client,
-            clock: () => new Date(),
-            publicBaseUrl: serverUrl,
-            defaultRegion: 'US',
-            ...(opts.tooManyRequestsBackoffMs
-              ? { tooManyRequestsBackoffMs: opts.tooManyRequestsBackoffMs }
-              : {}),
-          },
-        });
-  const running = worker?.run();
-  return {
-    taskQueue,
-    db,
-    client,
-    ...(worker ? { worker } : {}),
-    sim: simulator,
-    server,
-    serverUrl,
-    env: {
-      ...process.env,
-      DATABASE_URL: cfg.testDatabaseUrl,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      TWILIO_API_BASE_URL: simulator.url,
-      PUBLIC_BASE_URL: serverUrl,
-      LOG_LEVEL: 'warn',
-      // a spawned worker serves no /metrics unless a test asks: ports stay free
-      METRICS_PORT: 'off',
+  const workerDb = connectDatabase(cfg.testDatabaseUrl, { max: 5, applicationName: WORKER_APPLICATION_NAME });
+  const twilioClient = createTwilioClient({
+    accountSid: SIMULATOR_ACCOUNT_SID,
+    authToken: SIMULATOR_AUTH_TOKEN,
+    apiBaseUrl: p.simulator.url,
+    timeoutMs: opts.twilioTimeoutMs ?? 10_000,
+  });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: cfg.temporal.namespace,
+    taskQueue: p.taskQueue,
+    workflowBundle: await workflowBundle(),
+    contactChanges: { databaseUrl: opts.contactChangesUrl ?? cfg.testDatabaseUrl, mode: 'listen' },
+    deps: {
+      db: workerDb,
+      calls: twilioCalls(twilioClient),
+      temporal: p.client,
+      clock: () => new Date(),
+      publicBaseUrl: p.serverUrl,
+      defaultRegion: 'US',
+      ...(opts.tooManyRequestsBackoffMs ? { tooManyRequestsBackoffMs: opts.tooManyRequestsBackoffMs } : {}),
     },
+  });
+  const running = worker.run();
+  return {
+    worker,
     async stop() {
-      // a test that failed half way leaves its open campaigns running with no worker to answer:
-      // end them, so later tests on the same server (recover asks every holder) do not wait on them
-      await terminateRunning(client, taskQueue).catch(() => undefined);
-      worker?.shutdown();
+      worker.shutdown();
       await running;
       await nativeConnection.close();
-      await workerDb?.close();
-      await server.close();
-      await connection.close();
-      await simulator.close();
-      await db.close();
+      await workerDb.close();
     },
+  };
+}
+
+/** Environment for a spawned `dialer` process that talks to this stack. */
+function stackEnv(taskQueue: string, simulatorUrl: string, serverUrl: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: cfg.testDatabaseUrl,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    TWILIO_API_BASE_URL: simulatorUrl,
+    PUBLIC_BASE_URL: serverUrl,
+    LOG_LEVEL: 'warn',
+    // a spawned worker serves no /metrics unless a test asks: ports stay free
+    METRICS_PORT: 'off',
   };
 }
 

@@ -21,6 +21,8 @@ const settings = {
   callerId: '+15005550006',
   ringTimeoutSeconds: 30,
   retryRules: DEFAULT_RETRY_RULES,
+  machineDetection: 'off' as const,
+  dialingMode: 'progressive',
 };
 const now = Date.parse('2026-11-25T12:00:00Z');
 function newRun(s: CampaignSettings, carry?: CampaignCarry): CampaignRun {
@@ -275,7 +277,7 @@ test('an idle open campaign looks at the database only at the idle interval; a c
 test('a change told while a look at the database runs makes the campaign look again', () => {
   const run = newRun(settings);
   run.startRefill();
-  run.refillAsked(); // the CRM's row committed after the reservation's snapshot
+  run.ask('refill'); // the CRM's row committed after the reservation's snapshot
   run.addToCache([], null, now);
   assert.equal(run.idle, false);
   assert.ok(run.nextRefillAt() < now + 1000);

@@ -69,7 +69,7 @@ describe('the placing step holds one call per number', { timeout: 60_000 }, () =
   });
 
   /** First attempts of `n` contacts with this number, in a new campaign open around the clock. */
-  async function attempts(phone: string, n: number, opts: { mayDelay?: boolean } = {}) {
+  async function attempts(phone: string, n: number) {
     const campaign = uid('busy');
     await db.sql`insert into campaigns (name, caller_id, retry_rules, calling_window)
       values (${campaign}, ${CALLER_ID}, '{}', ${ALL_DAY})`;
@@ -87,7 +87,7 @@ describe('the placing step holds one call per number', { timeout: 60_000 }, () =
       callerId: CALLER_ID,
       ringTimeoutSeconds: 30,
       dueAt: null,
-      mayDelay: opts.mayDelay ?? true,
+      machineDetection: 'off',
       callTimeoutMs: 60_000,
     }));
   }
@@ -177,7 +177,7 @@ describe('the placing step holds one call per number', { timeout: 60_000 }, () =
 
   test('the index refuses a second hold on a number, whatever writes it', async () => {
     const phone = testPhone();
-    const [a, b] = await attempts(phone, 2, {});
+    const [a, b] = await attempts(phone, 2);
     assert.equal((await place(a!)).kind, 'placed');
     await db.sql`insert into call_attempts (campaign_name, contact_id, attempt_no, workflow_id, phone_number)
       values (${b!.campaign}, ${b!.contactId}, 1, ${b!.workflowId}, ${phone})`;
@@ -199,19 +199,6 @@ describe('the placing step holds one call per number', { timeout: 60_000 }, () =
     const r = await place(fresh!);
     assert.equal(r.kind, 'placed');
     assert.deepEqual(await hold(phone), [`${fresh!.campaign}/${fresh!.contactId}`]);
-  });
-
-  test('a workflow that cannot wait gets an undialed attempt, tried again when the number is looked at next', async () => {
-    const phone = testPhone();
-    const [a] = await attempts(phone, 1);
-    const [b] = await attempts(phone, 1, { mayDelay: false });
-    assert.equal((await place(a!)).kind, 'placed');
-    const r = await place(b!);
-    assert.ok(r.kind === 'final' && r.facts.notDialed, JSON.stringify(r));
-    assert.equal(r.facts.notDialed.rule, 'number-busy');
-    const wait = new Date(r.facts.notDialed.retryAt).getTime() - Date.now();
-    assert.ok(wait > 0 && wait <= NUMBER_BUSY_RETRY_MS, `retried in ${wait} ms`);
-    assert.equal(sim.calls({ to: phone }).length, 1);
   });
 });
 

@@ -66,6 +66,8 @@ describe('placeCall after a crash between the create and storing its SID', { tim
       callerId: CALLER_ID,
       ringTimeoutSeconds: 30,
       dueAt: null,
+      machineDetection: 'off' as const,
+      callTimeoutMs: 60_000,
     };
   }
   const place = (input: PlaceCallInput): Promise<PlaceCallResult> =>

@@ -165,8 +165,7 @@ async function place(a: ContactAttempt): Promise<PlaceCallResult> {
     callerId: input.settings.callerId,
     ringTimeoutSeconds: input.settings.ringTimeoutSeconds,
     dueAt: a.dueAt,
-    machineDetection: input.settings.machineDetection ?? 'off',
-    mayDelay: true,
+    machineDetection: input.settings.machineDetection,
     // how long the attempt may hold its number (invariant 9) if it never ends
     callTimeoutMs: input.callTimeoutMs,
   });

@@ -57,6 +57,19 @@ export interface ToStart {
   lineGranted: boolean;
 }
 
+/** What each control message changes: pause, resume, stop (§5a), the CRM's refill, a settings change. */
+const CONTROL_MESSAGES = {
+  pause: { paused: true },
+  resume: { paused: false, changed: true },
+  stop: { stopping: true },
+  refill: { changed: true },
+  settingsChanged: { changed: true, reloadSettings: true },
+} as const satisfies Record<
+  string,
+  Partial<Pick<CampaignRun, 'paused' | 'stopping' | 'changed' | 'reloadSettings'>>
+>;
+export type ControlMessage = keyof typeof CONTROL_MESSAGES;
+
 /**
  * The campaign's in-memory state: the cache of due contacts waiting for a line (§6), the children
  * in flight and which of them hold lines, the queue of children whose redial time has come, the
@@ -132,31 +145,9 @@ export class CampaignRun {
     this.wakeups++;
   }
 
-  pause(): void {
-    this.paused = true;
-    this.poke();
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.changed = true;
-    this.poke();
-  }
-
-  stop(): void {
-    this.stopping = true;
-    this.poke();
-  }
-
-  /** The CRM added or changed contacts: look at the database again. */
-  refillAsked(): void {
-    this.changed = true;
-    this.poke();
-  }
-
-  settingsChanged(): void {
-    this.reloadSettings = true;
-    this.changed = true;
+  /** An operator's or the CRM's message (§5a, §8): note what it asks for and wake the loop. */
+  ask(message: ControlMessage): void {
+    Object.assign(this, CONTROL_MESSAGES[message]);
     this.poke();
   }
 

@@ -60,11 +60,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   // would otherwise be rejected before its handler exists; it waits in the queue until the loop
   setHandler(scheduleRedialUpdate, (r) => run.scheduleRedial(r), { validator: validateRedial });
   run.settings = input.carry?.settings ?? (await db.loadCampaign({ name: input.name }));
-  setHandler(pauseSignal, () => run.pause());
-  setHandler(resumeSignal, () => run.resume());
-  setHandler(stopSignal, () => run.stop());
-  setHandler(refillSignal, () => run.refillAsked());
-  setHandler(settingsChangedSignal, () => run.settingsChanged());
+  setHandler(pauseSignal, () => run.ask('pause'));
+  setHandler(resumeSignal, () => run.ask('resume'));
+  setHandler(stopSignal, () => run.ask('stop'));
+  setHandler(refillSignal, () => run.ask('refill'));
+  setHandler(settingsChangedSignal, () => run.ask('settingsChanged'));
   setHandler(attemptFinishedSignal, (r) => run.attemptFinished(r));
   setHandler(lineRequestSignal, (r) => run.lineRequested(r));
   setHandler(lineReturnSignal, (r) => run.lineReturned(r));

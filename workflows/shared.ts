@@ -102,10 +102,9 @@ export type CampaignCarry = Pick<
   | 'lineRequests'
 > & {
   inFlight: InFlightContact[];
-  /** Absent in carries recorded before pacing existed. */
-  agentCapacity?: number | null;
+  agentCapacity: number | null;
   /** CRM redials for contacts being dialed, written once their call ends (§8). */
-  redialsAfterCall?: RedialRequest[];
+  redialsAfterCall: RedialRequest[];
 };
 
 export interface CampaignInput {
