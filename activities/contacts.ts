@@ -79,7 +79,7 @@ async function paceCampaign(deps: Deps, campaign: string, now: Date): Promise<Pa
 const toCached = (r: CachedContactRow): CachedContact => ({
   id: Number(r.id),
   phoneNumber: r.phone_number,
-  display: { name: r.name, phone: maskPhone(r.phone_number) },
+  display: { phone: maskPhone(r.phone_number) },
   redialAt: r.redial_time ? r.redial_time.toISOString() : null,
   numberOfContacts: r.number_of_contacts,
   attemptNo: r.attempt_no,

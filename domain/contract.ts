@@ -95,10 +95,10 @@ export interface CachedContact {
   id: number;
   phoneNumber: string;
   /**
-   * What the Temporal UI shows in the contact workflow's memo: the CRM's name for the contact and
-   * its number masked (search attributes and memos never carry a full phone number).
+   * What the Temporal UI shows in the contact workflow's memo: its number masked (search
+   * attributes and memos never carry a full phone number or a name).
    */
-  display?: { name: string | null; phone: string };
+  display?: { phone: string };
   redialAt: string | null;
   /** number_of_contacts when cached. */
   numberOfContacts: number;

@@ -242,6 +242,7 @@ export async function startCampaign(
       taskQueue: deps.taskQueue,
       args: [input],
       typedSearchAttributes: [{ key: CampaignNameKey, value: name }],
+      staticSummary: `Campaign ${name}`,
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {

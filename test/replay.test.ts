@@ -11,6 +11,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { workflowBundle } from '../harness/stack';
+import { workflowIdOfHistory } from '../infra/history';
 
 const dir = path.join(__dirname, 'histories');
 const files = fs
@@ -26,7 +27,10 @@ test('there are committed histories to replay', () => {
 
 for (const file of files) {
   test(`replays ${file} against the current workflow code`, async () => {
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, load(file), file);
+    const history = load(file);
+    const workflowId = workflowIdOfHistory(history);
+    assert.ok(workflowId, `${file}: its workflow id follows from its input`);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
   });
 }
 

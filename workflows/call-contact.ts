@@ -1,4 +1,6 @@
 import {
+  CancellationScope,
+  type CancelledFailure,
   condition,
   getExternalWorkflowHandle,
   log,
@@ -11,6 +13,7 @@ import {
 import type { Activities } from '../activities';
 import type { PlaceCallResult } from '../activities/calls';
 import { ContactAttempt } from './contact-attempt';
+import { SHAPES, checkedSignal, requireInput, updateValidator } from './message-checks';
 import { type CallFacts, ContactSuccessful, LastState } from '../domain/contract';
 import {
   type AttemptResult,
@@ -59,33 +62,42 @@ const DIAL_RESULT_GRACE_MS = 10_000;
 
 /** One attempt for one contact: wait until due, dial, wait for the outcome, record it, report. */
 export async function callContactWorkflow(input: CallContactInput): Promise<AttemptResult> {
+  requireInput('callContactWorkflow', SHAPES.contactInput, input);
+  const a = new ContactAttempt(input);
+  // A cancellation (the Temporal UI's button, a client's cancel) is a withdraw: the contact goes
+  // back if its call has not been created; a call already made ends and its outcome is recorded.
+  let cancelled: CancelledFailure | undefined;
+  CancellationScope.current().cancelRequested.catch((err: CancelledFailure) => {
+    cancelled = err;
+    a.withdraw();
+  });
+  const result = await CancellationScope.nonCancellable(() => attemptAndReport(a));
+  if (cancelled) throw cancelled;
+  return result;
+}
+
+async function attemptAndReport(a: ContactAttempt): Promise<AttemptResult> {
+  const { input } = a;
   const base = { contactId: input.contact.id, attemptNo: input.attemptNo, placed: false, redialTime: null };
   try {
-    const result = await attempt(input);
+    const result = a.ended(await attempt(a));
     await reportToCampaign(input.campaignWorkflowId, result);
     return result;
   } catch (err) {
     // The campaign must hear of every child it started, or it would wait for it forever.
-    const failed = {
+    const failed = a.ended({
       ...base,
       lastState: LastState.ErrorOccurred,
       contactSuccessful: ContactSuccessful.MarkedForDialing,
-    };
+    });
     await reportToCampaign(input.campaignWorkflowId, { ...failed, error: String(err) });
     throw err;
   }
 }
 
-async function attempt(input: CallContactInput): Promise<AttemptResult> {
-  const a = new ContactAttempt(input);
-  setHandler(previewDecisionSignal, (d) => a.decide(d));
-  setHandler(callStatusSignal, (e) => a.callStatus(e));
-  setHandler(callFactsSignal, ({ callSid, facts }) => a.callFacts(callSid, facts));
-  setHandler(rescheduleSignal, ({ dueAt }) => a.reschedule(dueAt));
-  setHandler(lineGrantSignal, ({ attemptNo }) => a.lineGranted(attemptNo));
-  setHandler(withdrawSignal, () => a.withdraw());
-  setHandler(withdrawUpdate, ({ holdMs }) => a.withdrawNow(holdMs));
-  setHandler(contactStatusQuery, () => a.view());
+async function attempt(a: ContactAttempt): Promise<AttemptResult> {
+  const { input } = a;
+  setHandlers(a);
 
   const campaign = getExternalWorkflowHandle(input.campaignWorkflowId);
   for (;;) {
@@ -96,6 +108,36 @@ async function attempt(input: CallContactInput): Promise<AttemptResult> {
     if (placed.kind !== 'delayed') return await record(a, await callFacts(a, placed));
     await waitAfterHoldBack(a, placed, campaign);
   }
+}
+
+/** Its messages: a malformed signal is logged and ignored, a malformed update refused. */
+function setHandlers(a: ContactAttempt): void {
+  const checked = checkedSignal;
+  setHandler(
+    previewDecisionSignal,
+    checked('previewDecision', SHAPES.previewDecision, (d) => a.decide(d)),
+  );
+  setHandler(
+    callStatusSignal,
+    checked('callStatus', SHAPES.callStatus, (e) => a.callStatus(e)),
+  );
+  setHandler(
+    callFactsSignal,
+    checked('callFacts', SHAPES.callFacts, ({ callSid, facts }) => a.callFacts(callSid, facts)),
+  );
+  setHandler(
+    rescheduleSignal,
+    checked('reschedule', SHAPES.reschedule, ({ dueAt }) => a.reschedule(dueAt)),
+  );
+  setHandler(
+    lineGrantSignal,
+    checked('lineGrant', SHAPES.lineGrant, ({ attemptNo }) => a.lineGranted(attemptNo)),
+  );
+  setHandler(withdrawSignal, () => a.withdraw());
+  setHandler(withdrawUpdate, ({ holdMs }) => a.withdrawNow(holdMs), {
+    validator: updateValidator('withdraw', SHAPES.withdraw),
+  });
+  setHandler(contactStatusQuery, () => a.view());
 }
 
 type Campaign = ReturnType<typeof getExternalWorkflowHandle>;

@@ -3,6 +3,7 @@ import {
   type CampaignSettings,
   type RedialRequest,
   checkRedialRequest,
+  contactSuccessfulName,
   dialOrder,
   dialTier,
   lastStateName,
@@ -528,10 +529,19 @@ export class CampaignRun {
       waiting: this.inFlight.size - dialing,
       heldBack: this.heldBackCounts(),
       ...(this.pacing ? { pacing: this.pacing } : {}),
-      stats: this.stats,
+      stats: { ...this.stats, byContactSuccessful: byName(this.stats.byContactSuccessful) },
       nextRedialAt: this.nextRedialAt,
       runsSoFar: this.runsSoFar,
     };
+  }
+
+  /** One line for the Temporal UI (markdown): the status and what the campaign is doing. */
+  details(): string {
+    const v = this.view();
+    const parts = [`**${v.status}**`, `${v.cached} cached`, `${v.dialing} dialing`, `${v.waiting} waiting`];
+    parts.push(`${v.stats.attemptsFinished} attempts finished`);
+    if (v.nextRedialAt) parts.push(`next redial ${v.nextRedialAt}`);
+    return parts.join(' · ');
   }
 
   /** A pause or stop shows at once, before the loop has written it to the campaign's row. */
@@ -557,6 +567,13 @@ export class CampaignRun {
       redialsAfterCall: [...this.redialsAfterCall].map(([contactId, at]) => ({ contactId, at })),
     };
   }
+}
+
+/** Counts keyed by ContactSuccessful's value, keyed by its name (§3) instead. */
+function byName(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(counts).map(([k, n]) => [contactSuccessfulName(Number(k)) ?? k, n]),
+  );
 }
 
 /** When a waiting child may dial by what the campaign knows: its redial time, or later if held back. */

@@ -1,31 +1,42 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowCancellationType,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  isCancellation,
   log,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { callContactWorkflow } from './call-contact';
 import { CampaignRun, type ToStart } from './campaign-run';
-import { checkRedialRequest } from '../domain/contract';
+import { type CampaignSettings, checkRedialRequest } from '../domain/contract';
+import { SHAPES, checkedSignal, requireInput, updateValidator } from './message-checks';
 import {
   type CampaignInput,
   type CampaignResult,
   type CampaignStatus,
   type ReleaseResult,
   CampaignNameKey,
+  CampaignStatusKey,
   ContactIdKey,
   DEFAULT_CAMPAIGN_OPTIONS,
   NextDialTimeKey,
   attemptFinishedSignal,
   campaignStatusQuery,
+  campaignWorkflowId,
   contactWorkflowId,
   heldContactsQuery,
   lineGrantSignal,
@@ -55,24 +66,25 @@ const db = proxyActivities<Activities>({
  * the campaign does not hold is written to the row (or refused, and logged).
  */
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
+  requireInput('campaignWorkflow', SHAPES.campaignInput, input);
   const run = new CampaignRun({ ...DEFAULT_CAMPAIGN_OPTIONS, ...input.options }, input.carry);
   // registered before the first await: an update sent as the campaign starts (a CRM's redial)
   // would otherwise be rejected before its handler exists; it waits in the queue until the loop
   setHandler(scheduleRedialUpdate, (r) => run.scheduleRedial(r), { validator: validateRedial });
-  run.settings = input.carry?.settings ?? (await db.loadCampaign({ name: input.name }));
-  setHandler(pauseSignal, () => run.ask('pause'));
-  setHandler(resumeSignal, () => run.ask('resume'));
-  setHandler(stopSignal, () => run.ask('stop'));
-  setHandler(refillSignal, () => run.ask('refill'));
-  setHandler(settingsChangedSignal, () => run.ask('settingsChanged'));
-  setHandler(attemptFinishedSignal, (r) => run.attemptFinished(r));
-  setHandler(lineRequestSignal, (r) => run.lineRequested(r));
-  setHandler(lineReturnSignal, (r) => run.lineReturned(r));
-  setHandler(redialSignal, (r) => warnIfMalformed(run.redialSignalled(r)));
-  setHandler(releaseContactUpdate, (r) => releaseContact(run, r.contactId, r.holdMs));
-  setHandler(campaignStatusQuery, () => run.view());
-  setHandler(heldContactsQuery, () => run.held());
+  run.settings = input.carry?.settings ?? (await loadSettings(input.name));
+  setHandlers(run);
+  try {
+    await runUntilStopped(run, input);
+    return await windDown(run);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // a cancellation (the Temporal UI's button, a client's cancel) is a stop (§5a)
+    await CancellationScope.nonCancellable(() => stopWhenCancelled(run));
+    throw err;
+  }
+}
 
+async function runUntilStopped(run: CampaignRun, input: CampaignInput): Promise<void> {
   await setStatus(run, run.status);
   // §6: a contact left at 3 by an earlier run of this campaign that no child holds goes back
   if (!input.carry) await db.recoverContacts({ holder: holder(), self: true });
@@ -84,11 +96,75 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       continue;
     }
     await step(run);
-    if (run.finishedWhenDone) break;
+    setCurrentDetails(run.details());
+    if (run.finishedWhenDone) return;
     await continueAsNewIfDue(run, input);
     await sleepUntilWoken(run, seen);
   }
-  return await windDown(run);
+}
+
+/**
+ * Cancelled: what `campaign stop` does, then the workflow ends as cancelled. A reservation the
+ * cancellation cut short may have taken contacts this run never saw: they go back too.
+ */
+async function stopWhenCancelled(run: CampaignRun): Promise<void> {
+  log.info('cancellation requested: the campaign stops');
+  run.ask('stop');
+  await windDown(run);
+  await db.recoverContacts({ holder: holder(), self: true });
+}
+
+/** Every message but scheduleRedial: a malformed signal is logged and ignored, an update refused. */
+function setHandlers(run: CampaignRun): void {
+  setHandler(pauseSignal, () => run.ask('pause'));
+  setHandler(resumeSignal, () => run.ask('resume'));
+  setHandler(stopSignal, () => run.ask('stop'));
+  setHandler(refillSignal, () => run.ask('refill'));
+  setHandler(settingsChangedSignal, () => run.ask('settingsChanged'));
+  setHandler(
+    attemptFinishedSignal,
+    checkedSignal('attemptFinished', SHAPES.attemptFinished, (r) => run.attemptFinished(r)),
+  );
+  setHandler(
+    lineRequestSignal,
+    checkedSignal('lineRequest', SHAPES.lineRequest, (r) => run.lineRequested(r)),
+  );
+  setHandler(
+    lineReturnSignal,
+    checkedSignal('lineReturn', SHAPES.lineReturn, (r) => run.lineReturned(r)),
+  );
+  setHandler(redialSignal, (r) => warnIfMalformed(run.redialSignalled(r)));
+  setHandler(releaseContactUpdate, (r) => releaseContact(run, r.contactId, r.holdMs), {
+    validator: updateValidator('releaseContact', SHAPES.releaseContact),
+  });
+  setHandler(campaignStatusQuery, () => run.view());
+  setHandler(heldContactsQuery, () => run.held());
+}
+
+/** The campaign's row; an unknown campaign, or one started under another workflow id, fails at once. */
+async function loadSettings(name: string): Promise<CampaignSettings> {
+  let settings: CampaignSettings;
+  try {
+    settings = await db.loadCampaign({ name });
+  } catch (err) {
+    if (
+      err instanceof ActivityFailure &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === 'UnknownCampaign'
+    )
+      throw ApplicationFailure.nonRetryable(
+        `campaignWorkflow: no campaign named "${name}" (create it first: dialer campaign create)`,
+        'UnknownCampaign',
+      );
+    throw err;
+  }
+  const expected = campaignWorkflowId(settings.name);
+  if (workflowInfo().workflowId !== expected)
+    throw ApplicationFailure.nonRetryable(
+      `campaignWorkflow: campaign "${settings.name}" runs as workflow id "${expected}", not "${workflowInfo().workflowId}"`,
+      'WrongWorkflowId',
+    );
+  return settings;
 }
 
 /** The campaign's own workflow id: it holds the contacts it caches (contact_successful 3). */
@@ -119,7 +195,17 @@ async function releaseContact(run: CampaignRun, contactId: number, holdMs: numbe
 async function setStatus(run: CampaignRun, s: CampaignStatus): Promise<void> {
   if (s !== run.status || !run.continued) await db.setCampaignStatus({ name: run.settings.name, status: s });
   run.status = s;
+  setCurrentDetails(run.details());
+  // for the Temporal UI's list, however the campaign was started (its own form included)
+  if (workflowInfo().typedSearchAttributes.get(CampaignStatusKey) !== s && patched(STATUS_ATTRIBUTE_PATCH))
+    upsertSearchAttributes([
+      { key: CampaignNameKey, value: run.settings.name },
+      { key: CampaignStatusKey, value: s },
+    ]);
 }
+
+/** Since 0.1.0: the campaign keeps its CampaignName and CampaignStatus search attributes itself. */
+const STATUS_ATTRIBUTE_PATCH = 'campaign-status-attribute';
 
 /** §6 on pause; a paused campaign still writes the CRM's redials: they are dialed after the resume. */
 async function whilePaused(run: CampaignRun): Promise<void> {
@@ -151,9 +237,12 @@ async function step(run: CampaignRun): Promise<void> {
   if (Date.now() >= run.nextRefillAt()) await refill(run);
   // starts and grants go out without the loop waiting: a burst of starts holds up no grant
   const { grants, starts } = run.nextMoves(Date.now());
-  for (const g of grants)
-    run.track(signalQuietly(child(run, g.contactId), lineGrantSignal, { attemptNo: g.attemptNo }));
-  for (const s of starts) run.track(startOne(run, s), s);
+  // a cancellation does not cut them short: a child half started would hold its contact unseen
+  void CancellationScope.nonCancellable(async () => {
+    for (const g of grants)
+      run.track(signalQuietly(child(run, g.contactId), lineGrantSignal, { attemptNo: g.attemptNo }));
+    for (const s of starts) run.track(startOne(run, s), s);
+  });
 }
 
 /** Sleeps until a message comes, or until the loop's own next moment (a look, a retried start). */
@@ -295,12 +384,13 @@ async function startOne(run: CampaignRun, s: ToStart): Promise<boolean> {
           lineGranted: s.lineGranted,
         },
       ],
-      // The child outlives a stopped or continued-as-new parent and reports by signal.
+      // The child outlives a stopped or continued-as-new parent and reports by signal; a cancelled
+      // campaign withdraws its children itself, as a stopped one does.
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      // for the Temporal UI: name, masked number, attempt
-      ...(c.display
-        ? { memo: { contact: c.display.name ?? '', phone: c.display.phone, attempt: c.attemptNo } }
-        : {}),
+      staticSummary: `Contact ${c.id} of campaign ${campaign}, attempt ${c.attemptNo}`,
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
+      // for the Temporal UI: the masked number and the attempt (never a name or a full number)
+      ...(c.display ? { memo: { phone: c.display.phone, attempt: c.attemptNo } } : {}),
       typedSearchAttributes: [
         { key: CampaignNameKey, value: campaign },
         { key: ContactIdKey, value: c.id },

@@ -1,6 +1,12 @@
-import { condition } from '@temporalio/workflow';
+import { condition, setCurrentDetails } from '@temporalio/workflow';
 import { CallStatusTracker } from './call-status-tracker';
-import { type CallFacts, type ContactSuccessful, LastState } from '../domain/contract';
+import {
+  type CallFacts,
+  type ContactSuccessful,
+  LastState,
+  contactSuccessfulName,
+  lastStateName,
+} from '../domain/contract';
 import {
   type AttemptResult,
   type CallContactInput,
@@ -30,7 +36,16 @@ export class ContactAttempt {
   withdrawn = false;
   /** How long the released contact stays out of every cache. */
   holdMs: number | undefined;
-  phase: Phase = 'waiting';
+  private current: Phase = 'waiting';
+  outcome: AttemptResult | undefined;
+  /** Where the attempt is; the Temporal UI's workflow page shows it as the current details. */
+  get phase(): Phase {
+    return this.current;
+  }
+  set phase(p: Phase) {
+    this.current = p;
+    setCurrentDetails(this.details());
+  }
   callSid: string | null = null;
   heldBack: ContactStatusView['heldBack'];
   /** Preview mode: the agent's answer to the offer. */
@@ -100,6 +115,30 @@ export class ContactAttempt {
     return { outcome: 'released' };
   }
 
+  /** The attempt's result, with its names (the status query and the UI show them). */
+  ended(result: AttemptResult): AttemptResult {
+    const named = {
+      ...result,
+      lastStateName: lastStateName(result.lastState) ?? String(result.lastState),
+      contactSuccessfulName:
+        contactSuccessfulName(result.contactSuccessful) ?? String(result.contactSuccessful),
+    };
+    this.outcome = named;
+    setCurrentDetails(this.details(named));
+    return named;
+  }
+
+  /** One line for the Temporal UI (markdown): the phase, the attempt, when it is due or held back. */
+  details(outcome?: AttemptResult): string {
+    const parts = [`**${this.current}**`, `attempt ${this.input.attemptNo}`];
+    if (this.dueAt && this.undialed) parts.push(`due ${this.dueAt}`);
+    if (this.heldBack && this.undialed)
+      parts.push(`held back (${this.heldBack.rule}) until ${this.heldBack.until}`);
+    if (outcome)
+      parts.push(`LastState ${outcome.lastStateName}`, `ContactSuccessful ${outcome.contactSuccessfulName}`);
+    return parts.join(' · ');
+  }
+
   view(): ContactStatusView {
     return {
       ...this.ids,
@@ -109,6 +148,15 @@ export class ContactAttempt {
       callStatus: this.tracker.latestStatus,
       callbacks: this.tracker.count,
       ...(this.heldBack ? { heldBack: this.heldBack } : {}),
+      ...(this.outcome
+        ? {
+            outcome: {
+              lastState: this.outcome.lastStateName!,
+              contactSuccessful: this.outcome.contactSuccessfulName!,
+              redialTime: this.outcome.redialTime,
+            },
+          }
+        : {}),
     };
   }
 

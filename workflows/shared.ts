@@ -168,6 +168,9 @@ export interface AttemptResult {
    * it was still undialed: that redial is this attempt, and needs no row written after it.
    */
   honouredReschedule?: string;
+  /** The names of lastState and contactSuccessful, for people reading the result (§3, §4). */
+  lastStateName?: string;
+  contactSuccessfulName?: string;
 }
 
 export interface RedialAnswer {
@@ -210,6 +213,8 @@ export interface ContactStatusView {
   callbacks: number;
   /** The calling window or a cap held the attempt back, until then. */
   heldBack?: { rule: string; reason: string; until: string };
+  /** Once the attempt has ended: its outcome, by name. */
+  outcome?: { lastState: string; contactSuccessful: string; redialTime: string | null };
 }
 
 // Campaign messages
@@ -269,6 +274,8 @@ export const ContactIdKey = defineSearchAttributeKey('ContactId', 'INT');
 export const LastStateKey = defineSearchAttributeKey('LastState', 'INT');
 export const ContactSuccessfulKey = defineSearchAttributeKey('ContactSuccessful', 'INT');
 export const NextDialTimeKey = defineSearchAttributeKey('NextDialTime', 'DATETIME');
+/** A campaign's status (running, paused, stopping, stopped, completed), set by the campaign itself. */
+export const CampaignStatusKey = defineSearchAttributeKey('CampaignStatus', 'KEYWORD');
 
 /** Name → type as `temporal server start-dev --search-attribute` and the operator API take them. */
 export const SEARCH_ATTRIBUTES = {
@@ -277,6 +284,7 @@ export const SEARCH_ATTRIBUTES = {
   LastState: 'Int',
   ContactSuccessful: 'Int',
   NextDialTime: 'Datetime',
+  CampaignStatus: 'Keyword',
 } as const;
 
 export const campaignWorkflowId = (name: string) => `campaign/${name}`;
@@ -291,6 +299,18 @@ export function campaignOfWorkflowId(workflowId: string): string | null {
 export const dialTaskQueue = (taskQueue: string, campaign: string) =>
   `${taskQueue}/dial/${encodeURIComponent(campaign)}`;
 export const contactWorkflowId = (campaign: string, contactId: number) => `contact/${campaign}/${contactId}`;
+/**
+ * The workflow id a history ran under, from its workflow type and decoded input (a history file
+ * does not carry it, and the campaign checks that it runs under its own id, so a replay needs it).
+ */
+export function workflowIdOfInput(workflowType: string, input: unknown): string | undefined {
+  const i = input as Partial<CampaignInput & CallContactInput> | null | undefined;
+  if (workflowType === 'campaignWorkflow' && typeof i?.name === 'string') return campaignWorkflowId(i.name);
+  if (workflowType === 'callContactWorkflow' && typeof i?.campaign === 'string' && i.contact)
+    return contactWorkflowId(i.campaign, i.contact.id);
+  return undefined;
+}
+
 /** The contact id a `contact/<campaign>/<id>` workflow id names, or null for any other id. */
 export function contactOfWorkflowId(workflowId: string): number | null {
   const m = /^contact\/.*\/(\d+)$/.exec(workflowId);

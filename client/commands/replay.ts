@@ -59,7 +59,12 @@ async function runReplay(ctx: () => CommandContext, workflowId: string | undefin
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quiet as never });
   console.error(`replaying ${label} (${events} events)…`);
   try {
-    await Worker.runReplayHistory({ workflowBundle }, history, workflowId ?? 'replay');
+    const { workflowIdOfHistory } = lazy<typeof import('../../infra/history')>('../../infra/history');
+    await Worker.runReplayHistory(
+      { workflowBundle },
+      history,
+      workflowId ?? workflowIdOfHistory(history) ?? 'replay',
+    );
   } catch (err) {
     if (err instanceof DeterminismViolationError) {
       throw new UserError(
