@@ -14,6 +14,8 @@ export interface RecoveryOptions {
    * more recently than this alone.
    */
   graceMs?: number;
+  /** Leave contacts cached more recently than this alone, whoever holds them (the reconciler). */
+  minAgeMs?: number;
 }
 
 export interface RecoveryReport {
@@ -78,7 +80,8 @@ export async function recoverOrphans(
     }
     for (const r of list) {
       const id = Number(r.id);
-      const recent = campaignRunning && r.cached_at !== null && Date.now() - r.cached_at.getTime() < grace;
+      const age = r.cached_at === null ? Infinity : Date.now() - r.cached_at.getTime();
+      const recent = (campaignRunning && age < grace) || age < (opts.minAgeMs ?? 0);
       const childRunning = campaign !== null && (await isRunning(temporal, contactWorkflowId(campaign, id)));
       if (held.has(id) || recent || childRunning) {
         report.kept.push(id);

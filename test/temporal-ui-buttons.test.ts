@@ -87,6 +87,45 @@ describe('the Temporal UI’s buttons leave the system safe', { timeout: 240_000
     assert.equal(await rowsAt3(name), 0);
   });
 
+  test('terminate mid-campaign: reconciled (status stopped, no contact at 3, the returns logged) with no command run', async () => {
+    const name = uid('terminate');
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 60 } });
+    await createCampaign(stack.env, name, '--lines', '2', '--message', 'Please hold the line. '.repeat(20));
+    const ids = await insertContacts(stack.db, name, Array.from({ length: 8 }, testPhone));
+    const [waiting] = await insertContacts(stack.db, name, [testPhone()], {
+      contact_successful: 2,
+      number_of_contacts: 1,
+      redial_time: new Date(Date.now() + 60_000),
+    });
+    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
+    await eventually(
+      async () => (await handle.query(campaignStatusQuery)).waiting >= 1,
+      20_000,
+      'a waiting child',
+    );
+    await eventually(async () => (await rowsAt3(name)) >= 5, 20_000, 'contacts cached');
+
+    await handle.terminate('an operator pressed Terminate'); // no workflow code runs after this
+    // the reconciler of the stack's worker puts it right (within 30 s; the bound here is generous)
+    await eventually(async () => (await campaignRow(name)) === 'stopped', 60_000, 'the row stopped');
+    await eventually(async () => (await rowsAt3(name)) === 0, 60_000, 'no contact at 3');
+    const [w] = await stack.db.sql<
+      { contact_successful: number }[]
+    >`select contact_successful from contacts where id = ${waiting!}`;
+    assert.equal(w!.contact_successful, 2, 'the waiting redial went back as it was');
+    const logged = await stack.db.sql<{ reason: string }[]>`
+      select reason from contact_events where campaign_name = ${name} and kind = 'released'`;
+    assert.ok(
+      logged.some((e) => /ended terminated/.test(e.reason)),
+      JSON.stringify(logged),
+    );
+    assert.ok(ids.length === 8);
+    const again = await runCli(['campaign', 'start', name, '--until-empty'], stack.env);
+    assert.equal(again.code, 0, again.stderr);
+    await runCli(['campaign', 'stop', name, '--wait'], stack.env);
+  });
+
   test('a cancelled contact workflow that has not dialed gives its contact back', async () => {
     const name = uid('cancel-child');
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });

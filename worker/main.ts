@@ -16,6 +16,7 @@ import { createLogger } from '../infra/logger';
 import { DialerMetrics, serveMetrics } from '../infra/metrics';
 import { createTwilioClient } from '../infra/twilio';
 import { ContactChangeListener, type ContactChangesOptions, runsOnTaskQueue } from './contact-changes';
+import { startReconciler } from './reconciler';
 import { DialingWorkers } from './dialing';
 
 export const workflowsPath = require.resolve('../workflows');
@@ -37,6 +38,8 @@ export interface WorkerOptions {
    * Without it, such changes wait for the campaign's periodic refill.
    */
   contactChanges?: Pick<ContactChangesOptions, 'databaseUrl' | 'mode'>;
+  /** How often this process's reconciler looks for closed campaigns (worker/reconciler.ts). */
+  reconcileIntervalMs?: number;
 }
 
 /** The contact-change watch for a configuration: LISTEN, or a poll on the embedded PGlite. */
@@ -107,10 +110,16 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
     async run() {
       dialing.start();
       await contactChanges?.start();
+      const reconciler = startReconciler({
+        sql: o.deps.db.sql,
+        temporal: o.deps.temporal,
+        logger,
+        intervalMs: o.reconcileIntervalMs,
+      });
       try {
         await worker.run();
       } finally {
-        await Promise.all([dialing.stop(), contactChanges?.stop()]);
+        await Promise.all([dialing.stop(), contactChanges?.stop(), reconciler.stop()]);
       }
     },
     shutdown() {

@@ -143,3 +143,18 @@ export async function findCampaignMessage(sql: SqlOrTx, name: string): Promise<s
   const [c] = await sql<{ message: string }[]>`select message from campaigns where name = ${name}`;
   return c?.message;
 }
+
+/** The campaigns whose row says a workflow runs them: running, paused or stopping. */
+export async function campaignsMarkedLive(sql: Sql): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
+    select name from campaigns where status in ('running', 'paused', 'stopping')`;
+  return rows.map((r) => r.name);
+}
+
+/** Marks a campaign stopped if its row still says live; false when another process did first. */
+export async function markCampaignStoppedIfLive(sql: Sql, name: string): Promise<boolean> {
+  const rows = await sql`
+    update campaigns set status = 'stopped'
+    where name = ${name} and status in ('running', 'paused', 'stopping') returning name`;
+  return rows.length > 0;
+}

@@ -440,3 +440,12 @@ export function exportContacts(
       and (${filter.state ?? null}::smallint is null or contact_successful = ${filter.state ?? null})
     order by id`.cursor(batch);
 }
+
+/** The workflow ids that hold contacts at 3 cached at least `minAgeMs` ago. */
+export async function holdersOfCachedContacts(sql: Sql, minAgeMs: number): Promise<string[]> {
+  const rows = await sql<{ cached_by: string }[]>`
+    select distinct cached_by from contacts
+    where contact_successful = 3 and cached_by is not null
+      and (cached_at is null or cached_at < now() - ${minAgeMs} * interval '1 millisecond')`;
+  return rows.map((r) => r.cached_by);
+}
