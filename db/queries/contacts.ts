@@ -2,7 +2,7 @@
  * `contacts`: the rows the CRM shares with us (§2). The dialer writes contact_successful,
  * last_state, number_of_contacts and redial_time (§7), and its cache bookkeeping (§6).
  */
-import { eq, sql as sqlText } from 'drizzle-orm';
+import { and, eq, inArray, lt, sql as sqlText } from 'drizzle-orm';
 import type { DbOrTx, DbTx, Sql, SqlOrTx, TxSql } from '../client';
 import { type Contact, contacts } from '../schema';
 import type { RedialRow } from '../../domain/redial-rules';
@@ -316,7 +316,7 @@ export interface NewContactRow {
 }
 
 /** Inserts new contacts (one statement); returns their ids in order. */
-export async function insertContacts(tx: TxSql, rows: NewContactRow[]): Promise<number[]> {
+export async function insertContacts(tx: SqlOrTx, rows: NewContactRow[]): Promise<number[]> {
   const values = rows.map((r) => ({ ...r, data: tx.json(r.data as never) }));
   const inserted = await tx<{ id: string }[]>`insert into contacts ${tx(values)} returning id`;
   return inserted.map((r) => Number(r.id));
@@ -342,6 +342,68 @@ export async function countContactsByLastState(db: DbOrTx, campaign: string) {
     .from(contacts)
     .where(eq(contacts.campaignName, campaign))
     .groupBy(contacts.lastState);
+}
+
+/**
+ * Where each of the campaign's contacts stands (§7): its number, ContactSuccessful, LastState,
+ * redial time and attempts.
+ */
+export async function contactStandings(db: DbOrTx, campaign: string) {
+  return db
+    .select({
+      id: contacts.id,
+      phoneNumber: contacts.phoneNumber,
+      contactSuccessful: contacts.contactSuccessful,
+      lastState: contacts.lastState,
+      redialTime: contacts.redialTime,
+      numberOfContacts: contacts.numberOfContacts,
+    })
+    .from(contacts)
+    .where(eq(contacts.campaignName, campaign));
+}
+
+/** A contact as contactStandings reads it. */
+export type ContactStandingRow = Awaited<ReturnType<typeof contactStandings>>[number];
+
+/**
+ * The ids of the campaign's contacts at one of these ContactSuccessful values (and with fewer
+ * than `attemptsBelow` attempts, when given), by id.
+ */
+export async function contactIdsInStates(
+  db: DbOrTx,
+  campaign: string,
+  states: number[],
+  attemptsBelow?: number,
+): Promise<number[]> {
+  const rows = await db
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(
+      and(
+        eq(contacts.campaignName, campaign),
+        inArray(contacts.contactSuccessful, states),
+        attemptsBelow === undefined ? undefined : lt(contacts.numberOfContacts, attemptsBelow),
+      ),
+    )
+    .orderBy(contacts.id);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Where a campaign is: its attempts recorded, its contacts cached (3) and those still to dial (0
+ * or 2 with fewer than `maxAttempts` attempts).
+ */
+export async function campaignProgress(
+  sql: SqlOrTx,
+  campaign: string,
+  maxAttempts: number,
+): Promise<{ recorded: number; cached: number; open: number }> {
+  const [r] = await sql<{ recorded: number; cached: number; open: number }[]>`
+    select (select count(*)::int from call_attempts where campaign_name = ${campaign} and recorded_at is not null) as recorded,
+           count(*) filter (where contact_successful = 3)::int as cached,
+           count(*) filter (where contact_successful in (0, 2) and number_of_contacts < ${maxAttempts})::int as open
+    from contacts where campaign_name = ${campaign}`;
+  return r!;
 }
 
 /**
