@@ -5,16 +5,32 @@
  * A pure function of those records, so a test can hand it a broken record and see it caught.
  */
 import type { RejectedCreate, SimCall } from '../simulator';
-import type { AttemptTraceRow } from '../db/queries/call-attempts';
-import type { ContactStandingRow } from '../db/queries/contacts';
+import type { CallAttempt } from '../db/queries/call-attempts';
+import type { Contact } from '../db/queries/contacts';
 import { mapOutcome } from '../domain/outcome';
 import { type CallFacts, ContactSuccessful, LastState } from '../domain/contract';
 
-/** A contact's row as the checks read it (db/queries/contacts.ts contactStandings). */
-export type ContactRecord = ContactStandingRow;
+/** What the checks read of a contact's row (db/queries/contacts.ts contactsOfCampaign). */
+export type ContactRecord = Pick<
+  Contact,
+  'id' | 'phoneNumber' | 'contactSuccessful' | 'lastState' | 'redialTime' | 'numberOfContacts'
+>;
 
-/** An attempt's row as the checks read it (db/queries/call-attempts.ts attemptTraces). */
-export type AttemptRecord = AttemptTraceRow;
+/** What the checks read of an attempt's row (db/queries/call-attempts.ts attemptsOfCampaign). */
+export type AttemptRecord = Pick<
+  CallAttempt,
+  | 'contactId'
+  | 'attemptNo'
+  | 'phoneNumber'
+  | 'callSid'
+  | 'placed'
+  | 'dueAt'
+  | 'createdAt'
+  | 'createRequestedAt'
+  | 'recordedAt'
+  | 'lastState'
+  | 'facts'
+>;
 
 export interface RunRecords {
   maxAttempts: number;

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectDatabase } from '../db/client';
-import { attemptTraces } from '../db/queries/call-attempts';
-import { contactStandings } from '../db/queries/contacts';
+import { attemptsOfCampaign } from '../db/queries/call-attempts';
+import { contactsOfCampaign } from '../db/queries/contacts';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
 import { config } from '../infra/config';
 import { checkRun, summarise, INVARIANTS, type Invariant } from './checks';
@@ -184,8 +184,8 @@ async function readRecords(run: ChaosRun) {
   return {
     maxAttempts: MAX_ATTEMPTS,
     finalStates: FINAL_STATES,
-    contacts: await contactStandings(run.db.db, run.campaign),
-    attempts: await attemptTraces(run.db.db, run.campaign),
+    contacts: await contactsOfCampaign(run.db.db, run.campaign),
+    attempts: await attemptsOfCampaign(run.db.db, run.campaign),
     calls: run.sim.calls().filter((c) => c.from === CALLER_ID),
     rejections: run.sim.rejections(),
     banned: run.banned,

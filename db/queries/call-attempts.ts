@@ -267,28 +267,10 @@ export async function recentPlacedAttemptStats(sql: Sql, campaign: string, sampl
   return r;
 }
 
-/** Every attempt of the campaign: its number, call, times and outcome (what the chaos checks read). */
-export async function attemptTraces(db: DbOrTx, campaign: string) {
-  return db
-    .select({
-      contactId: callAttempts.contactId,
-      attemptNo: callAttempts.attemptNo,
-      phoneNumber: callAttempts.phoneNumber,
-      callSid: callAttempts.callSid,
-      placed: callAttempts.placed,
-      dueAt: callAttempts.dueAt,
-      createdAt: callAttempts.createdAt,
-      createRequestedAt: callAttempts.createRequestedAt,
-      recordedAt: callAttempts.recordedAt,
-      lastState: callAttempts.lastState,
-      facts: callAttempts.facts,
-    })
-    .from(callAttempts)
-    .where(eq(callAttempts.campaignName, campaign));
+/** Every attempt of the campaign. */
+export async function attemptsOfCampaign(db: DbOrTx, campaign: string): Promise<CallAttempt[]> {
+  return db.select().from(callAttempts).where(eq(callAttempts.campaignName, campaign));
 }
-
-/** An attempt as attemptTraces reads it. */
-export type AttemptTraceRow = Awaited<ReturnType<typeof attemptTraces>>[number];
 
 /** A campaign's attempts counted per LastState (null: no outcome yet), ordered by LastState. */
 export async function countAttemptsByLastState(

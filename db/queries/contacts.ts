@@ -347,26 +347,10 @@ export async function countContactsByLastState(db: DbOrTx, campaign: string) {
     .groupBy(contacts.lastState);
 }
 
-/**
- * Where each of the campaign's contacts stands (§7): its number, ContactSuccessful, LastState,
- * redial time and attempts.
- */
-export async function contactStandings(db: DbOrTx, campaign: string) {
-  return db
-    .select({
-      id: contacts.id,
-      phoneNumber: contacts.phoneNumber,
-      contactSuccessful: contacts.contactSuccessful,
-      lastState: contacts.lastState,
-      redialTime: contacts.redialTime,
-      numberOfContacts: contacts.numberOfContacts,
-    })
-    .from(contacts)
-    .where(eq(contacts.campaignName, campaign));
+/** Every contact of the campaign. */
+export async function contactsOfCampaign(db: DbOrTx, campaign: string): Promise<Contact[]> {
+  return db.select().from(contacts).where(eq(contacts.campaignName, campaign));
 }
-
-/** A contact as contactStandings reads it. */
-export type ContactStandingRow = Awaited<ReturnType<typeof contactStandings>>[number];
 
 /**
  * The ids of the campaign's contacts at one of these ContactSuccessful values (and with fewer
