@@ -3,7 +3,13 @@ import { parseTime, pushRedial, releaseContact, resetContact } from '../../ops/c
 import fs from 'node:fs';
 import type { Sql } from '../../db/client';
 import { stringify } from 'csv-stringify/sync';
-import { type ContactRow, exportContacts, findContactState, listContacts } from '../../db/queries/contacts';
+import {
+  CONTACT_COLUMNS,
+  type ContactRow,
+  exportContacts,
+  findContactState,
+  listContacts,
+} from '../../db/queries/contacts';
 import { contactEvents, formatEvent } from '../../ops/contact-events';
 import { importContacts } from '../../ops/contact-import';
 import { recoverOrphans } from '../../ops/recovery';
@@ -32,19 +38,8 @@ function timeArg(v: string): Date {
   }
 }
 
-const EXPORT_COLUMNS = [
-  'id',
-  'campaign_name',
-  'phone_number',
-  'name',
-  'time_zone',
-  'contact_successful',
-  'last_state',
-  'last_state_name',
-  'number_of_contacts',
-  'redial_time',
-  'data',
-] as const;
+/** The export's header: a contact's columns, LastState's name after its number. */
+const EXPORT_COLUMNS = CONTACT_COLUMNS.flatMap((c) => (c === 'last_state' ? [c, 'last_state_name'] : [c]));
 
 /** A `contacts <what> <id>` subcommand. */
 function contactCommand(contacts: Command, what: string): Command {
@@ -76,7 +71,7 @@ function registerList(contacts: Command, ctx: Ctx): void {
     filterCommand(contacts, 'list')
       .description('list contacts, e.g. the Unreachable ones of a campaign for review')
       .option('--limit <n>', 'at most this many', intArg(1, 100_000), 100),
-    (o: { campaign?: string; state?: number; limit: number }) => listContacts(ctx().db().sql, o, o.limit),
+    (o: { campaign?: string; state?: number; limit: number }) => listContacts(ctx().db().sql, o),
     (rows) => {
       for (const r of rows) {
         console.log(
@@ -228,7 +223,7 @@ async function writeExport(o: ExportOpts, sql: Sql, out: NodeJS.WritableStream) 
       if (out.write(text)) resolve();
       else out.once('drain', resolve).once('error', reject);
     });
-  await write(stringify([EXPORT_COLUMNS as unknown as string[]]));
+  await write(stringify([EXPORT_COLUMNS]));
   let n = 0;
   for await (const rows of exportContacts(sql, o, 1000)) {
     await write(stringify(rows.map((r) => exportLine(r, text, phone))));
