@@ -111,7 +111,7 @@ async function reserveContacts(deps: Deps, input: ReserveInput): Promise<Reserve
   await deps.onCampaignActive?.(input.campaign);
   const { sql: pg } = deps.db;
   const now = deps.clock();
-  const again = await contactsOfReservation(pg, input.campaign, input.reservation);
+  const again = await contactsOfReservation(pg, input);
   const taken =
     again.length > 0
       ? again

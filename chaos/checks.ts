@@ -5,31 +5,32 @@
  * A pure function of those records, so a test can hand it a broken record and see it caught.
  */
 import type { RejectedCreate, SimCall } from '../simulator';
+import type { CallAttempt } from '../db/queries/call-attempts';
+import type { Contact } from '../db/queries/contacts';
 import { mapOutcome } from '../domain/outcome';
 import { type CallFacts, ContactSuccessful, LastState } from '../domain/contract';
 
-export interface ContactRecord {
-  id: number;
-  phoneNumber: string;
-  contactSuccessful: number;
-  lastState: number | null;
-  redialTime: Date | null;
-  numberOfContacts: number;
-}
+/** What the checks read of a contact's row (db/queries/contacts.ts contactsOfCampaign). */
+export type ContactRecord = Pick<
+  Contact,
+  'id' | 'phoneNumber' | 'contactSuccessful' | 'lastState' | 'redialTime' | 'numberOfContacts'
+>;
 
-export interface AttemptRecord {
-  contactId: number;
-  attemptNo: number;
-  phoneNumber: string;
-  callSid: string | null;
-  placed: boolean;
-  dueAt: Date | null;
-  createdAt: Date;
-  createRequestedAt: Date | null;
-  recordedAt: Date | null;
-  lastState: number | null;
-  facts: CallFacts | null;
-}
+/** What the checks read of an attempt's row (db/queries/call-attempts.ts attemptsOfCampaign). */
+export type AttemptRecord = Pick<
+  CallAttempt,
+  | 'contactId'
+  | 'attemptNo'
+  | 'phoneNumber'
+  | 'callSid'
+  | 'placed'
+  | 'dueAt'
+  | 'createdAt'
+  | 'createRequestedAt'
+  | 'recordedAt'
+  | 'lastState'
+  | 'facts'
+>;
 
 export interface RunRecords {
   maxAttempts: number;
@@ -119,7 +120,10 @@ function indexRecords(r: RunRecords): Indexed {
     callsTo: groupBy(r.calls, (c) => c.to),
     callBySid: new Map(r.calls.map((c) => [c.sid, c])),
     placedSids,
-    contactByNumber: new Map(r.contacts.map((c) => [c.phoneNumber, c.id])),
+    // a contact without a number is never called
+    contactByNumber: new Map(
+      r.contacts.flatMap((c) => (c.phoneNumber === null ? [] : [[c.phoneNumber, c.id] as const])),
+    ),
   };
 }
 
@@ -274,7 +278,7 @@ function checkPlacedAttempts(r: RunRecords, idx: Indexed, add: Report) {
   // per number (a CRM may have put one number on two contacts): calls = placed attempts
   const contactsOf = groupBy(r.contacts, (c) => c.phoneNumber);
   for (const [number, owners] of contactsOf) {
-    const calls = idx.callsTo.get(number) ?? [];
+    const calls = (number !== null && idx.callsTo.get(number)) || [];
     const placed = owners.reduce(
       (n, c) => n + (idx.attemptsOf.get(c.id) ?? []).filter((a) => a.placed).length,
       0,

@@ -3,6 +3,7 @@
  * saying in a few words what it did. Faults of one kind wait for each other; kinds overlap.
  */
 import { randomUUID } from 'node:crypto';
+import { contactIdsInStates, contactState } from '../db/queries/contacts';
 import { ContactSuccessful } from '../domain/contract';
 import {
   type CrmEdit,
@@ -162,10 +163,8 @@ async function resetContact(run: ChaosRun): Promise<{ id?: number; res?: Answer 
   let done = res.status > 0 && res.status < 400;
   if (res.status === 0) {
     // cut off in flight: see whether it was carried out
-    const [row] = await run.db.sql<
-      { n: number }[]
-    >`select number_of_contacts as n from contacts where id = ${id} and contact_successful <> -1`;
-    done = row?.n === 0;
+    const row = await contactState(run.db.sql, id);
+    done = row?.contact_successful !== ContactSuccessful.Unreachable && row?.number_of_contacts === 0;
   }
   if (done) run.tally.resets.set(id, [...(run.tally.resets.get(id) ?? []), at]);
   return { id, res };
@@ -182,12 +181,8 @@ async function redial(run: ChaosRun, followUp: boolean): Promise<{ id?: number; 
 }
 
 async function pickContact(run: ChaosRun, states: number[], underMax: boolean): Promise<number | undefined> {
-  const { db, campaign } = run;
-  const rows = await db.sql<{ id: string }[]>`
-    select id from contacts where campaign_name = ${campaign} and contact_successful in ${db.sql(states)}
-      ${underMax ? db.sql`and number_of_contacts < ${MAX_ATTEMPTS}` : db.sql``}
-    order by id`;
-  return rows.length ? Number(run.rng.pick(rows).id) : undefined;
+  const ids = await contactIdsInStates(run.db.db, run.campaign, states, underMax ? MAX_ATTEMPTS : undefined);
+  return ids.length ? run.rng.pick(ids) : undefined;
 }
 
 /**

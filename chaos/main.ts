@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { describeFaultKinds } from './plan';
 import { formatReport, runChaos } from './run';
 
 const int = (min: number) => (v: string) => {
@@ -34,6 +35,10 @@ const program = new Command('chaos')
     600,
   )
   .option('--out <file>', 'write the report as JSON')
+  .addHelpText(
+    'after',
+    ['', 'Faults (an equal share of each kind):', ...describeFaultKinds().map((l) => `  ${l}`)].join('\n'),
+  )
   .action(
     async (o: {
       contacts: number;

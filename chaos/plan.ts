@@ -37,19 +37,39 @@ export class Rng {
   }
 }
 
-export const FAULT_KINDS = [
-  'worker-kill',
-  'server-kill',
-  'temporal-restart',
-  'db-cut',
-  'late-create',
-  'crm-edit',
-  'api-retry',
-] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
-
 export const CRM_EDITS = ['follow-up', 'redial-now', 'reset', 'add-contacts'] as const;
 export type CrmEdit = (typeof CRM_EDITS)[number];
+
+/** A kind of fault: what it does, and how long it lasts when it lasts (drawn from this range). */
+interface FaultSpec {
+  what: string;
+  /** ms, from–to: the pause before a restart, the cut, the late-create window. */
+  lasts?: readonly [number, number];
+}
+
+/** The kinds of fault, in schedule order (faults.ts injects them, `chaos --help` lists them). */
+const FAULT_SPECS = {
+  'worker-kill': { what: 'kill -9 of a worker, restarted after', lasts: [500, 8000] },
+  'server-kill': { what: 'kill -9 of the webhook/API server, restarted after', lasts: [200, 4000] },
+  'temporal-restart': { what: 'the Temporal dev server stopped and started again on its file' },
+  'db-cut': { what: 'every PostgreSQL connection cut for', lasts: [500, 5000] },
+  'late-create': {
+    what: "creates answered after the worker's Twilio request timed out, for",
+    lasts: [1000, 6000],
+  },
+  'crm-edit': { what: `a CRM edit through the API: ${CRM_EDITS.join(', ')}` },
+  'api-retry': { what: 'a CRM POST /api/contacts cut off in flight, sent again with its Idempotency-Key' },
+} as const satisfies Record<string, FaultSpec>;
+export type FaultKind = keyof typeof FAULT_SPECS;
+export const FAULT_KINDS = Object.keys(FAULT_SPECS) as FaultKind[];
+
+/** One line per kind of fault, with what it does. */
+export function describeFaultKinds(): string[] {
+  return FAULT_KINDS.map((kind) => {
+    const { what, lasts }: FaultSpec = FAULT_SPECS[kind];
+    return `${kind.padEnd(18)}${what}${lasts ? ` ${lasts[0] / 1000}–${lasts[1] / 1000} s` : ''}`;
+  });
+}
 
 export interface PlannedFault {
   /** 1-based, in schedule order. */
@@ -82,11 +102,9 @@ export function planFaults(rng: Rng, count: number, meanGapMs: number, workers: 
   return kinds.map((kind, i) => {
     at += Math.round(rng.between(0.5, 1.5) * meanGapMs);
     const f: PlannedFault = { n: i + 1, atMs: at, kind };
-    if (kind === 'worker-kill')
-      Object.assign(f, { worker: rng.int(0, workers - 1), durationMs: rng.int(500, 8000) });
-    if (kind === 'server-kill') f.durationMs = rng.int(200, 4000);
-    if (kind === 'db-cut') f.durationMs = rng.int(500, 5000);
-    if (kind === 'late-create') f.durationMs = rng.int(1000, 6000);
+    const { lasts }: FaultSpec = FAULT_SPECS[kind];
+    if (kind === 'worker-kill') f.worker = rng.int(0, workers - 1);
+    if (lasts) f.durationMs = rng.int(...lasts);
     if (kind === 'crm-edit') f.crm = rng.pick(CRM_EDITS);
     if (kind === 'api-retry') f.cutAfterMs = rng.int(1, 60);
     return f;

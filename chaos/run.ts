@@ -9,17 +9,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectDatabase, type Database } from '../db/client';
+import { connectDatabase } from '../db/client';
+import { attemptsOfCampaign } from '../db/queries/call-attempts';
+import { contactsOfCampaign } from '../db/queries/contacts';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
 import { config } from '../infra/config';
-import {
-  checkRun,
-  type ContactRecord,
-  type AttemptRecord,
-  summarise,
-  INVARIANTS,
-  type Invariant,
-} from './checks';
+import { checkRun, summarise, INVARIANTS, type Invariant } from './checks';
 import { injectFaults } from './faults';
 import { type CrmEdit, FAULT_KINDS, type FaultKind, Rng } from './plan';
 import {
@@ -189,67 +184,13 @@ async function readRecords(run: ChaosRun) {
   return {
     maxAttempts: MAX_ATTEMPTS,
     finalStates: FINAL_STATES,
-    contacts: await readContacts(run.db, run.campaign),
-    attempts: await readAttempts(run.db, run.campaign),
+    contacts: await contactsOfCampaign(run.db.db, run.campaign),
+    attempts: await attemptsOfCampaign(run.db.db, run.campaign),
     calls: run.sim.calls().filter((c) => c.from === CALLER_ID),
     rejections: run.sim.rejections(),
     banned: run.banned,
     resets: run.tally.resets,
   };
-}
-
-async function readContacts(db: Database, campaign: string): Promise<ContactRecord[]> {
-  const contacts = await db.sql<
-    {
-      id: string;
-      phone_number: string;
-      contact_successful: number;
-      last_state: number | null;
-      redial_time: Date | null;
-      number_of_contacts: number;
-    }[]
-  >`select id, phone_number, contact_successful, last_state, redial_time, number_of_contacts from contacts where campaign_name = ${campaign}`;
-  return contacts.map((c) => ({
-    id: Number(c.id),
-    phoneNumber: c.phone_number,
-    contactSuccessful: c.contact_successful,
-    lastState: c.last_state,
-    redialTime: c.redial_time,
-    numberOfContacts: c.number_of_contacts,
-  }));
-}
-
-async function readAttempts(db: Database, campaign: string): Promise<AttemptRecord[]> {
-  const attempts = await db.sql<
-    {
-      contact_id: string;
-      attempt_no: number;
-      phone_number: string;
-      call_sid: string | null;
-      placed: boolean;
-      due_at: Date | null;
-      created_at: Date;
-      create_requested_at: Date | null;
-      recorded_at: Date | null;
-      last_state: number | null;
-      facts: AttemptRecord['facts'];
-    }[]
-  >`select contact_id, attempt_no, phone_number, call_sid, placed, due_at, created_at, create_requested_at,
-           recorded_at, last_state, facts
-    from call_attempts where campaign_name = ${campaign}`;
-  return attempts.map((a) => ({
-    contactId: Number(a.contact_id),
-    attemptNo: a.attempt_no,
-    phoneNumber: a.phone_number,
-    callSid: a.call_sid,
-    placed: a.placed,
-    dueAt: a.due_at,
-    createdAt: a.created_at,
-    createRequestedAt: a.create_requested_at,
-    recordedAt: a.recorded_at,
-    lastState: a.last_state,
-    facts: a.facts,
-  }));
 }
 
 export function formatReport(r: ChaosReport): string {

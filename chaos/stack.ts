@@ -6,6 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Database } from '../db/client';
+import { deleteBannedNumbersWithReason, insertBannedNumbers } from '../db/queries/banned-numbers';
+import { campaignProgress, insertContacts } from '../db/queries/contacts';
+import { ContactSuccessful } from '../domain/contract';
 import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { createLogger } from '../infra/logger';
 import { freePort, runDialer } from '../harness/processes';
@@ -221,12 +224,26 @@ export async function startCampaign(run: Stack): Promise<Dialed> {
   applyScenario();
   const banned = new Set(contacts.filter((c) => c.banned).map((c) => c.phone));
   if (banned.size) {
-    await db.sql`insert into banned_numbers ${db.sql([...banned].map((p) => ({ phone_number: p, reason: campaign })))} on conflict do nothing`;
+    await insertBannedNumbers(
+      db.sql,
+      [...banned].map((p) => ({ phone_number: p, reason: campaign })),
+    );
   }
-  run.cleanups.push(() => db.sql`delete from banned_numbers where reason = ${campaign}`);
+  run.cleanups.push(() => deleteBannedNumbersWithReason(db.sql, campaign));
   const created = await cli(createArgs(campaign), run.env);
   if (created.code !== 0) throw new Error(`campaign create failed:\n${created.out}`);
-  await db.sql`insert into contacts ${db.sql(contacts.map((c) => ({ campaign_name: campaign, phone_number: c.phone })))}`;
+  await insertContacts(
+    db.sql,
+    contacts.map((c) => ({
+      campaign_name: campaign,
+      phone_number: c.phone,
+      name: null,
+      time_zone: null,
+      redial_time: null,
+      contact_successful: ContactSuccessful.NotUsed,
+      data: {},
+    })),
+  );
   const startArgs = [
     'campaign',
     'start',
@@ -278,11 +295,4 @@ const createArgs = (campaign: string) => [
 ];
 
 /** Where the campaign is: attempts recorded, contacts cached (3), contacts still to dial. */
-export async function progress(run: Stack): Promise<{ recorded: number; cached: number; open: number }> {
-  const [r] = await run.db.sql<{ recorded: number; cached: number; open: number }[]>`
-    select (select count(*)::int from call_attempts where campaign_name = ${run.campaign} and recorded_at is not null) as recorded,
-           count(*) filter (where contact_successful = 3)::int as cached,
-           count(*) filter (where contact_successful in (0, 2) and number_of_contacts < ${MAX_ATTEMPTS})::int as open
-    from contacts where campaign_name = ${run.campaign}`;
-  return r!;
-}
+export const progress = (run: Stack) => campaignProgress(run.db.sql, run.campaign, MAX_ATTEMPTS);

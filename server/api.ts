@@ -1,4 +1,3 @@
-import type {} from '@fastify/swagger'; // schema.summary and schema.tags
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent } from '../ops/agents';
 import { decidePreview, nextPreview } from '../ops/preview';
@@ -8,13 +7,13 @@ import { redactUrl } from '../infra/logger';
 import { sameSecret } from '../infra/secrets';
 import { unavailableDependency } from '../infra/unavailable';
 import { type CrmDeps, registerCrmRoutes } from './crm-routes';
+import { routes } from './route';
 import {
   type AjvError,
   isProblem,
   operationProblem,
   PROBLEM_MEDIA_TYPE,
   problem,
-  problemSchema,
   sendProblem,
   validationProblem,
 } from './problem';
@@ -101,29 +100,11 @@ function handleApiError(err: unknown, req: FastifyRequest, reply: FastifyReply) 
   return sendProblem(reply, problem(500, 'Internal error; see the server log.'));
 }
 
-const problemResponse = (description: string) => ({
-  description,
-  content: { [PROBLEM_MEDIA_TYPE]: { schema: problemSchema } },
-});
-
 /**
- * Every route of the API documents and serializes its errors as problem documents: each 4xx/5xx
- * response schema a route declares is replaced, and 400, 401 and 503 are added to all. A body a
- * route sends itself in the old `{ error }` shape is turned into a problem before it leaves.
+ * A body a route sends itself in the old `{ error }` shape is turned into a problem document
+ * before it leaves (every error answer is documented as one: server/route.ts).
  */
-function registerProblemResponses(api: FastifyInstance) {
-  api.addHook('onRoute', (route) => {
-    const schema = (route.schema ?? {}) as { response?: Record<string, unknown>; hide?: boolean };
-    const response: Record<string, unknown> = {};
-    for (const [code, s] of Object.entries(schema.response ?? {})) {
-      const desc = (s as { description?: string }).description;
-      response[code] = Number(code) >= 400 ? problemResponse(desc ?? 'problem details') : s;
-    }
-    response['400'] ??= problemResponse('bad input: the field is named');
-    response['401'] = problemResponse('missing or wrong bearer token');
-    response['503'] = problemResponse('a dependency is down or slow (Retry-After), or the API is disabled');
-    route.schema = { ...schema, response };
-  });
+function registerProblemBodies(api: FastifyInstance) {
   api.addHook('preSerialization', async (req, reply, payload: unknown) => {
     if (reply.statusCode < 400 || isProblem(payload)) return payload;
     const old = payload as { error?: unknown; problems?: { index?: number; message?: string }[] } | null;
@@ -136,16 +117,10 @@ function registerProblemResponses(api: FastifyInstance) {
   });
 }
 
-const endpointParam = {
-  type: 'object',
-  required: ['endpoint'],
-  properties: { endpoint: { type: 'string', description: 'client:<identity> or an E.164 number' } },
-} as const;
-
 export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   await app.register(
     async (api) => {
-      registerProblemResponses(api);
+      registerProblemBodies(api);
       api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) =>
         authenticate(deps, req, reply),
       );
@@ -157,8 +132,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
 
       registerCrmRoutes(api, deps);
       registerListAgents(api, deps);
-      registerPutAgent(api, deps);
-      registerAgentStatus(api, deps);
+      registerAgentWrites(api, deps);
       registerNextPreview(api, deps);
       for (const decision of ['take', 'skip'] as const) registerPreviewDecision(api, deps, decision);
     },
@@ -167,69 +141,54 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
 }
 
 function registerListAgents(api: FastifyInstance, deps: ApiDeps): void {
-  api.get<{ Querystring: { campaign?: string } }>(
+  routes(api, 'agents').get<{ Querystring: { campaign?: string } }>(
     '/agents',
     {
-      schema: {
-        summary: 'List agents',
-        tags: ['agents'],
-        querystring: {
-          type: 'object',
-          properties: { campaign: { type: 'string' } },
-          additionalProperties: false,
-        },
-        response: {
-          200: { type: 'object', properties: { agents: { type: 'array', items: agentSchema } } },
-        },
+      summary: 'List agents',
+      querystring: {
+        type: 'object',
+        properties: { campaign: { type: 'string' } },
+        additionalProperties: false,
       },
+      answers: { 200: { type: 'object', properties: { agents: { type: 'array', items: agentSchema } } } },
     },
     async (req) => ({ agents: await listAgents(deps.db.sql, req.query.campaign) }),
   );
 }
 
-function registerPutAgent(api: FastifyInstance, deps: ApiDeps): void {
-  api.put<{
-    Params: { endpoint: string };
-    Body: { name?: string | null; campaign?: string | null; status?: (typeof AGENT_STATUSES)[number] };
-  }>(
+type AgentFields = {
+  name?: string | null;
+  campaign?: string | null;
+  status?: (typeof AGENT_STATUSES)[number];
+};
+
+/** PUT /agents/:endpoint adds or updates an agent; PUT /agents/:endpoint/status sets its status only. */
+function registerAgentWrites(api: FastifyInstance, deps: ApiDeps): void {
+  const status = { type: 'string', enum: AGENT_STATUSES } as const;
+  const agents = routes(api, 'agents');
+  agents.put<{ Params: { endpoint: string }; Body: AgentFields }>(
     '/agents/:endpoint',
     {
-      schema: {
-        summary: 'Add an agent, or update it',
-        tags: ['agents'],
-        params: endpointParam,
-        body: {
-          type: 'object',
-          properties: {
-            name: { type: ['string', 'null'], maxLength: 200 },
-            campaign: { type: ['string', 'null'] },
-            status: { type: 'string', enum: AGENT_STATUSES },
-          },
-          additionalProperties: false,
+      summary: 'Add an agent, or update it',
+      body: {
+        type: 'object',
+        properties: {
+          name: { type: ['string', 'null'], maxLength: 200 },
+          campaign: { type: ['string', 'null'] },
+          status,
         },
-        response: { 200: agentSchema },
+        additionalProperties: false,
       },
+      answers: { 200: agentSchema },
     },
     async (req) => upsertAgent(deps.db.sql, { endpoint: req.params.endpoint, ...req.body }),
   );
-}
-
-function registerAgentStatus(api: FastifyInstance, deps: ApiDeps): void {
-  api.put<{ Params: { endpoint: string }; Body: { status: string } }>(
+  agents.put<{ Params: { endpoint: string }; Body: { status: string } }>(
     '/agents/:endpoint/status',
     {
-      schema: {
-        summary: 'Set an agent’s status',
-        tags: ['agents'],
-        params: endpointParam,
-        body: {
-          type: 'object',
-          required: ['status'],
-          properties: { status: { type: 'string', enum: AGENT_STATUSES } },
-          additionalProperties: false,
-        },
-        response: { 200: agentSchema },
-      },
+      summary: 'Set an agent’s status',
+      body: { type: 'object', required: ['status'], properties: { status }, additionalProperties: false },
+      answers: { 200: agentSchema },
     },
     async (req) => setAgentStatus(deps.db.sql, req.params.endpoint, req.body.status),
   );
@@ -239,15 +198,9 @@ function registerAgentStatus(api: FastifyInstance, deps: ApiDeps): void {
 const previewDeps = (deps: ApiDeps) => ({ sql: deps.db.sql, temporal: deps.temporal });
 
 function registerNextPreview(api: FastifyInstance, deps: ApiDeps): void {
-  api.post<{ Params: { endpoint: string } }>(
+  routes(api, 'agents').post<{ Params: { endpoint: string } }>(
     '/agents/:endpoint/next',
-    {
-      schema: {
-        summary: 'Preview mode: claim the next contact for this agent (null when none waits)',
-        tags: ['agents'],
-        params: endpointParam,
-      },
-    },
+    { summary: 'Preview mode: claim the next contact for this agent (null when none waits)' },
     async (req) => ({ contact: await nextPreview(previewDeps(deps), req.params.endpoint) }),
   );
 }
@@ -262,29 +215,26 @@ function holdMs(hold: string | undefined): number | undefined {
   }
 }
 
+const DECISION_SUMMARY = {
+  take: 'Preview mode: dial the contact this agent holds (bridged to them)',
+  skip: 'Preview mode: give the contact this agent holds back undialed',
+};
+
 function registerPreviewDecision(api: FastifyInstance, deps: ApiDeps, decision: 'take' | 'skip'): void {
-  api.post<{
+  const skipOnly = { reason: { type: 'string', maxLength: 500 }, hold: { type: 'string' } };
+  routes(api, 'agents').post<{
     Params: { endpoint: string };
     Body: { contactId?: number; reason?: string; hold?: string };
   }>(
     `/agents/:endpoint/${decision}`,
     {
-      schema: {
-        summary:
-          decision === 'take'
-            ? 'Preview mode: dial the contact this agent holds (bridged to them)'
-            : 'Preview mode: give the contact this agent holds back undialed',
-        tags: ['agents'],
-        params: endpointParam,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            contactId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
-            ...(decision === 'skip'
-              ? { reason: { type: 'string', maxLength: 500 }, hold: { type: 'string' } }
-              : {}),
-          },
+      summary: DECISION_SUMMARY[decision],
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          contactId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+          ...(decision === 'skip' ? skipOnly : {}),
         },
       },
     },

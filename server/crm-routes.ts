@@ -1,5 +1,4 @@
 import type { Client } from '@temporalio/client';
-import type {} from '@fastify/swagger'; // schema.summary and schema.tags
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../domain/time-text';
 import type { Database } from '../db/client';
@@ -12,6 +11,7 @@ import {
 import { contactExists, findContact } from '../db/queries/contacts';
 import { contactEvents } from '../ops/contact-events';
 import { IDEMPOTENCY_KEY_MAX, registerIdempotency } from './idempotency';
+import { type RouteSpec, routes } from './route';
 import { type AddContactsRequest, addContacts } from '../ops/contact-import';
 import { DATA_MAX_BYTES, DATA_MAX_DEPTH, NAME_MAX, findBadText } from '../ops/contact-fields';
 import { OperationError } from '../ops/errors';
@@ -30,23 +30,11 @@ export interface CrmDeps {
   defaultRegion: string;
 }
 
-/** A contact id: a bigint in the table, but one JavaScript holds exactly (20 digits would be a 500). */
-const id = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
-} as const;
-const campaignName = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$' } },
-} as const;
 const time = {
   type: 'string',
   description: 'ISO 8601 with a zone (2026-12-01T09:30:00+01:00), "now", or +30m / +2h / +1d',
 } as const;
 const duration = { type: 'string', description: 'e.g. 90s, 5m, 2h, 1h30m' } as const;
-const error = { type: 'object', properties: { error: { type: 'string' } } } as const;
 /** The state in which each control command has nothing to do (§5a). */
 const ALREADY = { pause: 'paused', resume: 'running', stop: 'stopping' } as const;
 
@@ -91,11 +79,8 @@ export function registerCrmRoutes(api: FastifyInstance, deps: CrmDeps): void {
   registerIdempotency(api, deps.db.sql);
 
   registerAddContacts(api, deps);
-  registerGetContact(api, deps);
-  registerContactEvents(api, deps);
-  registerRedial(api, deps);
-  registerRelease(api, deps);
-  registerReset(api, deps);
+  registerContactReads(api, deps);
+  registerContactCommands(api, deps);
   registerCampaignStatus(api, deps);
   registerStartCampaign(api, deps);
   for (const what of ['pause', 'resume', 'stop'] as const satisfies readonly CampaignSignal[]) {
@@ -114,11 +99,10 @@ const campaignDeps = (deps: CrmDeps) => ({
   taskQueue: deps.taskQueue,
 });
 
-const addContactsSchema = {
+const addContactsSpec: RouteSpec = {
   summary: 'Add contacts to a campaign (all or nothing); a running campaign sees them within about a second',
   description:
     'A number the campaign already has, or one given twice, is refused (409, naming the contact) unless allowDuplicateNumber. Send an Idempotency-Key to retry safely.',
-  tags: ['contacts'],
   headers: {
     type: 'object',
     properties: {
@@ -167,18 +151,14 @@ const addContactsSchema = {
       },
     },
   },
-  response: {
-    201: { type: 'object', properties: { ids: { type: 'array', items: { type: 'integer' } } } },
-    400: error,
-    404: error,
-    409: error,
-  },
+  answers: { 201: { type: 'object', properties: { ids: { type: 'array', items: { type: 'integer' } } } } },
+  errors: [404, 409],
 };
 
 function registerAddContacts(api: FastifyInstance, deps: CrmDeps): void {
-  api.post<{ Body: AddContactsRequest }>(
+  routes(api, 'contacts').post<{ Body: AddContactsRequest }>(
     '/contacts',
-    { schema: addContactsSchema },
+    addContactsSpec,
     // No refill signal here: the rows are written, and the contacts trigger (migration 0010)
     // tells a running campaign within about a second. Awaiting Temporal would make a written
     // POST hang or fail while Temporal is slow or down, and the CRM's retry would duplicate it.
@@ -186,85 +166,67 @@ function registerAddContacts(api: FastifyInstance, deps: CrmDeps): void {
   );
 }
 
-function registerGetContact(api: FastifyInstance, deps: CrmDeps): void {
-  api.get<{ Params: { id: number } }>(
+const EVENTS_SUMMARY =
+  'Why the contact was or was not dialed: every decision about it (cached, delayed, skipped, dialed, outcome, released, rescheduled), oldest first';
+
+function registerContactReads(api: FastifyInstance, deps: CrmDeps): void {
+  const contacts = routes(api, 'contacts');
+  const notFound = (id: number) => new OperationError('not-found', `No contact with id ${id}`);
+  contacts.get<{ Params: { id: number } }>(
     '/contacts/:id',
-    { schema: { summary: 'One contact row', tags: ['contacts'], params: id, response: { 404: error } } },
+    { summary: 'One contact row', errors: [404] },
     async (req) => {
       const row = await findContact(deps.db.sql, req.params.id);
-      if (!row) throw new OperationError('not-found', `No contact with id ${req.params.id}`);
+      if (!row) throw notFound(req.params.id);
       return { ...row, id: Number(row.id) };
     },
   );
-}
-
-function registerContactEvents(api: FastifyInstance, deps: CrmDeps): void {
-  api.get<{ Params: { id: number } }>(
+  contacts.get<{ Params: { id: number } }>(
     '/contacts/:id/events',
-    {
-      schema: {
-        summary:
-          'Why the contact was or was not dialed: every decision about it (cached, delayed, skipped, dialed, outcome, released, rescheduled), oldest first',
-        tags: ['contacts'],
-        params: id,
-        response: { 404: error },
-      },
-    },
+    { summary: EVENTS_SUMMARY, errors: [404] },
     async (req) => {
-      if (!(await contactExists(deps.db.sql, req.params.id)))
-        throw new OperationError('not-found', `No contact with id ${req.params.id}`);
+      if (!(await contactExists(deps.db.sql, req.params.id))) throw notFound(req.params.id);
       return { contactId: req.params.id, events: await contactEvents(deps.db.sql, req.params.id) };
     },
   );
 }
 
-function registerRedial(api: FastifyInstance, deps: CrmDeps): void {
-  api.post<{ Params: { id: number }; Body: { at: string } }>(
+/** An object body of these fields (the `required` ones must be there) and no other. */
+const fields = (properties: object, required: string[] = []) => ({
+  type: 'object',
+  ...(required.length ? { required } : {}),
+  additionalProperties: false,
+  properties,
+});
+
+/** Redial, release and reset: what the CRM does to one contact (docs/contract.md §8). */
+function registerContactCommands(api: FastifyInstance, deps: CrmDeps): void {
+  const contacts = routes(api, 'contacts');
+  const errors = [404, 409];
+  contacts.post<{ Params: { id: number }; Body: { at: string } }>(
     '/contacts/:id/redial',
     {
-      schema: {
-        summary: 'Call this contact at a time (a follow-up); a cached contact’s timer moves, no second dial',
-        tags: ['contacts'],
-        params: id,
-        body: { type: 'object', required: ['at'], additionalProperties: false, properties: { at: time } },
-        response: { 400: error, 404: error, 409: error },
-      },
+      summary: 'Call this contact at a time (a follow-up); a cached contact’s timer moves, no second dial',
+      body: fields({ at: time }, ['at']),
+      errors,
     },
     async (req) => pushRedial(operationDeps(deps), req.params.id, parseTime(req.body.at)),
   );
-}
-
-function registerRelease(api: FastifyInstance, deps: CrmDeps): void {
-  api.post<{ Params: { id: number }; Body: { hold?: string } }>(
+  contacts.post<{ Params: { id: number }; Body: { hold?: string } }>(
     '/contacts/:id/release',
     {
-      schema: {
-        summary: 'Pull a contact out of its running campaign’s cache (refused once its call is under way)',
-        tags: ['contacts'],
-        params: id,
-        body: { type: 'object', additionalProperties: false, properties: { hold: duration } },
-        response: { 400: error, 404: error, 409: error },
-      },
+      summary: 'Pull a contact out of its running campaign’s cache (refused once its call is under way)',
+      body: fields({ hold: duration }),
+      errors,
     },
     async (req) => releaseContact(operationDeps(deps), req.params.id, durationMs(req.body?.hold, 'hold')),
   );
-}
-
-function registerReset(api: FastifyInstance, deps: CrmDeps): void {
-  api.post<{ Params: { id: number }; Body: { at?: string; keepAttempts?: boolean } }>(
+  contacts.post<{ Params: { id: number }; Body: { at?: string; keepAttempts?: boolean } }>(
     '/contacts/:id/reset',
     {
-      schema: {
-        summary: 'Put a reviewed contact (e.g. Unreachable) back: 0, or 2 at a time; attempts back to 0',
-        tags: ['contacts'],
-        params: id,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { at: time, keepAttempts: { type: 'boolean' } },
-        },
-        response: { 400: error, 404: error, 409: error },
-      },
+      summary: 'Put a reviewed contact (e.g. Unreachable) back: 0, or 2 at a time; attempts back to 0',
+      body: fields({ at: time, keepAttempts: { type: 'boolean' } }),
+      errors,
     },
     async (req) =>
       resetContact(operationDeps(deps), req.params.id, {
@@ -275,16 +237,9 @@ function registerReset(api: FastifyInstance, deps: CrmDeps): void {
 }
 
 function registerCampaignStatus(api: FastifyInstance, deps: CrmDeps): void {
-  api.get<{ Params: { name: string } }>(
+  routes(api, 'campaigns').get<{ Params: { name: string } }>(
     '/campaigns/:name',
-    {
-      schema: {
-        summary: 'Counts per ContactSuccessful and LastState, cache and calls in flight',
-        tags: ['campaigns'],
-        params: campaignName,
-        response: { 404: error },
-      },
-    },
+    { summary: 'Counts per ContactSuccessful and LastState, cache and calls in flight', errors: [404] },
     async (req) => campaignStatus(campaignDeps(deps), req.params.name),
   );
 }
@@ -298,11 +253,9 @@ interface StartBody {
   maxHistory?: number;
 }
 
-const startSchema = {
+const startSpec: RouteSpec = {
   summary:
     'Start dialing a campaign; it stays open (waits for the CRM) until paused or stopped, unless untilEmpty',
-  tags: ['campaigns'],
-  params: campaignName,
   body: {
     type: 'object',
     additionalProperties: false,
@@ -323,12 +276,8 @@ const startSchema = {
       maxHistory: { type: 'integer', minimum: 50, maximum: 50_000 },
     },
   },
-  response: {
-    202: { type: 'object', properties: { workflowId: { type: 'string' } } },
-    400: error,
-    404: error,
-    409: error,
-  },
+  answers: { 202: { type: 'object', properties: { workflowId: { type: 'string' } } } },
+  errors: [404, 409],
 };
 
 /** The campaign's options as the start body gives them (durations checked, in ms). */
@@ -345,9 +294,9 @@ function startOptions(b: StartBody): Partial<CampaignOptions> {
 }
 
 function registerStartCampaign(api: FastifyInstance, deps: CrmDeps): void {
-  api.post<{ Params: { name: string }; Body: StartBody }>(
+  routes(api, 'campaigns').post<{ Params: { name: string }; Body: StartBody }>(
     '/campaigns/:name/start',
-    { schema: startSchema },
+    startSpec,
     async (req, reply) =>
       reply
         .code(202)
@@ -356,11 +305,9 @@ function registerStartCampaign(api: FastifyInstance, deps: CrmDeps): void {
 }
 
 /** The answers of pause, resume and stop: 202 when signalled, 200 when there was nothing to do. */
-const controlSchema = (what: 'pause' | 'resume' | 'stop') => ({
+const controlSpec = (what: 'pause' | 'resume' | 'stop'): RouteSpec => ({
   summary: `${what[0]!.toUpperCase()}${what.slice(1)} a running campaign; a campaign already ${ALREADY[what]}, or not running, is left alone (200)`,
-  tags: ['campaigns'],
-  params: campaignName,
-  response: {
+  answers: {
     202: {
       description: 'signalled',
       type: 'object',
@@ -381,9 +328,8 @@ const controlSchema = (what: 'pause' | 'resume' | 'stop') => ({
         message: { type: 'string' },
       },
     },
-    404: error,
-    409: { ...error, description: 'pausing or resuming a campaign that is stopping' },
   },
+  errors: [404, [409, 'pausing or resuming a campaign that is stopping']],
 });
 
 function registerCampaignControl(
@@ -391,9 +337,9 @@ function registerCampaignControl(
   deps: CrmDeps,
   what: 'pause' | 'resume' | 'stop',
 ): void {
-  api.post<{ Params: { name: string } }>(
+  routes(api, 'campaigns').post<{ Params: { name: string } }>(
     `/campaigns/:name/${what}`,
-    { schema: controlSchema(what) },
+    controlSpec(what),
     async (req, reply) => {
       const r = await signalCampaign(campaignDeps(deps), req.params.name, what);
       if (!r.changed) return reply.code(200).send({ status: r.status, message: r.message });
@@ -403,19 +349,14 @@ function registerCampaignControl(
 }
 
 function registerRefill(api: FastifyInstance, deps: CrmDeps): void {
-  api.post<{ Params: { name: string } }>(
+  routes(api, 'campaigns').post<{ Params: { name: string } }>(
     '/campaigns/:name/refill',
     {
-      schema: {
-        summary: 'Look at the contacts table now (after the CRM added or changed contacts)',
-        tags: ['campaigns'],
-        params: campaignName,
-        response: {
-          202: { type: 'object', properties: { campaign: { type: 'string' }, signal: { type: 'string' } } },
-          404: error,
-          409: { ...error, description: 'the campaign is not running' },
-        },
+      summary: 'Look at the contacts table now (after the CRM added or changed contacts)',
+      answers: {
+        202: { type: 'object', properties: { campaign: { type: 'string' }, signal: { type: 'string' } } },
       },
+      errors: [404, [409, 'the campaign is not running']],
     },
     async (req, reply) => {
       await signalCampaign(campaignDeps(deps), req.params.name, 'refill');

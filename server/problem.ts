@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { OperationError } from '../ops/errors';
 
@@ -19,20 +20,20 @@ export interface Problem {
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
-const KINDS = {
-  400: ['invalid-request', 'Bad request'],
-  401: ['unauthorized', 'Unauthorized'],
-  404: ['not-found', 'Not found'],
-  405: ['method-not-allowed', 'Method not allowed'],
-  406: ['not-acceptable', 'Not acceptable'],
-  409: ['conflict', 'Conflict'],
-  413: ['payload-too-large', 'Payload too large'],
-  415: ['unsupported-media-type', 'Unsupported media type'],
-  422: ['unprocessable', 'Unprocessable request'],
-  429: ['too-many-requests', 'Too many requests'],
-  500: ['internal', 'Internal error'],
-  503: ['unavailable', 'Service unavailable'],
-} as const satisfies Record<number, readonly [string, string]>;
+/** The statuses with a kind of their own; another 4xx is a 400's kind, another 5xx a 500's. */
+const KNOWN_STATUSES = new Set([400, 401, 404, 405, 406, 409, 413, 415, 422, 429, 500, 503]);
+
+/**
+ * A kind is named after its status's reason phrase (RFC 9110 §15: "Not Found" is not-found), but
+ * for these: names of their own, or (413, 422) phrases RFC 9110 renamed, kept as first published.
+ */
+const SLUGS: Record<number, string> = {
+  400: 'invalid-request',
+  413: 'payload-too-large',
+  422: 'unprocessable',
+  500: 'internal',
+  503: 'unavailable',
+};
 
 export const OPERATION_STATUS = {
   'not-found': 404,
@@ -42,10 +43,11 @@ export const OPERATION_STATUS = {
   unavailable: 503,
 } as const satisfies Record<OperationError['kind'], number>;
 
-/** A problem document for this status (4xx and 5xx outside the table fall back to 400 / 500's kind). */
+/** A problem document for this status: its kind's name in `type`, and the reason phrase as `title`. */
 export function problem(status: number, detail: string, extra: Partial<Problem> = {}): Problem {
-  const known = (KINDS as Record<number, readonly [string, string]>)[status];
-  const [slug, title] = known ?? (status >= 500 ? KINDS[500] : KINDS[400]);
+  const kind = KNOWN_STATUSES.has(status) ? status : status >= 500 ? 500 : 400;
+  const title = STATUS_CODES[kind]!;
+  const slug = SLUGS[kind] ?? title.toLowerCase().replaceAll(' ', '-');
   return { type: `urn:dialer:problem:${slug}`, title, status, detail, ...extra };
 }
 

@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/client';
 import { createLogger } from '../infra/logger';
 import { buildServer } from '../server/app';
+import { problem } from '../server/problem';
 import { API_TOKEN, cfg, testDatabase } from '../harness/stack';
 
 type Json = Record<string, unknown>;
@@ -45,6 +46,28 @@ function assertProblem(res: { statusCode: number; headers: Json; body: string },
   assert.doesNotMatch(res.body, /at .*\.ts:\d+|node_modules|stack/i, 'no stack trace');
   return p;
 }
+
+test('each status keeps the problem type first published, whatever node calls the status', () => {
+  const published: Record<number, string> = {
+    400: 'invalid-request',
+    401: 'unauthorized',
+    404: 'not-found',
+    405: 'method-not-allowed',
+    406: 'not-acceptable',
+    409: 'conflict',
+    413: 'payload-too-large',
+    415: 'unsupported-media-type',
+    418: 'invalid-request',
+    422: 'unprocessable',
+    429: 'too-many-requests',
+    500: 'internal',
+    502: 'internal',
+    503: 'unavailable',
+  };
+  for (const [status, kind] of Object.entries(published)) {
+    assert.equal(problem(Number(status), 'x').type, `urn:dialer:problem:${kind}`);
+  }
+});
 
 describe('API errors are problem documents', { timeout: 60_000 }, () => {
   let db: Database;

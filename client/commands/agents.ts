@@ -3,6 +3,7 @@ import { AGENT_ENDPOINT, AGENT_STATUSES, listAgents, setAgentStatus, upsertAgent
 import { decidePreview, nextPreview } from '../../ops/preview';
 import { lastStateName } from '../../domain/contract';
 import { type Ctx, operationDeps } from '../context';
+import { withJsonOutput } from '../output';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 
 function endpointArg(v: string): string {
@@ -58,12 +59,12 @@ function registerStatus(agents: Command, ctx: Ctx): void {
 }
 
 function registerNext(agents: Command, ctx: Ctx): void {
-  agentCommand(agents, 'next')
-    .description('preview mode: the next contact for this agent to take or skip (held for them alone)')
-    .option('--json', 'print as JSON')
-    .action(async (endpoint: string, o: { json?: boolean }) => {
-      const next = await nextPreview(await operationDeps(ctx), endpoint);
-      if (o.json) return console.log(JSON.stringify(next, null, 2));
+  withJsonOutput(
+    agentCommand(agents, 'next').description(
+      'preview mode: the next contact for this agent to take or skip (held for them alone)',
+    ),
+    async (endpoint: string) => nextPreview(await operationDeps(ctx), endpoint),
+    (next, endpoint) => {
       if (!next) return console.log('no contact is waiting for preview');
       console.log(
         [
@@ -74,7 +75,8 @@ function registerNext(agents: Command, ctx: Ctx): void {
           `take it: dialer agents take ${endpoint}   skip it: dialer agents skip ${endpoint}`,
         ].join('\n'),
       );
-    });
+    },
+  );
 }
 
 function registerTake(agents: Command, ctx: Ctx): void {
@@ -104,14 +106,14 @@ function registerSkip(agents: Command, ctx: Ctx): void {
 }
 
 function registerList(agents: Command, ctx: Ctx): void {
-  agents
-    .command('list')
-    .description('list agents')
-    .option('--campaign <name>', 'only this campaign’s', campaignNameArg)
-    .option('--json', 'print as JSON')
-    .action(async (o: { campaign?: string; json?: boolean }) => {
-      const rows = await listAgents(ctx().db().sql, o.campaign);
-      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+  withJsonOutput(
+    agents
+      .command('list')
+      .description('list agents')
+      .option('--campaign <name>', 'only this campaign’s', campaignNameArg),
+    (o: { campaign?: string }) => listAgents(ctx().db().sql, o.campaign),
+    (rows) => {
       for (const r of rows) console.log([r.endpoint, r.status, r.campaign ?? '—', r.name ?? ''].join('  '));
-    });
+    },
+  );
 }

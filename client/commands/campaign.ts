@@ -17,6 +17,7 @@ import { describePeriod } from '../../domain/abandon';
 import { DIALING_MODES, type DialingMode } from '../../domain/pacing';
 import type { DialRuleSettings } from '../../domain/dial-rules';
 import { type CommandContext, UserError, type Ctx } from '../context';
+import { printOutput, withJsonOutput } from '../output';
 import {
   applyRetryOptions,
   campaignNameArg,
@@ -261,16 +262,22 @@ function registerCreate(campaign: Command, ctx: Ctx): void {
       20,
     )
     .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600), 10);
-  addRuleOptions(create)
-    .option('--json', 'print the created campaign as JSON')
-    .action((name: string, o: CreateOpts & { json?: boolean }) => runCreate(ctx(), name, o));
+  withJsonOutput(
+    addRuleOptions(create),
+    (name: string, o: CreateOpts) => runCreate(ctx(), name, o),
+    (row) =>
+      console.log(
+        `created campaign ${row.name} (max attempts ${row.maxAttempts}, lines ${row.lines}, caller id ${row.callerId})`,
+      ),
+    { description: 'print the created campaign as JSON' },
+  );
 }
 
-async function runCreate(c: CommandContext, name: string, o: CreateOpts & { json?: boolean }): Promise<void> {
+async function runCreate(c: CommandContext, name: string, o: CreateOpts) {
   if (o.amd === 'message' && !o.machineMessage)
     throw new UserError('--amd message needs --machine-message <text>');
   const retryRules = applyRetryOptions(DEFAULT_RETRY_RULES, o.retry, o.final);
-  const row = await createCampaign(c.db(), {
+  return createCampaign(c.db(), {
     name,
     callerId: o.callerId,
     maxAttempts: o.maxAttempts,
@@ -285,11 +292,6 @@ async function runCreate(c: CommandContext, name: string, o: CreateOpts & { json
     ...(o.machineMessage ? { machineMessage: o.machineMessage } : {}),
     ...ruleChanges(o),
   });
-  if (o.json) console.log(JSON.stringify(row, null, 2));
-  else
-    console.log(
-      `created campaign ${row.name} (max attempts ${row.maxAttempts}, lines ${row.lines}, caller id ${row.callerId})`,
-    );
 }
 
 function registerUpdate(campaign: Command, ctx: Ctx): void {
@@ -317,9 +319,16 @@ function registerUpdate(campaign: Command, ctx: Ctx): void {
       intArg(5, 600),
     )
     .option('--wrap-up <seconds>', 'an agent’s wrap-up time after a call', intArg(0, 3600));
-  addRuleOptions(update)
-    .option('--json', 'print the updated campaign as JSON')
-    .action((name: string, o: Partial<CreateOpts> & { json?: boolean }) => runUpdate(ctx(), name, o));
+  withJsonOutput(
+    addRuleOptions(update),
+    (name: string, o: Partial<CreateOpts>) => runUpdate(ctx(), name, o),
+    (r, name) =>
+      console.log(
+        `updated campaign ${name}: ${Object.keys(r.changes).join(', ')}` +
+          (r.running ? ' (the running campaign uses it for its next attempts)' : ''),
+      ),
+    { description: 'print the updated campaign as JSON', json: (r) => r.campaign },
+  );
 }
 
 /** The changes the update's options ask for; the retry rules are the current ones with the options applied. */
@@ -340,31 +349,21 @@ function updateChanges(o: Partial<CreateOpts>, current: { retryRules: RetryRules
   };
 }
 
-async function runUpdate(
-  c: CommandContext,
-  name: string,
-  o: Partial<CreateOpts> & { json?: boolean },
-): Promise<void> {
+/** The update the options ask for; returns the campaign as updated, the changes and whether it runs. */
+async function runUpdate(c: CommandContext, name: string, o: Partial<CreateOpts>) {
   const current = await requireCampaign(c.db(), name);
   const amd = o.amd ?? current.machineDetection;
   if (amd === 'message' && !(o.machineMessage ?? current.machineMessage))
     throw new UserError('--amd message needs --machine-message <text>');
   const changes = updateChanges(o, current);
-  const r = await updateCampaign(deps(c), name, changes);
-  if (o.json) return console.log(JSON.stringify(r.campaign, null, 2));
-  console.log(
-    `updated campaign ${name}: ${Object.keys(changes).join(', ')}` +
-      (r.running ? ' (the running campaign uses it for its next attempts)' : ''),
-  );
+  return { ...(await updateCampaign(deps(c), name, changes)), changes };
 }
 
 function registerShow(campaign: Command, ctx: Ctx): void {
-  campaignCommand(campaign, 'show')
-    .description('a campaign’s settings')
-    .option('--json', 'print as JSON')
-    .action(async (name: string, o: { json?: boolean }) => {
-      const row = await requireCampaign(ctx().db(), name);
-      if (o.json) return console.log(JSON.stringify(row, null, 2));
+  withJsonOutput(
+    campaignCommand(campaign, 'show').description('a campaign’s settings'),
+    (name: string) => requireCampaign(ctx().db(), name),
+    (row) => {
       const r = row.retryRules;
       console.log(
         [
@@ -379,23 +378,22 @@ function registerShow(campaign: Command, ctx: Ctx): void {
           ...describeRules(row),
         ].join('\n'),
       );
-    });
+    },
+  );
 }
 
 function registerList(campaign: Command, ctx: Ctx): void {
-  campaign
-    .command('list')
-    .description('every campaign with its status and number of contacts')
-    .option('--json', 'print as JSON')
-    .action(async (o: { json?: boolean }) => {
-      const rows = await listCampaigns(ctx().db());
-      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+  withJsonOutput(
+    campaign.command('list').description('every campaign with its status and number of contacts'),
+    () => listCampaigns(ctx().db()),
+    (rows) => {
       for (const r of rows)
         console.log(
           `${r.name}  ${r.status}  ${r.contacts} contacts  ${r.lines} lines  ${r.callsPerSecond}/s`,
         );
       console.error(`${rows.length} campaign(s)`);
-    });
+    },
+  );
 }
 
 interface StartOpts {
@@ -494,13 +492,8 @@ function registerStatus(campaign: Command, ctx: Ctx): void {
     .option('--interval <duration>', 'how often --watch redraws', durationArg, 2000)
     .action(async (name: string, o: { json?: boolean; watch?: boolean; interval: number }) => {
       const c = ctx();
-      if (!o.watch) {
-        const report = await campaignStatus(deps(c), name);
-        if (o.json) console.log(JSON.stringify(report, null, 2));
-        else printStatus(report);
-        return;
-      }
-      await watchStatus(c, name, o);
+      if (o.watch) return watchStatus(c, name, o);
+      printOutput(o, await campaignStatus(deps(c), name), printStatus);
     });
 }
 

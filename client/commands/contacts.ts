@@ -3,7 +3,13 @@ import { parseTime, pushRedial, releaseContact, resetContact } from '../../ops/c
 import fs from 'node:fs';
 import type { Sql } from '../../db/client';
 import { stringify } from 'csv-stringify/sync';
-import { type ContactRow, exportContacts, findContactState, listContacts } from '../../db/queries/contacts';
+import {
+  CONTACT_COLUMNS,
+  type ContactRow,
+  exportContacts,
+  findContactState,
+  listContacts,
+} from '../../db/queries/contacts';
 import { contactEvents, formatEvent } from '../../ops/contact-events';
 import { importContacts } from '../../ops/contact-import';
 import { recoverOrphans } from '../../ops/recovery';
@@ -11,6 +17,7 @@ import { spreadsheetPhone, spreadsheetText } from '../../domain/spreadsheet';
 import { ContactSuccessful, lastStateName } from '../../domain/contract';
 import { campaignWorkflowId, refillSignal } from '../../workflows/shared';
 import { type CommandContext, UserError, type Ctx, operationDeps } from '../context';
+import { withJsonOutput } from '../output';
 import { campaignNameArg, durationArg, intArg } from '../parse';
 
 function stateArg(v: string): number {
@@ -31,19 +38,8 @@ function timeArg(v: string): Date {
   }
 }
 
-const EXPORT_COLUMNS = [
-  'id',
-  'campaign_name',
-  'phone_number',
-  'name',
-  'time_zone',
-  'contact_successful',
-  'last_state',
-  'last_state_name',
-  'number_of_contacts',
-  'redial_time',
-  'data',
-] as const;
+/** The export's header: a contact's columns, LastState's name after its number. */
+const EXPORT_COLUMNS = CONTACT_COLUMNS.flatMap((c) => (c === 'last_state' ? [c, 'last_state_name'] : [c]));
 
 /** A `contacts <what> <id>` subcommand. */
 function contactCommand(contacts: Command, what: string): Command {
@@ -71,13 +67,12 @@ export function registerContactCommands(program: Command, ctx: Ctx): void {
 }
 
 function registerList(contacts: Command, ctx: Ctx): void {
-  filterCommand(contacts, 'list')
-    .description('list contacts, e.g. the Unreachable ones of a campaign for review')
-    .option('--limit <n>', 'at most this many', intArg(1, 100_000), 100)
-    .option('--json', 'print as JSON')
-    .action(async (o: { campaign?: string; state?: number; limit: number; json?: boolean }) => {
-      const rows = await listContacts(ctx().db().sql, o, o.limit);
-      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+  withJsonOutput(
+    filterCommand(contacts, 'list')
+      .description('list contacts, e.g. the Unreachable ones of a campaign for review')
+      .option('--limit <n>', 'at most this many', intArg(1, 100_000), 100),
+    (o: { campaign?: string; state?: number; limit: number }) => listContacts(ctx().db().sql, o),
+    (rows) => {
       for (const r of rows) {
         console.log(
           [
@@ -92,19 +87,22 @@ function registerList(contacts: Command, ctx: Ctx): void {
         );
       }
       console.error(`${rows.length} contact(s)`);
-    });
+    },
+  );
 }
 
 function registerWhy(contacts: Command, ctx: Ctx): void {
-  contactCommand(contacts, 'why')
-    .description('why a contact was or was not dialed: every decision about it, oldest first')
-    .option('--json', 'print as JSON')
-    .action(async (id: number, o: { json?: boolean }) => {
+  withJsonOutput(
+    contactCommand(contacts, 'why').description(
+      'why a contact was or was not dialed: every decision about it, oldest first',
+    ),
+    async (id: number) => {
       const { sql } = ctx().db();
       const row = await findContactState(sql, id);
       if (!row) throw new UserError(`No contact with id ${id}`);
-      const events = await contactEvents(sql, id);
-      if (o.json) return console.log(JSON.stringify({ contactId: id, events }, null, 2));
+      return { row, events: await contactEvents(sql, id) };
+    },
+    ({ row, events }, id) => {
       console.log(
         `contact ${id} (${row.campaign_name ?? 'no campaign'}): contact_successful ${row.contact_successful}, ` +
           `last_state ${row.last_state === null ? '—' : (lastStateName(row.last_state) ?? row.last_state)}, ` +
@@ -112,7 +110,9 @@ function registerWhy(contacts: Command, ctx: Ctx): void {
       );
       for (const e of events) console.log(`  ${formatEvent(e)}`);
       if (events.length === 0) console.log('  no decisions recorded yet (not taken into a campaign’s cache)');
-    });
+    },
+    { json: ({ events }, id) => ({ contactId: id, events }) },
+  );
 }
 
 /** The import's progress on stderr: a bar on a terminal, a line every 10 000 rows otherwise. */
@@ -145,7 +145,7 @@ async function tellRunningCampaigns(c: CommandContext, names: string[]): Promise
 }
 
 function registerImport(contacts: Command, ctx: Ctx): void {
-  contacts
+  const cmd = contacts
     .command('import')
     .description('import contacts from a CSV file; every row is checked first, all or nothing')
     .argument(
@@ -153,35 +153,41 @@ function registerImport(contacts: Command, ctx: Ctx): void {
       'columns: phone_number, campaign_name, name, time_zone, redial_time; others go into data',
     )
     .option('--campaign <name>', 'the campaign of every row', campaignNameArg)
-    .option('--skip-invalid', 'import the good rows even when some are bad')
-    .option('--json', 'print the result as JSON')
-    .action(async (file: string, o: { campaign?: string; skipInvalid?: boolean; json?: boolean }) => {
-      const c = ctx();
-      const tty = process.stderr.isTTY;
-      const r = await importContacts(c.db().sql, file, {
-        defaultRegion: c.cfg.defaultRegion,
-        campaign: o.campaign,
-        skipInvalid: o.skipInvalid,
-        onProgress: importProgress(tty),
-      });
-      if (tty) process.stderr.write('\n');
-      for (const b of r.bad) console.error(b.line ? `${file} line ${b.line}: ${b.message}` : b.message);
-      if (!r.imported) {
-        throw new UserError(
-          r.rows === 0 && r.bad.length
-            ? `${r.bad[0]!.message}; nothing imported`
-            : `${r.bad.length} bad row(s) in ${file}; nothing imported (--skip-invalid imports the good rows)`,
-        );
-      }
-      const told = await tellRunningCampaigns(c, Object.keys(r.byCampaign));
-      if (o.json) return console.log(JSON.stringify({ ...r, refilled: told }));
+    .option('--skip-invalid', 'import the good rows even when some are bad');
+  withJsonOutput(
+    cmd,
+    (file: string, o: { campaign?: string; skipInvalid?: boolean }) => runImport(ctx(), file, o),
+    (r) => {
       const per = Object.entries(r.byCampaign).map(([name, n]) => `${n} into ${name}`);
       console.log(
         `${r.rows} rows: ${per.length ? per.join(', ') : 'nothing imported'}` +
           (r.bad.length ? `; ${r.bad.length} skipped as invalid` : ''),
       );
-      if (told.length) console.log(`running campaign(s) told to look now: ${told.join(', ')}`);
-    });
+      if (r.refilled.length) console.log(`running campaign(s) told to look now: ${r.refilled.join(', ')}`);
+    },
+    { description: 'print the result as JSON', compact: true },
+  );
+}
+
+/** Imports the file (a UserError when nothing was imported), then tells the running campaigns it fed. */
+async function runImport(c: CommandContext, file: string, o: { campaign?: string; skipInvalid?: boolean }) {
+  const tty = process.stderr.isTTY;
+  const r = await importContacts(c.db().sql, file, {
+    defaultRegion: c.cfg.defaultRegion,
+    campaign: o.campaign,
+    skipInvalid: o.skipInvalid,
+    onProgress: importProgress(tty),
+  });
+  if (tty) process.stderr.write('\n');
+  for (const b of r.bad) console.error(b.line ? `${file} line ${b.line}: ${b.message}` : b.message);
+  if (!r.imported) {
+    throw new UserError(
+      r.rows === 0 && r.bad.length
+        ? `${r.bad[0]!.message}; nothing imported`
+        : `${r.bad.length} bad row(s) in ${file}; nothing imported (--skip-invalid imports the good rows)`,
+    );
+  }
+  return { ...r, refilled: await tellRunningCampaigns(c, Object.keys(r.byCampaign)) };
 }
 
 /** A contact as an export line; `text` and `phone` guard cells against spreadsheets (or not, --raw). */
@@ -217,7 +223,7 @@ async function writeExport(o: ExportOpts, sql: Sql, out: NodeJS.WritableStream) 
       if (out.write(text)) resolve();
       else out.once('drain', resolve).once('error', reject);
     });
-  await write(stringify([EXPORT_COLUMNS as unknown as string[]]));
+  await write(stringify([EXPORT_COLUMNS]));
   let n = 0;
   for await (const rows of exportContacts(sql, o, 1000)) {
     await write(stringify(rows.map((r) => exportLine(r, text, phone))));
@@ -244,15 +250,14 @@ function registerExport(contacts: Command, ctx: Ctx): void {
 }
 
 function registerRedial(contacts: Command, ctx: Ctx): void {
-  contactCommand(contacts, 'redial')
-    .description('call this contact at a time (a cached contact’s timer moves; no second dial)')
-    .requiredOption('--at <time>', 'ISO 8601 with a zone, "now", or +30m / +2h / +1d', timeArg)
-    .option('--json', 'print the result as JSON')
-    .action(async (id: number, o: { at: Date; json?: boolean }) => {
-      const r = await pushRedial(await operationDeps(ctx), id, o.at);
-      if (o.json) console.log(JSON.stringify(r));
-      else console.log(`contact ${id}: redial at ${r.at} (${r.how}${r.reason ? `: ${r.reason}` : ''})`);
-    });
+  withJsonOutput(
+    contactCommand(contacts, 'redial')
+      .description('call this contact at a time (a cached contact’s timer moves; no second dial)')
+      .requiredOption('--at <time>', 'ISO 8601 with a zone, "now", or +30m / +2h / +1d', timeArg),
+    async (id: number, o: { at: Date }) => pushRedial(await operationDeps(ctx), id, o.at),
+    (r, id) => console.log(`contact ${id}: redial at ${r.at} (${r.how}${r.reason ? `: ${r.reason}` : ''})`),
+    { description: 'print the result as JSON', compact: true },
+  );
 }
 
 function registerRelease(contacts: Command, ctx: Ctx): void {
@@ -279,25 +284,24 @@ function registerReset(contacts: Command, ctx: Ctx): void {
 }
 
 function registerRecover(program: Command, ctx: Ctx): void {
-  program
-    .command('recover')
-    .description('return contacts left at 3 by a crash (no live workflow holds them) to their earlier value')
-    .option('--campaign <name>', 'only this campaign’s contacts', campaignNameArg)
-    .option('--json', 'print as JSON')
-    .action(async (o: { campaign?: string; json?: boolean }) => {
+  withJsonOutput(
+    program
+      .command('recover')
+      .description(
+        'return contacts left at 3 by a crash (no live workflow holds them) to their earlier value',
+      )
+      .option('--campaign <name>', 'only this campaign’s contacts', campaignNameArg),
+    async (o: { campaign?: string }) => {
       const d = await operationDeps(ctx);
-      const r = await recoverOrphans(
-        d.sql,
-        d.temporal,
-        o.campaign ? { holder: campaignWorkflowId(o.campaign) } : {},
-      );
-      if (o.json) console.log(JSON.stringify(r));
-      else
-        console.log(
-          `released ${r.released.length} contact(s)${r.released.length ? `: ${r.released.join(', ')}` : ''}; ${r.kept.length} still held by running workflows` +
-            (r.unanswered?.length
-              ? `\nno worker answered for ${r.unanswered.join(', ')}: their contacts are kept; start a worker or stop them, then run recover again`
-              : ''),
-        );
-    });
+      return recoverOrphans(d.sql, d.temporal, o.campaign ? { holder: campaignWorkflowId(o.campaign) } : {});
+    },
+    (r) =>
+      console.log(
+        `released ${r.released.length} contact(s)${r.released.length ? `: ${r.released.join(', ')}` : ''}; ${r.kept.length} still held by running workflows` +
+          (r.unanswered?.length
+            ? `\nno worker answered for ${r.unanswered.join(', ')}: their contacts are kept; start a worker or stop them, then run recover again`
+            : ''),
+      ),
+    { compact: true },
+  );
 }

@@ -13,6 +13,7 @@ import { addContacts } from '../../ops/contact-import';
 import { addToDnc } from '../../ops/dnc';
 import { applyRetryOptions, intArg } from '../parse';
 import { type CommandContext, UserError } from '../context';
+import { printOutput } from '../output';
 import { printProgress } from './campaign';
 import { lazy, type DevStack } from './services';
 import { DEFAULT_RETRY_RULES, lastStateName, lastStateNames } from '../../domain/contract';
@@ -141,8 +142,7 @@ async function runDemo(c: CommandContext, o: DemoOptions): Promise<void> {
       stack,
       c.cfg.temporal.namespace,
     );
-    if (o.json) console.log(JSON.stringify(summary, null, 2));
-    else printSummary(summary);
+    printOutput(o, summary, printSummary);
     if (o.keepRunning && !signals.interrupted) await keepRunning(signals);
   } finally {
     signals.off();

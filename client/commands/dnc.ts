@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { addToDnc, importDnc, listDnc, normaliseAll, removeFromDnc } from '../../ops/dnc';
-import { UserError, type Ctx } from '../context';
+import { type CommandContext, UserError, type Ctx } from '../context';
+import { withJsonOutput } from '../output';
 
 export function registerDncCommands(program: Command, ctx: Ctx): void {
   const dnc = program
@@ -39,47 +40,51 @@ function registerRemove(dnc: Command, ctx: Ctx): void {
 }
 
 function registerList(dnc: Command, ctx: Ctx): void {
-  dnc
-    .command('list')
-    .description('list the numbers on the list')
-    .option('--json', 'print as JSON')
-    .action(async (o: { json?: boolean }) => {
-      const rows = await listDnc(ctx().db().sql);
-      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+  withJsonOutput(
+    dnc.command('list').description('list the numbers on the list'),
+    () => listDnc(ctx().db().sql),
+    (rows) => {
       for (const r of rows) console.log([r.phoneNumber, r.createdAt, r.reason ?? ''].join('  ').trimEnd());
       console.error(`${rows.length} number(s)`);
-    });
+    },
+  );
 }
 
 function registerImport(dnc: Command, ctx: Ctx): void {
-  dnc
+  const cmd = dnc
     .command('import')
     .description('import a CSV with a phone_number column (and optionally reason); all or nothing')
     .argument('<file.csv>', 'the file; the first row names the columns')
     .option('--reason <text>', 'reason for rows that give none')
-    .option('--skip-invalid', 'import the good rows even when some are bad')
-    .option('--json', 'print the result as JSON')
-    .action(async (file: string, o: { reason?: string; skipInvalid?: boolean; json?: boolean }) => {
-      const c = ctx();
-      const progress = process.stderr.isTTY
-        ? (n: number) => process.stderr.write(`\r  ${n} rows read`)
-        : (n: number) => n % 10_000 === 0 && console.error(`  ${n} rows read`);
-      const r = await importDnc(c.db().sql, file, {
-        defaultRegion: c.cfg.defaultRegion,
-        reason: o.reason ?? null,
-        skipInvalid: o.skipInvalid,
-        onProgress: progress,
-      });
-      if (process.stderr.isTTY) process.stderr.write('\n');
-      for (const b of r.bad) console.error(`${file} line ${b.line}: ${b.message}`);
-      if (!r.imported) {
-        throw new UserError(
-          `${r.bad.length} bad row(s) in ${file}; nothing imported (--skip-invalid imports the good rows)`,
-        );
-      }
-      if (o.json) return console.log(JSON.stringify(r));
+    .option('--skip-invalid', 'import the good rows even when some are bad');
+  withJsonOutput(
+    cmd,
+    (file: string, o: { reason?: string; skipInvalid?: boolean }) => runImport(ctx(), file, o),
+    (r) =>
       console.log(
         `${r.rows} rows: ${r.added} added, ${r.alreadyListed} already on the list, ${r.bad.length} skipped as invalid`,
-      );
-    });
+      ),
+    { description: 'print the result as JSON', compact: true },
+  );
+}
+
+/** Imports the file, with progress and bad rows on stderr; a UserError when nothing was imported. */
+async function runImport(c: CommandContext, file: string, o: { reason?: string; skipInvalid?: boolean }) {
+  const progress = process.stderr.isTTY
+    ? (n: number) => process.stderr.write(`\r  ${n} rows read`)
+    : (n: number) => n % 10_000 === 0 && console.error(`  ${n} rows read`);
+  const r = await importDnc(c.db().sql, file, {
+    defaultRegion: c.cfg.defaultRegion,
+    reason: o.reason ?? null,
+    skipInvalid: o.skipInvalid,
+    onProgress: progress,
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  for (const b of r.bad) console.error(`${file} line ${b.line}: ${b.message}`);
+  if (!r.imported) {
+    throw new UserError(
+      `${r.bad.length} bad row(s) in ${file}; nothing imported (--skip-invalid imports the good rows)`,
+    );
+  }
+  return r;
 }

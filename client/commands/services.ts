@@ -63,6 +63,23 @@ async function untilSignalled(body: () => Promise<() => Promise<void>>): Promise
 }
 
 /**
+ * A command that starts a service and keeps it until SIGINT or SIGTERM: `start` gets the configuration
+ * and the command's options, and returns how to stop what it started (see untilSignalled).
+ */
+function serviceCommand<O>(
+  parent: Command,
+  ctx: Ctx,
+  name: string,
+  description: string,
+  start: (cfg: Config, o: O) => Promise<() => Promise<void>>,
+): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .action((o: O) => untilSignalled(() => start(ctx().cfg, o)));
+}
+
+/**
  * Stops taking connections, lets the requests in flight finish (a Twilio callback or a CRM write
  * half done is completed, not dropped), and after `graceMs` cuts whatever is still open, so a
  * stalled client cannot hold a shutdown forever.
@@ -152,34 +169,36 @@ export function registerServiceCommands(program: Command, ctx: Ctx): void {
   registerServer(program, ctx);
   registerSimulator(program, ctx);
   registerTemporal(program, ctx);
-  program
-    .command('dev')
-    .description('run everything locally: Temporal, the simulator, the webhook server and a worker')
-    .action(async () => {
-      await untilSignalled(async () => (await startDev(ctx().cfg)).cleanup);
-    });
+  serviceCommand(
+    program,
+    ctx,
+    'dev',
+    'run everything locally: Temporal, the simulator, the webhook server and a worker',
+    async (cfg) => (await startDev(cfg)).cleanup,
+  );
 }
 
 function registerServer(program: Command, ctx: Ctx): void {
-  program
-    .command('server')
-    .description('run the HTTP server: Twilio webhooks, the API under /api (docs at /docs), /health')
-    .action(async () => {
-      const cfg = ctx().cfg;
-      await untilSignalled(async () => {
-        const app = await startServer(
-          cfg,
-          cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`,
-        );
-        return () => closeServer(app, cfg.server.shutdownGraceMs);
-      });
-    });
+  serviceCommand(
+    program,
+    ctx,
+    'server',
+    'run the HTTP server: Twilio webhooks, the API under /api (docs at /docs), /health',
+    async (cfg) => {
+      const app = await startServer(cfg, cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`);
+      return () => closeServer(app, cfg.server.shutdownGraceMs);
+    },
+  );
 }
 
 function registerSimulator(program: Command, ctx: Ctx): void {
-  program
-    .command('simulator')
-    .description('run the Twilio simulator (dry-run campaigns without Twilio)')
+  serviceCommand(
+    program,
+    ctx,
+    'simulator',
+    'run the Twilio simulator (dry-run campaigns without Twilio)',
+    runSimulator,
+  )
     .option('--port <port>', 'port to listen on (default SIMULATOR_PORT)', intArg(0, 65535))
     .option('--scenario <file>', 'scenario JSON: what each number does')
     .option(
@@ -194,28 +213,25 @@ function registerSimulator(program: Command, ctx: Ctx): void {
       '--max-concurrent-requests <n>',
       'REST requests at once; one more fails with 429 / 20429',
       intArg(1),
-    )
-    .action((o: SimulatorCommandOptions) => runSimulator(ctx().cfg, o));
+    );
 }
 
-async function runSimulator(cfg: Config, o: SimulatorCommandOptions): Promise<void> {
+async function runSimulator(cfg: Config, o: SimulatorCommandOptions): Promise<() => Promise<void>> {
   const creds = twilioCredentials({ ...cfg, twilio: { ...cfg.twilio, apiBaseUrl: 'http://simulator' } });
   const { loadScenarioFile, startSimulator } = lazy<typeof import('../../simulator')>('../../simulator');
-  await untilSignalled(async () => {
-    const sim = await startSimulator({
-      host: cfg.simulator.host,
-      port: o.port ?? cfg.simulator.port,
-      ...creds,
-      ...(o.scenario ? { scenario: loadScenarioFile(o.scenario) } : {}),
-      timeScale: o.timeScale,
-      callsPerSecond: o.callsPerSecond,
-      maxConcurrentCalls: o.maxConcurrentCalls,
-      maxConcurrentRequests: o.maxConcurrentRequests,
-      logger: createLogger(cfg.logLevel, 'simulator'),
-    });
-    console.log(`Twilio simulator listening at ${sim.url} (account ${creds.accountSid})`);
-    return () => sim.close();
+  const sim = await startSimulator({
+    host: cfg.simulator.host,
+    port: o.port ?? cfg.simulator.port,
+    ...creds,
+    ...(o.scenario ? { scenario: loadScenarioFile(o.scenario) } : {}),
+    timeScale: o.timeScale,
+    callsPerSecond: o.callsPerSecond,
+    maxConcurrentCalls: o.maxConcurrentCalls,
+    maxConcurrentRequests: o.maxConcurrentRequests,
+    logger: createLogger(cfg.logLevel, 'simulator'),
   });
+  console.log(`Twilio simulator listening at ${sim.url} (account ${creds.accountSid})`);
+  return () => sim.close();
 }
 
 function registerTemporal(program: Command, ctx: Ctx): void {
@@ -226,21 +242,21 @@ function registerTemporal(program: Command, ctx: Ctx): void {
     .action(async () => {
       console.log(await ensureTemporalCli(ctx().cfg.toolsDir, progress));
     });
-  temporal
-    .command('start')
-    .description('start a Temporal dev server (file database under the data folder) and wait for Ctrl-C')
-    .action(async () => {
-      const cfg = ctx().cfg;
-      await untilSignalled(async () => {
-        const { stop } = await ensureTemporal(cfg, { dbFile: path.join(cfg.dataDir, 'temporal.db') });
-        if (!stop) {
-          console.log(`Temporal already answers at ${cfg.temporal.address}; nothing to start.`);
-          return async () => {};
-        }
-        console.log(`Temporal at ${cfg.temporal.address}, Web UI at http://127.0.0.1:${cfg.temporal.uiPort}`);
-        return stop;
-      });
-    });
+  serviceCommand(
+    temporal,
+    ctx,
+    'start',
+    'start a Temporal dev server (file database under the data folder) and wait for Ctrl-C',
+    async (cfg) => {
+      const { stop } = await ensureTemporal(cfg, { dbFile: path.join(cfg.dataDir, 'temporal.db') });
+      if (!stop) {
+        console.log(`Temporal already answers at ${cfg.temporal.address}; nothing to start.`);
+        return async () => {};
+      }
+      console.log(`Temporal at ${cfg.temporal.address}, Web UI at http://127.0.0.1:${cfg.temporal.uiPort}`);
+      return stop;
+    },
+  );
 }
 
 /** The server's Temporal calls (a signal, a query for a campaign's status) give up after this. */

@@ -22,6 +22,11 @@ export async function deleteBannedNumbers(sql: Sql, numbers: string[]): Promise<
   return rows.map((r) => r.phone_number);
 }
 
+/** Removes the numbers listed with this reason. */
+export async function deleteBannedNumbersWithReason(sql: SqlOrTx, reason: string): Promise<void> {
+  await sql`delete from banned_numbers where reason = ${reason}`;
+}
+
 /** The whole list, by number. */
 export async function bannedNumberRows(sql: Sql) {
   return sql<{ phone_number: string; reason: string | null; created_at: Date }[]>`

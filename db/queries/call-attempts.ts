@@ -267,6 +267,11 @@ export async function recentPlacedAttemptStats(sql: Sql, campaign: string, sampl
   return r;
 }
 
+/** Every attempt of the campaign. */
+export async function attemptsOfCampaign(db: DbOrTx, campaign: string): Promise<CallAttempt[]> {
+  return db.select().from(callAttempts).where(eq(callAttempts.campaignName, campaign));
+}
+
 /** A campaign's attempts counted per LastState (null: no outcome yet), ordered by LastState. */
 export async function countAttemptsByLastState(
   sql: SqlOrTx,

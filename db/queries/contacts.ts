@@ -2,7 +2,7 @@
  * `contacts`: the rows the CRM shares with us (§2). The dialer writes contact_successful,
  * last_state, number_of_contacts and redial_time (§7), and its cache bookkeeping (§6).
  */
-import { eq, sql as sqlText } from 'drizzle-orm';
+import { and, eq, inArray, lt, sql as sqlText } from 'drizzle-orm';
 import type { DbOrTx, DbTx, Sql, SqlOrTx, TxSql } from '../client';
 import { type Contact, contacts } from '../schema';
 import type { RedialRow } from '../../domain/redial-rules';
@@ -64,20 +64,23 @@ export async function recordContactOutcome(
     .where(eq(contacts.id, id));
 }
 
-/** The next attempt's number of contact `c`: after the campaign's last and after those counted. */
-const nextAttemptNo = (pg: Sql, campaign: string) => pg`
+/**
+ * The columns of a CachedContactRow, of contacts aliased `c`; the next attempt's number comes
+ * after the campaign's last and after those counted.
+ */
+const cachedContactColumns = (pg: Sql, campaign: string) => pg`
+  c.id, c.phone_number, c.name, c.redial_time, c.number_of_contacts, c.cached_from,
   (select greatest(coalesce(max(a.attempt_no), 0), c.number_of_contacts) + 1 from call_attempts a
     where a.contact_id = c.id and a.campaign_name = ${campaign}) as attempt_no`;
 
 /** The contacts a reservation already took and still holds (a retried reservation returns them). */
 export async function contactsOfReservation(
   pg: Sql,
-  campaign: string,
-  reservation: string,
+  q: Pick<ReservationQuery, 'campaign' | 'reservation'>,
 ): Promise<CachedContactRow[]> {
   return pg<CachedContactRow[]>`
-    select c.id, c.phone_number, c.name, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttemptNo(pg, campaign)}
-    from contacts c where c.cache_reservation = ${reservation} and c.contact_successful = 3`;
+    select ${cachedContactColumns(pg, q.campaign)}
+    from contacts c where c.cache_reservation = ${q.reservation} and c.contact_successful = 3`;
 }
 
 /**
@@ -94,7 +97,7 @@ export async function reserveEligibleContacts(pg: Sql, q: ReservationQuery): Pro
     and number_of_contacts < ${q.maxAttempts}
     and phone_number is not null and btrim(phone_number) <> ''
     and (hold_until is null or hold_until <= ${q.now})`;
-  // rows are aliased c in nextAttemptNo
+  // rows are aliased c in cachedContactColumns
   return pg<CachedContactRow[]>`
     with candidates as (
       (select id, 0 as tier from contacts where ${eligible} and redial_time <= ${q.now}
@@ -123,7 +126,7 @@ export async function reserveEligibleContacts(pg: Sql, q: ReservationQuery): Pro
         cache_reservation = ${q.reservation},
         cached_at = now()
       from picked where c.id = picked.id
-      returning c.id, c.phone_number, c.name, c.redial_time, c.number_of_contacts, c.cached_from, ${nextAttemptNo(pg, q.campaign)}
+      returning ${cachedContactColumns(pg, q.campaign)}
     ), logged as (
       -- the decision log: taken, as what, in the same statement
       insert into contact_events (contact_id, campaign_name, attempt_no, kind, reason, until)
@@ -316,7 +319,7 @@ export interface NewContactRow {
 }
 
 /** Inserts new contacts (one statement); returns their ids in order. */
-export async function insertContacts(tx: TxSql, rows: NewContactRow[]): Promise<number[]> {
+export async function insertContacts(tx: SqlOrTx, rows: NewContactRow[]): Promise<number[]> {
   const values = rows.map((r) => ({ ...r, data: tx.json(r.data as never) }));
   const inserted = await tx<{ id: string }[]>`insert into contacts ${tx(values)} returning id`;
   return inserted.map((r) => Number(r.id));
@@ -342,6 +345,52 @@ export async function countContactsByLastState(db: DbOrTx, campaign: string) {
     .from(contacts)
     .where(eq(contacts.campaignName, campaign))
     .groupBy(contacts.lastState);
+}
+
+/** Every contact of the campaign. */
+export async function contactsOfCampaign(db: DbOrTx, campaign: string): Promise<Contact[]> {
+  return db.select().from(contacts).where(eq(contacts.campaignName, campaign));
+}
+
+/**
+ * The ids of the campaign's contacts at one of these ContactSuccessful values (and with fewer
+ * than `attemptsBelow` attempts, when given), by id.
+ */
+export async function contactIdsInStates(
+  db: DbOrTx,
+  campaign: string,
+  states: number[],
+  attemptsBelow?: number,
+): Promise<number[]> {
+  const rows = await db
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(
+      and(
+        eq(contacts.campaignName, campaign),
+        inArray(contacts.contactSuccessful, states),
+        attemptsBelow === undefined ? undefined : lt(contacts.numberOfContacts, attemptsBelow),
+      ),
+    )
+    .orderBy(contacts.id);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Where a campaign is: its attempts recorded, its contacts cached (3) and those still to dial (0
+ * or 2 with fewer than `maxAttempts` attempts).
+ */
+export async function campaignProgress(
+  sql: SqlOrTx,
+  campaign: string,
+  maxAttempts: number,
+): Promise<{ recorded: number; cached: number; open: number }> {
+  const [r] = await sql<{ recorded: number; cached: number; open: number }[]>`
+    select (select count(*)::int from call_attempts where campaign_name = ${campaign} and recorded_at is not null) as recorded,
+           count(*) filter (where contact_successful = 3)::int as cached,
+           count(*) filter (where contact_successful in (0, 2) and number_of_contacts < ${maxAttempts})::int as open
+    from contacts where campaign_name = ${campaign}`;
+  return r!;
 }
 
 /**
@@ -380,18 +429,39 @@ export interface ContactRow {
 /** A contact as `contacts list` shows it. */
 export type ContactListRow = Omit<ContactRow, 'time_zone' | 'data'>;
 
+/** The columns of a ContactRow, in its order (what `contacts list --json` and the export print). */
+export const CONTACT_COLUMNS = [
+  'id',
+  'campaign_name',
+  'phone_number',
+  'name',
+  'time_zone',
+  'contact_successful',
+  'last_state',
+  'number_of_contacts',
+  'redial_time',
+  'data',
+] as const satisfies readonly (keyof ContactRow)[];
+
+/** The columns of a ContactRow but these, in its order. */
+const contactColumnsBut = (...left: (keyof ContactRow)[]) => CONTACT_COLUMNS.filter((c) => !left.includes(c));
+
+/** The columns of a ContactListRow. */
+const CONTACT_LIST_COLUMNS = contactColumnsBut('time_zone', 'data');
+
 /** Which contacts: all, or one campaign's, or those at one ContactSuccessful, or both. */
 export interface ContactFilter {
   campaign?: string;
   state?: number;
 }
 
+const matchesFilter = (sql: SqlOrTx, filter: ContactFilter) => sql`
+  (${filter.campaign ?? null}::text is null or campaign_name = ${filter.campaign ?? null})
+  and (${filter.state ?? null}::smallint is null or contact_successful = ${filter.state ?? null})`;
+
 /** One contact's fields as the API shows them (id, campaign, number, name, zone, state, data). */
 export async function findContact(sql: SqlOrTx, id: number): Promise<ContactRow | undefined> {
-  const [row] = await sql<ContactRow[]>`
-    select id, campaign_name, phone_number, name, time_zone, contact_successful, last_state,
-           number_of_contacts, redial_time, data
-    from contacts where id = ${id}`;
+  const [row] = await sql<ContactRow[]>`select ${sql(CONTACT_COLUMNS)} from contacts where id = ${id}`;
   return row;
 }
 
@@ -407,23 +477,18 @@ export async function findContactState(
   id: number,
 ): Promise<Omit<ContactListRow, 'id' | 'name'> | undefined> {
   const [row] = await sql<Omit<ContactListRow, 'id' | 'name'>[]>`
-    select campaign_name, phone_number, contact_successful, last_state, number_of_contacts, redial_time
-    from contacts where id = ${id}`;
+    select ${sql(contactColumnsBut('id', 'name', 'time_zone', 'data'))} from contacts where id = ${id}`;
   return row;
 }
 
 /** The first `limit` contacts matching the filter, by id. */
 export async function listContacts(
   sql: SqlOrTx,
-  filter: ContactFilter,
-  limit: number,
+  q: ContactFilter & { limit: number },
 ): Promise<ContactListRow[]> {
   return sql<ContactListRow[]>`
-    select id, campaign_name, phone_number, name, contact_successful, last_state, number_of_contacts, redial_time
-    from contacts
-    where (${filter.campaign ?? null}::text is null or campaign_name = ${filter.campaign ?? null})
-      and (${filter.state ?? null}::smallint is null or contact_successful = ${filter.state ?? null})
-    order by id limit ${limit}`;
+    select ${sql(CONTACT_LIST_COLUMNS)} from contacts where ${matchesFilter(sql, q)}
+    order by id limit ${q.limit}`;
 }
 
 /** Every contact matching the filter, by id, `batch` rows at a time (a cursor: any number of rows). */
@@ -433,11 +498,7 @@ export function exportContacts(
   batch: number,
 ): AsyncIterable<ContactRow[]> {
   return sql<ContactRow[]>`
-    select id, campaign_name, phone_number, name, time_zone, contact_successful, last_state,
-           number_of_contacts, redial_time, data
-    from contacts
-    where (${filter.campaign ?? null}::text is null or campaign_name = ${filter.campaign ?? null})
-      and (${filter.state ?? null}::smallint is null or contact_successful = ${filter.state ?? null})
+    select ${sql(CONTACT_COLUMNS)} from contacts where ${matchesFilter(sql, filter)}
     order by id`.cursor(batch);
 }
 
