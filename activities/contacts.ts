@@ -3,6 +3,7 @@ import { recentPlacedAttemptStats } from '../db/queries/call-attempts';
 import {
   type CachedContactRow,
   type ReservationQuery,
+  campaignProgress,
   contactsOfReservation,
   earliestRedialTime,
   lockContactForRedial,
@@ -19,7 +20,8 @@ import {
   type CampaignSettings,
   type MachineDetection,
 } from '../domain/contract';
-import { type CampaignStatus } from '../workflows/shared';
+import type { Sql } from '../db/client';
+import { type CampaignProgress, type CampaignStatus } from '../workflows/shared';
 import { type RecoveryOptions, type RecoveryReport, recoverOrphans } from '../ops/recovery';
 import { type Pacing, type PacingStats, pace } from '../domain/pacing';
 import { decideRedial } from '../domain/redial-rules';
@@ -29,6 +31,8 @@ import type { Deps } from './index';
 /** A reservation as the workflow asks for it; the activity adds the clock (§5). */
 export interface ReserveInput extends Omit<ReservationQuery, 'now' | 'horizon'> {
   lookaheadMs: number;
+  /** Count the campaign's contacts too (the status view's progress; not on every look). */
+  withProgress?: boolean;
 }
 
 export interface ReserveResult {
@@ -42,6 +46,8 @@ export interface ReserveResult {
   agentCapacity: number | null;
   /** The campaign's dialing mode and what it allows now (absent in results from before modes). */
   pacing?: Pacing;
+  /** Asked for (withProgress): the campaign's contacts, those done and those still to dial or being dialed. */
+  progress?: CampaignProgress;
 }
 
 /** How far ahead a wrap-up's end counts as an agent coming free (predictive). */
@@ -127,7 +133,15 @@ async function reserveContacts(deps: Deps, input: ReserveInput): Promise<Reserve
     nextRedialAt: next ? next.toISOString() : null,
     agentCapacity: pacing.capacity,
     pacing,
+    ...(input.withProgress ? { progress: await progressOf(pg, input) } : {}),
   };
+}
+
+/** Done: Successful, Unreachable, or out of attempts; remaining: still to dial, or held (3). */
+async function progressOf(pg: Sql, input: ReserveInput): Promise<CampaignProgress> {
+  const p = await campaignProgress(pg, input.campaign, input.maxAttempts);
+  const remaining = p.open + p.cached;
+  return { total: p.total, done: p.total - remaining, remaining };
 }
 
 interface RedialInput {

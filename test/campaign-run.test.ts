@@ -260,15 +260,15 @@ test('one order: with every line busy nothing is granted, and the lines follow t
 test('an idle open campaign looks at the database only at the idle interval; a change or a redial brings it back', () => {
   const run = newRun(settings);
   const idle = DEFAULT_CAMPAIGN_OPTIONS.idleRefillIntervalMs;
-  run.startRefill();
+  run.startRefill(now);
   run.addToCache([], null, now);
   assert.equal(run.idle, true);
   assert.equal(run.nextRefillAt(), now + idle);
-  run.startRefill();
+  run.startRefill(now);
   run.addToCache([], iso(now + 3_600_000), now);
   assert.equal(run.idle, false, 'a redial pending');
   assert.equal(run.nextRefillAt(), now + DEFAULT_CAMPAIGN_OPTIONS.refillIntervalMs);
-  run.startRefill();
+  run.startRefill(now);
   run.addToCache([], null, now);
   run.changed = true;
   assert.ok(run.nextRefillAt() < now + 1000, 'a signal refills at once');
@@ -276,7 +276,7 @@ test('an idle open campaign looks at the database only at the idle interval; a c
 
 test('a change told while a look at the database runs makes the campaign look again', () => {
   const run = newRun(settings);
-  run.startRefill();
+  run.startRefill(now);
   run.ask('refill'); // the CRM's row committed after the reservation's snapshot
   run.addToCache([], null, now);
   assert.equal(run.idle, false);

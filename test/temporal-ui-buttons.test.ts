@@ -203,6 +203,49 @@ describe('the Temporal UI’s buttons leave the system safe', { timeout: 240_000
     await runCli(['campaign', 'stop', name, '--wait'], stack.env);
   });
 
+  test('readable in the UI: progress and names in the status views, summaries and current details', async () => {
+    const name = uid('readable');
+    stack.sim.setScenario({
+      default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
+    });
+    await createCampaign(stack.env, name);
+    const ids = await insertContacts(stack.db, name, [testPhone(), testPhone(), testPhone()]);
+    assert.equal((await runCli(['campaign', 'start', name], stack.env)).code, 0);
+    const h = stack.client.workflow.getHandle(campaignWorkflowId(name));
+    const view = await eventually(
+      async () => {
+        const v = await h.query(campaignStatusQuery);
+        return v.progress?.done === 3 && v.stats.attemptsFinished === 3 ? v : undefined;
+      },
+      60_000,
+      'three contacts done',
+    );
+    assert.deepEqual(
+      { total: view.progress!.total, remaining: view.progress!.remaining },
+      { total: 3, remaining: 0 },
+    );
+    assert.deepEqual(view.stats.byContactSuccessful, { Successful: 3 });
+    assert.equal(await (await h.describe()).staticSummary(), `Campaign ${name}`);
+    const meta = (await h.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    assert.match(String(meta.currentDetails), /^\*\*running\*\* · 3 of 3 contacts done · /);
+
+    const child = stack.client.workflow.getHandle(contactWorkflowId(name, ids[0]!));
+    const result = (await child.result()) as { lastStateName: string; contactSuccessfulName: string };
+    assert.deepEqual([result.lastStateName, result.contactSuccessfulName], ['Connected', 'Successful']);
+    assert.deepEqual((await child.query(contactStatusQuery)).outcome, {
+      lastState: 'Connected',
+      contactSuccessful: 'Successful',
+      redialTime: null,
+    });
+    assert.equal(
+      await (await child.describe()).staticSummary(),
+      `Contact ${ids[0]} of campaign ${name}, attempt 1`,
+    );
+    const childMeta = (await child.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    assert.match(String(childMeta.currentDetails), /LastState Connected · ContactSuccessful Successful/);
+    await runCli(['campaign', 'stop', name, '--wait'], stack.env);
+  });
+
   test('a paused campaign is listed as paused, by the CampaignName filter, however it was started', async () => {
     const name = uid('listed');
     await createCampaign(stack.env, name);

@@ -12,6 +12,7 @@ import {
   type AttemptResult,
   type CampaignCarry,
   type CampaignOptions,
+  type CampaignProgress,
   type CampaignStats,
   type CampaignStatus,
   type CampaignStatusView,
@@ -115,6 +116,8 @@ export class CampaignRun {
   retryStartAt: number | null = null;
   /** Progressive pacing: calls in flight allowed by the campaign's agents (null: no agents). */
   agentCapacity: number | null;
+  /** The campaign's contacts at the last count, for the status view (not carried). */
+  progress?: CampaignProgress & { countedAt: string };
   /** The dialing mode's last answer, for the status view (not carried: the next refill has it). */
   pacing?: PacingView;
   /** CRM redials for contacts being dialed: written once their call has ended (§8). */
@@ -281,11 +284,18 @@ export class CampaignRun {
    * A look at the database begins: what to ask for, under a new reservation number. A change told
    * while it runs (a CRM's row committed after its snapshot, §8) makes the campaign look again.
    */
-  startRefill(): { limit: number; lookaheadLimit: number; seq: number } {
+  startRefill(now: number): { limit: number; lookaheadLimit: number; seq: number; withProgress: boolean } {
     const limit = this.refillLimit();
     this.reservationSeq += 1;
     this.changed = false;
-    return { limit, lookaheadLimit: this.lookaheadLimit(), seq: this.reservationSeq };
+    const counted = this.progress ? Date.parse(this.progress.countedAt) : -Infinity;
+    const withProgress = now - counted >= PROGRESS_EVERY_MS;
+    return { limit, lookaheadLimit: this.lookaheadLimit(), seq: this.reservationSeq, withProgress };
+  }
+
+  /** The count a look brought back (startRefill asks for one every PROGRESS_EVERY_MS). */
+  counted(progress: CampaignProgress | undefined, now: number): void {
+    if (progress) this.progress = { ...progress, countedAt: new Date(now).toISOString() };
   }
 
   /** What the look found (see startRefill). */
@@ -529,6 +539,7 @@ export class CampaignRun {
       waiting: this.inFlight.size - dialing,
       heldBack: this.heldBackCounts(),
       ...(this.pacing ? { pacing: this.pacing } : {}),
+      ...(this.progress ? { progress: this.progress } : {}),
       stats: { ...this.stats, byContactSuccessful: byName(this.stats.byContactSuccessful) },
       nextRedialAt: this.nextRedialAt,
       runsSoFar: this.runsSoFar,
@@ -538,7 +549,9 @@ export class CampaignRun {
   /** One line for the Temporal UI (markdown): the status and what the campaign is doing. */
   details(): string {
     const v = this.view();
-    const parts = [`**${v.status}**`, `${v.cached} cached`, `${v.dialing} dialing`, `${v.waiting} waiting`];
+    const parts = [`**${v.status}**`];
+    if (v.progress) parts.push(`${v.progress.done} of ${v.progress.total} contacts done`);
+    parts.push(`${v.cached} cached`, `${v.dialing} dialing`, `${v.waiting} waiting`);
     parts.push(`${v.stats.attemptsFinished} attempts finished`);
     if (v.nextRedialAt) parts.push(`next redial ${v.nextRedialAt}`);
     return parts.join(' · ');
@@ -568,6 +581,9 @@ export class CampaignRun {
     };
   }
 }
+
+/** How often a look at the database also counts the campaign's contacts. */
+const PROGRESS_EVERY_MS = 10_000;
 
 /** Counts keyed by ContactSuccessful's value, keyed by its name (§3) instead. */
 function byName(counts: Record<string, number>): Record<string, number> {

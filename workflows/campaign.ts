@@ -352,8 +352,8 @@ async function signalQuietly<Args extends unknown[]>(
 
 /** Takes due contacts into the cache (§6: they are set to 3 as they are taken). */
 async function refill(run: CampaignRun): Promise<void> {
-  const ask = run.startRefill();
-  const { contacts, nextRedialAt, agentCapacity, pacing } = await db.reserveContacts({
+  const ask = run.startRefill(Date.now());
+  const { contacts, nextRedialAt, agentCapacity, pacing, progress } = await db.reserveContacts({
     campaign: run.settings.name,
     holder: holder(),
     reservation: `${holder()}#${workflowInfo().firstExecutionRunId}#${ask.seq}`,
@@ -361,8 +361,10 @@ async function refill(run: CampaignRun): Promise<void> {
     lookaheadLimit: ask.lookaheadLimit,
     maxAttempts: run.settings.maxAttempts,
     lookaheadMs: run.opts.lookaheadMs,
+    ...(ask.withProgress ? { withProgress: true } : {}),
   });
   run.addToCache(contacts, nextRedialAt, Date.now(), agentCapacity, pacing);
+  run.counted(progress, Date.now());
 }
 
 /** Starts one contact's child; false when its previous run was still closing (tried again shortly). */

@@ -119,9 +119,19 @@ export interface CampaignResult {
   stats: CampaignStats;
 }
 
+/** A campaign's contacts at its last count: done (Successful, Unreachable, out of attempts) and not. */
+export interface CampaignProgress {
+  total: number;
+  done: number;
+  /** Still to dial, being dialed, or waiting for a redial. */
+  remaining: number;
+}
+
 export interface CampaignStatusView {
   name: string;
   status: CampaignStatus;
+  /** The contacts of the campaign at the last count (every ~10 s while it looks at the database). */
+  progress?: CampaignProgress & { countedAt: string };
   /** Contacts in the cache waiting for a line (due now). */
   cached: number;
   /** Children started and not yet finished: dialing, or waiting for their redial time. */

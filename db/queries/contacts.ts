@@ -377,16 +377,17 @@ export async function contactIdsInStates(
 }
 
 /**
- * Where a campaign is: its attempts recorded, its contacts cached (3) and those still to dial (0
+ * Where a campaign is: its contacts, its attempts recorded, its contacts cached (3) and those still to dial (0
  * or 2 with fewer than `maxAttempts` attempts).
  */
 export async function campaignProgress(
   sql: SqlOrTx,
   campaign: string,
   maxAttempts: number,
-): Promise<{ recorded: number; cached: number; open: number }> {
-  const [r] = await sql<{ recorded: number; cached: number; open: number }[]>`
+): Promise<{ total: number; recorded: number; cached: number; open: number }> {
+  const [r] = await sql<{ total: number; recorded: number; cached: number; open: number }[]>`
     select (select count(*)::int from call_attempts where campaign_name = ${campaign} and recorded_at is not null) as recorded,
+           count(*)::int as total,
            count(*) filter (where contact_successful = 3)::int as cached,
            count(*) filter (where contact_successful in (0, 2) and number_of_contacts < ${maxAttempts})::int as open
     from contacts where campaign_name = ${campaign}`;
