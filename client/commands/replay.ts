@@ -59,7 +59,14 @@ async function runReplay(ctx: () => CommandContext, workflowId: string | undefin
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quiet as never });
   console.error(`replaying ${label} (${events} events)…`);
   try {
-    await Worker.runReplayHistory({ workflowBundle }, history, workflowId ?? 'replay');
+    const { dataConverterFor } =
+      lazy<typeof import('../../infra/payload-codec')>('../../infra/payload-codec');
+    const dataConverter = dataConverterFor(ctx().cfg);
+    await Worker.runReplayHistory(
+      { workflowBundle, ...(dataConverter ? { dataConverter } : {}) },
+      history,
+      workflowId ?? 'replay',
+    );
   } catch (err) {
     if (err instanceof DeterminismViolationError) {
       throw new UserError(
