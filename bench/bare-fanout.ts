@@ -6,9 +6,10 @@
  *   npm run bench:bare -- [--children 2000] [--in-flight 100]
  */
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { cfg, uid } from '../harness/stack';
+import { cfg, testDataConverter, uid } from '../harness/stack';
+import { temporalClient } from '../infra/temporal-connection';
 import { goSignal } from './fanout/workflows';
 
 export async function bareFanout(
@@ -17,13 +18,15 @@ export async function bareFanout(
   address = cfg.temporal.address,
 ): Promise<{ children: number; seconds: number; perSecond: number; workflowId: string }> {
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: cfg.temporal.namespace });
+  // the dialer's payload codec on both sides: the baseline pays for encryption as the dialer does
+  const client = temporalClient(connection, cfg);
   const native = await NativeConnection.connect({ address });
   const taskQueue = uid('bare');
   const worker = await Worker.create({
     connection: native,
     namespace: cfg.temporal.namespace,
     taskQueue,
+    dataConverter: testDataConverter,
     workflowsPath: require.resolve('./fanout/workflows'),
     activities: {
       async kick(childId: string) {

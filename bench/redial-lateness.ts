@@ -10,7 +10,17 @@
 import { parseArgs } from 'node:util';
 import { Worker } from '@temporalio/worker';
 import { campaignWorkflowId } from '../workflows/shared';
-import { cfg, createCampaign, insertContacts, runCli, startStack, testPhone, uid } from '../harness/stack';
+import {
+  cfg,
+  createCampaign,
+  insertContacts,
+  runCli,
+  startStack,
+  testDataConverter,
+  testPhone,
+  uid,
+} from '../harness/stack';
+import { temporalClient } from '../infra/temporal-connection';
 import { NativeConnection } from '@temporalio/worker';
 import path from 'node:path';
 
@@ -35,12 +45,13 @@ export async function timerBaseline(times: Date[], address = cfg.temporal.addres
   const worker = await Worker.create({
     connection,
     taskQueue,
+    namespace: cfg.temporal.namespace,
+    dataConverter: testDataConverter,
     workflowsPath: path.join(__dirname, 'timer-workflow.ts'),
     activities: { stamp: async (id: string) => void stamps.set(id, Date.now()) },
   });
   const running = worker.run();
-  const { Client } = await import('@temporalio/client');
-  const client = new Client({ connection });
+  const client = temporalClient(connection, cfg);
   const handles = await Promise.all(
     times.map((t, i) =>
       client.workflow.start('sleepUntil', {

@@ -10,11 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFor } from '../infra/payload-codec';
 import { Service } from '../harness/service';
 import { PgProxy } from '../harness/pg-proxy';
 import { type Database, connectDatabase } from '../db/client';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
-import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../infra/config';
+import { type Config, SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../infra/config';
 import { createLogger } from '../infra/logger';
 import { freePort, freePortPair, runDialer } from '../harness/processes';
 import { ensureTemporalCli, startDevServer, stopDevServer } from '../infra/temporal-server';
@@ -82,7 +83,7 @@ export async function startBenchStack(o: BenchOptions): Promise<BenchStack> {
   };
   try {
     const { db, proxy, appDbUrl, appDb } = await startDatabases(o.databaseUrl, cleanups);
-    const temporal = await startTemporal(cfg.toolsDir, workDir, o.log, cleanups);
+    const temporal = await startTemporal(cfg, workDir, o.log, cleanups);
     const sim = await startBenchSimulator(cleanups);
     const serverPort = await freePort();
     const env = dialerEnv(appDbUrl, temporal.address, sim.url, serverPort);
@@ -130,14 +131,9 @@ async function startDatabases(databaseUrl: string, cleanups: Cleanups) {
   return { db, proxy, appDbUrl, appDb };
 }
 
-async function startTemporal(
-  toolsDir: string,
-  workDir: string,
-  log: (line: string) => void,
-  cleanups: Cleanups,
-) {
+async function startTemporal(cfg: Config, workDir: string, log: (line: string) => void, cleanups: Cleanups) {
   const address = `127.0.0.1:${await freePort()}`;
-  const cli = await ensureTemporalCli(toolsDir, log);
+  const cli = await ensureTemporalCli(cfg.toolsDir, log);
   let temporal: ChildProcess | undefined = await startDevServer({
     cli,
     address,
@@ -152,7 +148,8 @@ async function startTemporal(
   });
   const connection = await Connection.connect({ address });
   cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: 'default' });
+  // the payload codec of DIALER_PAYLOAD_KEYS, as the server and worker processes have it
+  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(cfg) });
   return { address, connection, client, pid: () => temporal!.pid! };
 }
 

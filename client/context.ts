@@ -1,8 +1,8 @@
-import { Client, type Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { CLI_DEADLINES, connectDatabase, type Database } from '../db/client';
 import { config, type Config } from '../infra/config';
 import { maskUrlPassword } from '../infra/secrets';
-import { connectTemporal } from '../infra/temporal-connection';
+import { connectTemporal, temporalClient } from '../infra/temporal-connection';
 
 /** A command's Temporal calls (start, signal, query) give up after this; long polls (--wait) after 70 s each. */
 const CLI_CALL_MS = 10_000;
@@ -31,7 +31,7 @@ export class CommandContext {
             'Start one with `npm run --silent dialer -- dev` or `dialer temporal start`, or set TEMPORAL_ADDRESS.',
         );
       }
-      this.client = new Client({ connection: this.connection, namespace: this.cfg.temporal.namespace });
+      this.client = temporalClient(this.connection, this.cfg);
     }
     return this.client;
   }

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { type Client, Connection } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -13,13 +13,25 @@ import { twilioCalls } from '../activities/twilio-calls';
 import { WORKER_APPLICATION_NAME, connectDatabase, type Database } from '../db/client';
 import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../infra/config';
 import { createLogger } from '../infra/logger';
+import { dataConverterFor, payloadCodecFor } from '../infra/payload-codec';
+import { temporalClient } from '../infra/temporal-connection';
 import { freePort, freePortPair, runDialer } from './processes';
 import { createTwilioClient } from '../infra/twilio';
 import { buildServer } from '../server/app';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../simulator';
 import { type DialerWorker, createWorker, workflowsPath } from '../worker/main';
 
+/**
+ * The payload key of every test, committed for tests only (bytes 0 to 31). Set in this process's
+ * environment, so that the stack, the tests' own clients and every dialer process a test spawns
+ * encrypt and decrypt Temporal's payloads alike.
+ */
+export const TEST_PAYLOAD_KEYS = 'test-1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
+process.env.DIALER_PAYLOAD_KEYS = TEST_PAYLOAD_KEYS;
+
 export const cfg = parseConfig(process.env);
+/** For a test's own Client, Worker or replay: the stack's payload codec. */
+export const testDataConverter = dataConverterFor(cfg);
 /** The HTTP API's bearer token in test stacks. */
 export const API_TOKEN = 'test-api-token-0123456789abcdef';
 export const repoRoot = path.resolve(__dirname, '..');
@@ -84,7 +96,7 @@ export async function startStack(
     ...sim,
   });
   const connection = await Connection.connect({ address: cfg.temporal.address });
-  const client = new Client({ connection, namespace: cfg.temporal.namespace });
+  const client = temporalClient(connection, cfg);
   const { server, serverUrl } = await listenServer({ client, db, logger, taskQueue });
   // worker: false → the test runs its own worker processes
   const worker =
@@ -127,6 +139,8 @@ async function listenServer(p: {
     apiToken: API_TOKEN,
     taskQueue: p.taskQueue,
     defaultRegion: 'US',
+    payloadCodec: payloadCodecFor(cfg),
+    uiOrigins: cfg.temporal.uiOrigins,
   };
   const server = await buildServer(serverDeps);
   await server.listen({ host: '127.0.0.1', port: 0 });
@@ -155,6 +169,7 @@ async function startWorker(
     connection: nativeConnection,
     namespace: cfg.temporal.namespace,
     taskQueue: p.taskQueue,
+    dataConverter: testDataConverter,
     workflowBundle: await workflowBundle(),
     contactChanges: { databaseUrl: opts.contactChangesUrl ?? cfg.testDatabaseUrl, mode: 'listen' },
     deps: {

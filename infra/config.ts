@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { KEY_BYTES, type PayloadKey } from './payload-codec';
 
 /**
  * The one place that reads process.env. Every other module takes a Config (or a part of it),
@@ -16,11 +17,51 @@ const optionalUrl = z
   .optional();
 const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
 
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** One `id:base64key` entry of DIALER_PAYLOAD_KEYS, or what is wrong with it (never quoting it). */
+function payloadKeyEntry(entry: string, earlier: readonly PayloadKey[]): PayloadKey | string {
+  if (entry === '') return 'empty (a stray comma?)';
+  const colon = entry.indexOf(':');
+  if (colon < 0) return 'not of the form <key id>:<base64 of 32 bytes>';
+  const [id, key] = [entry.slice(0, colon), entry.slice(colon + 1)];
+  if (!KEY_ID.test(id)) return 'the key id must be 1 to 64 characters of A-Z a-z 0-9 . _ -';
+  const repeated = earlier.findIndex((k) => k.id === id);
+  if (repeated >= 0) return `repeats the key id of entry ${repeated + 1}`;
+  if (!BASE64.test(key)) return 'the key is not base64';
+  const bytes = Buffer.from(key, 'base64');
+  if (bytes.length !== KEY_BYTES) return `the key must be ${KEY_BYTES} bytes (it has ${bytes.length})`;
+  return { id, key: crypto.createSecretKey(bytes) };
+}
+
+/** DIALER_PAYLOAD_KEYS: comma-separated `id:base64key` entries; the first encrypts, all decrypt. */
+const payloadKeys = z.preprocess(emptyToUndefined, z.string().optional()).transform((text, ctx) => {
+  const keys: PayloadKey[] = [];
+  (text?.split(',') ?? []).forEach((entry, i) => {
+    const parsed = payloadKeyEntry(entry.trim(), keys);
+    if (typeof parsed === 'string')
+      ctx.issues.push({ code: 'custom', message: `entry ${i + 1}: ${parsed}`, input: i });
+    else keys.push(parsed);
+  });
+  return keys;
+});
+
+/** Browser origins (scheme://host[:port]), comma-separated. */
+const origins = z
+  .string()
+  .transform((text) => text.split(',').map((o) => o.trim()))
+  .refine((list) => list.every((o) => URL.canParse(o) && new URL(o).origin === o), {
+    message: 'must be origins such as http://127.0.0.1:8233, comma-separated',
+  });
+
 const schema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('dialer'),
   TEMPORAL_UI_PORT: port.default(8233),
+  /** Where browsers load the Temporal UI from (CORS of /codec); unset: http://127.0.0.1 and localhost at TEMPORAL_UI_PORT. */
+  TEMPORAL_UI_ORIGIN: z.preprocess(emptyToUndefined, origins.optional()),
   /** Unset: the embedded PostgreSQL (PGlite) that `dialer dev` and `npm run demo` serve. */
   DATABASE_URL: z.preprocess(
     emptyToUndefined,
@@ -69,6 +110,8 @@ const schema = z.object({
     emptyToUndefined,
     z.string().min(16, 'must be at least 16 characters (a random secret)').optional(),
   ),
+  /** Keys that encrypt Temporal's payloads (infra/payload-codec.ts): `id:base64key,…`, first one encrypts. */
+  DIALER_PAYLOAD_KEYS: payloadKeys,
   NODE_ENV: z.string().optional(),
   DIALER_DATA_DIR: z.string().default(path.resolve(__dirname, '..', 'data')),
   DIALER_TOOLS_DIR: z.string().default(path.join(os.homedir(), '.cache', 'dialer-tools')),
@@ -77,7 +120,16 @@ const schema = z.object({
 export type Env = z.infer<typeof schema>;
 
 export interface Config {
-  temporal: { address: string; namespace: string; taskQueue: string; uiPort: number };
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    uiPort: number;
+    /** The Temporal UI's origins as browsers see them: those /codec answers (CORS). */
+    uiOrigins: string[];
+  };
+  /** DIALER_PAYLOAD_KEYS: the first encrypts what goes to Temporal, every one decrypts; none: in clear. */
+  payloadKeys: PayloadKey[];
   /** DATABASE_URL, or the embedded database's address when it is unset. */
   databaseUrl: string;
   /** Set when DATABASE_URL is not: where the embedded PostgreSQL (PGlite) listens. */
@@ -121,7 +173,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       uiPort: e.TEMPORAL_UI_PORT,
+      uiOrigins: e.TEMPORAL_UI_ORIGIN ?? [
+        `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`,
+        `http://localhost:${e.TEMPORAL_UI_PORT}`,
+      ],
     },
+    payloadKeys: e.DIALER_PAYLOAD_KEYS,
     databaseUrl: e.DATABASE_URL ?? embeddedDatabaseUrl(e.EMBEDDED_POSTGRES_PORT),
     embeddedDatabase: e.DATABASE_URL ? null : { port: e.EMBEDDED_POSTGRES_PORT },
     testDatabaseUrl: e.TEST_DATABASE_URL,
@@ -143,6 +200,32 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     dataDir: e.DIALER_DATA_DIR,
     toolsDir: e.DIALER_TOOLS_DIR,
   };
+}
+
+/** DIALER_PAYLOAD_KEYS text read from elsewhere (the dev key file), checked as the variable is. */
+export function parsePayloadKeys(text: string, source: string): PayloadKey[] {
+  const parsed = payloadKeys.safeParse(text);
+  if (!parsed.success) {
+    throw new ConfigError(`${source}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export const UNENCRYPTED_WARNING =
+  'DIALER_PAYLOAD_KEYS is not set: phone numbers and names go to Temporal unencrypted';
+
+/**
+ * Whether Temporal's payloads are encrypted here. A deployment (NODE_ENV=production) without keys
+ * is refused: its workflow histories would hold every number it dials in clear.
+ */
+export function payloadsEncrypted(cfg: Config): boolean {
+  if (cfg.payloadKeys.length) return true;
+  if (cfg.production) {
+    throw new ConfigError(
+      'DIALER_PAYLOAD_KEYS is not set: in production the dialer does not send phone numbers to Temporal unencrypted (see docs/deployment.md).',
+    );
+  }
+  return false;
 }
 
 let cached: Config | undefined;

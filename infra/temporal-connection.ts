@@ -1,5 +1,13 @@
 import { type Interceptor, InterceptingCall } from '@grpc/grpc-js';
-import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  type ConnectionLike,
+  defaultGrpcRetryOptions,
+  makeGrpcRetryInterceptor,
+} from '@temporalio/client';
+import type { Config } from './config';
+import { dataConverterFor } from './payload-codec';
 
 /**
  * Connections to Temporal for the server and the CLI, whose every call has a deadline: a frozen
@@ -52,4 +60,16 @@ export async function connectTemporal(
       makeGrpcRetryInterceptor(defaultGrpcRetryOptions()),
     ],
   });
+}
+
+/**
+ * The dialer's client on a connection: the configured namespace, and the payload codec of
+ * DIALER_PAYLOAD_KEYS (infra/payload-codec.ts), so that what it sends is encrypted and what it
+ * reads (results, queries, memos) decrypted. Every client of the dialer is made here.
+ */
+export function temporalClient(
+  connection: ConnectionLike,
+  cfg: Pick<Config, 'temporal' | 'payloadKeys'>,
+): Client {
+  return new Client({ connection, namespace: cfg.temporal.namespace, dataConverter: dataConverterFor(cfg) });
 }

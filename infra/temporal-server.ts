@@ -114,6 +114,8 @@ export interface DevServerOptions {
   /** SQLite file for the server's state; undefined → in memory. */
   dbFile?: string;
   logFile?: string;
+  /** The codec server the Web UI decodes payloads through (`dialer dev`: the dialer server's /codec). */
+  codecEndpoint?: string;
 }
 
 /** True when a Temporal frontend answers at this address. */
@@ -151,6 +153,7 @@ export async function startDevServer(o: DevServerOptions): Promise<ChildProcess>
   const [ip, port] = o.address.split(':');
   const args = ['server', 'start-dev', '--ip', ip!, '--port', port!, '--ui-port', String(o.uiPort)];
   args.push('--namespace', o.namespace, '--log-level', 'warn');
+  if (o.codecEndpoint) args.push('--ui-codec-endpoint', o.codecEndpoint);
   if (o.dbFile) {
     fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
     // Without these pragmas the file-backed server is about 4× slower (measured: 9 → 36 children/s).

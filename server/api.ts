@@ -44,20 +44,23 @@ const agentSchema = {
 /** How long a client should wait before retrying a request refused because a dependency is down. */
 const RETRY_AFTER_S = 5;
 
-/** `Authorization: Bearer <token>`; the scheme in any case (RFC 9110 §11.1), compared in constant time. */
-async function authenticate(deps: ApiDeps, req: FastifyRequest, reply: FastifyReply) {
-  if (!deps.apiToken) {
+/**
+ * `Authorization: Bearer <token>`; the scheme in any case (RFC 9110 §11.1), compared in constant time.
+ * Without a token configured, 503. The API's check, and the codec server's (server/codec.ts).
+ */
+export async function authenticate(apiToken: string | undefined, req: FastifyRequest, reply: FastifyReply) {
+  if (!apiToken) {
     return sendProblem(reply, problem(503, 'The API is disabled: set DIALER_API_TOKEN on the server.'));
   }
   const m = /^bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
-  if (!m?.[1] || !sameSecret(m[1], deps.apiToken)) {
+  if (!m?.[1] || !sameSecret(m[1], apiToken)) {
     reply.header('WWW-Authenticate', 'Bearer realm="dialer"');
     return sendProblem(reply, problem(401, 'Missing or wrong bearer token.'));
   }
 }
 
 /** Every error of the API as a problem document; a dependency down is 503 with Retry-After. */
-function handleApiError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+export function handleApiError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof OperationError) {
     const p = operationProblem(err);
     return sendProblem(reply, p, p.status === 503 ? RETRY_AFTER_S : undefined);
@@ -122,7 +125,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
     async (api) => {
       registerProblemBodies(api);
       api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) =>
-        authenticate(deps, req, reply),
+        authenticate(deps.apiToken, req, reply),
       );
       api.setErrorHandler(handleApiError);
       // an unknown /api path is answered after the token check (onRequest above): 401 without it

@@ -7,19 +7,21 @@ import { pingDatabase } from '../db/queries/health';
 import { logSerializers, redactUrl } from '../infra/logger';
 import { DatabaseTimeoutError, withTimeout } from '../infra/unavailable';
 import { registerApi } from './api';
+import { type CodecDeps, registerCodecServer } from './codec';
 import { registerTwilioWebhooks, type WebhookDeps } from './twilio-webhooks';
 
-export type ServerDeps = WebhookDeps & {
-  logger: pino.Logger;
-  /** The workers' task queue: where campaigns started through the API run. */
-  taskQueue: string;
-  /** Country for numbers the API receives without a country code. */
-  defaultRegion: string;
-  /** DIALER_API_TOKEN: the bearer token of the /api routes (they answer 503 without it). */
-  apiToken?: string;
-  /** A request not answered within this is answered 503 (default REQUEST_DEADLINE_MS). */
-  requestDeadlineMs?: number;
-};
+export type ServerDeps = WebhookDeps &
+  Omit<CodecDeps, 'apiToken'> & {
+    logger: pino.Logger;
+    /** The workers' task queue: where campaigns started through the API run. */
+    taskQueue: string;
+    /** Country for numbers the API receives without a country code. */
+    defaultRegion: string;
+    /** DIALER_API_TOKEN: the bearer token of the /api routes (they answer 503 without it). */
+    apiToken?: string;
+    /** A request not answered within this is answered 503 (default REQUEST_DEADLINE_MS). */
+    requestDeadlineMs?: number;
+  };
 
 /**
  * The last resort for a request stuck on a dependency that holds its connection open but does not
@@ -28,7 +30,7 @@ export type ServerDeps = WebhookDeps & {
  */
 export const REQUEST_DEADLINE_MS = 15_000;
 
-/** The HTTP server: Twilio's webhooks and the HTTP API under /api. */
+/** The HTTP server: Twilio's webhooks, the HTTP API under /api and the codec server under /codec. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     // request lines without query strings and with numbers masked, whichever logger was given
@@ -70,6 +72,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     defaultRegion: deps.defaultRegion,
     apiToken: deps.apiToken,
   });
+  await registerCodecServer(app, deps);
   return app;
 }
 

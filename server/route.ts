@@ -25,9 +25,11 @@ export interface RouteSpec {
   answers?: Record<number, object>;
   /** The error statuses the route answers besides 400, 401 and 503 (every route), with a description or not. */
   errors?: readonly (number | readonly [number, string])[];
+  /** The largest body accepted, in bytes (default fastify's 1 MiB). */
+  bodyLimit?: number;
 }
 
-export type Tag = 'contacts' | 'campaigns' | 'agents';
+export type Tag = 'contacts' | 'campaigns' | 'agents' | 'codec';
 
 type Handler<G extends RouteGenericInterface> = RouteHandlerMethod<
   RawServerDefault,
@@ -85,10 +87,10 @@ export function routes(api: FastifyInstance, tag: Tag) {
       spec: RouteSpec,
       handler: Handler<G>,
     ): void => {
-      const { answers: _, errors: __, ...rest } = spec;
+      const { answers: _, errors: __, bodyLimit, ...rest } = spec;
       const params = paramsSchema(url);
       const schema = { ...rest, tags: [tag], ...(params ? { params } : {}), response: responses(spec) };
-      api.route<G>({ method, url, schema, handler });
+      api.route<G>({ method, url, schema, handler, ...(bodyLimit ? { bodyLimit } : {}) });
     };
   return { get: add('GET'), post: add('POST'), put: add('PUT') };
 }

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { type Client, Connection } from '@temporalio/client';
+import { temporalClient } from '../infra/temporal-connection';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/client';
 import { createLogger } from '../infra/logger';
@@ -78,7 +79,7 @@ describe('API errors are problem documents', { timeout: 60_000 }, () => {
   before(async () => {
     db = testDatabase();
     connection = await Connection.connect({ address: cfg.temporal.address });
-    temporal = new Client({ connection, namespace: cfg.temporal.namespace });
+    temporal = temporalClient(connection, cfg);
     app = await server(db, temporal);
   });
   after(async () => {

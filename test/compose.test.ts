@@ -46,6 +46,7 @@ function interpolate(value: string, env: Record<string, string>): string {
 const dotEnv: Record<string, string> = {
   POSTGRES_PASSWORD: 's3cret',
   DIALER_API_TOKEN: 'a-long-random-secret-for-the-api',
+  DIALER_PAYLOAD_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
   PUBLIC_BASE_URL: 'https://dialer.example.com',
   TWILIO_ACCOUNT_SID: `AC${'0123456789abcdef'.repeat(2)}`,
   TWILIO_AUTH_TOKEN: 'twilio-auth-token',
@@ -107,12 +108,23 @@ test("each dialer service's environment passes the app's configuration schema", 
     assert.match(cfg.databaseUrl, /@postgresql:5432\/dialer$/);
     assert.equal(cfg.temporal.address, 'temporal:7233');
     if (name === 'worker' || name === 'server') assert.doesNotThrow(() => twilioCredentials(cfg));
+    assert.deepEqual(
+      cfg.payloadKeys.map((k) => k.id),
+      ['k1'],
+      `${name} encrypts Temporal's payloads`,
+    );
+    assert.deepEqual(cfg.temporal.uiOrigins, ['http://127.0.0.1:8080', 'http://localhost:8080']);
   }
   // the variables marked required really are
-  assert.throws(
-    () => interpolate(String(services.worker!.environment!.DIALER_API_TOKEN), {}),
-    /DIALER_API_TOKEN is required/,
-  );
+  for (const v of ['DIALER_API_TOKEN', 'DIALER_PAYLOAD_KEYS']) {
+    assert.throws(
+      () => interpolate(String(services.worker!.environment![v]), {}),
+      new RegExp(`${v} is required`),
+    );
+  }
+  // the UI decrypts through the dialer server, at the address browsers reach it by
+  const ui = services['temporal-ui']!.environment!;
+  assert.equal(interpolate(String(ui.TEMPORAL_CODEC_ENDPOINT), dotEnv), 'https://dialer.example.com/codec');
 });
 
 test('the Dockerfile is multi-stage and runs as a non-root user', () => {

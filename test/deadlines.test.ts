@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { Client, type Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
+import { temporalClient } from '../infra/temporal-connection';
 import type { FastifyInstance } from 'fastify';
 import { PgProxy } from '../harness/pg-proxy';
 import { SERVER_DEADLINES, connectDatabase, type Database } from '../db/client';
@@ -53,7 +54,7 @@ describe('deadlines: a dependency down or frozen gets an answer in time', { time
     db = connectDatabase(viaProxy.url, { deadlines: SERVER_DEADLINES });
     await createCampaign({ ...process.env, DATABASE_URL: cfg.testDatabaseUrl }, campaign);
     app = await buildServer({
-      temporal: new Client({ connection, namespace: 'default' }),
+      temporal: temporalClient(connection, cfg),
       db,
       authToken: 'unused-auth-token',
       publicBaseUrl: 'http://127.0.0.1',
@@ -159,7 +160,7 @@ describe('deadlines: a dependency down or frozen gets an answer in time', { time
     const frozen = await FreezingProxy.inFrontOf(cfg.testDatabaseUrl);
     const frozenDb = connectDatabase(frozen.url, { deadlines: SERVER_DEADLINES });
     const slow = await buildServer({
-      temporal: new Client({ connection, namespace: 'default' }),
+      temporal: temporalClient(connection, cfg),
       db: frozenDb,
       authToken: 'unused-auth-token',
       publicBaseUrl: 'http://127.0.0.1',

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
+import { temporalClient } from '../infra/temporal-connection';
 import { SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { campaignWorkflowId } from '../workflows/shared';
 import {
@@ -77,13 +78,28 @@ test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 18
       database: 'ok',
       temporal: 'ok',
     });
+    // the codec server the Web UI decodes through: from the UI's origin, no token under dev
+    assert.match(out, new RegExp(`Codec server +http://127.0.0.1:${serverPort}/codec`));
+    const codec = (op: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${serverPort}/codec/${op}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${cfg.temporal.uiPort}` },
+        body: JSON.stringify(body),
+      });
+    const plain = {
+      payloads: [{ metadata: { encoding: 'anNvbi9wbGFpbg==' }, data: 'IisxNTAwNTU1MDE5OSI=' }],
+    };
+    const sealed = await codec('encode', plain);
+    assert.equal(sealed.status, 200);
+    const back = await codec('decode', await sealed.json());
+    assert.deepEqual(await back.json(), plain);
 
     const name = uid('dev');
     const phones = [testPhone(), testPhone(), testPhone()];
     await createCampaign(env, name);
     await insertContacts(db, name, phones);
     assert.equal((await runCli(['campaign', 'start', name, '--until-empty'], env)).code, 0);
-    const client = new Client({ connection });
+    const client = temporalClient(connection, cfg);
     const result = await client.workflow.getHandle(campaignWorkflowId(name)).result();
     assert.equal(result.status, 'completed');
     const rows =

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
+import { temporalClient } from '../infra/temporal-connection';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { PlaceCallInput, PlaceCallResult } from '../activities/calls';
@@ -45,7 +46,7 @@ describe('the checks inside the placing step', { timeout: 60_000 }, () => {
           apiBaseUrl: sim.url,
         }),
       ),
-      temporal: new Client({ connection }),
+      temporal: temporalClient(connection, cfg),
       clock: () => NOW,
       publicBaseUrl: 'http://127.0.0.1:9', // nobody listens: the webhooks are not what is tested
       defaultRegion: 'US',

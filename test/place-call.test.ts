@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
+import { temporalClient } from '../infra/temporal-connection';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { PlaceCallInput, PlaceCallResult } from '../activities/calls';
@@ -38,7 +39,7 @@ describe('placeCall after a crash between the create and storing its SID', { tim
     activities = createActivities({
       db,
       calls: twilioCalls(sdk),
-      temporal: new Client({ connection }),
+      temporal: temporalClient(connection, cfg),
       clock: () => new Date(),
       publicBaseUrl: 'http://127.0.0.1:9', // nobody listens: the webhooks are not what is tested
       defaultRegion: 'US',

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { workflowBundle } from '../harness/stack';
+import { testDataConverter, workflowBundle } from '../harness/stack';
 import { workflowIdOfHistory } from '../infra/history';
 
 const dir = path.join(__dirname, 'histories');
@@ -28,9 +28,13 @@ test('there are committed histories to replay', () => {
 for (const file of files) {
   test(`replays ${file} against the current workflow code`, async () => {
     const history = load(file);
-    const workflowId = workflowIdOfHistory(history);
+    const workflowId = await workflowIdOfHistory(history, testDataConverter);
     assert.ok(workflowId, `${file}: its workflow id follows from its input`);
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle(), dataConverter: testDataConverter },
+      history,
+      workflowId,
+    );
   });
 }
 

@@ -47,7 +47,7 @@ test('a temporal on PATH wins over the cached build; the cached build is found w
   assert.equal(findTemporalCli(tmp(), { path: '', goFallbacks: [] }), undefined);
 });
 
-test('start-dev on a file database: answers, has our search attributes, stops cleanly, restarts on the same file', async () => {
+test('start-dev on a file database: answers, has our search attributes and the UI its codec server, stops cleanly, restarts on the same file', async () => {
   const cli = findTemporalCli(cfg.toolsDir);
   assert.ok(cli, 'the suite runner built or found the CLI');
   const dir = tmp();
@@ -55,7 +55,15 @@ test('start-dev on a file database: answers, has our search attributes, stops cl
   const address = `127.0.0.1:${await freePort()}`;
   const uiPort = await freePort();
   for (const round of [1, 2]) {
-    const server = await startDevServer({ cli, address, uiPort, namespace: 'default', dbFile });
+    const codecEndpoint = 'http://127.0.0.1:3000/codec';
+    const server = await startDevServer({
+      cli,
+      address,
+      uiPort,
+      namespace: 'default',
+      dbFile,
+      codecEndpoint,
+    });
     try {
       assert.ok(await temporalAnswers(address), `round ${round}: answers`);
       assert.ok(fs.existsSync(dbFile), 'state is kept in the file');
@@ -66,6 +74,10 @@ test('start-dev on a file database: answers, has our search attributes, stops cl
         assert.ok(name in (customAttributes ?? {}), `round ${round}: ${name}`);
       const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
       assert.equal(ui.status, 200, 'the Web UI is served');
+      const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
+        Codec?: { Endpoint?: string };
+      };
+      assert.equal(settings.Codec?.Endpoint, codecEndpoint, 'the UI decodes payloads through the dialer');
     } finally {
       await stopDevServer(server);
     }

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type pino from 'pino';
 import type { Activities } from '../activities';
@@ -20,6 +21,8 @@ export interface DialingWorkersOptions {
   namespace: string;
   /** The main task queue; a campaign's dialing queue is derived from it (dialTaskQueue). */
   taskQueue: string;
+  /** The payload codec: placeCall's input and result are encrypted as every other payload. */
+  dataConverter: DataConverter | undefined;
   db: Database;
   placeCall: Activities['placeCall'];
   logger: pino.Logger;
@@ -104,6 +107,7 @@ export class DialingWorkers {
       connection: this.o.connection,
       namespace: this.o.namespace,
       taskQueue,
+      dataConverter: this.o.dataConverter,
       activities: { placeCall: this.o.placeCall },
       maxTaskQueueActivitiesPerSecond: callsPerSecond,
       shutdownGraceTime: '30s',

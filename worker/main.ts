@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type pino from 'pino';
 import {
   DefaultLogger,
@@ -11,9 +11,17 @@ import {
 import { createActivities, type Deps } from '../activities';
 import { twilioCalls } from '../activities/twilio-calls';
 import { WORKER_APPLICATION_NAME, connectDatabase, type Database } from '../db/client';
-import { type Config, ConfigError, twilioCredentials } from '../infra/config';
+import {
+  type Config,
+  ConfigError,
+  UNENCRYPTED_WARNING,
+  payloadsEncrypted,
+  twilioCredentials,
+} from '../infra/config';
 import { createLogger } from '../infra/logger';
 import { DialerMetrics, serveMetrics } from '../infra/metrics';
+import { dataConverterFor } from '../infra/payload-codec';
+import { temporalClient } from '../infra/temporal-connection';
 import { createTwilioClient } from '../infra/twilio';
 import { ContactChangeListener, type ContactChangesOptions, runsOnTaskQueue } from './contact-changes';
 import { startReconciler } from './reconciler';
@@ -26,6 +34,11 @@ export interface WorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: Deps;
+  /**
+   * The payload codec (dataConverterFor): the same as deps.temporal's, for the main worker and the
+   * dialing workers alike. Undefined: payloads in clear.
+   */
+  dataConverter: DataConverter | undefined;
   /** A prebuilt bundle (tests build one per file); otherwise the worker bundles workflowsPath. */
   workflowBundle?: WorkflowBundleOption;
   logger?: pino.Logger;
@@ -67,6 +80,7 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
     client: o.deps.temporal,
     namespace: o.namespace,
     taskQueue: o.taskQueue,
+    dataConverter: o.dataConverter,
     db: o.deps.db,
     placeCall: (input) => activities.placeCall(input),
     logger,
@@ -87,6 +101,7 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue,
+    dataConverter: o.dataConverter,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
     // placeCall stays here too, for contact workflows that began before the dialing queues
     activities,
@@ -192,7 +207,7 @@ export function workerDeps(
   return {
     db: database,
     calls: twilioCalls(client),
-    temporal: new Client({ connection, namespace: cfg.temporal.namespace }),
+    temporal: temporalClient(connection, cfg),
     clock: () => new Date(),
     publicBaseUrl: cfg.publicBaseUrl,
     defaultRegion: cfg.defaultRegion,
@@ -227,8 +242,10 @@ export async function runWorker(cfg: Config): Promise<void> {
   if (!publicBaseUrl) {
     throw new ConfigError('PUBLIC_BASE_URL is not set: Twilio needs the webhook server’s address.');
   }
-  twilioCredentials(cfg); // fail fast, before connecting anywhere
+  const encrypted = payloadsEncrypted(cfg); // fail fast, before connecting anywhere
+  twilioCredentials(cfg);
   const logger = createLogger(cfg.logLevel, 'worker');
+  if (!encrypted) logger.warn(UNENCRYPTED_WARNING);
   const served = await startMetrics(cfg, logger);
   if (served) logger.info({ url: served.url }, 'metrics for Prometheus');
   const database = connectDatabase(cfg.databaseUrl, { applicationName: WORKER_APPLICATION_NAME });
@@ -238,6 +255,7 @@ export async function runWorker(cfg: Config): Promise<void> {
       connection,
       namespace: cfg.temporal.namespace,
       taskQueue: cfg.temporal.taskQueue,
+      dataConverter: dataConverterFor(cfg),
       deps: workerDeps({ ...cfg, publicBaseUrl }, database, connection, served?.metrics),
       logger,
       contactChanges: contactChangesFor(cfg),

@@ -12,7 +12,7 @@ import {
 import { addContacts } from '../../ops/contact-import';
 import { addToDnc } from '../../ops/dnc';
 import { applyRetryOptions, intArg } from '../parse';
-import { type CommandContext, UserError } from '../context';
+import { CommandContext, UserError } from '../context';
 import { printOutput } from '../output';
 import { printProgress } from './campaign';
 import { lazy, type DevStack } from './services';
@@ -105,11 +105,13 @@ function noteInterrupts() {
   return state;
 }
 
-async function runDemo(c: CommandContext, o: DemoOptions): Promise<void> {
+async function runDemo(given: CommandContext, o: DemoOptions): Promise<void> {
   const { startDev } = lazy<typeof import('./services')>('./services');
   // the progress is the output: logs only for warnings, unless LOG_LEVEL asks for more
-  const cfg = process.env.LOG_LEVEL ? c.cfg : { ...c.cfg, logLevel: 'warn' as const };
+  const cfg = process.env.LOG_LEVEL ? given.cfg : { ...given.cfg, logLevel: 'warn' as const };
   const stack: DevStack = await startDev(cfg, { simulatorTimeScale: 0.2, quiet: true });
+  // Temporal through the stack's configuration: its payload key (the data folder's, unless set)
+  const c = new CommandContext(stack.cfg);
   const signals = noteInterrupts();
   const name = `demo-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
   const { connectDatabase } = lazy<typeof import('../../db/client')>('../../db/client');
@@ -147,6 +149,7 @@ async function runDemo(c: CommandContext, o: DemoOptions): Promise<void> {
   } finally {
     signals.off();
     await database.close();
+    await c.close();
     await stack.cleanup();
   }
 }

@@ -59,11 +59,14 @@ async function runReplay(ctx: () => CommandContext, workflowId: string | undefin
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quiet as never });
   console.error(`replaying ${label} (${events} events)…`);
   try {
+    const { dataConverterFor } =
+      lazy<typeof import('../../infra/payload-codec')>('../../infra/payload-codec');
     const { workflowIdOfHistory } = lazy<typeof import('../../infra/history')>('../../infra/history');
+    const dataConverter = dataConverterFor(ctx().cfg);
     await Worker.runReplayHistory(
-      { workflowBundle },
+      { workflowBundle, ...(dataConverter ? { dataConverter } : {}) },
       history,
-      workflowId ?? workflowIdOfHistory(history) ?? 'replay',
+      workflowId ?? (await workflowIdOfHistory(history, dataConverter)) ?? 'replay',
     );
   } catch (err) {
     if (err instanceof DeterminismViolationError) {

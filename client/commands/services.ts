@@ -1,17 +1,25 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { Client } from '@temporalio/client';
 // Heavy modules (the worker and its native bridge, fastify, the simulator) load only in the
 // commands that need them, so `dialer campaign status` starts fast.
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { SERVER_DEADLINES, WORKER_APPLICATION_NAME, connectDatabase } from '../../db/client';
 import { ensureDatabase, migrateDatabase } from '../../db/migrate';
-import { type Config, twilioCredentials } from '../../infra/config';
-import { createLogger } from '../../infra/logger';
-import { maskUrlPassword } from '../../infra/secrets';
-import { connectTemporal } from '../../infra/temporal-connection';
 import {
+  type Config,
+  UNENCRYPTED_WARNING,
+  parsePayloadKeys,
+  payloadsEncrypted,
+  twilioCredentials,
+} from '../../infra/config';
+import { createLogger } from '../../infra/logger';
+import { dataConverterFor, payloadCodecFor } from '../../infra/payload-codec';
+import { devPayloadKeys } from '../../infra/payload-keys';
+import { maskUrlPassword } from '../../infra/secrets';
+import { connectTemporal, temporalClient } from '../../infra/temporal-connection';
+import {
+  type DevServerOptions,
   ensureTemporalCli,
   killDevServersNow,
   registerSearchAttributes,
@@ -96,8 +104,11 @@ async function closeServer(app: FastifyInstance, graceMs: number): Promise<void>
   }
 }
 
+/** What a dev server started here is given: its database and log files, the UI's codec server. */
+type DevServerFiles = Pick<DevServerOptions, 'dbFile' | 'logFile' | 'codecEndpoint'>;
+
 /** Uses the Temporal server answering at the configured address, or starts a dev server there. */
-export async function ensureTemporal(cfg: Config, opts: { dbFile?: string; logFile?: string } = {}) {
+export async function ensureTemporal(cfg: Config, opts: DevServerFiles = {}) {
   if (await temporalAnswers(cfg.temporal.address)) {
     const added = await registerSearchAttributes(cfg.temporal.address, cfg.temporal.namespace);
     if (added.length) progress(`registered search attributes ${added.join(', ')}`);
@@ -112,7 +123,7 @@ export async function ensureTemporal(cfg: Config, opts: { dbFile?: string; logFi
   } catch (err) {
     if (!(err instanceof TemporalSetupError)) throw err;
     // neither the CLI nor Go: where the internet can be reached, the SDK downloads a dev server
-    const downloaded = await downloadedDevServer(cfg, opts.dbFile).catch((e: unknown) => {
+    const downloaded = await downloadedDevServer(cfg, opts).catch((e: unknown) => {
       throw new TemporalSetupError(
         `${err.message}\n(The dev server that @temporalio/testing downloads could not be fetched either: ${String(e)})`,
       );
@@ -131,7 +142,7 @@ export async function ensureTemporal(cfg: Config, opts: { dbFile?: string; logFi
 }
 
 /** The third way to a server: @temporalio/testing downloads one (needs the internet; untried here). */
-async function downloadedDevServer(cfg: Config, dbFile?: string): Promise<() => Promise<void>> {
+async function downloadedDevServer(cfg: Config, o: DevServerFiles): Promise<() => Promise<void>> {
   const { TestWorkflowEnvironment } = lazy<typeof import('@temporalio/testing')>('@temporalio/testing');
   const [ip, port] = cfg.temporal.address.split(':');
   progress(`downloading a Temporal dev server (no CLI and no Go here) for ${cfg.temporal.address}…`);
@@ -141,8 +152,11 @@ async function downloadedDevServer(cfg: Config, dbFile?: string): Promise<() => 
       port: Number(port),
       uiPort: cfg.temporal.uiPort,
       namespace: cfg.temporal.namespace,
-      ...(dbFile ? { dbFilename: dbFile } : {}),
-      extraArgs: ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
+      ...(o.dbFile ? { dbFilename: o.dbFile } : {}),
+      extraArgs: [
+        ...['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
+        ...(o.codecEndpoint ? ['--ui-codec-endpoint', o.codecEndpoint] : []),
+      ],
     },
   });
   await registerSearchAttributes(cfg.temporal.address, cfg.temporal.namespace);
@@ -262,22 +276,30 @@ function registerTemporal(program: Command, ctx: Ctx): void {
 /** The server's Temporal calls (a signal, a query for a campaign's status) give up after this. */
 const SERVER_TEMPORAL_CALL_MS = 4000;
 
-async function startServer(cfg: Config, publicBaseUrl: string) {
+/**
+ * The HTTP server; `trustUiOrigin` (dev on loopback only) lets the Temporal UI's requests to the
+ * codec server through without the token it cannot send (server/codec.ts).
+ */
+async function startServer(cfg: Config, publicBaseUrl: string, trustUiOrigin = false) {
   const { buildServer } = lazy<typeof import('../../server/app')>('../../server/app');
   const creds = twilioCredentials(cfg);
+  const logger = createLogger(cfg.logLevel, 'server');
+  if (!payloadsEncrypted(cfg)) logger.warn(UNENCRYPTED_WARNING);
   // deadlines on every call: a request fails with 503 instead of hanging while a dependency is down
   const database = connectDatabase(cfg.databaseUrl, { deadlines: SERVER_DEADLINES });
   const connection = await connectTemporal(cfg.temporal.address, { callMs: SERVER_TEMPORAL_CALL_MS });
-  const temporal = new Client({ connection, namespace: cfg.temporal.namespace });
   const app = await buildServer({
-    temporal,
+    temporal: temporalClient(connection, cfg),
     db: database,
     authToken: creds.authToken,
     publicBaseUrl,
-    logger: createLogger(cfg.logLevel, 'server'),
+    logger,
     apiToken: cfg.apiToken,
     taskQueue: cfg.temporal.taskQueue,
     defaultRegion: cfg.defaultRegion,
+    payloadCodec: payloadCodecFor(cfg),
+    uiOrigins: cfg.temporal.uiOrigins,
+    trustUiOrigin,
   });
   app.addHook('onClose', async () => {
     await connection.close();
@@ -288,7 +310,7 @@ async function startServer(cfg: Config, publicBaseUrl: string) {
 }
 
 export interface DevStack {
-  /** The configuration in use: the simulator's address, the webhook server's, the database's. */
+  /** The configuration in use: the simulator's address, the webhook server's, the database's, the payload key. */
   cfg: Config & { publicBaseUrl: string };
   /** The Temporal Web UI, when this process started the server. */
   uiUrl: string | null;
@@ -299,9 +321,19 @@ export interface DevStack {
 
 type Cleanups = (() => Promise<void>)[];
 
+/** What `dialer dev` says about the payload key and the codec server besides the configuration. */
+interface DevCodec {
+  /** Set when the key is the data folder's (no DIALER_PAYLOAD_KEYS). */
+  keysFile?: string;
+  /** The codec server as the browser reaches it. */
+  url: string;
+  /** Whether the UI's requests need no token: the server listens on loopback only. */
+  trustUiOrigin: boolean;
+}
+
 /** `dialer dev`: every piece on embedded defaults, torn down in reverse order on exit. */
 export async function startDev(
-  base: Config,
+  given: Config,
   o: { simulatorTimeScale?: number; quiet?: boolean } = {},
 ): Promise<DevStack> {
   const cleanups: Cleanups = [];
@@ -309,10 +341,12 @@ export async function startDev(
     for (const c of cleanups.reverse()) await c().catch((e) => console.error(String(e)));
   };
   try {
+    const { cfg: base, codec } = devPayloadCodec(given);
     await startDatabase(base, cleanups);
     const { stop } = await ensureTemporal(base, {
       dbFile: path.join(base.dataDir, 'temporal.db'),
       logFile: path.join(base.dataDir, 'temporal.log'),
+      codecEndpoint: codec.url,
     });
     const started = stop !== undefined;
     if (stop) cleanups.push(stop);
@@ -320,7 +354,7 @@ export async function startDev(
     let cfg = await withSimulator(base, o.simulatorTimeScale, cleanups);
     const publicBaseUrl = cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`;
     cfg = { ...cfg, publicBaseUrl };
-    const app = await startServer(cfg, publicBaseUrl);
+    const app = await startServer(cfg, publicBaseUrl, codec.trustUiOrigin);
     cleanups.push(() => closeServer(app, cfg.server.shutdownGraceMs));
     const metricsUrl = await startDevWorker({ ...cfg, publicBaseUrl }, cleanups);
 
@@ -330,12 +364,29 @@ export async function startDev(
       simulated: !base.twilio.apiBaseUrl && !base.twilio.accountSid,
       cleanup,
     };
-    if (!o.quiet) printDevSummary({ ...cfg, publicBaseUrl }, started, metricsUrl);
+    if (!o.quiet) printDevSummary({ ...cfg, publicBaseUrl }, { started, metricsUrl, codec });
     return result;
   } catch (err) {
     await cleanup();
     throw err;
   }
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
+/**
+ * Dev's payload key: DIALER_PAYLOAD_KEYS, or else the data folder's own (infra/payload-keys.ts),
+ * exported to the processes this one starts. And its codec server, where the browser finds it.
+ */
+function devPayloadCodec(cfg: Config): { cfg: Config; codec: DevCodec } {
+  const { host, port } = cfg.server;
+  const browserHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const codec: DevCodec = { url: `http://${browserHost}:${port}/codec`, trustUiOrigin: LOOPBACK.test(host) };
+  if (cfg.payloadKeys.length) return { cfg, codec };
+  const { text, file } = devPayloadKeys(cfg.dataDir);
+  process.env.DIALER_PAYLOAD_KEYS = text;
+  return { cfg: { ...cfg, payloadKeys: parsePayloadKeys(text, file) }, codec: { ...codec, keysFile: file } };
 }
 
 /** The embedded PostgreSQL when no DATABASE_URL is set; then the database created if missing, and migrated. */
@@ -392,6 +443,7 @@ async function startDevWorker(
     connection,
     namespace: cfg.temporal.namespace,
     taskQueue: cfg.temporal.taskQueue,
+    dataConverter: dataConverterFor(cfg),
     deps: workerDeps(cfg, database, connection, served?.metrics),
     logger: createLogger(cfg.logLevel, 'worker'),
     contactChanges: contactChangesFor(cfg),
@@ -412,8 +464,7 @@ async function startDevWorker(
 /** What `dialer dev` runs and the configuration in use (no secret shown). */
 function printDevSummary(
   cfg: Config & { publicBaseUrl: string },
-  started: boolean,
-  metricsUrl: string | undefined,
+  { started, metricsUrl, codec }: { started: boolean; metricsUrl: string | undefined; codec: DevCodec },
 ) {
   const dbUrl = maskUrlPassword(cfg.databaseUrl); // postgres://user:***@host/db
   const creds = twilioCredentials(cfg);
@@ -428,6 +479,7 @@ function printDevSummary(
       `  Webhook server    ${publicBaseUrl}  (GET /health)`,
       `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
       `  Metrics           ${metricsUrl ?? 'off (METRICS_PORT=off)'}`,
+      `  Codec server      ${codec.url}  (the Web UI decrypts payloads through it${codec.trustUiOrigin ? '; its origin needs no token here' : ''})`,
       'Configuration in use:',
       `  TEMPORAL_ADDRESS=${cfg.temporal.address}`,
       `  TEMPORAL_NAMESPACE=${cfg.temporal.namespace}`,
@@ -438,6 +490,7 @@ function printDevSummary(
       `  TWILIO_API_BASE_URL=${cfg.twilio.apiBaseUrl ?? '(unset: real Twilio)'}`,
       `  PUBLIC_BASE_URL=${publicBaseUrl}`,
       `  DIALER_API_TOKEN=${cfg.apiToken ? '(set, not shown)' : '(unset: the HTTP API at /api answers 503)'}`,
+      `  DIALER_PAYLOAD_KEYS=${codec.keysFile ? `(unset: the key in ${codec.keysFile})` : '(set, not shown)'}`,
       `  SERVER_PORT=${cfg.server.port}`,
       `  SIMULATOR_PORT=${cfg.simulator.port}`,
       `  LOG_LEVEL=${cfg.logLevel}`,
