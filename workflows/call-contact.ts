@@ -13,7 +13,7 @@ import {
 import type { Activities } from '../activities';
 import type { PlaceCallResult } from '../activities/calls';
 import { ContactAttempt } from './contact-attempt';
-import { SHAPES, checkedSignal, requireInput, updateValidator } from './message-checks';
+import { SHAPES, onSignal, requireInput, updateValidator } from './message-checks';
 import { type CallFacts, ContactSuccessful, LastState } from '../domain/contract';
 import {
   type AttemptResult,
@@ -112,27 +112,11 @@ async function attempt(a: ContactAttempt): Promise<AttemptResult> {
 
 /** Its messages: a malformed signal is logged and ignored, a malformed update refused. */
 function setHandlers(a: ContactAttempt): void {
-  const checked = checkedSignal;
-  setHandler(
-    previewDecisionSignal,
-    checked('previewDecision', SHAPES.previewDecision, (d) => a.decide(d)),
-  );
-  setHandler(
-    callStatusSignal,
-    checked('callStatus', SHAPES.callStatus, (e) => a.callStatus(e)),
-  );
-  setHandler(
-    callFactsSignal,
-    checked('callFacts', SHAPES.callFacts, ({ callSid, facts }) => a.callFacts(callSid, facts)),
-  );
-  setHandler(
-    rescheduleSignal,
-    checked('reschedule', SHAPES.reschedule, ({ dueAt }) => a.reschedule(dueAt)),
-  );
-  setHandler(
-    lineGrantSignal,
-    checked('lineGrant', SHAPES.lineGrant, ({ attemptNo }) => a.lineGranted(attemptNo)),
-  );
+  onSignal(previewDecisionSignal, SHAPES.previewDecision, (d) => a.decide(d));
+  onSignal(callStatusSignal, SHAPES.callStatus, (e) => a.callStatus(e));
+  onSignal(callFactsSignal, SHAPES.callFacts, ({ callSid, facts }) => a.callFacts(callSid, facts));
+  onSignal(rescheduleSignal, SHAPES.reschedule, ({ dueAt }) => a.reschedule(dueAt));
+  onSignal(lineGrantSignal, SHAPES.lineGrant, ({ attemptNo }) => a.lineGranted(attemptNo));
   setHandler(withdrawSignal, () => a.withdraw());
   setHandler(withdrawUpdate, ({ holdMs }) => a.withdrawNow(holdMs), {
     validator: updateValidator('withdraw', SHAPES.withdraw),

@@ -23,7 +23,7 @@ import type { Activities } from '../activities';
 import { callContactWorkflow } from './call-contact';
 import { CampaignRun, type ToStart } from './campaign-run';
 import { type CampaignSettings, checkRedialRequest } from '../domain/contract';
-import { SHAPES, checkedSignal, requireInput, updateValidator } from './message-checks';
+import { SHAPES, onSignal, requireInput, updateValidator } from './message-checks';
 import {
   type CampaignInput,
   type CampaignResult,
@@ -121,18 +121,9 @@ function setHandlers(run: CampaignRun): void {
   setHandler(stopSignal, () => run.ask('stop'));
   setHandler(refillSignal, () => run.ask('refill'));
   setHandler(settingsChangedSignal, () => run.ask('settingsChanged'));
-  setHandler(
-    attemptFinishedSignal,
-    checkedSignal('attemptFinished', SHAPES.attemptFinished, (r) => run.attemptFinished(r)),
-  );
-  setHandler(
-    lineRequestSignal,
-    checkedSignal('lineRequest', SHAPES.lineRequest, (r) => run.lineRequested(r)),
-  );
-  setHandler(
-    lineReturnSignal,
-    checkedSignal('lineReturn', SHAPES.lineReturn, (r) => run.lineReturned(r)),
-  );
+  onSignal(attemptFinishedSignal, SHAPES.attemptFinished, (r) => run.attemptFinished(r));
+  onSignal(lineRequestSignal, SHAPES.lineRequest, (r) => run.lineRequested(r));
+  onSignal(lineReturnSignal, SHAPES.lineReturn, (r) => run.lineReturned(r));
   setHandler(redialSignal, (r) => warnIfMalformed(run.redialSignalled(r)));
   setHandler(releaseContactUpdate, (r) => releaseContact(run, r.contactId, r.holdMs), {
     validator: updateValidator('releaseContact', SHAPES.releaseContact),

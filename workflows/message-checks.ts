@@ -5,7 +5,7 @@
  * is logged and ignored. None of them may fail a workflow task (it would fail again on every
  * retry, for ever).
  */
-import { ApplicationFailure, log } from '@temporalio/workflow';
+import { ApplicationFailure, type SignalDefinition, log, setHandler } from '@temporalio/workflow';
 
 /** A problem with the value at `path`, in words, or undefined when it is fine. */
 export type Check = (value: unknown, path: string) => string | undefined;
@@ -62,13 +62,13 @@ export const object =
     return undefined;
   };
 
-/** A signal's handler that logs and ignores input of the wrong shape. */
-export function checkedSignal<A>(name: string, shape: Check, handler: (a: A) => void): (a: A) => void {
-  return (a) => {
-    const problem = shape(a, name);
-    if (problem) log.warn(`signal ${name} ignored: ${problem}`);
+/** Handles a signal whose input is checked first: input of the wrong shape is logged and ignored. */
+export function onSignal<A>(signal: SignalDefinition<[A]>, shape: Check, handler: (a: A) => void): void {
+  setHandler(signal, (a: A) => {
+    const problem = shape(a, signal.name);
+    if (problem) log.warn(`signal ${signal.name} ignored: ${problem}`);
     else handler(a);
-  };
+  });
 }
 
 /** An update's validator: input of the wrong shape is rejected, and nothing is written. */
