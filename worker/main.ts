@@ -108,17 +108,7 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
     identity,
     shutdownGraceTime: SHUTDOWN_GRACE,
   });
-  const contactChanges = o.contactChanges
-    ? new ContactChangeListener({
-        ...o.contactChanges,
-        temporal: o.deps.temporal,
-        logger,
-        // the campaigns its dialing workers serve, else ask Temporal (one just started)
-        serves: (campaign) =>
-          Object.hasOwn(dialing.campaigns, campaign) ||
-          runsOnTaskQueue(o.deps.temporal, campaign, o.taskQueue),
-      })
-    : null;
+  const contactChanges = contactChangeListener(o, dialing, logger);
   return {
     dialing,
     contactChanges,
@@ -141,6 +131,23 @@ export async function createWorker(o: WorkerOptions): Promise<DialerWorker> {
       if (worker.getState() === 'RUNNING') worker.shutdown();
     },
   };
+}
+
+/** §8: the CRM's row edits seen at once (worker/contact-changes.ts); null when not asked for. */
+function contactChangeListener(
+  o: WorkerOptions,
+  dialing: DialingWorkers,
+  logger: pino.Logger,
+): ContactChangeListener | null {
+  if (!o.contactChanges) return null;
+  return new ContactChangeListener({
+    ...o.contactChanges,
+    temporal: o.deps.temporal,
+    logger,
+    // the campaigns its dialing workers serve, else ask Temporal (one just started)
+    serves: (campaign) =>
+      Object.hasOwn(dialing.campaigns, campaign) || runsOnTaskQueue(o.deps.temporal, campaign, o.taskQueue),
+  });
 }
 
 const SDK_LEVELS = {
