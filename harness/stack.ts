@@ -13,7 +13,7 @@ import { twilioCalls } from '../activities/twilio-calls';
 import { WORKER_APPLICATION_NAME, connectDatabase, type Database } from '../db/client';
 import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN, parseConfig } from '../infra/config';
 import { createLogger } from '../infra/logger';
-import { dataConverterFor, payloadCodecFor } from '../infra/payload-codec';
+import { FAILURE_CONVERTER_PATH, dataConverterFor, payloadCodecFor } from '../infra/payload-codec';
 import { temporalClient } from '../infra/temporal-connection';
 import { freePort, freePortPair, runDialer } from './processes';
 import { createTwilioClient } from '../infra/twilio';
@@ -53,6 +53,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: { ...console, trace() {}, debug() {}, info() {} } as never,
   });
   return bundle;

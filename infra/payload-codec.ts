@@ -88,13 +88,17 @@ export function payloadCodecFor(cfg: { payloadKeys: readonly PayloadKey[] }): En
   return cfg.payloadKeys.length ? new EncryptionCodec(cfg.payloadKeys) : undefined;
 }
 
+/** The failure converter's module (infra/failure-converter.ts): failures' messages encoded too. */
+export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
+
 /**
  * The data converter for every Worker and Client of the dialer (and Worker.runReplayHistory):
- * `{ payloadCodecs: [codec] }`, or undefined without keys (the SDK's default, in clear).
+ * the codec, and failures whose message and stack trace it encrypts; undefined without keys (the
+ * SDK's default, in clear). A workflow bundle built ahead is built with FAILURE_CONVERTER_PATH.
  */
 export function dataConverterFor(cfg: { payloadKeys: readonly PayloadKey[] }): DataConverter | undefined {
   const codec = payloadCodecFor(cfg);
-  return codec ? { payloadCodecs: [codec] } : undefined;
+  return codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : undefined;
 }
 
 /** A fresh DIALER_PAYLOAD_KEYS entry: `<id>:<32 random bytes in base64>`. */

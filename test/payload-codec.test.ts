@@ -239,6 +239,32 @@ describe('histories on the real stack, and the codec server', { timeout: 180_000
     for (const n of names) assert.ok(!decoded.includes(n), `no ${n} even decoded`);
   });
 
+  test('a failure’s message is encrypted too: a number it quotes is not in clear', async () => {
+    // a start the campaign refuses: its one-line failure quotes the (unknown) campaign's name
+    const planted = `+1500${crypto.randomInt(1e6, 1e7)}`;
+    const h = await stack.client.workflow.start('campaignWorkflow', {
+      workflowId: campaignWorkflowId(planted),
+      taskQueue: stack.taskQueue,
+      args: [{ name: planted }],
+    });
+    const err = (await h.result().catch((e: unknown) => e)) as { cause?: { message?: string } };
+    assert.match(
+      String(err.cause?.message),
+      new RegExp(`no campaign named "\\${planted}"`),
+      'decoded with the codec',
+    );
+    const history = await plainClient.workflow.getHandle(h.workflowId).fetchHistory();
+    const failure = history.events!.find((e) => e.workflowExecutionFailedEventAttributes)!
+      .workflowExecutionFailedEventAttributes!.failure!;
+    assert.equal(failure.message, 'Encoded failure', 'the message is not in the failure');
+    const encoding = Buffer.from(failure.encodedAttributes!.metadata!.encoding!).toString();
+    assert.equal(encoding, 'binary/encrypted', 'the message and stack trace travel encrypted');
+    assert.ok(
+      !rawText(failure).join('\n').includes(planted.slice(-7)),
+      'the number is not in clear in the failure',
+    );
+  });
+
   test('the codec server: token, CORS for the UI, bad bodies, encode', async () => {
     const one = { payloads: [payloadToJson(defaultPayloadConverter.toPayload('+15005550199'))] };
     const none = await codecCall('decode', one);

@@ -289,7 +289,10 @@ export class CampaignRun {
     this.reservationSeq += 1;
     this.changed = false;
     const counted = this.progress ? Date.parse(this.progress.countedAt) : -Infinity;
-    const withProgress = now - counted >= PROGRESS_EVERY_MS;
+    // every PROGRESS_EVERY_MS while dialing, and on every look once nothing is dialing (a burst's
+    // last attempts are counted; looks are rare then)
+    const quiet = this.linesInUse === 0 && this.cache.length === 0;
+    const withProgress = quiet || now - counted >= PROGRESS_EVERY_MS;
     return { limit, lookaheadLimit: this.lookaheadLimit(), seq: this.reservationSeq, withProgress };
   }
 

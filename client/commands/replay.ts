@@ -56,7 +56,13 @@ async function runReplay(ctx: () => CommandContext, workflowId: string | undefin
     // already installed in this process
   }
   console.error(`bundling the workflow code of this checkout…`);
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: quiet as never });
+  const { FAILURE_CONVERTER_PATH } =
+    lazy<typeof import('../../infra/payload-codec')>('../../infra/payload-codec');
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: quiet as never,
+  });
   console.error(`replaying ${label} (${events} events)…`);
   try {
     const { dataConverterFor } =
