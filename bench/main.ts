@@ -22,6 +22,7 @@ import { summary, timerBaseline } from './redial-lateness';
 import { type BenchStack, DEFAULT_BENCH_DATABASE_URL, cpuMs, rssMb, startBenchStack } from './stack';
 import { crmLateness } from './crm-lateness';
 import { dataScale } from './data-scale';
+import { type HistoryEvent, eventMs, eventType, forEachHistory } from './histories';
 
 const PARTS = ['throughput', 'cost', 'lateness', 'crm', 'scale', 'memory'] as const;
 type Part = (typeof PARTS)[number];
@@ -163,18 +164,6 @@ interface HistoryStats {
   };
 }
 
-const eventMs = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
-  Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
-const eventType = (e: object) =>
-  (
-    Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ??
-    'unknown'
-  )
-    .replace(/EventAttributes$/, '')
-    .replace(/^./, (c) => c.toUpperCase());
-
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-
 /** The campaign's runs, summed: what its workflow tasks cost and how long they stalled. */
 interface CampaignTally {
   runs: number;
@@ -185,22 +174,6 @@ interface CampaignTally {
   last: number;
   stalledMs: number;
   causes: Record<string, number>;
-}
-
-// visibility is eventually consistent: wait until it lists every execution
-async function listExecutions(
-  client: Client,
-  query: string,
-  expected: number,
-): Promise<{ workflowId: string; runId: string }[]> {
-  let executions: { workflowId: string; runId: string }[] = [];
-  for (let tries = 0; tries < 60; tries++) {
-    executions = [];
-    for await (const w of client.workflow.list({ query })) executions.push(w);
-    if (executions.length >= expected) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return executions;
 }
 
 function tallyCampaignRun(campaign: CampaignTally, events: HistoryEvent[]): void {
@@ -263,9 +236,8 @@ function campaignStats(campaign: CampaignTally): HistoryStats['campaign'] {
 
 /** Reads the histories of the workflows a visibility query finds (all runs). */
 async function historyStats(client: Client, query: string, expected: number): Promise<HistoryStats> {
-  const executions = await listExecutions(client, query, expected);
   const stats: HistoryStats = {
-    executions: executions.length,
+    executions: 0,
     events: 0,
     activities: 0,
     signals: 0,
@@ -295,21 +267,14 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     stalledMs: 0,
     causes: {},
   };
-  const queue = [...executions];
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let e = queue.pop(); e; e = queue.pop()) {
-        const h = await client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
-        const events = h.events ?? [];
-        if (e.workflowId.startsWith('campaign/')) tallyCampaignRun(campaign, events);
-        else {
-          contactExecutions++;
-          tallyGaps(gaps, events);
-        }
-        tallyEvents(stats, events);
-      }
-    }),
-  );
+  stats.executions = await forEachHistory(client, query, expected, (e, events) => {
+    if (e.workflowId.startsWith('campaign/')) tallyCampaignRun(campaign, events);
+    else {
+      contactExecutions++;
+      tallyGaps(gaps, events);
+    }
+    tallyEvents(stats, events);
+  });
   stats.campaign = campaignStats(campaign);
   for (const [type, ms] of Object.entries(gaps).sort((a, b) => b[1] - a[1]))
     stats.msBeforeEvent[type] = round(ms / Math.max(1, contactExecutions));
