@@ -2,7 +2,7 @@
  * `npm run bench`: the dialer against Temporal's own ceiling on the same machine
  * (docs/performance.md).
  *
- *   npm run bench -- [--quick] [--parts throughput,cost,lateness,crm,scale,memory] [--out bench.json]
+ *   npm run bench -- [--quick] [--parts throughput,cost,lateness,crm,scale,memory,codec] [--out bench.json]
  *                    [--contacts 3000] [--redials 500] [--follow-ups 200] [--scale-contacts 1000000]
  *                    [--memory-contacts 20000] [--database-url postgres://…/dialer_bench]
  *
@@ -22,8 +22,10 @@ import { summary, timerBaseline } from './redial-lateness';
 import { type BenchStack, DEFAULT_BENCH_DATABASE_URL, cpuMs, rssMb, startBenchStack } from './stack';
 import { crmLateness } from './crm-lateness';
 import { dataScale } from './data-scale';
+import { type HistoryEvent, eventMs, eventType, forEachHistory } from './histories';
+import { HistoryPayloads, codecCost } from './codec';
 
-const PARTS = ['throughput', 'cost', 'lateness', 'crm', 'scale', 'memory'] as const;
+const PARTS = ['throughput', 'cost', 'lateness', 'crm', 'scale', 'memory', 'codec'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -53,6 +55,10 @@ export interface BenchReport {
   crmLatenessP99Ms: number | null;
   selectionMs: number | null;
   rssGrowthMb: number | null;
+  /** Payloads through the payload codec per attempt, and the worker CPU to convert them with and without it. */
+  payloadsPerAttempt: number | null;
+  codecCpuMsPerAttempt: number | null;
+  codecBaselineCpuMsPerAttempt: number | null;
   details: Record<string, unknown>;
   machine: { cpus: number; model: string; memoryGb: number; node: string };
   seconds: number;
@@ -163,18 +169,6 @@ interface HistoryStats {
   };
 }
 
-const eventMs = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
-  Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
-const eventType = (e: object) =>
-  (
-    Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ??
-    'unknown'
-  )
-    .replace(/EventAttributes$/, '')
-    .replace(/^./, (c) => c.toUpperCase());
-
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-
 /** The campaign's runs, summed: what its workflow tasks cost and how long they stalled. */
 interface CampaignTally {
   runs: number;
@@ -185,22 +179,6 @@ interface CampaignTally {
   last: number;
   stalledMs: number;
   causes: Record<string, number>;
-}
-
-// visibility is eventually consistent: wait until it lists every execution
-async function listExecutions(
-  client: Client,
-  query: string,
-  expected: number,
-): Promise<{ workflowId: string; runId: string }[]> {
-  let executions: { workflowId: string; runId: string }[] = [];
-  for (let tries = 0; tries < 60; tries++) {
-    executions = [];
-    for await (const w of client.workflow.list({ query })) executions.push(w);
-    if (executions.length >= expected) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return executions;
 }
 
 function tallyCampaignRun(campaign: CampaignTally, events: HistoryEvent[]): void {
@@ -263,9 +241,8 @@ function campaignStats(campaign: CampaignTally): HistoryStats['campaign'] {
 
 /** Reads the histories of the workflows a visibility query finds (all runs). */
 async function historyStats(client: Client, query: string, expected: number): Promise<HistoryStats> {
-  const executions = await listExecutions(client, query, expected);
   const stats: HistoryStats = {
-    executions: executions.length,
+    executions: 0,
     events: 0,
     activities: 0,
     signals: 0,
@@ -295,21 +272,14 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     stalledMs: 0,
     causes: {},
   };
-  const queue = [...executions];
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let e = queue.pop(); e; e = queue.pop()) {
-        const h = await client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
-        const events = h.events ?? [];
-        if (e.workflowId.startsWith('campaign/')) tallyCampaignRun(campaign, events);
-        else {
-          contactExecutions++;
-          tallyGaps(gaps, events);
-        }
-        tallyEvents(stats, events);
-      }
-    }),
-  );
+  stats.executions = await forEachHistory(client, query, expected, (e, events) => {
+    if (e.workflowId.startsWith('campaign/')) tallyCampaignRun(campaign, events);
+    else {
+      contactExecutions++;
+      tallyGaps(gaps, events);
+    }
+    tallyEvents(stats, events);
+  });
   stats.campaign = campaignStats(campaign);
   for (const [type, ms] of Object.entries(gaps).sort((a, b) => b[1] - a[1]))
     stats.msBeforeEvent[type] = round(ms / Math.max(1, contactExecutions));
@@ -561,6 +531,33 @@ async function memory(s: BenchStack, o: Options, report: BenchReport): Promise<v
   };
 }
 
+/** Contacts of the codec part's campaign: one batch, so the campaign's selection counts as in a big one. */
+const CODEC_CONTACTS = 100;
+/** Attempts' worth of payloads the codec part converts, with the codec and without. */
+const CODEC_REPETITIONS = 2000;
+
+async function codec(s: BenchStack, report: BenchReport): Promise<void> {
+  const n = CODEC_CONTACTS;
+  const [payloadCodec] = s.client.options.loadedDataConverter.payloadCodecs;
+  if (!payloadCodec) throw new Error('the bench stack has no payload codec (DIALER_PAYLOAD_KEYS)');
+  const name = uid('bench-codec');
+  await createCampaign(s.env, name, '--calls-per-second', '1000', '--lines', '100');
+  await insertContacts(s, name, n);
+  log(`codec: a ${n}-contact campaign, then its payloads converted with and without the codec…`);
+  await runCampaign(s, name, n);
+  const problem = await checkOnce(s, name, n);
+  if (problem) throw new Error(`the codec part's campaign did not dial everyone exactly once: ${problem}`);
+  const payloads = new HistoryPayloads();
+  const executions = await forEachHistory(s.client, `CampaignName = '${name}'`, n + 1, (_, events) =>
+    payloads.add(events),
+  );
+  const cost = await codecCost(payloadCodec, payloads, n, CODEC_REPETITIONS);
+  report.payloadsPerAttempt = cost.payloadsPerAttempt;
+  report.codecCpuMsPerAttempt = cost.codecCpuMsPerAttempt;
+  report.codecBaselineCpuMsPerAttempt = cost.codecBaselineCpuMsPerAttempt;
+  report.details.codec = { executions, ...cost };
+}
+
 interface WorkerMemory {
   mainHeapUsedMb: number;
   mainHeapTotalMb: number;
@@ -605,6 +602,9 @@ function printTable(r: BenchReport): void {
   target('  bare timers beside it, p99 (ms)', crm?.bareTimersMs.p99 ?? null, '', () => true);
   target('batch selection at scale (ms)', r.selectionMs, '≤ 20', (v) => v <= 20);
   target('worker RSS growth (MB)', r.rssGrowthMb, '≤ 50', (v) => v <= 50);
+  target('payloads through the codec per attempt', r.payloadsPerAttempt, '', () => true);
+  target('converter + codec CPU per attempt (ms)', r.codecCpuMsPerAttempt, '', () => true);
+  target('  converter alone beside it (ms)', r.codecBaselineCpuMsPerAttempt, '', () => true);
   const table = rows
     .filter(([, v]) => v !== null)
     .map(
@@ -628,7 +628,7 @@ function benchCommand(): Command {
     .description('the dialer against Temporal’s own ceiling on this machine')
     .option(
       '--quick',
-      'small sizes (300 contacts, 100 redials over 10 s, 50 CRM follow-ups, 100,000 rows, 500 for memory): about 150 s; its figures are dominated by start-up',
+      'small sizes (200 contacts, 100 redials over 10 s, 50 CRM follow-ups, 100,000 rows, 100 for memory; the codec part keeps its 100): about 150 s; its figures are dominated by start-up',
     )
     .option('--parts <list>', `comma-separated parts: ${PARTS.join(',')}`, PARTS.join(','))
     .option('--out <file>', 'write the report as JSON')
@@ -706,6 +706,9 @@ async function newReport(): Promise<BenchReport> {
     crmLatenessP99Ms: null,
     selectionMs: null,
     rssGrowthMb: null,
+    payloadsPerAttempt: null,
+    codecCpuMsPerAttempt: null,
+    codecBaselineCpuMsPerAttempt: null,
     details: {},
     machine: {
       cpus: cpus.length,
@@ -748,6 +751,10 @@ async function runParts(s: BenchStack, o: Options, report: BenchReport, started:
   if (o.parts.includes('memory')) {
     await memory(s, o, report);
     checkpoint('memory');
+  }
+  if (o.parts.includes('codec')) {
+    await codec(s, report);
+    checkpoint('codec');
   }
 }
 
