@@ -10,13 +10,20 @@
  * workflows of the old shape still replay. When a change of shape must reach running workflows,
  * give its file a new name here, so the old file stays and the new shape is captured beside it.
  *
+ * The 0.1.0 files (no version in their name) stay as they are: they prove that workflows started
+ * by 0.1.0 replay. The 0.2 scenarios capture the shape of today's code beside them (the patch
+ * marker and search attributes of the campaign's status, a cancellation) under `*-0.2-*` names;
+ * like every history the stack writes, they are encrypted under harness/stack.ts's test key.
+ *
  * One history by hand: `temporal workflow show -w <id> -o json > test/histories/<name>.json`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { defineSignal } from '@temporalio/workflow';
 import {
+  campaignStatusQuery,
   campaignWorkflowId,
   contactWorkflowId,
   redialSignal,
@@ -56,6 +63,9 @@ const scenarios: ((c: Capture) => Promise<void>)[] = [
   captureAgentPacing,
   capturePreview,
   captureHeldBackByWindow,
+  captureStatusAttribute,
+  captureCancelledCampaign,
+  captureCancelledContact,
 ];
 
 async function main() {
@@ -89,6 +99,27 @@ function busyOnce(stack: Stack, busy: string): void {
     default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 },
     numbers: { [busy]: ['busy', 'human'] },
   });
+}
+
+/** Waits until every contact of `campaign` ended Successful. */
+async function everyContactDialed(stack: Stack, campaign: string): Promise<void> {
+  await eventually(
+    async () =>
+      (
+        await stack.db
+          .sql`select 1 from contacts where campaign_name = ${campaign} and contact_successful <> 1`
+      ).length === 0,
+    60_000,
+    'every contact dialed',
+  );
+}
+
+/** Waits for a workflow that was asked to cancel; throws unless it ended Cancelled. */
+async function endedCancelled(handle: WorkflowHandle): Promise<void> {
+  await handle.result().catch(() => undefined);
+  const { status } = await handle.describe();
+  if (status.name !== 'CANCELLED')
+    throw new Error(`${handle.workflowId} ended ${status.name}, not CANCELLED`);
 }
 
 /** Starts `campaign` with `--until-empty` and waits for it to finish. */
@@ -131,13 +162,7 @@ async function captureOpenCampaign(c: Capture): Promise<void> {
   );
   await cli('campaign', 'pause', name);
   await cli('campaign', 'resume', name);
-  await eventually(
-    async () =>
-      (await stack.db.sql`select 1 from contacts where campaign_name = ${name} and contact_successful <> 1`)
-        .length === 0,
-    60_000,
-    'every contact dialed',
-  );
+  await everyContactDialed(stack, name);
   await cli('campaign', 'stop', name, '--wait');
   await save(
     'campaign-open-continued-as-new.json',
@@ -181,7 +206,7 @@ async function captureRescheduledRedial(c: Capture): Promise<void> {
 
 /**
  * One contact dialed: placed through its campaign's dialing task queue, its outcome recorded by
- * a local activity.
+ * a local activity. Saved under the 0.1.0 name (kept) and, for today's code, under the 0.2 name.
  */
 async function captureContactDialed(c: Capture): Promise<void> {
   const one = uid('hist-one');
@@ -189,6 +214,7 @@ async function captureContactDialed(c: Capture): Promise<void> {
   const [dialed] = await insertContacts(c.stack.db, one, [testPhone()]);
   await runUntilEmpty(c, one);
   await c.save('contact-dialed.json', contactWorkflowId(one, dialed!));
+  await c.save('contact-0.2-dialed.json', contactWorkflowId(one, dialed!));
 }
 
 /** A contact that reached an agent (the <Dial> result decides Connected), with its memo. */
@@ -252,6 +278,81 @@ async function captureHeldBackByWindow(c: Capture): Promise<void> {
   await save('contact-held-back-by-window.json', contactWorkflowId(win, heldBack!));
   await save('contact-dialed-window-open.json', contactWorkflowId(win, atOnce!));
   await save('campaign-with-held-back-contact.json', campaignWorkflowId(win));
+}
+
+/**
+ * 0.2: a small open campaign paused, resumed and stopped. Each status it takes is also upserted as
+ * its CampaignName and CampaignStatus search attributes, behind the `campaign-status-attribute` patch.
+ */
+async function captureStatusAttribute(c: Capture): Promise<void> {
+  const { stack, cli } = c;
+  const name = uid('hist-status');
+  await c.create(name, ALL_DAY, '--calls-per-second', '5');
+  await insertContacts(stack.db, name, [testPhone(), testPhone()]);
+  await cli('campaign', 'start', name);
+  await everyContactDialed(stack, name);
+  const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
+  for (const [signal, status] of [
+    ['pause', 'paused'],
+    ['resume', 'running'],
+  ] as const) {
+    await cli('campaign', signal, name);
+    await eventually(async () => (await handle.query(campaignStatusQuery)).status === status, 20_000, status);
+  }
+  await cli('campaign', 'stop', name, '--wait');
+  await c.save('campaign-0.2-status-attribute.json', campaignWorkflowId(name));
+}
+
+/**
+ * 0.2: a campaign cancelled (the Temporal UI's button, a client's cancel) while a call is in flight
+ * and a redial child waits on its timer: it stops as `campaign stop` does, withdraws the waiting
+ * child, lets the call end and ends Cancelled.
+ */
+async function captureCancelledCampaign(c: Capture): Promise<void> {
+  const { stack, save } = c;
+  const name = uid('hist-cancel');
+  // a call that holds its line through a long message
+  stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 100 } });
+  const message = 'Please hold the line. '.repeat(40);
+  await c.create(name, ALL_DAY, '--lines', '1', '--calls-per-second', '5', '--message', message);
+  const [dialing] = await insertContacts(stack.db, name, [testPhone()]);
+  const [waiting] = await insertRedials(stack, name, [testPhone()], new Date(Date.now() + 30_000));
+  await c.cli('campaign', 'start', name);
+  await eventually(
+    async () =>
+      (await stack.db.sql`select 1 from call_attempts where contact_id = ${dialing!} and placed`).length > 0,
+    30_000,
+    'the call in flight',
+  );
+  await waitUntilWaiting(stack, name, [waiting!]);
+  const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
+  await handle.cancel();
+  await endedCancelled(handle);
+  const child = stack.client.workflow.getHandle(contactWorkflowId(name, waiting!));
+  await child.result().catch(() => undefined);
+  stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 } });
+  await save('campaign-0.2-cancelled.json', campaignWorkflowId(name));
+  await save('contact-0.2-cancelled-while-waiting.json', contactWorkflowId(name, waiting!));
+}
+
+/**
+ * 0.2: a contact workflow cancelled directly (not by its campaign) while it waits for its redial
+ * time: it withdraws, and ends Cancelled.
+ */
+async function captureCancelledContact(c: Capture): Promise<void> {
+  const { stack, cli } = c;
+  const name = uid('hist-cancel-child');
+  await c.create(name, ALL_DAY);
+  const [id] = await insertRedials(stack, name, [testPhone()], new Date(Date.now() + 40_000));
+  await cli('campaign', 'start', name);
+  await waitUntilWaiting(stack, name, [id!]);
+  // this run: the contact it gives back is taken again by the campaign, under the same workflow id
+  const { runId } = await stack.client.workflow.getHandle(contactWorkflowId(name, id!)).describe();
+  const child = stack.client.workflow.getHandle(contactWorkflowId(name, id!), runId);
+  await child.cancel();
+  await endedCancelled(child);
+  await cli('campaign', 'stop', name, '--wait');
+  await c.save('contact-0.2-cancelled.json', contactWorkflowId(name, id!), runId);
 }
 
 main().catch((err) => {
