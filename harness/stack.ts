@@ -80,6 +80,15 @@ export interface StackOptions {
   worker?: boolean;
   /** The database URL the worker's contact-change listener connects to (e.g. through a PgProxy). */
   contactChangesUrl?: string;
+  /** A Temporal server of the test's own (default: the suite's, TEMPORAL_ADDRESS). */
+  temporalAddress?: string;
+  /** The server's port (default: any free one), for a URL to give out before the stack starts. */
+  serverPort?: number;
+  /**
+   * The origin of a test's own Temporal UI on loopback: /codec lets its requests through without
+   * the token, as under `dialer dev` (the UI sends none).
+   */
+  trustedUiOrigin?: string;
 }
 
 /** The real pieces, in-process: simulator, webhook server and a worker on a task queue of its own. */
@@ -96,12 +105,15 @@ export async function startStack(
     logger,
     ...sim,
   });
-  const connection = await Connection.connect({ address: cfg.temporal.address });
+  const address = opts.temporalAddress ?? cfg.temporal.address;
+  const connection = await Connection.connect({ address });
   const client = temporalClient(connection, cfg);
-  const { server, serverUrl } = await listenServer({ client, db, logger, taskQueue });
+  const { server, serverUrl } = await listenServer(opts, { client, db, logger, taskQueue });
   // worker: false → the test runs its own worker processes
   const worker =
-    opts.worker === false ? undefined : await startWorker(opts, { client, simulator, serverUrl, taskQueue });
+    opts.worker === false
+      ? undefined
+      : await startWorker(opts, { address, client, simulator, serverUrl, taskQueue });
   return {
     taskQueue,
     db,
@@ -110,7 +122,7 @@ export async function startStack(
     sim: simulator,
     server,
     serverUrl,
-    env: stackEnv(taskQueue, simulator.url, serverUrl),
+    env: stackEnv({ taskQueue, simulatorUrl: simulator.url, serverUrl, address }),
     async stop() {
       // a test that failed half way leaves its open campaigns running with no worker to answer:
       // end them, so later tests on the same server (recover asks every holder) do not wait on them
@@ -124,13 +136,16 @@ export async function startStack(
   };
 }
 
-/** The webhook server and API on a free port; its public URL is known once it listens. */
-async function listenServer(p: {
-  client: Client;
-  db: Database;
-  logger: ReturnType<typeof createLogger>;
-  taskQueue: string;
-}): Promise<{ server: FastifyInstance; serverUrl: string }> {
+/** The webhook server and API on a free port (or opts.serverPort); its URL is known once it listens. */
+async function listenServer(
+  opts: StackOptions,
+  p: {
+    client: Client;
+    db: Database;
+    logger: ReturnType<typeof createLogger>;
+    taskQueue: string;
+  },
+): Promise<{ server: FastifyInstance; serverUrl: string }> {
   const serverDeps = {
     temporal: p.client,
     db: p.db,
@@ -141,10 +156,12 @@ async function listenServer(p: {
     taskQueue: p.taskQueue,
     defaultRegion: 'US',
     payloadCodec: payloadCodecFor(cfg),
-    uiOrigins: cfg.temporal.uiOrigins,
+    ...(opts.trustedUiOrigin
+      ? { uiOrigins: [opts.trustedUiOrigin], trustUiOrigin: true }
+      : { uiOrigins: cfg.temporal.uiOrigins }),
   };
   const server = await buildServer(serverDeps);
-  await server.listen({ host: '127.0.0.1', port: 0 });
+  await server.listen({ host: '127.0.0.1', port: opts.serverPort ?? 0 });
   const address = server.server.address();
   const serverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   serverDeps.publicBaseUrl = serverUrl;
@@ -154,9 +171,9 @@ async function listenServer(p: {
 /** The in-process worker, with its own database connections and the simulator as Twilio. */
 async function startWorker(
   opts: StackOptions,
-  p: { client: Client; simulator: RunningSimulator; serverUrl: string; taskQueue: string },
+  p: { address: string; client: Client; simulator: RunningSimulator; serverUrl: string; taskQueue: string },
 ): Promise<{ worker: DialerWorker; stop(): Promise<void> }> {
-  const nativeConnection = await NativeConnection.connect({ address: cfg.temporal.address });
+  const nativeConnection = await NativeConnection.connect({ address: p.address });
   // the worker's own connections, named as a worker process names them: the contacts trigger
   // leaves its writes alone, while stack.db's (the CRM's) notify
   const workerDb = connectDatabase(cfg.testDatabaseUrl, { max: 5, applicationName: WORKER_APPLICATION_NAME });
@@ -196,13 +213,19 @@ async function startWorker(
 }
 
 /** Environment for a spawned `dialer` process that talks to this stack. */
-function stackEnv(taskQueue: string, simulatorUrl: string, serverUrl: string): NodeJS.ProcessEnv {
+function stackEnv(p: {
+  taskQueue: string;
+  simulatorUrl: string;
+  serverUrl: string;
+  address: string;
+}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     DATABASE_URL: cfg.testDatabaseUrl,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    TWILIO_API_BASE_URL: simulatorUrl,
-    PUBLIC_BASE_URL: serverUrl,
+    TEMPORAL_ADDRESS: p.address,
+    TEMPORAL_TASK_QUEUE: p.taskQueue,
+    TWILIO_API_BASE_URL: p.simulatorUrl,
+    PUBLIC_BASE_URL: p.serverUrl,
     LOG_LEVEL: 'warn',
     // a spawned worker serves no /metrics unless a test asks: ports stay free
     METRICS_PORT: 'off',
