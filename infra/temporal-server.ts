@@ -210,7 +210,8 @@ export async function registerSearchAttributes(address: string, namespace: strin
  */
 const runningServers = new Set<ChildProcess>();
 
-function track(child: ChildProcess): void {
+/** Kills the server with this process, whatever way it exits (see killDevServersNow). */
+export function track(child: ChildProcess): void {
   if (runningServers.size === 0) process.once('exit', killDevServersNow);
   runningServers.add(child);
   child.once('exit', () => {
