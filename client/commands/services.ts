@@ -18,6 +18,7 @@ import { dataConverterFor, payloadCodecFor } from '../../infra/payload-codec';
 import { devPayloadKeys } from '../../infra/payload-keys';
 import { maskUrlPassword } from '../../infra/secrets';
 import { connectTemporal, temporalClient } from '../../infra/temporal-connection';
+import { startEngine } from '../../infra/temporal-engine';
 import {
   type DevServerOptions,
   ensureTemporalCli,
@@ -260,8 +261,10 @@ function registerTemporal(program: Command, ctx: Ctx): void {
     temporal,
     ctx,
     'start',
-    'start a Temporal dev server (file database under the data folder) and wait for Ctrl-C',
-    async (cfg) => {
+    'start a Temporal server (dev: file database under the data folder; postgres: temporal-server on PostgreSQL) and wait for Ctrl-C',
+    async (cfg, o: TemporalStartOptions) => {
+      if (o.engine === 'postgres') return startPostgresEngine(cfg, o);
+      if (o.engine !== 'dev') throw new TemporalSetupError(`unknown engine ${o.engine} (dev or postgres)`);
       const { stop } = await ensureTemporal(cfg, { dbFile: path.join(cfg.dataDir, 'temporal.db') });
       if (!stop) {
         console.log(`Temporal already answers at ${cfg.temporal.address}; nothing to start.`);
@@ -270,7 +273,56 @@ function registerTemporal(program: Command, ctx: Ctx): void {
       console.log(`Temporal at ${cfg.temporal.address}, Web UI at http://127.0.0.1:${cfg.temporal.uiPort}`);
       return stop;
     },
+  )
+    .option(
+      '--engine <engine>',
+      'dev (the CLI dev server) or postgres (temporal-server on PostgreSQL)',
+      'dev',
+    )
+    .option(
+      '--database-url <url>',
+      'postgres engine: the PostgreSQL server; its path names the database (default temporal, and temporal_visibility)',
+      DEFAULT_ENGINE_DATABASE_URL,
+    )
+    .option(
+      '--shards <n>',
+      'postgres engine: history shards (fixed once the database exists)',
+      intArg(1, 16384),
+      4,
+    );
+}
+
+interface TemporalStartOptions {
+  engine: string;
+  databaseUrl: string;
+  shards: number;
+}
+
+const DEFAULT_ENGINE_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432';
+
+/** `temporal start --engine postgres`: temporal-server with its state in PostgreSQL (persistent). */
+async function startPostgresEngine(cfg: Config, o: TemporalStartOptions): Promise<() => Promise<void>> {
+  if (await temporalAnswers(cfg.temporal.address)) {
+    throw new TemporalSetupError(
+      `something already answers at ${cfg.temporal.address}; not starting another`,
+    );
+  }
+  const dir = path.join(cfg.dataDir, 'temporal-postgres');
+  const child = await startEngine(
+    {
+      toolsDir: cfg.toolsDir,
+      dir,
+      databaseUrl: o.databaseUrl,
+      shards: o.shards,
+      address: cfg.temporal.address,
+      namespace: cfg.temporal.namespace,
+    },
+    progress,
   );
+  console.log(
+    `Temporal (postgres engine, ${maskUrlPassword(o.databaseUrl)}) at ${cfg.temporal.address}; config and log in ${dir}`,
+  );
+  return () => stopDevServer(child, 30_000);
 }
 
 /** The server's Temporal calls (a signal, a query for a campaign's status) give up after this. */
