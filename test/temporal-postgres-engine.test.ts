@@ -1,0 +1,108 @@
+/**
+ * `dialer temporal start --engine postgres` builds temporal-server, sets up its two databases on
+ * PostgreSQL, starts it, and a campaign runs end to end on it; Ctrl-C stops it cleanly. Fresh
+ * database names per run, dropped at the end. The first run builds the server (about 2 minutes).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ContactSuccessful, LastState } from '../domain/contract';
+import { spawnDialer } from '../harness/processes';
+import { rawConnection } from '../harness/raw-db';
+import {
+  cfg,
+  createCampaign,
+  eventually,
+  freePort,
+  insertContacts,
+  runCli,
+  startStack,
+  testPhone,
+  uid,
+} from '../harness/stack';
+import { campaignWorkflowId } from '../workflows/shared';
+
+const pgServer = (database: string) => {
+  const u = new URL(cfg.testDatabaseUrl!);
+  u.pathname = `/${database}`;
+  return u.toString();
+};
+
+async function dropDatabases(names: string[]): Promise<void> {
+  const sql = rawConnection(pgServer('postgres'));
+  try {
+    for (const n of names) await sql.unsafe(`drop database if exists "${n}" with (force)`);
+  } finally {
+    await sql.end();
+  }
+}
+
+test('the postgres engine runs a campaign end to end', { timeout: 600_000 }, async () => {
+  const dbName = `temporal_t_${Math.random().toString(36).slice(2, 10)}`;
+  const address = `127.0.0.1:${await freePort()}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-engine-'));
+  const env = { ...process.env, TEMPORAL_ADDRESS: address, DIALER_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  const engine = spawnDialer(
+    ['temporal', 'start', '--engine', 'postgres', '--database-url', pgServer(dbName), '--shards', '2'],
+    env,
+  );
+  let out = '';
+  engine.stdout!.on('data', (d) => (out += d));
+  engine.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => engine.on('exit', (code) => r(code)));
+  try {
+    const gone = exited.then((code) => {
+      throw new Error(`the engine exited (${code}) before it was up:\n${out}`);
+    });
+    await Promise.race([
+      eventually(async () => out.includes('postgres engine'), 400_000, 'the engine'),
+      gone,
+    ]);
+    assert.ok(fs.existsSync(path.join(dataDir, 'temporal-postgres', 'config', 'development.yaml')));
+    await runCampaign(address);
+    engine.kill('SIGINT');
+    assert.equal(await exited, 0, out);
+  } finally {
+    if (engine.exitCode === null) engine.kill('SIGKILL');
+    await dropDatabases([dbName, `${dbName}_visibility`]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+async function runCampaign(temporalAddress: string): Promise<void> {
+  const stack = await startStack({ timeScale: 0.05 }, { temporalAddress });
+  try {
+    const name = uid('engine');
+    const human = Array.from({ length: 3 }, testPhone);
+    const busy = Array.from({ length: 2 }, testPhone);
+    const numbers = Object.fromEntries([...human.map((p) => [p, 'human']), ...busy.map((p) => [p, 'busy'])]);
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 }, numbers });
+    await createCampaign(stack.env, name, '--max-attempts', '2', '--lines', '2', '--retry', 'default=1s');
+    await insertContacts(stack.db, name, [...human, ...busy]);
+    const start = await runCli(
+      ['campaign', 'start', name, '--until-empty', '--refill-interval', '2s'],
+      stack.env,
+    );
+    assert.equal(start.code, 0, start.stderr);
+    const result = await stack.client.workflow.getHandle(campaignWorkflowId(name)).result();
+    assert.equal(result.status, 'completed');
+    const rows = await stack.db.sql<
+      { phone_number: string; contact_successful: number; last_state: number }[]
+    >`
+      select phone_number, contact_successful, last_state from contacts where campaign_name = ${name}`;
+    assert.equal(rows.length, 5);
+    for (const r of rows) {
+      const isHuman = human.includes(r.phone_number);
+      assert.equal(
+        r.contact_successful,
+        isHuman ? ContactSuccessful.Successful : ContactSuccessful.Unreachable,
+        r.phone_number,
+      );
+      assert.equal(r.last_state, isHuman ? LastState.Connected : LastState.Busy, r.phone_number);
+    }
+  } finally {
+    await stack.stop();
+  }
+}
