@@ -79,7 +79,18 @@ async function runCampaign(temporalAddress: string): Promise<void> {
     const busy = Array.from({ length: 2 }, testPhone);
     const numbers = Object.fromEntries([...human.map((p) => [p, 'human']), ...busy.map((p) => [p, 'busy'])]);
     stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 1 }, numbers });
-    await createCampaign(stack.env, name, '--max-attempts', '2', '--lines', '2', '--retry', 'default=1s');
+    await createCampaign(
+      stack.env,
+      name,
+      '--max-attempts',
+      '2',
+      '--lines',
+      '2',
+      '--retry',
+      'default=1s',
+      '--retry',
+      'Busy=1s',
+    );
     await insertContacts(stack.db, name, [...human, ...busy]);
     const start = await runCli(
       ['campaign', 'start', name, '--until-empty', '--refill-interval', '2s'],
