@@ -5,12 +5,12 @@
  * right: the contacts no live workflow holds go back, the row says stopped, and each contact's
  * return is in its decision log. Several reconcilers may run at once: each write is conditional.
  */
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Sql } from '../db/client';
 import { campaignsMarkedLive, markCampaignStoppedIfLive } from '../db/queries/campaigns';
 import { insertContactEventSql } from '../db/queries/contact-events';
 import { holdersOfCachedContacts } from '../db/queries/contacts';
-import { recoverOrphans } from './recovery';
+import { recoverOrphans, workflowState } from './recovery';
 import {
   campaignOfWorkflowId,
   campaignWorkflowId,
@@ -23,16 +23,6 @@ export interface ReconcileReport {
   stopped: { campaign: string; workflow: string }[];
   /** Contacts returned, by the workflow that had held them. */
   released: { holder: string; workflow: string; contactIds: number[] }[];
-}
-
-/** The workflow's state: RUNNING, how it closed (TERMINATED, FAILED …), or NOT_FOUND. */
-async function workflowState(temporal: Client, workflowId: string): Promise<string> {
-  try {
-    return (await temporal.workflow.getHandle(workflowId).describe()).status.name;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
-    throw err;
-  }
 }
 
 /**

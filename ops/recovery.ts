@@ -33,15 +33,18 @@ export interface RecoveryReport {
 
 type Row = CachedRow;
 
-async function isRunning(temporal: Client, workflowId: string): Promise<boolean> {
+/** The workflow's state: RUNNING, how it closed (TERMINATED, FAILED …), or NOT_FOUND. */
+export async function workflowState(temporal: Client, workflowId: string): Promise<string> {
   try {
-    const d = await temporal.workflow.getHandle(workflowId).describe();
-    return d.status.name === 'RUNNING';
+    return (await temporal.workflow.getHandle(workflowId).describe()).status.name;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
+    if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
     throw err;
   }
 }
+
+const isRunning = async (temporal: Client, workflowId: string) =>
+  (await workflowState(temporal, workflowId)) === 'RUNNING';
 
 /**
  * §6: no contact may stay at 3 without a live campaign that holds it. Finds contacts at 3 that
