@@ -23,6 +23,8 @@ import {
   uid,
 } from '../harness/stack';
 import { campaignWorkflowId } from '../workflows/shared';
+import type { DemoSummary } from '../client/commands/demo';
+import { temporalAnswers } from '../infra/temporal-server';
 
 const pgServer = (database: string) => {
   const u = new URL(cfg.testDatabaseUrl!);
@@ -70,6 +72,63 @@ test('the postgres engine runs a campaign end to end', { timeout: 600_000 }, asy
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test(
+  'dialer demo --engine postgres runs its campaign on temporal-server and stops it after',
+  { timeout: 600_000 },
+  async () => {
+    const dbName = `temporal_t_${Math.random().toString(36).slice(2, 10)}`;
+    const address = `127.0.0.1:${await freePort()}`;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-engine-demo-'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_TASK_QUEUE: uid('tq-engine-demo'),
+      DIALER_DATA_DIR: dataDir,
+      EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      SERVER_PORT: String(await freePort()),
+      SIMULATOR_PORT: String(await freePort()),
+      METRICS_PORT: 'off',
+      TWILIO_ACCOUNT_SID: '',
+      TWILIO_AUTH_TOKEN: '',
+      TWILIO_API_BASE_URL: '',
+      PUBLIC_BASE_URL: '',
+      LOG_LEVEL: 'warn',
+    };
+    delete env.DATABASE_URL;
+    try {
+      const args = ['demo', '--engine', 'postgres', '--temporal-database-url', pgServer(dbName)];
+      const r = await runCli([...args, '--contacts', '12', '--json'], env);
+      assert.equal(r.code, 0, r.stderr);
+      const summary = JSON.parse(r.stdout) as DemoSummary;
+      assert.equal(summary.contacts, 12);
+      assert.equal(summary.byContactSuccessful.MarkedForDialing, undefined, 'no contact left at 3');
+      assert.ok(summary.callsPlaced >= 12, `calls placed: ${summary.callsPlaced}`);
+      assert.equal(summary.temporalUi, null, 'the postgres engine has no Web UI to link to');
+      // the campaign's history is in the engine's database, and the engine is gone with the demo
+      const sql = rawConnection(pgServer(dbName));
+      try {
+        const [row] = await sql<{ n: number }[]>`
+        select count(*)::int as n from executions where workflow_id = ${`campaign/${summary.campaign}`}`;
+        assert.ok(row!.n >= 1, "the campaign's workflow state is in the engine's database");
+      } finally {
+        await sql.end();
+      }
+      const vis = rawConnection(pgServer(`${dbName}_visibility`));
+      try {
+        const [row] = await vis<{ n: number }[]>`
+        select count(*)::int as n from executions_visibility where workflow_id = ${`campaign/${summary.campaign}`}`;
+        assert.equal(row!.n, 1, "the campaign's workflow is listed in the engine's visibility database");
+      } finally {
+        await vis.end();
+      }
+      assert.equal(await temporalAnswers(address), false, 'the demo stopped the engine it started');
+    } finally {
+      await dropDatabases([dbName, `${dbName}_visibility`]);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
 
 async function runCampaign(temporalAddress: string): Promise<void> {
   const stack = await startStack({ timeScale: 0.05 }, { temporalAddress });

@@ -16,6 +16,7 @@ import { CommandContext, UserError } from '../context';
 import { printOutput } from '../output';
 import { printProgress } from './campaign';
 import { lazy, type DevStack } from './services';
+import { type EngineChoice, addEngineOptions, engineChoice } from './engine';
 import { DEFAULT_RETRY_RULES, lastStateName, lastStateNames } from '../../domain/contract';
 import { campaignWorkflowId, stopSignal } from '../../workflows/shared';
 
@@ -74,20 +75,21 @@ function demoNumbers(n: number): { phones: string[]; scenario: Record<string, st
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface DemoOptions {
+interface DemoOptions extends EngineChoice {
   contacts: number;
   keepRunning?: boolean;
   json?: boolean;
 }
 
 export function registerDemoCommand(program: Command, ctx: () => CommandContext): void {
-  program
+  const demo = program
     .command('demo')
     .description('run a demo campaign on embedded defaults: live progress, then a summary from the database')
     .option('--contacts <n>', 'contacts in the demo campaign', intArg(5, 5000), 100)
     .option('--keep-running', 'keep the stack and the Temporal UI up after the summary (Ctrl-C stops)')
     .option('--json', 'print the summary as JSON')
     .action((o: DemoOptions) => runDemo(ctx(), o));
+  addEngineOptions(demo);
 }
 
 /** SIGINT and SIGTERM noted (not acted on) until `off()`: the demo stops its campaign itself. */
@@ -109,7 +111,11 @@ async function runDemo(given: CommandContext, o: DemoOptions): Promise<void> {
   const { startDev } = lazy<typeof import('./services')>('./services');
   // the progress is the output: logs only for warnings, unless LOG_LEVEL asks for more
   const cfg = process.env.LOG_LEVEL ? given.cfg : { ...given.cfg, logLevel: 'warn' as const };
-  const stack: DevStack = await startDev(cfg, { simulatorTimeScale: 0.2, quiet: true });
+  const stack: DevStack = await startDev(cfg, {
+    simulatorTimeScale: 0.2,
+    quiet: true,
+    engine: engineChoice(o),
+  });
   // Temporal through the stack's configuration: its payload key (the data folder's, unless set)
   const c = new CommandContext(stack.cfg);
   const signals = noteInterrupts();

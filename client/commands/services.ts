@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 // Heavy modules (the worker and its native bridge, fastify, the simulator) load only in the
 // commands that need them, so `dialer campaign status` starts fast.
@@ -18,7 +17,6 @@ import { dataConverterFor, payloadCodecFor } from '../../infra/payload-codec';
 import { devPayloadKeys } from '../../infra/payload-keys';
 import { maskUrlPassword } from '../../infra/secrets';
 import { connectTemporal, temporalClient } from '../../infra/temporal-connection';
-import { startEngine } from '../../infra/temporal-engine';
 import {
   type DevServerOptions,
   ensureTemporalCli,
@@ -30,6 +28,16 @@ import {
   temporalAnswers,
 } from '../../infra/temporal-server';
 import { type Ctx } from '../context';
+import {
+  DEV_ENGINE,
+  type Engine,
+  type EngineChoice,
+  addEngineOptions,
+  engineArg,
+  engineChoice,
+  startPostgresEngine,
+} from './engine';
+import { ensureEngineBinaries } from '../../infra/temporal-engine';
 import { intArg, positiveNumberArg } from '../parse';
 
 const progress = (line: string) => console.error(line);
@@ -108,16 +116,34 @@ async function closeServer(app: FastifyInstance, graceMs: number): Promise<void>
 /** What a dev server started here is given: its database and log files, the UI's codec server. */
 type DevServerFiles = Pick<DevServerOptions, 'dbFile' | 'logFile' | 'codecEndpoint'>;
 
-/** Uses the Temporal server answering at the configured address, or starts a dev server there. */
-export async function ensureTemporal(cfg: Config, opts: DevServerFiles = {}) {
+/** What ensureTemporal found or started; `stop` is set when it started the server. */
+interface TemporalInUse {
+  stop?: () => Promise<void>;
+  /** The Web UI of a dev server started here (the postgres engine has none). */
+  uiUrl: string | null;
+  /** What runs, for the summary: "started here", "already running", the engine. */
+  description: string;
+}
+
+/**
+ * Uses the Temporal server answering at the configured address, or starts one there: the dev
+ * server, or with `engine.engine === 'postgres'` temporal-server on PostgreSQL.
+ */
+export async function ensureTemporal(
+  cfg: Config,
+  opts: DevServerFiles = {},
+  engine: EngineChoice = DEV_ENGINE,
+): Promise<TemporalInUse> {
   if (await temporalAnswers(cfg.temporal.address)) {
     const added = await registerSearchAttributes(cfg.temporal.address, cfg.temporal.namespace);
     if (added.length) progress(`registered search attributes ${added.join(', ')}`);
-    return {
-      started: undefined as ChildProcess | undefined,
-      stop: undefined as (() => Promise<void>) | undefined,
-    };
+    return { uiUrl: null, description: 'already running' };
   }
+  if (engine.engine === 'postgres') {
+    const { stop, description } = await startPostgresEngine(cfg, engine, progress);
+    return { stop, uiUrl: null, description: `started here: ${description}` };
+  }
+  const uiUrl = `http://127.0.0.1:${cfg.temporal.uiPort}`;
   let cli: string;
   try {
     cli = await ensureTemporalCli(cfg.toolsDir, progress);
@@ -129,7 +155,7 @@ export async function ensureTemporal(cfg: Config, opts: DevServerFiles = {}) {
         `${err.message}\n(The dev server that @temporalio/testing downloads could not be fetched either: ${String(e)})`,
       );
     });
-    return { started: undefined, stop: downloaded };
+    return { stop: downloaded, uiUrl, description: 'started here: downloaded dev server' };
   }
   progress(`starting Temporal dev server at ${cfg.temporal.address} (${cli})…`);
   const started = await startDevServer({
@@ -139,7 +165,7 @@ export async function ensureTemporal(cfg: Config, opts: DevServerFiles = {}) {
     namespace: cfg.temporal.namespace,
     ...opts,
   });
-  return { started, stop: () => stopDevServer(started) };
+  return { stop: () => stopDevServer(started), uiUrl, description: 'started here: dev server' };
 }
 
 /** The third way to a server: @temporalio/testing downloads one (needs the internet; untried here). */
@@ -184,13 +210,14 @@ export function registerServiceCommands(program: Command, ctx: Ctx): void {
   registerServer(program, ctx);
   registerSimulator(program, ctx);
   registerTemporal(program, ctx);
-  serviceCommand(
+  const dev = serviceCommand(
     program,
     ctx,
     'dev',
     'run everything locally: Temporal, the simulator, the webhook server and a worker',
-    async (cfg) => (await startDev(cfg)).cleanup,
+    async (cfg, o: EngineChoice) => (await startDev(cfg, { engine: engineChoice(o) })).cleanup,
   );
+  addEngineOptions(dev);
 }
 
 function registerServer(program: Command, ctx: Ctx): void {
@@ -253,76 +280,47 @@ function registerTemporal(program: Command, ctx: Ctx): void {
   const temporal = program.command('temporal').description('the Temporal development server');
   temporal
     .command('build')
-    .description('find the temporal CLI, or build it with Go into the tools cache')
-    .action(async () => {
+    .description(
+      'find the temporal CLI, or build it with Go into the tools cache (--engine postgres: temporal-server and temporal-sql-tool too)',
+    )
+    .option(
+      '--engine <engine>',
+      'dev (the CLI) or postgres (the CLI and the server binaries)',
+      engineArg,
+      'dev',
+    )
+    .action(async (o: { engine: Engine }) => {
       console.log(await ensureTemporalCli(ctx().cfg.toolsDir, progress));
+      if (o.engine === 'postgres') {
+        const bins = await ensureEngineBinaries(ctx().cfg.toolsDir, progress);
+        console.log(`${bins.server}\n${bins.sqlTool}`);
+      }
     });
-  serviceCommand(
+  const start = serviceCommand(
     temporal,
     ctx,
     'start',
     'start a Temporal server (dev: file database under the data folder; postgres: temporal-server on PostgreSQL) and wait for Ctrl-C',
-    async (cfg, o: TemporalStartOptions) => {
-      if (o.engine === 'postgres') return startPostgresEngine(cfg, o);
-      if (o.engine !== 'dev') throw new TemporalSetupError(`unknown engine ${o.engine} (dev or postgres)`);
-      const { stop } = await ensureTemporal(cfg, { dbFile: path.join(cfg.dataDir, 'temporal.db') });
+    async (cfg, o: EngineChoice & { databaseUrl?: string }) => {
+      const engine = engineChoice(o);
+      if (engine.engine === 'postgres' && (await temporalAnswers(cfg.temporal.address))) {
+        throw new TemporalSetupError(
+          `something already answers at ${cfg.temporal.address}; not starting another`,
+        );
+      }
+      const dbFile = path.join(cfg.dataDir, 'temporal.db');
+      const { stop, uiUrl, description } = await ensureTemporal(cfg, { dbFile }, engine);
       if (!stop) {
         console.log(`Temporal already answers at ${cfg.temporal.address}; nothing to start.`);
         return async () => {};
       }
-      console.log(`Temporal at ${cfg.temporal.address}, Web UI at http://127.0.0.1:${cfg.temporal.uiPort}`);
+      console.log(
+        `Temporal at ${cfg.temporal.address} (${description})${uiUrl ? `, Web UI at ${uiUrl}` : ''}`,
+      );
       return stop;
     },
-  )
-    .option(
-      '--engine <engine>',
-      'dev (the CLI dev server) or postgres (temporal-server on PostgreSQL)',
-      'dev',
-    )
-    .option(
-      '--database-url <url>',
-      'postgres engine: the PostgreSQL server; its path names the database (default temporal, and temporal_visibility)',
-      DEFAULT_ENGINE_DATABASE_URL,
-    )
-    .option(
-      '--shards <n>',
-      'postgres engine: history shards (fixed once the database exists)',
-      intArg(1, 16384),
-      4,
-    );
-}
-
-interface TemporalStartOptions {
-  engine: string;
-  databaseUrl: string;
-  shards: number;
-}
-
-const DEFAULT_ENGINE_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432';
-
-/** `temporal start --engine postgres`: temporal-server with its state in PostgreSQL (persistent). */
-async function startPostgresEngine(cfg: Config, o: TemporalStartOptions): Promise<() => Promise<void>> {
-  if (await temporalAnswers(cfg.temporal.address)) {
-    throw new TemporalSetupError(
-      `something already answers at ${cfg.temporal.address}; not starting another`,
-    );
-  }
-  const dir = path.join(cfg.dataDir, 'temporal-postgres');
-  const child = await startEngine(
-    {
-      toolsDir: cfg.toolsDir,
-      dir,
-      databaseUrl: o.databaseUrl,
-      shards: o.shards,
-      address: cfg.temporal.address,
-      namespace: cfg.temporal.namespace,
-    },
-    progress,
   );
-  console.log(
-    `Temporal (postgres engine, ${maskUrlPassword(o.databaseUrl)}) at ${cfg.temporal.address}; config and log in ${dir}`,
-  );
-  return () => stopDevServer(child, 30_000);
+  addEngineOptions(start, 'database-url');
 }
 
 /** The server's Temporal calls (a signal, a query for a campaign's status) give up after this. */
@@ -386,7 +384,7 @@ interface DevCodec {
 /** `dialer dev`: every piece on embedded defaults, torn down in reverse order on exit. */
 export async function startDev(
   given: Config,
-  o: { simulatorTimeScale?: number; quiet?: boolean } = {},
+  o: { simulatorTimeScale?: number; quiet?: boolean; engine?: EngineChoice } = {},
 ): Promise<DevStack> {
   const cleanups: Cleanups = [];
   const cleanup = async () => {
@@ -395,13 +393,16 @@ export async function startDev(
   try {
     const { cfg: base, codec } = devPayloadCodec(given);
     await startDatabase(base, cleanups);
-    const { stop } = await ensureTemporal(base, {
-      dbFile: path.join(base.dataDir, 'temporal.db'),
-      logFile: path.join(base.dataDir, 'temporal.log'),
-      codecEndpoint: codec.url,
-    });
-    const started = stop !== undefined;
-    if (stop) cleanups.push(stop);
+    const temporal = await ensureTemporal(
+      base,
+      {
+        dbFile: path.join(base.dataDir, 'temporal.db'),
+        logFile: path.join(base.dataDir, 'temporal.log'),
+        codecEndpoint: codec.url,
+      },
+      o.engine,
+    );
+    if (temporal.stop) cleanups.push(temporal.stop);
 
     let cfg = await withSimulator(base, o.simulatorTimeScale, cleanups);
     const publicBaseUrl = cfg.publicBaseUrl ?? `http://${cfg.server.host}:${cfg.server.port}`;
@@ -412,11 +413,11 @@ export async function startDev(
 
     const result: DevStack = {
       cfg: { ...cfg, publicBaseUrl },
-      uiUrl: started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : null,
+      uiUrl: temporal.uiUrl,
       simulated: !base.twilio.apiBaseUrl && !base.twilio.accountSid,
       cleanup,
     };
-    if (!o.quiet) printDevSummary({ ...cfg, publicBaseUrl }, { started, metricsUrl, codec });
+    if (!o.quiet) printDevSummary({ ...cfg, publicBaseUrl }, { temporal, metricsUrl, codec });
     return result;
   } catch (err) {
     await cleanup();
@@ -516,7 +517,11 @@ async function startDevWorker(
 /** What `dialer dev` runs and the configuration in use (no secret shown). */
 function printDevSummary(
   cfg: Config & { publicBaseUrl: string },
-  { started, metricsUrl, codec }: { started: boolean; metricsUrl: string | undefined; codec: DevCodec },
+  {
+    temporal,
+    metricsUrl,
+    codec,
+  }: { temporal: TemporalInUse; metricsUrl: string | undefined; codec: DevCodec },
 ) {
   const dbUrl = maskUrlPassword(cfg.databaseUrl); // postgres://user:***@host/db
   const creds = twilioCredentials(cfg);
@@ -524,8 +529,8 @@ function printDevSummary(
   console.log(
     [
       'dialer dev is running:',
-      `  Temporal          ${cfg.temporal.address}  (${started ? 'started here' : 'already running'})`,
-      `  Temporal Web UI   ${started ? `http://127.0.0.1:${cfg.temporal.uiPort}` : 'wherever the running server serves it'}`,
+      `  Temporal          ${cfg.temporal.address}  (${temporal.description})`,
+      `  Temporal Web UI   ${temporal.uiUrl ?? (temporal.stop ? 'none (the postgres engine has no UI: docs/deployment.md)' : 'wherever the running server serves it')}`,
       `  Database          ${dbUrl}${cfg.embeddedDatabase ? '  (embedded PGlite; set DATABASE_URL for your own PostgreSQL)' : ''}`,
       `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
       `  Webhook server    ${publicBaseUrl}  (GET /health)`,
