@@ -3,12 +3,19 @@
  * started. The test database (TEST_DATABASE_URL, default dialer_test on the machine's PostgreSQL)
  * is created and migrated; a Temporal server already answering at TEMPORAL_ADDRESS is used,
  * otherwise an in-memory dev server is started there (the CLI is built first if it is missing).
+ *
+ * `npm test -- --engine postgres [files…]`: the engine pass. temporal-server on PostgreSQL is
+ * started at TEMPORAL_ADDRESS on two fresh databases (dropped after), and the tests that matter
+ * most for the engine run on it (ENGINE_PASS, unless files are given). The tests see
+ * DIALER_TEST_ENGINE=postgres.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
-import { config } from '../infra/config';
+import { type Config, config } from '../infra/config';
+import { startEngine } from '../infra/temporal-engine';
 import {
   ensureTemporalCli,
   registerSearchAttributes,
@@ -16,59 +23,147 @@ import {
   stopDevServer,
   temporalAnswers,
 } from '../infra/temporal-server';
+import { rawConnection } from '../harness/raw-db';
+
+/** What the engine pass runs: a campaign end to end (continue-as-new included), the contract, §9 under load, scale-out, pacing, the UI's buttons, replay, and a short chaos run. */
+export const ENGINE_PASS = [
+  'campaign-end-to-end',
+  'campaign-rules',
+  'campaign-life',
+  'campaign-lifecycle',
+  'invariants',
+  'crm-redials',
+  'scale-out',
+  'rate-limit',
+  'temporal-ui-buttons',
+  'replay',
+  'chaos',
+].map((name) => path.join('test', `${name}.test.ts`));
+
+const log = (s: string) => console.error(`[test setup] ${s}`);
+
+interface Args {
+  engine: 'dev' | 'postgres';
+  files: string[];
+  passThrough: string[];
+}
+
+/** Arguments: `--engine dev|postgres`, test files, and node --test options (passed through). */
+function parseArgs(argv: string[]): Args {
+  const rest = [...argv];
+  let engine: Args['engine'] = 'dev';
+  const at = rest.findIndex((a) => a === '--engine' || a.startsWith('--engine='));
+  if (at >= 0) {
+    const [value] = rest[at]!.includes('=') ? [rest[at]!.split('=')[1]] : rest.splice(at + 1, 1);
+    rest.splice(at, 1);
+    if (value !== 'dev' && value !== 'postgres') throw new Error(`--engine: dev or postgres, not "${value}"`);
+    engine = value;
+  }
+  return {
+    engine,
+    files: rest.filter((a) => !a.startsWith('--')),
+    passThrough: rest.filter((a) => a.startsWith('--')),
+  };
+}
+
+/** The dev server when nothing answers (else the server that does); returns how to stop it. */
+async function devServer(cfg: Config): Promise<() => Promise<void>> {
+  if (await temporalAnswers(cfg.temporal.address)) {
+    log(`using the Temporal server at ${cfg.temporal.address}`);
+    await registerSearchAttributes(cfg.temporal.address, cfg.temporal.namespace);
+    return async () => {};
+  }
+  const cli = await ensureTemporalCli(cfg.toolsDir, log);
+  fs.mkdirSync(cfg.dataDir, { recursive: true });
+  const server = await startDevServer({
+    cli,
+    address: cfg.temporal.address,
+    uiPort: cfg.temporal.uiPort,
+    namespace: cfg.temporal.namespace,
+    logFile: path.join(cfg.dataDir, 'temporal-test.log'),
+  });
+  log(`started an in-memory Temporal dev server at ${cfg.temporal.address}`);
+  return () => stopDevServer(server);
+}
+
+/** temporal-server on two fresh databases next to the test database; stopped and dropped after. */
+async function postgresEngine(cfg: Config): Promise<() => Promise<void>> {
+  if (await temporalAnswers(cfg.temporal.address)) {
+    throw new Error(
+      `something already answers at ${cfg.temporal.address}: the engine pass starts its own server`,
+    );
+  }
+  const server = new URL(cfg.testDatabaseUrl);
+  const name = `temporal_test_${Date.now().toString(36)}`;
+  server.pathname = `/${name}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-test-engine-'));
+  const t0 = Date.now();
+  const child = await startEngine(
+    {
+      toolsDir: cfg.toolsDir,
+      dir,
+      databaseUrl: server.toString(),
+      shards: 4,
+      address: cfg.temporal.address,
+      namespace: cfg.temporal.namespace,
+    },
+    log,
+  );
+  log(
+    `started temporal-server on PostgreSQL (${name}, 4 shards) at ${cfg.temporal.address} in ${Date.now() - t0} ms`,
+  );
+  return async () => {
+    await stopDevServer(child, 30_000);
+    server.pathname = '/postgres';
+    const sql = rawConnection(server.toString());
+    try {
+      for (const db of [name, `${name}_visibility`])
+        await sql.unsafe(`drop database if exists "${db}" with (force)`);
+    } finally {
+      await sql.end();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+function runNodeTests(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...args], {
+      stdio: 'inherit',
+      cwd: path.join(__dirname, '..'),
+      env,
+    });
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
 
 async function main(): Promise<number> {
   const cfg = config();
-  const log = (s: string) => console.error(`[test setup] ${s}`);
+  const args = parseArgs(process.argv.slice(2));
   await ensureDatabase(cfg.testDatabaseUrl);
   await migrateDatabase(cfg.testDatabaseUrl);
   log(`database ${new URL(cfg.testDatabaseUrl).pathname.slice(1)} migrated`);
 
-  let server;
-  if (await temporalAnswers(cfg.temporal.address)) {
-    log(`using the Temporal server at ${cfg.temporal.address}`);
-    await registerSearchAttributes(cfg.temporal.address, cfg.temporal.namespace);
-  } else {
-    const cli = await ensureTemporalCli(cfg.toolsDir, log);
-    fs.mkdirSync(cfg.dataDir, { recursive: true });
-    server = await startDevServer({
-      cli,
-      address: cfg.temporal.address,
-      uiPort: cfg.temporal.uiPort,
-      namespace: cfg.temporal.namespace,
-      logFile: path.join(cfg.dataDir, 'temporal-test.log'),
-    });
-    log(`started an in-memory Temporal dev server at ${cfg.temporal.address}`);
-  }
-
-  // arguments: test files, and node --test options (e.g. --test-name-pattern=…) passed through
-  const args = process.argv.slice(2);
-  const files = args.filter((a) => !a.startsWith('--'));
-  const passThrough = args.filter((a) => a.startsWith('--'));
-  const testFiles = files.length
-    ? files
-    : fs
-        .readdirSync(path.join(__dirname, '..', 'test'))
-        .filter((f) => f.endsWith('.test.ts'))
-        .sort()
-        .map((f) => path.join('test', f));
+  const stop = args.engine === 'postgres' ? await postgresEngine(cfg) : await devServer(cfg);
+  const testFiles = args.files.length
+    ? args.files
+    : args.engine === 'postgres'
+      ? ENGINE_PASS
+      : fs
+          .readdirSync(path.join(__dirname, '..', 'test'))
+          .filter((f) => f.endsWith('.test.ts'))
+          .sort()
+          .map((f) => path.join('test', f));
   try {
-    return await new Promise<number>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', '--test', '--test-reporter=spec', ...passThrough, ...testFiles],
-        {
-          stdio: 'inherit',
-          cwd: path.join(__dirname, '..'),
-        },
-      );
-      const forward = (sig: NodeJS.Signals) => child.kill(sig);
-      process.on('SIGINT', forward);
-      process.on('SIGTERM', forward);
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    return await runNodeTests([...args.passThrough, ...testFiles], {
+      ...process.env,
+      DIALER_TEST_ENGINE: args.engine,
     });
   } finally {
-    if (server) await stopDevServer(server);
+    await stop();
   }
 }
 
