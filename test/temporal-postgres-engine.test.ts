@@ -19,12 +19,14 @@ import {
   insertContacts,
   runCli,
   startStack,
+  testDataConverter,
   testPhone,
   uid,
 } from '../harness/stack';
 import { campaignWorkflowId } from '../workflows/shared';
 import type { DemoSummary } from '../client/commands/demo';
 import { temporalAnswers } from '../infra/temporal-server';
+import { Client, Connection } from '@temporalio/client';
 
 const pgServer = (database: string) => {
   const u = new URL(cfg.testDatabaseUrl!);
@@ -41,37 +43,75 @@ async function dropDatabases(names: string[]): Promise<void> {
   }
 }
 
-test('the postgres engine runs a campaign end to end', { timeout: 600_000 }, async () => {
-  const dbName = `temporal_t_${Math.random().toString(36).slice(2, 10)}`;
-  const address = `127.0.0.1:${await freePort()}`;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-engine-'));
-  const env = { ...process.env, TEMPORAL_ADDRESS: address, DIALER_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+/** `dialer temporal start --engine postgres …` until it says it is up; `stop` sends SIGINT and gives the exit code. */
+async function startEngineCommand(env: NodeJS.ProcessEnv, databaseUrl: string) {
   const engine = spawnDialer(
-    ['temporal', 'start', '--engine', 'postgres', '--database-url', pgServer(dbName), '--shards', '2'],
+    ['temporal', 'start', '--engine', 'postgres', '--database-url', databaseUrl, '--shards', '2'],
     env,
   );
   let out = '';
   engine.stdout!.on('data', (d) => (out += d));
   engine.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => engine.on('exit', (code) => r(code)));
+  const gone = exited.then((code) => {
+    throw new Error(`the engine exited (${code}) before it was up:\n${out}`);
+  });
   try {
-    const gone = exited.then((code) => {
-      throw new Error(`the engine exited (${code}) before it was up:\n${out}`);
-    });
     await Promise.race([
       eventually(async () => out.includes('postgres engine'), 400_000, 'the engine'),
       gone,
     ]);
-    assert.ok(fs.existsSync(path.join(dataDir, 'temporal-postgres', 'config', 'development.yaml')));
-    await runCampaign(address);
-    engine.kill('SIGINT');
-    assert.equal(await exited, 0, out);
-  } finally {
-    if (engine.exitCode === null) engine.kill('SIGKILL');
-    await dropDatabases([dbName, `${dbName}_visibility`]);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+  } catch (err) {
+    engine.kill('SIGKILL');
+    throw err;
   }
-});
+  gone.catch(() => undefined);
+  return {
+    output: () => out,
+    kill: () => engine.exitCode === null && engine.kill('SIGKILL'),
+    stop: async () => {
+      engine.kill('SIGINT');
+      return exited;
+    },
+  };
+}
+
+test(
+  'the postgres engine runs a campaign end to end, stops on Ctrl-C and keeps it across a restart',
+  { timeout: 600_000 },
+  async () => {
+    const dbName = `temporal_t_${Math.random().toString(36).slice(2, 10)}`;
+    const address = `127.0.0.1:${await freePort()}`;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-engine-'));
+    const env = { ...process.env, TEMPORAL_ADDRESS: address, DIALER_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    let engine = await startEngineCommand(env, pgServer(dbName));
+    try {
+      assert.ok(fs.existsSync(path.join(dataDir, 'temporal-postgres', 'config', 'development.yaml')));
+      const name = await runCampaign(address);
+      assert.equal(await engine.stop(), 0, engine.output());
+      assert.equal(await temporalAnswers(address), false, 'stopped');
+
+      engine = await startEngineCommand(env, pgServer(dbName));
+      const connection = await Connection.connect({ address });
+      try {
+        const client = new Client({ connection, dataConverter: testDataConverter });
+        const again = await client.workflow.getHandle(campaignWorkflowId(name)).describe();
+        assert.equal(
+          again.status.name,
+          'COMPLETED',
+          "the campaign's workflow is still there after a restart",
+        );
+      } finally {
+        await connection.close();
+      }
+      assert.equal(await engine.stop(), 0, engine.output());
+    } finally {
+      engine.kill();
+      await dropDatabases([dbName, `${dbName}_visibility`]);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
 
 test(
   'dialer demo --engine postgres runs its campaign on temporal-server and stops it after',
@@ -130,7 +170,7 @@ test(
   },
 );
 
-async function runCampaign(temporalAddress: string): Promise<void> {
+async function runCampaign(temporalAddress: string): Promise<string> {
   const stack = await startStack({ timeScale: 0.05 }, { temporalAddress });
   try {
     const name = uid('engine');
@@ -172,6 +212,7 @@ async function runCampaign(temporalAddress: string): Promise<void> {
       );
       assert.equal(r.last_state, isHuman ? LastState.Connected : LastState.Busy, r.phone_number);
     }
+    return name;
   } finally {
     await stack.stop();
   }
