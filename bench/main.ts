@@ -815,8 +815,8 @@ function writeOut(o: Options, reports: BenchReport[]): void {
   fs.writeFileSync(o.out, JSON.stringify(json, null, 2) + '\n');
 }
 
-/** The stack running now: what a signal or a crash must stop. */
-let current: BenchStack | undefined;
+/** Stops the stack running now (or starting): what a signal or a crash must do. */
+let stopCurrent: (() => Promise<void>) | undefined;
 
 /** Every part asked for on one engine's stack, stopped after (its databases dropped). */
 async function runEngine(o: Options & { profile: boolean }, engine: Engine, reports: BenchReport[]) {
@@ -830,13 +830,13 @@ async function runEngine(o: Options & { profile: boolean }, engine: Engine, repo
     shards: o.shards,
     log,
     profileWorker: o.profile,
+    registerStop: (stop) => (stopCurrent = stop),
   });
-  current = s;
   try {
     await runParts(s, o, report, started, () => writeOut(o, reports));
   } finally {
-    current = undefined;
     await s.stop();
+    stopCurrent = undefined;
   }
   // the stack's start and stop included
   report.seconds = round((Date.now() - started) / 1000);
@@ -845,12 +845,12 @@ async function runEngine(o: Options & { profile: boolean }, engine: Engine, repo
 
 async function main(): Promise<void> {
   const o = parseOptions();
-  const stopOnSignal = () => void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  const stopOnSignal = () => void (stopCurrent?.() ?? Promise.resolve()).finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
   // the Temporal server runs in its own process group: a crash of the driver must not leave it running
   process.once('uncaughtException', (err) => {
     console.error(err);
-    void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(1));
+    void (stopCurrent?.() ?? Promise.resolve()).finally(() => process.exit(1));
   });
   const reports: BenchReport[] = [];
   for (const engine of o.engines) await runEngine(o, engine, reports);

@@ -96,16 +96,25 @@ interface BenchOptions {
   log: (line: string) => void;
   /** Write CPU profiles of the worker (every thread) into <workDir>/profiles. */
   profileWorker?: boolean;
+  /**
+   * Gets the stack's stop before the stack is up: a signal during start-up must stop what has
+   * started (and drop the engine's databases) too.
+   */
+  registerStop?: (stop: () => Promise<void>) => void;
 }
 
 export async function startBenchStack(o: BenchOptions): Promise<BenchStack> {
   const cfg = parseConfig(process.env);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-bench-'));
   const cleanups: Cleanups = [];
-  const stop = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    cleanups.length = 0;
-  };
+  // one stop, however many ask (a signal's, and the run's own as its part fails): each waits for it
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+      cleanups.length = 0;
+    })());
+  o.registerStop?.(stop);
   try {
     const { db, proxy, appDbUrl, appDb } = await startDatabases(o.databaseUrl, cleanups);
     const temporal = await startTemporal(cfg, o, workDir, cleanups);
