@@ -21,7 +21,7 @@ const detail = (r: BenchReport, ...keys: string[]): Details | undefined =>
     r.details,
   ) as Details | undefined;
 
-/** A CPU figure of the cost part (or of the bare fan-out in it): 'n/a' if measured as null. */
+/** A figure of the cost part (or of the bare fan-out beside it): 'n/a' if measured as null. */
 function cpuCell(r: BenchReport, path: string[], key: string): Cell {
   const d = detail(r, ...path);
   if (!d || !detail(r, 'throughput', 'cost')) return null;
@@ -52,6 +52,9 @@ function figureRows(reports: BenchReport[]): Row[] {
     '≤ 32',
     (r) => r.eventsPerAttempt,
     (v) => v <= 32,
+  );
+  add('campaign workflow busy (share of wall time)', '', (r) =>
+    cpuCell(r, ['throughput', 'cost', 'campaignWorkflow'], 'busyFraction'),
   );
   cpuRows(add);
   add('redial lateness p50 (ms)', '', (r) => r.latenessP50Ms);
