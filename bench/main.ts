@@ -3,11 +3,14 @@
  * (docs/performance.md).
  *
  *   npm run bench -- [--quick] [--parts throughput,cost,lateness,crm,scale,memory,codec] [--out bench.json]
+ *                    [--engine dev|postgres|dev,postgres] [--shards 4]
  *                    [--contacts 3000] [--redials 500] [--follow-ups 200] [--scale-contacts 1000000]
  *                    [--memory-contacts 20000] [--database-url postgres://…/dialer_bench]
  *
  * Every part runs on one stack (bench/stack.ts) and prints its figures beside a baseline measured
  * in the same run and the target for this machine; benchmarks report, they never fail on time.
+ * With several engines the parts run on each in turn, a stack each, and one table has a column
+ * per engine.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,17 +22,30 @@ import { createCampaign, testPhone, uid } from '../harness/stack';
 import { bareFanout } from './bare-fanout';
 import { rawLoop } from './raw-loop';
 import { summary, timerBaseline } from './redial-lateness';
-import { type BenchStack, DEFAULT_BENCH_DATABASE_URL, cpuMs, rssMb, startBenchStack } from './stack';
+import {
+  BENCH_APPLICATION_NAME,
+  type BenchStack,
+  DEFAULT_BENCH_DATABASE_URL,
+  ENGINES,
+  type Engine,
+  cpuMs,
+  rssMb,
+  startBenchStack,
+} from './stack';
+import { BackendCpu } from './pg-cpu';
 import { crmLateness } from './crm-lateness';
 import { dataScale } from './data-scale';
 import { type HistoryEvent, eventMs, eventType, forEachHistory } from './histories';
 import { HistoryPayloads, codecCost } from './codec';
+import { engineLabel, printTable } from './table';
 
 const PARTS = ['throughput', 'cost', 'lateness', 'crm', 'scale', 'memory', 'codec'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
   quick: boolean;
+  engines: Engine[];
+  shards: number;
   parts: Part[];
   out?: string;
   contacts: number;
@@ -43,6 +59,9 @@ interface Options {
 
 /** The JSON `--out` writes: the issue's keys (null for a part not run), then the details. */
 export interface BenchReport {
+  /** The Temporal server the figures were measured on, and its history shards (null: the dev server's own). */
+  engine: Engine;
+  shards: number | null;
   dialsPerSecond: number | null;
   bareDialsPerSecond: number | null;
   ratioToBare: number | null;
@@ -65,10 +84,14 @@ export interface BenchReport {
 }
 
 const benchStarted = Date.now();
+/** The engine being measured, on each progress line when the run measures several. */
+let logTag = '';
 /** Progress on stderr, each line with the seconds since the run began (a part's length shows). */
 const log = (line: string) =>
-  console.error(`[${((Date.now() - benchStarted) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+  console.error(`[${((Date.now() - benchStarted) / 1000).toFixed(0).padStart(4)} s]${logTag} ${line}`);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+/** CPU ms per attempt, null kept (a figure not measured on this engine). */
+const perAttempt = (ms: number | null, n: number) => (ms === null ? null : round(ms / n));
 async function insertContacts(
   s: BenchStack,
   campaign: string,
@@ -288,8 +311,33 @@ async function historyStats(client: Client, query: string, expected: number): Pr
 
 type Pids = { temporal: number; worker: number; server: number };
 
-/** CPU the stack's processes, and this one, spent while `work` ran, in ms. */
-async function cpuWhile<T>(pids: Pids, work: () => Promise<T>) {
+/**
+ * Watches PostgreSQL's backends for Temporal's databases (none on the dev server) and, with
+ * `dialer`, for the dialer's own database (the benchmark's connections left out); null when
+ * PostgreSQL's processes cannot be read here.
+ */
+async function watchPostgres(s: BenchStack, dialer: boolean): Promise<BackendCpu | null> {
+  if (!dialer && !s.temporalDatabases.length) return null;
+  return await BackendCpu.start(s.databaseUrl, {
+    temporal: { databases: s.temporalDatabases },
+    ...(dialer
+      ? { dialer: { databases: [s.dialerDatabase], excludeApplication: BENCH_APPLICATION_NAME } }
+      : {}),
+  });
+}
+
+/** PostgreSQL's CPU ms for Temporal (null on the dev server, or unreadable) and for the dialer. */
+async function postgresCpu(s: BenchStack, meter: BackendCpu | null) {
+  const ms = meter ? await meter.stop() : null;
+  return {
+    postgresForTemporal: ms && s.temporalDatabases.length ? ms.temporal! : null,
+    postgresForDialer: ms?.dialer ?? null,
+  };
+}
+
+/** CPU the stack's processes, this one, and PostgreSQL's backends spent while `work` ran, in ms. */
+async function cpuWhile<T>(s: BenchStack, pids: Pids, work: () => Promise<T>) {
+  const meter = await watchPostgres(s, true);
   const cpu0 = {
     temporal: cpuMs(pids.temporal),
     worker: cpuMs(pids.worker),
@@ -305,6 +353,7 @@ async function cpuWhile<T>(pids: Pids, work: () => Promise<T>) {
       const u = process.cpuUsage(cpu0.bench);
       return (u.user + u.system) / 1000;
     })(),
+    ...(await postgresCpu(s, meter)),
   };
   return { result, cpu };
 }
@@ -323,7 +372,7 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
   const {
     result: { seconds },
     cpu,
-  } = await cpuWhile(pids, () => runCampaign(s, name, n));
+  } = await cpuWhile(s, pids, () => runCampaign(s, name, n));
   const statements = s.proxy.statements - statements0;
   const problem = await checkOnce(s, name, n);
   if (problem) throw new Error(`the throughput campaign did not dial everyone exactly once: ${problem}`);
@@ -361,6 +410,10 @@ async function costPerAttempt(
     timersPerAttempt: round(h.timers / n, 2),
     dbStatementsPerAttempt: round(statements / n, 1),
     temporalCpuMsPerAttempt: round(cpu.temporal / n),
+    // PostgreSQL's backends serving Temporal's two databases (null: the dev server, SQLite inside it)
+    temporalPostgresCpuMsPerAttempt: perAttempt(cpu.postgresForTemporal, n),
+    // and those serving the dialer's own database (its worker, webhook server and CLI)
+    dialerPostgresCpuMsPerAttempt: perAttempt(cpu.postgresForDialer, n),
     workerCpuMsPerAttempt: round(cpu.worker / n),
     webhookServerCpuMsPerAttempt: round(cpu.server / n),
     simulatorAndDriverCpuMsPerAttempt: round(cpu.benchAndSimulator / n),
@@ -378,9 +431,11 @@ async function bareCeiling(
 ): Promise<Record<string, unknown>> {
   const n = o.contacts;
   log(`throughput: bare fan-out of ${n} children, 100 in flight…`);
+  const meter = await watchPostgres(s, false);
   const bareCpu0 = { temporal: cpuMs(temporalPid), bench: process.cpuUsage() };
   const bare = await bareFanout(n, 100, s.temporalAddress);
   const bareTemporal = cpuMs(temporalPid) - bareCpu0.temporal;
+  const { postgresForTemporal } = await postgresCpu(s, meter);
   const bareWorker = (() => {
     const u = process.cpuUsage(bareCpu0.bench);
     return (u.user + u.system) / 1000;
@@ -391,6 +446,7 @@ async function bareCeiling(
     children: n,
     seconds: bare.seconds,
     temporalCpuMsPerChild: round(bareTemporal / n),
+    temporalPostgresCpuMsPerChild: perAttempt(postgresForTemporal, n),
     workerCpuMsPerChild: round(bareWorker / n),
   };
   if (o.parts.includes('cost')) {
@@ -584,37 +640,6 @@ async function workerMemory(url: string): Promise<WorkerMemory> {
 const mapValues = <T extends Record<string, number>>(o: T, f: (x: number) => number) =>
   Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)])) as T;
 
-function printTable(r: BenchReport): void {
-  const rows: [string, number | null, string, boolean | null][] = [];
-  const target = (label: string, value: number | null, text: string, ok: (v: number) => boolean) =>
-    rows.push([label, value, text, value === null ? null : ok(value)]);
-  target('dials/s end to end', r.dialsPerSecond, '≥ 25', (v) => v >= 25);
-  target('bare fan-out children/s (ceiling)', r.bareDialsPerSecond, '', () => true);
-  target('ratio to bare', r.ratioToBare, '≥ 0.70', (v) => v >= 0.7);
-  target('raw loop dials/s (no Temporal)', r.rawDialsPerSecond, '', () => true);
-  target('ratio to raw', r.ratioToRaw, '', () => true);
-  target('history events per attempt', r.eventsPerAttempt, '≤ 32', (v) => v <= 32);
-  target('redial lateness p50 (ms)', r.latenessP50Ms, '', () => true);
-  target('redial lateness p99 (ms)', r.latenessP99Ms, '≤ 1000', (v) => v <= 1000);
-  const crm = r.details.crm as { crmMs: { p50: number }; bareTimersMs: { p99: number } } | undefined;
-  target('CRM follow-up lateness p50 (ms)', crm?.crmMs.p50 ?? null, '', () => true);
-  target('CRM follow-up lateness p99 (ms)', r.crmLatenessP99Ms, '≤ 1000', (v) => v <= 1000);
-  target('  bare timers beside it, p99 (ms)', crm?.bareTimersMs.p99 ?? null, '', () => true);
-  target('batch selection at scale (ms)', r.selectionMs, '≤ 20', (v) => v <= 20);
-  target('worker RSS growth (MB)', r.rssGrowthMb, '≤ 50', (v) => v <= 50);
-  target('payloads through the codec per attempt', r.payloadsPerAttempt, '', () => true);
-  target('converter + codec CPU per attempt (ms)', r.codecCpuMsPerAttempt, '', () => true);
-  target('  converter alone beside it (ms)', r.codecBaselineCpuMsPerAttempt, '', () => true);
-  const table = rows
-    .filter(([, v]) => v !== null)
-    .map(
-      ([label, v, t, ok]) =>
-        `${label.padEnd(36)} ${String(v).padStart(9)}  ${t.padEnd(7)} ${t ? (ok ? 'met' : 'MISSED') : ''}`,
-    );
-  console.log(['figure'.padEnd(36) + '     value  target', ...table].join('\n'));
-  for (const [k, v] of Object.entries(r.details)) console.log(`${k}: ${JSON.stringify(v)}`);
-}
-
 function positive(what: string) {
   return (v: string) => {
     const n = Number(v);
@@ -632,6 +657,12 @@ function benchCommand(): Command {
     )
     .option('--parts <list>', `comma-separated parts: ${PARTS.join(',')}`, PARTS.join(','))
     .option('--out <file>', 'write the report as JSON')
+    .option(
+      '--engine <list>',
+      `the Temporal server: ${ENGINES.join(' or ')}, or both comma-separated (the parts run on each in turn)`,
+      'dev',
+    )
+    .option('--shards <n>', 'history shards of the postgres engine', positive('--shards'), 4)
     .option('--profile', 'write CPU profiles of the worker (all threads) into the run’s folder')
     .option('--contacts <n>', 'throughput campaign size (default 3000; quick 200)', positive('--contacts'))
     .option('--redials <n>', 'redials for the lateness part (default 500; quick 100)', positive('--redials'))
@@ -665,6 +696,8 @@ function parseOptions(): Options & { profile: boolean } {
     quick?: boolean;
     profile?: boolean;
     parts: string;
+    engine: string;
+    shards: number;
     out?: string;
     contacts?: number;
     redials?: number;
@@ -676,9 +709,14 @@ function parseOptions(): Options & { profile: boolean } {
   const parts = v.parts.split(',').map((p) => p.trim());
   const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
   if (unknown.length) program.error(`unknown part ${unknown.join(', ')} (parts: ${PARTS.join(', ')})`);
+  const engines = [...new Set(v.engine.split(',').map((e) => e.trim()))];
+  const bad = engines.filter((e) => !(ENGINES as readonly string[]).includes(e));
+  if (bad.length) program.error(`unknown engine ${bad.join(', ')} (engines: ${ENGINES.join(', ')})`);
   const quick = v.quick === true;
   const o: Options = {
     quick,
+    engines: engines as Engine[],
+    shards: v.shards,
     parts: parts as Part[],
     ...(v.out ? { out: v.out } : {}),
     contacts: v.contacts ?? (quick ? 200 : 3000),
@@ -692,9 +730,11 @@ function parseOptions(): Options & { profile: boolean } {
   return { ...o, profile: v.profile === true };
 }
 
-async function newReport(): Promise<BenchReport> {
+async function newReport(engine: Engine, shards: number): Promise<BenchReport> {
   const cpus = (await import('node:os')).cpus();
   return {
+    engine,
+    shards: engine === 'postgres' ? shards : null,
     dialsPerSecond: null,
     bareDialsPerSecond: null,
     ratioToBare: null,
@@ -720,13 +760,19 @@ async function newReport(): Promise<BenchReport> {
   };
 }
 
-/** Runs the parts asked for, in order. */
-async function runParts(s: BenchStack, o: Options, report: BenchReport, started: number): Promise<void> {
+/** Runs the parts asked for, in order; `save` writes --out. */
+async function runParts(
+  s: BenchStack,
+  o: Options,
+  report: BenchReport,
+  started: number,
+  save: () => void,
+): Promise<void> {
   // each part's figures are printed, and --out written, as soon as the part is done
   const checkpoint = (part: string) => {
     log(`${part}: ${JSON.stringify(report.details[part] ?? null)}`);
     report.seconds = round((Date.now() - started) / 1000);
-    if (o.out) fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
+    save();
   };
   if (o.parts.includes('throughput') || o.parts.includes('cost')) {
     await throughputAndCost(s, o, report);
@@ -758,27 +804,61 @@ async function runParts(s: BenchStack, o: Options, report: BenchReport, started:
   }
 }
 
-async function main(): Promise<void> {
-  const o = parseOptions();
+/**
+ * What --out holds: one engine's report, or with several `{ engines: { dev: …, postgres: … } }`,
+ * each report as one engine alone would write it.
+ */
+function writeOut(o: Options, reports: BenchReport[]): void {
+  if (!o.out) return;
+  const json =
+    o.engines.length === 1 ? reports[0] : { engines: Object.fromEntries(reports.map((r) => [r.engine, r])) };
+  fs.writeFileSync(o.out, JSON.stringify(json, null, 2) + '\n');
+}
+
+/** Stops the stack running now (or starting): what a signal or a crash must do. */
+let stopCurrent: (() => Promise<void>) | undefined;
+
+/** Every part asked for on one engine's stack, stopped after (its databases dropped). */
+async function runEngine(o: Options & { profile: boolean }, engine: Engine, reports: BenchReport[]) {
+  const report = await newReport(engine, o.shards);
+  reports.push(report);
+  if (o.engines.length > 1) logTag = ` [${engineLabel(report)}]`;
   const started = Date.now();
-  const report = await newReport();
-  const s = await startBenchStack({ databaseUrl: o.databaseUrl, log, profileWorker: o.profile });
-  const stopOnSignal = () => void s.stop().finally(() => process.exit(130));
-  process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
-  // the dev server runs in its own process group: a crash of the driver must not leave it running
-  process.once('uncaughtException', (err) => {
-    console.error(err);
-    void s.stop().finally(() => process.exit(1));
+  const s = await startBenchStack({
+    databaseUrl: o.databaseUrl,
+    engine,
+    shards: o.shards,
+    log,
+    profileWorker: o.profile,
+    registerStop: (stop) => (stopCurrent = stop),
   });
   try {
-    await runParts(s, o, report, started);
+    await runParts(s, o, report, started, () => writeOut(o, reports));
   } finally {
     await s.stop();
+    stopCurrent = undefined;
   }
+  // the stack's start and stop included
   report.seconds = round((Date.now() - started) / 1000);
-  printTable(report);
-  console.log(`took ${report.seconds} s on ${report.machine.cpus} × ${report.machine.model}`);
-  if (o.out) fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
+  writeOut(o, reports);
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions();
+  const stopOnSignal = () => void (stopCurrent?.() ?? Promise.resolve()).finally(() => process.exit(130));
+  process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
+  // the Temporal server runs in its own process group: a crash of the driver must not leave it running
+  process.once('uncaughtException', (err) => {
+    console.error(err);
+    void (stopCurrent?.() ?? Promise.resolve()).finally(() => process.exit(1));
+  });
+  const reports: BenchReport[] = [];
+  for (const engine of o.engines) await runEngine(o, engine, reports);
+  logTag = '';
+  printTable(reports);
+  const machine = reports[0]!.machine;
+  const took = reports.map((r) => `${r.seconds} s on ${engineLabel(r)}`).join(', ');
+  console.log(`took ${took}; ${machine.cpus} × ${machine.model}`);
 }
 
 main().catch((err: unknown) => {
