@@ -229,18 +229,11 @@ dynamicConfigClient:
 /**
  * What the dialer relies on that a plain server leaves off (the dev server turns these on):
  * workflow updates (§ campaign commands), and search attributes readable right after an upsert.
+ * One file for both ways to run the server: this command copies it into its config, compose
+ * mounts it as the image's dynamic config.
  */
-export const ENGINE_DYNAMIC_CONFIG = `frontend.enableUpdateWorkflowExecution:
-  - value: true
-frontend.enableUpdateWorkflowExecutionAsyncAccepted:
-  - value: true
-frontend.enableExecuteMultiOperation:
-  - value: true
-system.forceSearchAttributesCacheRefreshOnRead:
-  - value: true
-limit.maxIDLength:
-  - value: 255
-`;
+export const ENGINE_DYNAMIC_CONFIG_FILE = path.join(__dirname, 'temporal-dynamicconfig.yaml');
+export const ENGINE_DYNAMIC_CONFIG = fs.readFileSync(ENGINE_DYNAMIC_CONFIG_FILE, 'utf8');
 
 /** Listens on `port` (0: any) and lets go: the port it got, or null when taken. */
 function probePort(host: string, port: number): Promise<number | null> {

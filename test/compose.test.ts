@@ -11,6 +11,8 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { SIMULATOR_AUTH_TOKEN, parseConfig, twilioCredentials } from '../infra/config';
 import { repoRoot } from '../harness/stack';
+import { ENGINE_DYNAMIC_CONFIG_FILE } from '../infra/temporal-engine';
+import { SEARCH_ATTRIBUTES } from '../workflows/shared';
 
 interface Service {
   image?: string;
@@ -22,6 +24,7 @@ interface Service {
   profiles?: string[];
   deploy?: { replicas?: number };
   ports?: string[];
+  volumes?: string[];
 }
 
 const compose = parse(fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8'), {
@@ -79,15 +82,24 @@ test('PostgreSQL and Temporal have health checks; Temporal is the version the CL
     'auto-setup is deprecated',
   );
   const setup = services['temporal-setup']!.command!.join('\n');
-  for (const sa of [
-    'CampaignName=Keyword',
-    'ContactId=Int',
-    'LastState=Int',
-    'ContactSuccessful=Int',
-    'NextDialTime=Datetime',
-  ]) {
-    assert.ok(setup.includes(sa), `the setup job creates ${sa}`);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) {
+    assert.ok(setup.includes(`${name}=${type}`), `the setup job creates ${name}=${type}`);
   }
+});
+
+test("Temporal's dynamic config is the file the postgres engine uses, mounted where the image reads it", () => {
+  const temporal = services.temporal!;
+  const target = String(temporal.environment!.DYNAMIC_CONFIG_FILE_PATH);
+  const mount = (temporal.volumes ?? []).find((v) => v.split(':')[1] === target);
+  assert.ok(mount, `a volume mounted at ${target}`);
+  const source = path.resolve(repoRoot, mount.split(':')[0]!);
+  assert.equal(source, ENGINE_DYNAMIC_CONFIG_FILE);
+  const settings = parse(fs.readFileSync(source, 'utf8')) as Record<string, { value: unknown }[]>;
+  for (const key of [
+    'frontend.enableUpdateWorkflowExecution',
+    'system.forceSearchAttributesCacheRefreshOnRead',
+  ])
+    assert.deepEqual(settings[key], [{ value: true }], key);
 });
 
 test('the dialer services run our commands, two workers, the simulator only for dry runs', () => {
