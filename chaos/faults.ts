@@ -130,12 +130,17 @@ async function retriedPost(run: ChaosRun, f: PlannedFault): Promise<string> {
 
 /**
  * One to three contacts new to the campaign and not on the do-not-call list (`dialableOnly`: no
- * unparsable number either), their outcomes handed to the simulator.
+ * unparsable number either), their outcomes handed to the simulator. Drawn again while none is
+ * left: an empty list is a request the API refuses (400), not a CRM's edit (the seed-1 run on
+ * the postgres engine counted it as a retried POST that did not end in 201).
  */
 function freshContacts(run: ChaosRun, dialableOnly: boolean): PlannedContact[] {
-  const fresh = makeContacts(run.rng, run.rng.int(1, 3), new Set(run.plans.keys())).filter(
-    (c) => !c.banned && (!dialableOnly || c.phone.startsWith('+')),
-  );
+  let fresh: PlannedContact[] = [];
+  while (fresh.length === 0) {
+    fresh = makeContacts(run.rng, run.rng.int(1, 3), new Set(run.plans.keys())).filter(
+      (c) => !c.banned && (!dialableOnly || c.phone.startsWith('+')),
+    );
+  }
   for (const c of fresh) if (c.phone.startsWith('+')) run.plans.set(c.phone, planOutcomes(run.rng));
   run.applyScenario();
   return fresh;
