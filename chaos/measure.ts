@@ -39,6 +39,7 @@ function rssOf(pid: number): number | undefined {
 /** Samples each process's RSS every `everyMs` (and once more at stop), per name across restarts. */
 export class RssSampler {
   private readonly series = new Map<string, [number, number][]>();
+  private readonly seen = new Set<number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -57,6 +58,11 @@ export class RssSampler {
       const pid = p.pid();
       const rss = pid === undefined ? undefined : rssOf(pid);
       if (rss === undefined) continue; // down (killed, restarting): nothing to sample
+      // a process's first sample may catch it loading (a few MB): its figures start at the next
+      if (!this.seen.has(pid!)) {
+        this.seen.add(pid!);
+        if (pid !== process.pid) continue;
+      }
       const points = this.series.get(p.name) ?? [];
       points.push([at, mb(rss)]);
       this.series.set(p.name, points);
