@@ -36,10 +36,26 @@ function rssOf(pid: number): number | undefined {
   }
 }
 
+const YOUNG_SECONDS = 5;
+/** Clock ticks per second of /proc's times (USER_HZ: 100 on Linux's usual builds). */
+const TICKS = 100;
+
+/** How long a process has run, from /proc (Linux); undefined when it cannot be read. */
+function ageSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command's closing parenthesis: state is the 3rd field, starttime the 22nd
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(startTicks) && Number.isFinite(uptime) ? uptime - startTicks / TICKS : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Samples each process's RSS every `everyMs` (and once more at stop), per name across restarts. */
 export class RssSampler {
   private readonly series = new Map<string, [number, number][]>();
-  private readonly seen = new Set<number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -58,11 +74,8 @@ export class RssSampler {
       const pid = p.pid();
       const rss = pid === undefined ? undefined : rssOf(pid);
       if (rss === undefined) continue; // down (killed, restarting): nothing to sample
-      // a process's first sample may catch it loading (a few MB): its figures start at the next
-      if (!this.seen.has(pid!)) {
-        this.seen.add(pid!);
-        if (pid !== process.pid) continue;
-      }
+      // a process just started is still loading (a few MB): not yet a figure of its own
+      if (pid !== process.pid && (ageSeconds(pid!) ?? Infinity) < YOUNG_SECONDS) continue;
       const points = this.series.get(p.name) ?? [];
       points.push([at, mb(rss)]);
       this.series.set(p.name, points);
