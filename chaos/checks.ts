@@ -32,6 +32,31 @@ export type AttemptRecord = Pick<
   | 'facts'
 >;
 
+/**
+ * What the checks read of a call the simulator saw: its record without the callbacks, events and
+ * request (a 100,000-contact run's calls would not fit twice in memory with them).
+ */
+export type CallRecord = Pick<
+  SimCall,
+  'sid' | 'to' | 'from' | 'status' | 'createdAt' | 'endedAt' | 'sipResponseCode' | 'answeredBy' | 'endedBy'
+> & { legs: Pick<SimCall['legs'][number], 'dialCallStatus'>[] };
+
+/** The part of a simulator record the checks read. */
+export function callRecord(c: Readonly<SimCall>): CallRecord {
+  return {
+    sid: c.sid,
+    to: c.to,
+    from: c.from,
+    status: c.status,
+    createdAt: c.createdAt,
+    endedAt: c.endedAt,
+    ...(c.sipResponseCode !== undefined ? { sipResponseCode: c.sipResponseCode } : {}),
+    ...(c.answeredBy !== undefined ? { answeredBy: c.answeredBy } : {}),
+    ...(c.endedBy !== undefined ? { endedBy: c.endedBy } : {}),
+    legs: c.legs.map((l) => (l.dialCallStatus ? { dialCallStatus: l.dialCallStatus } : {})),
+  };
+}
+
 export interface RunRecords {
   maxAttempts: number;
   /** LastStates that end a contact as Unreachable (-1) in this campaign. */
@@ -39,7 +64,7 @@ export interface RunRecords {
   contacts: ContactRecord[];
   attempts: AttemptRecord[];
   /** GET /sim/calls, restricted to the campaign's caller id. */
-  calls: SimCall[];
+  calls: CallRecord[];
   rejections: RejectedCreate[];
   /** Numbers on the do-not-call list during the whole run. */
   banned: Set<string>;
@@ -82,7 +107,7 @@ export interface Violation {
 }
 
 /** What the simulator recorded for a call, as the facts the outcome mapping reads. */
-export function factsFromSimulator(call: SimCall): CallFacts {
+export function factsFromSimulator(call: CallRecord): CallFacts {
   const leg = call.legs.at(-1);
   return {
     callSid: call.sid,
@@ -104,10 +129,11 @@ type Report = (invariant: Invariant, contactId: number | null, detail: string) =
 /** The three records, indexed the ways the checks look them up. */
 interface Indexed {
   attemptsOf: Map<number, AttemptRecord[]>;
-  callsTo: Map<string, SimCall[]>;
-  callBySid: Map<string, SimCall>;
+  callsTo: Map<string, CallRecord[]>;
+  callBySid: Map<string, CallRecord>;
   placedSids: Set<string>;
   contactByNumber: Map<string, number>;
+  rejectionsTo: Map<string, RejectedCreate[]>;
 }
 
 function indexRecords(r: RunRecords): Indexed {
@@ -120,6 +146,7 @@ function indexRecords(r: RunRecords): Indexed {
     callsTo: groupBy(r.calls, (c) => c.to),
     callBySid: new Map(r.calls.map((c) => [c.sid, c])),
     placedSids,
+    rejectionsTo: groupBy(r.rejections, (x) => x.to),
     // a contact without a number is never called
     contactByNumber: new Map(
       r.contacts.flatMap((c) => (c.phoneNumber === null ? [] : [[c.phoneNumber, c.id] as const])),
@@ -139,7 +166,7 @@ export function checkRun(r: RunRecords, seen = { decidedWithoutSipCode: [] as nu
     const attempts = (idx.attemptsOf.get(c.id) ?? []).sort((a, b) => a.attemptNo - b.attemptNo);
     const resets = (r.resets.get(c.id) ?? []).map(ms);
     checkRow(r, c, attempts, resets, add);
-    checkAttempts(r, c, attempts, resets, idx.callBySid, add, seen);
+    checkAttempts(r, c, attempts, resets, idx, add, seen);
   }
   // the simulator's side: every call belongs to exactly one placed attempt, and the other way round
   checkSimulatorCalls(r, idx, add);
@@ -210,10 +237,11 @@ function checkAttempts(
   c: ContactRecord,
   attempts: AttemptRecord[],
   resets: number[],
-  callBySid: Map<string, SimCall>,
+  idx: Indexed,
   add: Report,
   seen: { decidedWithoutSipCode: number[] },
 ) {
+  const { callBySid } = idx;
   let placedBefore = 0;
   let segmentStart = -Infinity;
   for (const a of attempts) {
@@ -235,9 +263,8 @@ function checkAttempts(
     }
     if (a.lastState !== null)
       checkOutcome(
-        r,
+        idx,
         a,
-        callBySid,
         (d) => add('outcome-mismatch', c.id, `${where}: ${d}`),
         () => seen.decidedWithoutSipCode.push(c.id),
       );
@@ -300,7 +327,7 @@ function checkContactOverlaps(r: RunRecords, idx: Indexed, add: Report) {
   for (const c of r.contacts) {
     const calls = (idx.attemptsOf.get(c.id) ?? [])
       .map((a) => (a.callSid ? idx.callBySid.get(a.callSid) : undefined))
-      .filter((x): x is SimCall => x !== undefined)
+      .filter((x): x is CallRecord => x !== undefined)
       .sort((a, b) => ms(a.createdAt) - ms(b.createdAt));
     for (let i = 1; i < calls.length; i++) {
       const prev = calls[i - 1]!;
@@ -319,14 +346,14 @@ function checkContactOverlaps(r: RunRecords, idx: Indexed, add: Report) {
  */
 function checkNumbers(
   r: RunRecords,
-  callsTo: Map<string, SimCall[]>,
+  callsTo: Map<string, CallRecord[]>,
   contactByNumber: Map<string, number>,
   add: Report,
 ): void {
   const ownerOf = new Map(r.attempts.flatMap((a) => (a.callSid ? [[a.callSid, a.contactId] as const] : [])));
-  const end = (c: SimCall) => (c.endedAt ? ms(c.endedAt) : Infinity);
+  const end = (c: CallRecord) => (c.endedAt ? ms(c.endedAt) : Infinity);
   for (const [number, calls] of callsTo) {
-    let live: SimCall | undefined; // of the calls so far, the one that ends last
+    let live: CallRecord | undefined; // of the calls so far, the one that ends last
     for (const call of [...calls].sort((a, b) => ms(a.createdAt) - ms(b.createdAt))) {
       if (live && ms(call.createdAt) < end(live)) {
         const [was, is] = [ownerOf.get(live.sid), ownerOf.get(call.sid)];
@@ -364,13 +391,12 @@ function checkRetriedPosts(r: RunRecords, add: Report): void {
 }
 
 function checkOutcome(
-  r: RunRecords,
+  idx: Indexed,
   a: AttemptRecord,
-  callBySid: Map<string, SimCall>,
   fail: (detail: string) => void,
   withoutSip: () => void,
 ): void {
-  const call = a.callSid ? callBySid.get(a.callSid) : undefined;
+  const call = a.callSid ? idx.callBySid.get(a.callSid) : undefined;
   if (call) {
     const facts = factsFromSimulator(call);
     const want = mapOutcome(facts);
@@ -393,7 +419,7 @@ function checkOutcome(
       fail(`LastState ${a.lastState} for a number refused before the create (${want})`);
     return;
   }
-  const refused = r.rejections.filter((x) => x.to === a.phoneNumber);
+  const refused = idx.rejectionsTo.get(a.phoneNumber) ?? [];
   const explained = refused.some(
     (x) =>
       mapOutcome({ createError: { code: x.code, status: x.httpStatus, message: x.message } }) === a.lastState,
@@ -408,7 +434,11 @@ function checkOutcome(
 
 function groupBy<T, K>(xs: T[], key: (x: T) => K): Map<K, T[]> {
   const m = new Map<K, T[]>();
-  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
+  for (const x of xs) {
+    const group = m.get(key(x));
+    if (group) group.push(x);
+    else m.set(key(x), [x]);
+  }
   return m;
 }
 
@@ -418,13 +448,11 @@ export function summarise(violations: Violation[]): {
   contacts: Partial<Record<Invariant, number[]>>;
 } {
   const counts = Object.fromEntries(Object.keys(INVARIANTS).map((k) => [k, 0])) as Record<Invariant, number>;
-  const contacts: Partial<Record<Invariant, number[]>> = {};
+  const ids: Partial<Record<Invariant, Set<number>>> = {};
   for (const v of violations) {
     counts[v.invariant]++;
-    if (v.contactId !== null) {
-      const ids = (contacts[v.invariant] ??= []);
-      if (!ids.includes(v.contactId)) ids.push(v.contactId);
-    }
+    if (v.contactId !== null) (ids[v.invariant] ??= new Set()).add(v.contactId);
   }
+  const contacts = Object.fromEntries(Object.entries(ids).map(([k, set]) => [k, [...set]]));
   return { counts, contacts };
 }

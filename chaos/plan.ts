@@ -47,11 +47,15 @@ interface FaultSpec {
   lasts?: readonly [number, number];
 }
 
-/** The kinds of fault, in schedule order (faults.ts injects them, `chaos --help` lists them). */
+/** The Temporal server a run uses: the CLI's dev server on a file, or temporal-server on PostgreSQL. */
+export const ENGINES = ['dev', 'postgres'] as const;
+export type ChaosEngine = (typeof ENGINES)[number];
+
+/** The kinds of fault (faults.ts injects them, `chaos --help` lists them). */
 const FAULT_SPECS = {
   'worker-kill': { what: 'kill -9 of a worker, restarted after', lasts: [500, 8000] },
   'server-kill': { what: 'kill -9 of the webhook/API server, restarted after', lasts: [200, 4000] },
-  'temporal-restart': { what: 'the Temporal dev server stopped and started again on its file' },
+  'temporal-restart': { what: 'the Temporal server stopped and started again on its state' },
   'db-cut': { what: 'every PostgreSQL connection cut for', lasts: [500, 5000] },
   'late-create': {
     what: "creates answered after the worker's Twilio request timed out, for",
@@ -59,15 +63,44 @@ const FAULT_SPECS = {
   },
   'crm-edit': { what: `a CRM edit through the API: ${CRM_EDITS.join(', ')}` },
   'api-retry': { what: 'a CRM POST /api/contacts cut off in flight, sent again with its Idempotency-Key' },
+  'temporal-kill': {
+    what: 'kill -9 of temporal-server, restarted on its databases after',
+    lasts: [500, 5000],
+  },
+  'temporal-db-cut': { what: "Temporal's own PostgreSQL connections cut for", lasts: [500, 5000] },
 } as const satisfies Record<string, FaultSpec>;
 export type FaultKind = keyof typeof FAULT_SPECS;
-export const FAULT_KINDS = Object.keys(FAULT_SPECS) as FaultKind[];
 
-/** One line per kind of fault, with what it does. */
+/**
+ * The dev engine's kinds, in schedule order. The order and the list are part of a seed's meaning:
+ * the same seed gives the same schedule as before the postgres engine existed.
+ */
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'worker-kill',
+  'server-kill',
+  'temporal-restart',
+  'db-cut',
+  'late-create',
+  'crm-edit',
+  'api-retry',
+];
+
+/**
+ * The kinds per engine. The postgres engine keeps the graceful restart (a rolling deploy) beside
+ * the kill -9 (a crash, an OOM kill: its membership rows and shard leases are left behind), and
+ * adds cuts of the server's own database connections, which the dev server's file has no way to have.
+ */
+export const ENGINE_FAULT_KINDS: Record<ChaosEngine, readonly FaultKind[]> = {
+  dev: FAULT_KINDS,
+  postgres: [...FAULT_KINDS, 'temporal-kill', 'temporal-db-cut'],
+};
+
+/** One line per kind of fault, with what it does (and the engine it needs, when only one has it). */
 export function describeFaultKinds(): string[] {
-  return FAULT_KINDS.map((kind) => {
+  return ENGINE_FAULT_KINDS.postgres.map((kind) => {
     const { what, lasts }: FaultSpec = FAULT_SPECS[kind];
-    return `${kind.padEnd(18)}${what}${lasts ? ` ${lasts[0] / 1000}–${lasts[1] / 1000} s` : ''}`;
+    const only = FAULT_KINDS.includes(kind) ? '' : ' (--engine postgres only)';
+    return `${kind.padEnd(18)}${what}${lasts ? ` ${lasts[0] / 1000}–${lasts[1] / 1000} s` : ''}${only}`;
   });
 }
 
@@ -87,15 +120,19 @@ export interface PlannedFault {
 }
 
 /**
- * The schedule: an equal share of each kind (the remainder at random), shuffled, at gaps of
- * 0.5–1.5 × the mean gap.
+ * The schedule: an equal share of each kind `among` (the remainder at random), shuffled, at gaps
+ * of 0.5–1.5 × the mean gap.
  */
-export function planFaults(rng: Rng, count: number, meanGapMs: number, workers: number): PlannedFault[] {
+export function planFaults(
+  rng: Rng,
+  count: number,
+  meanGapMs: number,
+  workers: number,
+  among: readonly FaultKind[] = FAULT_KINDS,
+): PlannedFault[] {
   const kinds: FaultKind[] = [];
   for (let i = 0; i < count; i++) {
-    kinds.push(
-      i < count - (count % FAULT_KINDS.length) ? FAULT_KINDS[i % FAULT_KINDS.length]! : rng.pick(FAULT_KINDS),
-    );
+    kinds.push(i < count - (count % among.length) ? among[i % among.length]! : rng.pick(among));
   }
   rng.shuffle(kinds);
   let at = 0;

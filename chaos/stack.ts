@@ -12,17 +12,20 @@ import { ContactSuccessful } from '../domain/contract';
 import { SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { createLogger } from '../infra/logger';
 import { freePort, runDialer } from '../harness/processes';
-import {
-  type DevServerOptions,
-  ensureTemporalCli,
-  startDevServer,
-  stopDevServer,
-} from '../infra/temporal-server';
 import { type RunningSimulator, startSimulator, type OutcomeSpec } from '../simulator';
 import type { RetriedPost } from './checks';
 import { PgProxy } from '../harness/pg-proxy';
-import { type CrmEdit, type FaultKind, makeContacts, planOutcomes, Rng, shareNumbers } from './plan';
+import {
+  type ChaosEngine,
+  type CrmEdit,
+  type FaultKind,
+  makeContacts,
+  planOutcomes,
+  Rng,
+  shareNumbers,
+} from './plan';
 import { Service } from '../harness/service';
+import { type ChaosTemporal, NAMESPACE, startTemporal } from './temporal';
 
 export interface ChaosOptions {
   contacts: number;
@@ -34,6 +37,17 @@ export interface ChaosOptions {
   faultGapMs?: number;
   /** The PostgreSQL database the run fills (created and migrated; never the app's own). */
   databaseUrl: string;
+  /** The Temporal server: the CLI's dev server on a file (default), or temporal-server on PostgreSQL. */
+  engine?: ChaosEngine;
+  /**
+   * postgres engine: the PostgreSQL server of Temporal's two databases, whose path is their names'
+   * stem (default: --database-url's server, `temporal_chaos`); the run appends `_<seed>_<random>`.
+   */
+  temporalDatabaseUrl?: string;
+  /** postgres engine: keep Temporal's databases at the end (default: dropped). */
+  keepTemporalDatabases?: boolean;
+  /** How often the processes' RSS is sampled (default 30 s). */
+  sampleEveryMs?: number;
   /** How long to wait for the campaign to settle after the last fault before stopping it anyway. */
   settleTimeoutMs?: number;
   /** Where the Temporal database and the processes' logs go (default: a new temp folder). */
@@ -70,8 +84,7 @@ export interface Stack extends RunContext {
   db: Database;
   proxy: PgProxy;
   sim: RunningSimulator;
-  /** Stops the Temporal dev server and starts it again on its file. */
-  restartTemporal: () => Promise<void>;
+  temporal: ChaosTemporal;
   server: Service;
   workerServices: Service[];
   services: Service[];
@@ -93,7 +106,8 @@ export interface Dialed {
 
 /** What the faults did: counts for the report, and the records the checks read besides the tables. */
 export interface Tally {
-  faults: Record<FaultKind, number>;
+  /** Per kind of the engine's. */
+  faults: Partial<Record<FaultKind, number>>;
   crmEdits: Record<CrmEdit, { applied: number; refused: number }>;
   resets: Map<number, Date[]>;
   retriedPosts: RetriedPost[];
@@ -119,7 +133,7 @@ export async function retry<T>(fn: () => Promise<T>, ok: (r: T) => boolean, time
 }
 
 export async function startStack(ctx: RunContext, db: Database): Promise<Stack> {
-  // PostgreSQL behind the cuttable proxy; Temporal on a file of its own; the simulator here
+  // PostgreSQL behind the cuttable proxy; Temporal on its own state; the simulator here
   const { proxy, url: appDbUrl } = await PgProxy.inFrontOf(ctx.o.databaseUrl);
   ctx.cleanups.push(() => proxy.close());
   const temporal = await startTemporal(ctx);
@@ -139,6 +153,7 @@ export async function startStack(ctx: RunContext, db: Database): Promise<Stack> 
     ...process.env,
     DATABASE_URL: appDbUrl,
     TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: NAMESPACE,
     TEMPORAL_TASK_QUEUE: campaign,
     TWILIO_ACCOUNT_SID: '',
     TWILIO_AUTH_TOKEN: '',
@@ -151,43 +166,18 @@ export async function startStack(ctx: RunContext, db: Database): Promise<Stack> 
     METRICS_PORT: 'off',
     LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
   };
-  const restartTemporal = temporal.restart;
   return {
     ...ctx,
     db,
     proxy,
     sim,
-    restartTemporal,
+    temporal,
     ...startServices(ctx, env),
     env,
     serverPort,
     apiToken,
     campaign,
   };
-}
-
-/** The Temporal dev server on a file in the work folder, so that a restart keeps its workflows. */
-async function startTemporal(ctx: RunContext): Promise<{ address: string; restart: () => Promise<void> }> {
-  const address = `127.0.0.1:${await freePort()}`;
-  const uiPort = await freePort();
-  const options: DevServerOptions = {
-    cli: await ensureTemporalCli(ctx.toolsDir, ctx.log),
-    address,
-    uiPort,
-    namespace: 'default',
-    dbFile: path.join(ctx.workDir, 'temporal.db'),
-    logFile: path.join(ctx.workDir, 'logs', 'temporal.log'),
-  };
-  let temporal = await startDevServer(options);
-  ctx.cleanups.push(() => stopDevServer(temporal));
-  ctx.log(
-    `[${ctx.elapsed()}] Temporal dev server at ${address} (UI http://127.0.0.1:${uiPort}), data in ${ctx.workDir}`,
-  );
-  const restart = async () => {
-    await stopDevServer(temporal);
-    temporal = await startDevServer(options);
-  };
-  return { address, restart };
 }
 
 /** The webhook/API server and the workers, each a process with its own log file. */
@@ -223,27 +213,29 @@ export async function startCampaign(run: Stack): Promise<Dialed> {
     });
   applyScenario();
   const banned = new Set(contacts.filter((c) => c.banned).map((c) => c.phone));
-  if (banned.size) {
+  for (const batch of batches([...banned], INSERT_BATCH)) {
     await insertBannedNumbers(
       db.sql,
-      [...banned].map((p) => ({ phone_number: p, reason: campaign })),
+      batch.map((p) => ({ phone_number: p, reason: campaign })),
     );
   }
   run.cleanups.push(() => deleteBannedNumbersWithReason(db.sql, campaign));
   const created = await cli(createArgs(campaign), run.env);
   if (created.code !== 0) throw new Error(`campaign create failed:\n${created.out}`);
-  await insertContacts(
-    db.sql,
-    contacts.map((c) => ({
-      campaign_name: campaign,
-      phone_number: c.phone,
-      name: null,
-      time_zone: null,
-      redial_time: null,
-      contact_successful: ContactSuccessful.NotUsed,
-      data: {},
-    })),
-  );
+  for (const batch of batches(contacts, INSERT_BATCH)) {
+    await insertContacts(
+      db.sql,
+      batch.map((c) => ({
+        campaign_name: campaign,
+        phone_number: c.phone,
+        name: null,
+        time_zone: null,
+        redial_time: null,
+        contact_successful: ContactSuccessful.NotUsed,
+        data: {},
+      })),
+    );
+  }
   const startArgs = [
     'campaign',
     'start',
@@ -267,6 +259,16 @@ export async function startCampaign(run: Stack): Promise<Dialed> {
       `${shared} with another contact's number), ${run.workers} workers`,
   );
   return { plans, applyScenario, banned, campaignStarted };
+}
+
+/**
+ * Rows per insert: a statement carries at most 65,535 parameters (7 a contact), and a 100,000
+ * contact run would pass that in one.
+ */
+const INSERT_BATCH = 5000;
+
+function* batches<T>(xs: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < xs.length; i += size) yield xs.slice(i, i + size);
 }
 
 /** `dialer campaign create`: the simulator's numbers around the clock, short retry delays. */

@@ -143,12 +143,24 @@ export interface EnginePorts {
   metrics: number;
 }
 
+/**
+ * Connections per service to each database. The server runs four services in one process and
+ * each keeps its own pools, so it may open 4 × (state + visibility) connections: 120 with the
+ * defaults, more than a stock PostgreSQL's max_connections (100) alone.
+ */
+export interface EngineConnections {
+  state: number;
+  visibility: number;
+}
+export const DEFAULT_ENGINE_CONNECTIONS: EngineConnections = { state: 20, visibility: 10 };
+
 export interface EngineConfig {
   db: EngineDatabase;
   shards: number;
   ip: string;
   ports: EnginePorts;
   dynamicConfigFile: string;
+  connections?: EngineConnections;
 }
 
 function datastore(db: EngineDatabase, name: string, conns: number): string {
@@ -185,9 +197,9 @@ persistence:
   numHistoryShards: ${c.shards}
   datastores:
     postgres-default:
-${datastore(c.db, c.db.names.temporal, 20)}
+${datastore(c.db, c.db.names.temporal, (c.connections ?? DEFAULT_ENGINE_CONNECTIONS).state)}
     postgres-visibility:
-${datastore(c.db, c.db.names.visibility, 10)}
+${datastore(c.db, c.db.names.visibility, (c.connections ?? DEFAULT_ENGINE_CONNECTIONS).visibility)}
 
 global:
   membership:
@@ -281,6 +293,8 @@ export interface EngineOptions {
   address: string; // host:port of the frontend
   namespace: string;
   logFile?: string;
+  /** Connections per service (default DEFAULT_ENGINE_CONNECTIONS). */
+  connections?: EngineConnections;
 }
 
 /** Writes config/development.yaml and the dynamic config under o.dir; returns the config folder. */
@@ -291,33 +305,83 @@ async function writeEngineConfig(o: EngineOptions, db: EngineDatabase): Promise<
   const dynamicConfigFile = path.join(configDir, 'dynamicconfig.yaml');
   fs.writeFileSync(dynamicConfigFile, ENGINE_DYNAMIC_CONFIG);
   const ports = await enginePorts(ip!, Number(port));
-  const yaml = renderEngineConfig({ db, shards: o.shards, ip: ip!, ports, dynamicConfigFile });
+  const yaml = renderEngineConfig({
+    db,
+    shards: o.shards,
+    ip: ip!,
+    ports,
+    dynamicConfigFile,
+    ...(o.connections ? { connections: o.connections } : {}),
+  });
   fs.writeFileSync(path.join(configDir, 'development.yaml'), yaml, { mode: 0o600 });
   return configDir;
 }
 
-/** Builds, prepares the databases, starts temporal-server, and makes the namespace usable. */
-export async function startEngine(o: EngineOptions, progress: Progress = () => {}): Promise<ChildProcess> {
+/**
+ * Writes the config again with new ports for everything but the frontend (whose address the
+ * clients know): for a launch that failed because another process took one of them meanwhile.
+ */
+export async function redrawEnginePorts(o: EngineOptions): Promise<void> {
+  await writeEngineConfig(o, engineDatabase(o.databaseUrl));
+}
+
+/** A server ready to launch: its binary, its arguments (config written, ports drawn) and its log. */
+export interface PreparedEngine {
+  server: string;
+  args: string[];
+  logFile: string;
+  address: string;
+  namespace: string;
+}
+
+/** Builds the binaries, prepares the databases and writes the config: everything but the process. */
+export async function prepareEngine(
+  o: EngineOptions,
+  progress: Progress = () => {},
+): Promise<PreparedEngine> {
   const bins = await ensureEngineBinaries(o.toolsDir, progress);
   const db = engineDatabase(o.databaseUrl);
   await prepareEngineDatabases(bins.sqlTool, db, progress);
   const configDir = await writeEngineConfig(o, db);
-  const out = fs.openSync(o.logFile ?? path.join(o.dir, 'temporal-server.log'), 'a');
   const args = ['--root', o.dir, '--config', path.relative(o.dir, configDir), '--env', 'development'];
-  const child = spawn(bins.server, [...args, '--allow-no-auth', 'start'], {
-    stdio: ['ignore', out, out],
-    detached: true,
-  });
+  return {
+    server: bins.server,
+    args: [...args, '--allow-no-auth', 'start'],
+    logFile: o.logFile ?? path.join(o.dir, 'temporal-server.log'),
+    address: o.address,
+    namespace: o.namespace,
+  };
+}
+
+/**
+ * Starts temporal-server as prepared and makes the namespace usable. Launched again on the same
+ * preparation (after a crash or a kill -9), it takes the same ports: the membership rows the
+ * killed process left name them, so the new one answers at the addresses they give.
+ */
+export async function launchEngine(
+  p: PreparedEngine,
+  progress: Progress = () => {},
+  timeoutMs = 120_000,
+): Promise<ChildProcess> {
+  const out = fs.openSync(p.logFile, 'a');
+  const child = spawn(p.server, p.args, { stdio: ['ignore', out, out], detached: true });
+  fs.closeSync(out);
   track(child);
   try {
-    await waitForTemporal(o.address, 120_000, child);
-    await ensureNamespace(o.address, o.namespace, progress);
-    await retry(() => registerSearchAttributes(o.address, o.namespace), 60_000);
+    await waitForTemporal(p.address, timeoutMs, child);
+    await ensureNamespace(p.address, p.namespace, progress);
+    await retry(() => registerSearchAttributes(p.address, p.namespace), 60_000);
   } catch (err) {
     await stopDevServer(child);
     throw err;
   }
   return child;
+}
+
+/** Builds, prepares the databases, starts temporal-server, and makes the namespace usable. */
+export async function startEngine(o: EngineOptions, progress: Progress = () => {}): Promise<ChildProcess> {
+  const prepared = await prepareEngine(o, progress);
+  return launchEngine(prepared, progress);
 }
 
 async function retry<T>(f: () => Promise<T>, timeoutMs: number): Promise<T> {

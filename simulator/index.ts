@@ -53,6 +53,8 @@ export interface RunningSimulator {
   close(): Promise<void>;
   /** Every call seen since the last reset, oldest first (what GET /sim/calls shows). */
   calls(filter?: { to?: string }): SimCall[];
+  /** The calls' own records, oldest first, not copied: read them, never change them (a long run's calls are many). */
+  records(): readonly Readonly<SimCall>[];
   call(sid: string): SimCall | undefined;
   /** Creates the simulator rejected (invalid, blocked, over the concurrency limit). */
   rejections(): RejectedCreate[];
@@ -190,6 +192,7 @@ function simulatorHandle(
       return closing;
     },
     calls: (filter) => engine.list(filter),
+    records: () => engine.records(),
     call: (sid) => engine.get(sid),
     rejections: () => engine.rejections(),
     reset: () => engine.reset(startScenario),

@@ -3,6 +3,7 @@
  * passes, and each invariant, broken on purpose, is reported for the right contact.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import {
   type AttemptRecord,
@@ -12,7 +13,7 @@ import {
   type RunRecords,
   summarise,
 } from '../chaos/checks';
-import { FAULT_KINDS, planFaults, Rng, shareNumbers } from '../chaos/plan';
+import { ENGINE_FAULT_KINDS, FAULT_KINDS, planFaults, Rng, shareNumbers } from '../chaos/plan';
 import type { SimCall } from '../simulator';
 import { LastState } from '../domain/contract';
 
@@ -306,5 +307,29 @@ describe('chaos checks', () => {
       a.every((f, i) => i === 0 || f.atMs > a[i - 1]!.atMs),
       'in time order',
     );
+  });
+
+  test('the dev engine keeps the schedule a seed gave before the postgres engine existed', () => {
+    // sha256 of the schedule's JSON, recorded before the postgres kinds were added
+    const digest = (seed: number, n: number) =>
+      createHash('sha256')
+        .update(JSON.stringify(planFaults(new Rng(seed), n, 1500, 2)))
+        .digest('hex');
+    assert.equal(digest(42, 70), '37f345a781a9030bbc430d73bce1afead8ad788db464d395a133d5febc6be8f7');
+    assert.equal(digest(1, 100), 'be56756a7998ebfb760a0da9dddbd233a554724670add95651de59096ddf19d6');
+    assert.deepEqual(
+      planFaults(new Rng(1), 100, 1500, 2, ENGINE_FAULT_KINDS.dev),
+      planFaults(new Rng(1), 100, 1500, 2),
+    );
+  });
+
+  test('the postgres engine gives an equal share of each of its kinds, its own among them', () => {
+    const kinds = ENGINE_FAULT_KINDS.postgres;
+    assert.ok(kinds.includes('temporal-kill') && kinds.includes('temporal-db-cut'));
+    assert.ok(!FAULT_KINDS.includes('temporal-kill') && !FAULT_KINDS.includes('temporal-db-cut'));
+    const a = planFaults(new Rng(42), 4 * kinds.length, 1000, 2, kinds);
+    for (const kind of kinds) assert.equal(a.filter((f) => f.kind === kind).length, 4, kind);
+    for (const f of a.filter((x) => x.kind === 'temporal-kill' || x.kind === 'temporal-db-cut'))
+      assert.ok(f.durationMs !== undefined && f.durationMs >= 500 && f.durationMs <= 5000, `${f.kind} lasts`);
   });
 });

@@ -11,8 +11,9 @@ import { formatReport, runChaos } from '../chaos/run';
 import { cfg } from '../harness/stack';
 
 test('chaos: 150 contacts, 84 faults, every invariant held', { timeout: 900_000 }, async () => {
+  // named after the test database, so that runs on one server under other names never meet
   const url = new URL(cfg.testDatabaseUrl);
-  url.pathname = '/dialer_chaos_test';
+  url.pathname = `${url.pathname}_chaos`;
   const lines: string[] = [];
   const report = await runChaos({
     contacts: 150,
