@@ -28,85 +28,57 @@ function cpuCell(r: BenchReport, path: string[], key: string): Cell {
   return d[key] ?? 'n/a';
 }
 
+/** A target: its text and the test a figure passes. */
+type Goal = Pick<Row, 'target' | 'ok'>;
+const NO_GOAL: Goal = { target: '', ok: () => true };
+const atLeast = (n: number, shown = String(n)): Goal => ({ target: `≥ ${shown}`, ok: (v) => v >= n });
+const atMost = (n: number): Goal => ({ target: `≤ ${n}`, ok: (v) => v <= n });
+type AddRow = (label: string, cell: (r: BenchReport) => Cell, goal?: Goal) => void;
+
 function figureRows(reports: BenchReport[]): Row[] {
   const rows: Row[] = [];
-  const add = (label: string, target: string, cell: (r: BenchReport) => Cell, ok = (_: number) => true) =>
-    rows.push({ label, target, ok, cells: reports.map(cell) });
-  add(
-    'dials/s end to end',
-    '≥ 25',
-    (r) => r.dialsPerSecond,
-    (v) => v >= 25,
-  );
-  add('bare fan-out children/s (ceiling)', '', (r) => r.bareDialsPerSecond);
-  add(
-    'ratio to bare',
-    '≥ 0.70',
-    (r) => r.ratioToBare,
-    (v) => v >= 0.7,
-  );
-  add('raw loop dials/s (no Temporal)', '', (r) => r.rawDialsPerSecond);
-  add('ratio to raw', '', (r) => r.ratioToRaw);
-  add(
-    'history events per attempt',
-    '≤ 32',
-    (r) => r.eventsPerAttempt,
-    (v) => v <= 32,
-  );
-  add('campaign workflow busy (share of wall time)', '', (r) =>
+  const add: AddRow = (label, cell, goal = NO_GOAL) =>
+    rows.push({ label, ...goal, cells: reports.map(cell) });
+  add('dials/s end to end', (r) => r.dialsPerSecond, atLeast(25));
+  add('bare fan-out children/s (ceiling)', (r) => r.bareDialsPerSecond);
+  add('ratio to bare', (r) => r.ratioToBare, atLeast(0.7, '0.70'));
+  add('raw loop dials/s (no Temporal)', (r) => r.rawDialsPerSecond);
+  add('ratio to raw', (r) => r.ratioToRaw);
+  add('history events per attempt', (r) => r.eventsPerAttempt, atMost(32));
+  add('campaign workflow busy (share of wall time)', (r) =>
     cpuCell(r, ['throughput', 'cost', 'campaignWorkflow'], 'busyFraction'),
   );
   cpuRows(add);
-  add('redial lateness p50 (ms)', '', (r) => r.latenessP50Ms);
-  add(
-    'redial lateness p99 (ms)',
-    '≤ 1000',
-    (r) => r.latenessP99Ms,
-    (v) => v <= 1000,
-  );
-  add('CRM follow-up lateness p50 (ms)', '', (r) => detail(r, 'crm', 'crmMs')?.p50 ?? null);
-  add(
-    'CRM follow-up lateness p99 (ms)',
-    '≤ 1000',
-    (r) => r.crmLatenessP99Ms,
-    (v) => v <= 1000,
-  );
-  add('  bare timers beside it, p99 (ms)', '', (r) => detail(r, 'crm', 'bareTimersMs')?.p99 ?? null);
-  add(
-    'batch selection at scale (ms)',
-    '≤ 20',
-    (r) => r.selectionMs,
-    (v) => v <= 20,
-  );
-  add(
-    'worker RSS growth (MB)',
-    '≤ 50',
-    (r) => r.rssGrowthMb,
-    (v) => v <= 50,
-  );
-  add('payloads through the codec per attempt', '', (r) => r.payloadsPerAttempt);
-  add('converter + codec CPU per attempt (ms)', '', (r) => r.codecCpuMsPerAttempt);
-  add('  converter alone beside it (ms)', '', (r) => r.codecBaselineCpuMsPerAttempt);
+  add('redial lateness p50 (ms)', (r) => r.latenessP50Ms);
+  add('redial lateness p99 (ms)', (r) => r.latenessP99Ms, atMost(1000));
+  add('CRM follow-up lateness p50 (ms)', (r) => detail(r, 'crm', 'crmMs')?.p50 ?? null);
+  add('CRM follow-up lateness p99 (ms)', (r) => r.crmLatenessP99Ms, atMost(1000));
+  add('  bare timers beside it, p99 (ms)', (r) => detail(r, 'crm', 'bareTimersMs')?.p99 ?? null);
+  add('batch selection at scale (ms)', (r) => r.selectionMs, atMost(20));
+  add('worker RSS growth (MB)', (r) => r.rssGrowthMb, atMost(50));
+  add('payloads through the codec per attempt', (r) => r.payloadsPerAttempt);
+  add('converter + codec CPU per attempt (ms)', (r) => r.codecCpuMsPerAttempt);
+  add('  converter alone beside it (ms)', (r) => r.codecBaselineCpuMsPerAttempt);
   return rows;
 }
 
 /** Where an attempt's CPU goes, each process beside the bare fan-out's per child. */
-function cpuRows(add: (label: string, target: string, cell: (r: BenchReport) => Cell) => void): void {
+function cpuRows(add: AddRow): void {
   const cost = ['throughput', 'cost'];
   const bare = ['throughput', 'bare'];
-  add('Temporal server CPU ms per attempt', '', (r) => cpuCell(r, cost, 'temporalCpuMsPerAttempt'));
-  add('  bare fan-out, per child', '', (r) => cpuCell(r, bare, 'temporalCpuMsPerChild'));
-  add('PostgreSQL for Temporal CPU ms per attempt', '', (r) =>
+  add('Temporal server CPU ms per attempt', (r) => cpuCell(r, cost, 'temporalCpuMsPerAttempt'));
+  add('  bare fan-out, per child', (r) => cpuCell(r, bare, 'temporalCpuMsPerChild'));
+  add('PostgreSQL for Temporal CPU ms per attempt', (r) =>
     cpuCell(r, cost, 'temporalPostgresCpuMsPerAttempt'),
   );
-  add('  bare fan-out, per child', '', (r) => cpuCell(r, bare, 'temporalPostgresCpuMsPerChild'));
-  add('PostgreSQL for the dialer CPU ms per attempt', '', (r) =>
+  add('  bare fan-out, per child', (r) => cpuCell(r, bare, 'temporalPostgresCpuMsPerChild'));
+  add('PostgreSQL for the dialer CPU ms per attempt', (r) =>
     cpuCell(r, cost, 'dialerPostgresCpuMsPerAttempt'),
   );
-  add('worker CPU ms per attempt', '', (r) => cpuCell(r, cost, 'workerCpuMsPerAttempt'));
-  add('  bare fan-out worker, per child', '', (r) => cpuCell(r, bare, 'workerCpuMsPerChild'));
-  add('webhook server CPU ms per attempt', '', (r) => cpuCell(r, cost, 'webhookServerCpuMsPerAttempt'));
-  add('simulator and driver CPU ms per attempt', '', (r) =>
+  add('worker CPU ms per attempt', (r) => cpuCell(r, cost, 'workerCpuMsPerAttempt'));
+  add('  bare fan-out worker, per child', (r) => cpuCell(r, bare, 'workerCpuMsPerChild'));
+  add('webhook server CPU ms per attempt', (r) => cpuCell(r, cost, 'webhookServerCpuMsPerAttempt'));
+  add('simulator and driver CPU ms per attempt', (r) =>
     cpuCell(r, cost, 'simulatorAndDriverCpuMsPerAttempt'),
   );
 }

@@ -291,6 +291,34 @@ export function testPhone(): string {
 
 export { freePort, freePortPair };
 
+/**
+ * The environment `dialer dev` and `dialer demo` get on embedded defaults, for one run: the data
+ * folder, free ports for the server, the simulator and the embedded PostgreSQL, no Twilio (so the
+ * simulator dials), no DATABASE_URL (so the embedded one serves), a task queue of its own.
+ * `overrides` sets or adds variables.
+ */
+export async function embeddedDefaultsEnv(
+  dataDir: string,
+  overrides: NodeJS.ProcessEnv = {},
+): Promise<NodeJS.ProcessEnv> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: uid('tq'),
+    DIALER_DATA_DIR: dataDir,
+    EMBEDDED_POSTGRES_PORT: String(await freePort()),
+    SERVER_PORT: String(await freePort()),
+    SIMULATOR_PORT: String(await freePort()),
+    METRICS_PORT: 'off',
+    TWILIO_ACCOUNT_SID: '',
+    TWILIO_AUTH_TOKEN: '',
+    TWILIO_API_BASE_URL: '',
+    PUBLIC_BASE_URL: '',
+    LOG_LEVEL: 'warn',
+  };
+  delete env.DATABASE_URL;
+  return { ...env, ...overrides };
+}
+
 /** Polls until `check` returns a value (not undefined/false) or the time is up. */
 export async function eventually<T>(
   check: () => Promise<T | undefined | false>,

@@ -23,7 +23,7 @@ import {
   stopDevServer,
   temporalAnswers,
 } from '../infra/temporal-server';
-import { rawConnection } from '../harness/raw-db';
+import { dropDatabases } from '../harness/raw-db';
 
 /** What the engine pass runs: a campaign end to end (continue-as-new included), the contract, §9 under load, scale-out, pacing, the UI's buttons, replay, and a short chaos run (on a postgres engine of its own, which it kills). */
 export const ENGINE_PASS = [
@@ -117,24 +117,19 @@ async function postgresEngine(cfg: Config): Promise<() => Promise<void>> {
   );
   return async () => {
     await stopDevServer(child, 30_000);
-    server.pathname = '/postgres';
-    const sql = rawConnection(server.toString());
     try {
-      for (const db of [name, `${name}_visibility`])
-        await sql.unsafe(`drop database if exists "${db}" with (force)`);
+      await dropDatabases(cfg.testDatabaseUrl, [name, `${name}_visibility`]);
     } finally {
-      await sql.end();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };
 }
 
-function runNodeTests(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+function runNodeTests(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...args], {
       stdio: 'inherit',
       cwd: path.join(__dirname, '..'),
-      env,
     });
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     process.on('SIGINT', forward);
@@ -162,7 +157,7 @@ async function main(): Promise<number> {
           .map((f) => path.join('test', f))
           .filter((f) => !ENGINE_ONLY.has(f));
   try {
-    return await runNodeTests([...args.passThrough, ...testFiles], process.env);
+    return await runNodeTests([...args.passThrough, ...testFiles]);
   } finally {
     await stop();
   }

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import type { DemoSummary } from '../client/commands/demo';
 import { contactSuccessfulName } from '../domain/contract';
-import { cfg, freePort, runCli, uid } from '../harness/stack';
+import { cfg, embeddedDefaultsEnv, runCli, uid } from '../harness/stack';
 
 test(
   'the demo runs on the embedded PGlite and its summary agrees with the database',
@@ -18,22 +18,10 @@ test(
   async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-'));
     try {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
+      const env = await embeddedDefaultsEnv(dataDir, {
         TEMPORAL_ADDRESS: cfg.temporal.address,
         TEMPORAL_TASK_QUEUE: uid('tq-demo'),
-        DIALER_DATA_DIR: dataDir,
-        EMBEDDED_POSTGRES_PORT: String(await freePort()),
-        SERVER_PORT: String(await freePort()),
-        SIMULATOR_PORT: String(await freePort()),
-        METRICS_PORT: 'off',
-        TWILIO_ACCOUNT_SID: '',
-        TWILIO_AUTH_TOKEN: '',
-        TWILIO_API_BASE_URL: '',
-        PUBLIC_BASE_URL: '',
-        LOG_LEVEL: 'warn',
-      };
-      delete env.DATABASE_URL;
+      });
       const r = await runCli(['demo', '--contacts', '20', '--json'], env);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /embedded PostgreSQL \(PGlite\)/);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { spawnDialer } from '../harness/processes';
-import { cfg, eventually, freePort, uid } from '../harness/stack';
+import { cfg, eventually, freePort, embeddedDefaultsEnv } from '../harness/stack';
 
 /** The processes whose parent is `pid`. */
 function childrenOf(pid: number): number[] {
@@ -35,23 +35,15 @@ function alive(pid: number): boolean {
 
 async function startDev(): Promise<{ dev: ChildProcess; out: () => string; exited: Promise<number | null> }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-interrupt-'));
-  const dev = spawnDialer(['dev'], {
-    ...process.env,
-    DATABASE_URL: cfg.testDatabaseUrl,
-    DIALER_DATA_DIR: dataDir,
-    // nothing answers there: dev starts a Temporal dev server of its own
-    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
-    TEMPORAL_UI_PORT: String(await freePort()),
-    TEMPORAL_TASK_QUEUE: uid('tq'),
-    SERVER_PORT: String(await freePort()),
-    SIMULATOR_PORT: String(await freePort()),
-    METRICS_PORT: 'off',
-    TWILIO_ACCOUNT_SID: '',
-    TWILIO_AUTH_TOKEN: '',
-    TWILIO_API_BASE_URL: '',
-    PUBLIC_BASE_URL: '',
-    LOG_LEVEL: 'warn',
-  });
+  const dev = spawnDialer(
+    ['dev'],
+    await embeddedDefaultsEnv(dataDir, {
+      DATABASE_URL: cfg.testDatabaseUrl,
+      // nothing answers there: dev starts a Temporal dev server of its own
+      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+      TEMPORAL_UI_PORT: String(await freePort()),
+    }),
+  );
   let out = '';
   dev.stdout!.on('data', (d) => (out += d));
   dev.stderr!.on('data', (d) => (out += d));

@@ -10,10 +10,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ContactSuccessful, LastState } from '../domain/contract';
 import { spawnDialer } from '../harness/processes';
-import { rawConnection } from '../harness/raw-db';
+import { dropDatabases, rawConnection } from '../harness/raw-db';
 import {
   cfg,
   createCampaign,
+  embeddedDefaultsEnv,
   eventually,
   freePort,
   insertContacts,
@@ -34,14 +35,8 @@ const pgServer = (database: string) => {
   return u.toString();
 };
 
-async function dropDatabases(names: string[]): Promise<void> {
-  const sql = rawConnection(pgServer('postgres'));
-  try {
-    for (const n of names) await sql.unsafe(`drop database if exists "${n}" with (force)`);
-  } finally {
-    await sql.end();
-  }
-}
+const dropEngineDatabases = (name: string) =>
+  dropDatabases(cfg.testDatabaseUrl, [name, `${name}_visibility`]);
 
 /** `dialer temporal start --engine postgres …` until it says it is up; `stop` sends SIGINT and gives the exit code. */
 async function startEngineCommand(env: NodeJS.ProcessEnv, databaseUrl: string) {
@@ -107,7 +102,7 @@ test(
       assert.equal(await engine.stop(), 0, engine.output());
     } finally {
       engine.kill();
-      await dropDatabases([dbName, `${dbName}_visibility`]);
+      await dropEngineDatabases(dbName);
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   },
@@ -120,22 +115,7 @@ test(
     const dbName = `temporal_t_${Math.random().toString(36).slice(2, 10)}`;
     const address = `127.0.0.1:${await freePort()}`;
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-engine-demo-'));
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_TASK_QUEUE: uid('tq-engine-demo'),
-      DIALER_DATA_DIR: dataDir,
-      EMBEDDED_POSTGRES_PORT: String(await freePort()),
-      SERVER_PORT: String(await freePort()),
-      SIMULATOR_PORT: String(await freePort()),
-      METRICS_PORT: 'off',
-      TWILIO_ACCOUNT_SID: '',
-      TWILIO_AUTH_TOKEN: '',
-      TWILIO_API_BASE_URL: '',
-      PUBLIC_BASE_URL: '',
-      LOG_LEVEL: 'warn',
-    };
-    delete env.DATABASE_URL;
+    const env = await embeddedDefaultsEnv(dataDir, { TEMPORAL_ADDRESS: address });
     try {
       const args = ['demo', '--engine', 'postgres', '--temporal-database-url', pgServer(dbName)];
       const r = await runCli([...args, '--contacts', '12', '--json'], env);
@@ -164,7 +144,7 @@ test(
       }
       assert.equal(await temporalAnswers(address), false, 'the demo stopped the engine it started');
     } finally {
-      await dropDatabases([dbName, `${dbName}_visibility`]);
+      await dropEngineDatabases(dbName);
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   },
