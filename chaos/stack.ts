@@ -20,6 +20,7 @@ import {
   type CrmEdit,
   type FaultKind,
   makeContacts,
+  type PlannedContact,
   planOutcomes,
   Rng,
   shareNumbers,
@@ -197,6 +198,28 @@ function startServices(
   return { server, workerServices, services };
 }
 
+/** The planned contacts as new rows of the campaign, in batches. */
+async function insertPlannedContacts(
+  db: Database,
+  campaign: string,
+  contacts: PlannedContact[],
+): Promise<void> {
+  for (const batch of batches(contacts, INSERT_BATCH)) {
+    await insertContacts(
+      db.sql,
+      batch.map((c) => ({
+        campaign_name: campaign,
+        phone_number: c.phone,
+        name: null,
+        time_zone: null,
+        redial_time: null,
+        contact_successful: ContactSuccessful.NotUsed,
+        data: {},
+      })),
+    );
+  }
+}
+
 /** The campaign and its contacts, as an operator and a CRM would make them, started. */
 export async function startCampaign(run: Stack): Promise<Dialed> {
   const { db, sim, rng, campaign } = run;
@@ -222,20 +245,7 @@ export async function startCampaign(run: Stack): Promise<Dialed> {
   run.cleanups.push(() => deleteBannedNumbersWithReason(db.sql, campaign));
   const created = await cli(createArgs(campaign), run.env);
   if (created.code !== 0) throw new Error(`campaign create failed:\n${created.out}`);
-  for (const batch of batches(contacts, INSERT_BATCH)) {
-    await insertContacts(
-      db.sql,
-      batch.map((c) => ({
-        campaign_name: campaign,
-        phone_number: c.phone,
-        name: null,
-        time_zone: null,
-        redial_time: null,
-        contact_successful: ContactSuccessful.NotUsed,
-        data: {},
-      })),
-    );
-  }
+  await insertPlannedContacts(db, campaign, contacts);
   const startArgs = [
     'campaign',
     'start',
