@@ -37,8 +37,6 @@ function procStat(pid: number): ProcStat | null {
   return { cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK, startTicks: Number(f[19]) };
 }
 
-const uptimeTicks = () => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * CLK_TCK;
-
 interface Backend {
   group: string;
   fromMs: number;
@@ -54,7 +52,12 @@ export class BackendCpu {
   private readonly backends = new Map<string, Backend>();
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> = Promise.resolve();
-  private readonly windowStartTicks = uptimeTicks();
+  /**
+   * When the window opened, by PostgreSQL's clock, to compare with pg_stat_activity's
+   * backend_start. Not /proc/uptime against a process's start ticks: in some sandboxes the two
+   * count from different boots, and every new backend looked older than the window (CI, 2026-12-07).
+   */
+  private windowStart: Date | undefined;
 
   private constructor(
     private readonly sql: RawConnection,
@@ -103,9 +106,14 @@ export class BackendCpu {
   }
 
   private async sample(first: boolean): Promise<void> {
+    if (first) {
+      const [now] = await this.sql<{ at: Date }[]>`select clock_timestamp() as at`;
+      this.windowStart = now!.at;
+    }
     const databases = Object.values(this.groups).flatMap((g) => g.databases);
-    const rows = await this.sql<{ pid: number; datname: string; application_name: string }[]>`
-      select pid, datname, application_name from pg_stat_activity
+    const rows = await this.sql<{ pid: number; datname: string; application_name: string; fresh: boolean }[]>`
+      select pid, datname, application_name, backend_start >= ${this.windowStart!} as fresh
+      from pg_stat_activity
       where backend_type = 'client backend' and datname in ${this.sql(databases)}`;
     for (const row of rows) {
       const group = this.groupOf(row);
@@ -116,7 +124,7 @@ export class BackendCpu {
       if (known) known.lastMs = stat.cpuMs;
       else {
         // a backend that began within the window counts whole; one that was there before, from now
-        const fromMs = !first && stat.startTicks >= this.windowStartTicks ? 0 : stat.cpuMs;
+        const fromMs = !first && row.fresh ? 0 : stat.cpuMs;
         this.backends.set(key, { group, fromMs, lastMs: stat.cpuMs });
       }
     }
