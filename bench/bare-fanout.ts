@@ -1,16 +1,16 @@
 /**
  * The ceiling for the dialer's throughput: how many bare child workflows per second this Temporal
  * server and one worker complete (see bench/fanout/workflows.ts), measured on the server at
- * TEMPORAL_ADDRESS.
+ * TEMPORAL_ADDRESS, or on a dev server of its own when nothing answers there (bench/on-stack.ts).
  *
  *   npm run bench:bare -- [--children 2000] [--in-flight 100]
  */
-import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { cfg, testDataConverter, uid } from '../harness/stack';
 import { temporalClient } from '../infra/temporal-connection';
 import { goSignal } from './fanout/workflows';
+import { benchArgs, runBench, withTemporal } from './on-stack';
 
 export async function bareFanout(
   children: number,
@@ -59,17 +59,14 @@ export async function bareFanout(
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({
-    options: {
-      children: { type: 'string', default: '2000' },
-      'in-flight': { type: 'string', default: '100' },
-    },
+  const values = benchArgs('bench:bare', {
+    children: { type: 'string', default: '2000' },
+    'in-flight': { type: 'string', default: '100' },
   });
-  bareFanout(Number(values.children), Number(values['in-flight'])).then(
-    (r) => console.log(JSON.stringify(r)),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
+  runBench('bench:bare', () =>
+    withTemporal(async (address) => {
+      const r = await bareFanout(Number(values.children), Number(values['in-flight']), address);
+      console.log(JSON.stringify(r));
+    }),
   );
 }

@@ -6,17 +6,14 @@
  *
  *   npm run bench:campaign -- [--contacts 3000] [--lines 100] [--max-history 10000]
  */
-import { parseArgs } from 'node:util';
 import { campaignWorkflowId } from '../workflows/shared';
 import { createCampaign, insertContacts, runCli, testPhone, uid, type Stack } from '../harness/stack';
-import { runOnStack } from './on-stack';
+import { benchArgs, runOnStack } from './on-stack';
 
-const { values } = parseArgs({
-  options: {
-    contacts: { type: 'string', default: '3000' },
-    lines: { type: 'string', default: '100' },
-    'max-history': { type: 'string', default: '10000' },
-  },
+const values = benchArgs('bench:campaign', {
+  contacts: { type: 'string', default: '3000' },
+  lines: { type: 'string', default: '100' },
+  'max-history': { type: 'string', default: '10000' },
 });
 const N = Number(values.contacts);
 
@@ -67,4 +64,4 @@ async function main(stack: Stack) {
   console.log(JSON.stringify(out));
 }
 
-runOnStack({ timeScale: 1 }, main);
+runOnStack('bench:campaign', { timeScale: 1 }, main);

@@ -10,7 +10,6 @@
  *
  * Simulated seconds run `time-scale` times faster than real ones; the table is in simulated time.
  */
-import { parseArgs } from 'node:util';
 import { abandonLedger } from '../ops/abandon-ledger';
 import { campaignWorkflowId } from '../workflows/shared';
 import {
@@ -22,17 +21,15 @@ import {
   uid,
   type Stack,
 } from '../harness/stack';
-import { runOnStack } from './on-stack';
+import { benchArgs, runOnStack } from './on-stack';
 
-const { values } = parseArgs({
-  options: {
-    agents: { type: 'string', default: '20' },
-    contacts: { type: 'string', default: '2000' },
-    'time-scale': { type: 'string', default: '0.02' },
-    'calls-per-agent': { type: 'string', default: '2' },
-    modes: { type: 'string', default: 'progressive,power,predictive' },
-    seed: { type: 'string', default: '7' },
-  },
+const values = benchArgs('pacing', {
+  agents: { type: 'string', default: '20' },
+  contacts: { type: 'string', default: '2000' },
+  'time-scale': { type: 'string', default: '0.02' },
+  'calls-per-agent': { type: 'string', default: '2' },
+  modes: { type: 'string', default: 'progressive,power,predictive' },
+  seed: { type: 'string', default: '7' },
 });
 const AGENTS = Number(values.agents);
 const N = Number(values.contacts);
@@ -133,4 +130,4 @@ async function main(stack: Stack) {
   console.log(JSON.stringify(rows));
 }
 
-runOnStack({ timeScale: SCALE }, main);
+runOnStack('pacing', { timeScale: SCALE }, main);
