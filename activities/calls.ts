@@ -1,24 +1,21 @@
 import { Context } from '@temporalio/activity';
 import {
   type AttemptKey,
-  attemptByKey,
+  CAP_HISTORY_MS,
+  type DialCheckRow,
+  type OpenedAttempt,
+  type RecentAttempt,
   dialCheckRow,
   endAttemptBeforeCreate,
-  insertAttemptIfAbsent,
-  lockAttempt,
   markAttemptCreateRequested,
   numberHolder,
+  openAttempt,
   ownedCallSids,
   recentAttemptsOfContact,
-  recordAttemptOutcome,
   releaseAttemptNumber,
   releaseStaleNumberHolds,
   storeAttemptCallSid,
 } from '../db/queries/call-attempts';
-import { lockContact, recordContactOutcome } from '../db/queries/contacts';
-import { agentWhoTookOffer } from '../db/queries/preview-offers';
-import { freeAgentNeverBridged } from '../db/queries/agents';
-import type { DbTx } from '../db/client';
 import { calleeZones } from '../domain/calling-window';
 import { logEvents } from '../ops/contact-events';
 import {
@@ -32,13 +29,14 @@ import {
 } from '../domain/dial-rules';
 import { toE164 } from '../domain/phone';
 import { maskPhone } from '../infra/logger';
-import { mapOutcome, nextContactState, wasPlaced } from '../domain/outcome';
-import { lastStateName } from '../domain/contract';
-import type { CallFacts, ContactSuccessful, MachineDetection, RetryRules } from '../domain/contract';
-import type { AttemptResult } from '../workflows/shared';
+import { mapOutcome } from '../domain/outcome';
+import type { CallFacts, MachineDetection } from '../domain/contract';
 import { permanent } from './errors';
 import { CreateRejected, type CallInfo } from './twilio-calls';
 import type { Deps } from './index';
+import { type RecordOutcomeInput, recordOutcome } from './record-outcome';
+
+export type { RecordOutcomeInput };
 import { isTerminalCallStatus } from '../domain/call-status';
 
 export type { AttemptKey };
@@ -64,18 +62,8 @@ export type PlaceCallResult =
   /** Not now: the calling window or a cap allows the call from `until` on (nothing was sent). */
   | { kind: 'delayed'; until: string; rule: DialCheckRule; reason: string };
 
-export interface RecordOutcomeInput extends AttemptKey {
-  facts: CallFacts;
-  maxAttempts: number;
-  retryRules: RetryRules;
-  /** The campaign dials in preview mode: an agent took the attempt (freed if never bridged). */
-  preview?: boolean;
-}
-
 /** An attempt no rule will ever allow (a window that never opens) is tried again this much later. */
 const NOT_DIALED_RETRY_MS = 24 * 3600_000;
-/** How far back the caps look at a contact's attempts (the cool-off after an abandon is 72 h). */
-const CAP_HISTORY_MS = 4 * 24 * 3600_000;
 
 /** Twilio's clock and ours differ a little; a call created this long before our stamp is still ours. */
 const CLOCK_SKEW_MS = 60_000;
@@ -90,27 +78,6 @@ export function factsFromCall(call: CallInfo): CallFacts {
     ...(call.durationSeconds !== null ? { callDurationSeconds: call.durationSeconds } : {}),
     ...(call.answeredBy ? { answeredBy: call.answeredBy } : {}),
   };
-}
-
-/** The outcome in words: what the attempt ended as and what happens to the contact next. */
-function outcomeReason(
-  state: number,
-  cs: ContactSuccessful,
-  placed: boolean,
-  count: number,
-  maxAttempts: number,
-): string {
-  const name = lastStateName(state) ?? String(state);
-  const what = placed ? `${name} (attempt ${count} of ${maxAttempts})` : `${name}, no call placed`;
-  const next =
-    cs === 1
-      ? 'Successful'
-      : cs === -1
-        ? count >= maxAttempts && placed
-          ? 'Unreachable: no attempts left'
-          : 'Unreachable: not dialed again'
-        : 'NoSuccess: redial';
-  return `${what} → ${next}`;
 }
 
 type Log = Context['log'];
@@ -142,13 +109,17 @@ const logDecision = (
  * not change fails the try; the next one adopts the call (the create was sent).
  */
 async function storeSid(deps: Deps, k: AttemptKey, callSid: string, reason: string): Promise<void> {
-  const stored = await storeAttemptCallSid(deps.db.db, k, callSid, deps.clock());
+  const dialed = {
+    contactId: k.contactId,
+    campaign: k.campaign,
+    attemptNo: k.attemptNo,
+    kind: 'dialed',
+    reason,
+  };
+  const stored = await storeAttemptCallSid(deps.db.sql, k, callSid, deps.clock(), dialed);
   if (stored !== callSid) {
     throw new Error(`the attempt's row did not take call ${callSid}; the next try adopts it`);
   }
-  await logEvents(deps.db.db, [
-    { contactId: k.contactId, campaign: k.campaign, attemptNo: k.attemptNo, kind: 'dialed', reason },
-  ]);
 }
 
 /** The call is ours: its SID on the attempt, counted, and the activity's answer. */
@@ -163,12 +134,16 @@ async function placed(
   return { kind: 'placed', callSid };
 }
 
-/** The campaign's dialing rules for the callee now (its zones as they are now), from one look. */
+/**
+ * The campaign's dialing rules for the callee now (its zones as they are now), from one look; the
+ * contact's recent attempts are read here only if that look did not bring them.
+ */
 async function dialVerdict(
   deps: Deps,
   k: AttemptKey,
   e164: string,
-  row: NonNullable<Awaited<ReturnType<typeof dialCheckRow>>>,
+  row: DialCheckRow,
+  recent: RecentAttempt[] | null,
 ): Promise<DialVerdict> {
   const now = deps.clock();
   const rules = dialRules({
@@ -187,7 +162,7 @@ async function dialVerdict(
     rules.minGapMs !== null ||
     rules.abandonCooloffMs !== null;
   const since = new Date(now.getTime() - Math.max(CAP_HISTORY_MS, (rules.minGapMs ?? 0) + 1000));
-  const past = capped ? await recentAttemptsOfContact(deps.db.sql, k, since) : [];
+  const past = capped ? (recent ?? (await recentAttemptsOfContact(deps.db.sql, k, since))) : [];
   return checkDial(
     rules,
     zones,
@@ -196,27 +171,31 @@ async function dialVerdict(
   );
 }
 
+/** The do-not-call entry, the verdict of the rules, and the other attempt holding the number. */
+interface DialCheck {
+  banned: { since: Date; reason: string | null } | null;
+  verdict: DialVerdict;
+  holder: NumberHolder | null;
+}
+
 /**
- * What the placing step checks right before the create, in one look at the database: whether
- * the number is on the do-not-call list, and the campaign's calling window and caps for this
- * contact now (its rules, the callee's zones: the contact's time_zone as it is now, else the
- * number, else the campaign's zone), with the contact's recent attempts in any campaign, this
- * one excepted, read only when the campaign has caps; and which other attempt, if any, holds the
- * number (invariant 9).
+ * What the placing step checks right before the create: whether the number is on the do-not-call
+ * list, and the campaign's calling window and caps for this contact now (its rules, the callee's
+ * zones: the contact's time_zone as it is now, else the number, else the campaign's zone), with
+ * the contact's recent attempts in any campaign, this one excepted, when the campaign has caps;
+ * and which other attempt, if any, holds the number (invariant 9). From the placing step's first
+ * look (openAttempt) or, on a later try, a fresh one.
  */
 async function dialCheck(
   deps: Deps,
   k: AttemptKey,
   e164: string,
-): Promise<{
-  banned: { since: Date; reason: string | null } | null;
-  verdict: DialVerdict;
-  holder: NumberHolder | null;
-}> {
-  const row = await dialCheckRow(deps.db.sql, k, e164);
+  looked?: Pick<OpenedAttempt, 'check' | 'recent'>,
+): Promise<DialCheck> {
+  const row = looked ? looked.check : await dialCheckRow(deps.db.sql, k, e164);
   if (!row) throw permanent('UnknownCampaign', `No campaign named "${k.campaign}"`);
   const banned = row.banned_since ? { since: row.banned_since, reason: row.banned_reason } : null;
-  const verdict = await dialVerdict(deps, k, e164, row);
+  const verdict = await dialVerdict(deps, k, e164, row, looked?.recent ?? null);
   const holder =
     row.holder_campaign !== null
       ? {
@@ -308,16 +287,19 @@ async function finalBeforeCreate(deps: Deps, k: AttemptKey, facts: CallFacts): P
   return { kind: 'final', facts };
 }
 
-/** Writes the attempt's row before anything is sent, and reads it (a retry finds the first try's). */
-async function writeAttempt(deps: Deps, input: PlaceCallInput, e164: string | null) {
-  await insertAttemptIfAbsent(deps.db.db, {
-    ...input,
-    phoneNumber: e164 ?? input.phoneNumber,
-    dueAt: input.dueAt ? new Date(input.dueAt) : null,
-  });
-  const attempt = await attemptByKey(deps.db.db, input);
-  if (!attempt) throw permanent('AttemptMissing', `attempt ${JSON.stringify(input)} vanished`);
-  return attempt;
+/**
+ * Writes the attempt's row before anything is sent, and reads it with the dial check in the same
+ * statement (a retry finds the first try's row).
+ */
+async function writeAttempt(deps: Deps, input: PlaceCallInput, e164: string | null): Promise<OpenedAttempt> {
+  const opened = await openAttempt(
+    deps.db.sql,
+    { ...input, phoneNumber: e164 ?? input.phoneNumber, dueAt: input.dueAt ? new Date(input.dueAt) : null },
+    e164,
+    deps.clock(),
+  );
+  if (!opened) throw new Error('another try of this attempt wrote its row meanwhile; trying again');
+  return opened;
 }
 
 /**
@@ -361,10 +343,13 @@ async function checkBeforeCreate(
   deps: Deps,
   input: PlaceCallInput,
   e164: string,
-  ownHold: boolean,
+  attempt: OpenedAttempt,
   log: Log,
 ): Promise<PlaceCallResult | undefined> {
-  const { banned, verdict, holder } = await dialCheck(deps, input, e164);
+  // a try after a create was sent looks afresh (the first look is older than Twilio's list)
+  const looked = attempt.createRequestedAt ? undefined : attempt;
+  const { banned, verdict, holder } = await dialCheck(deps, input, e164, looked);
+  const ownHold = attempt.liveNumber !== null;
   if (banned) {
     await logDecision(
       deps,
@@ -474,7 +459,8 @@ async function createCall(
     }
     const { call } = tried;
     const result = await placed(deps, input, call.sid, `call ${call.sid} created`);
-    log.info('call placed', {
+    // per attempt: at debug (an attempt costs no log line at info)
+    log.debug('call placed', {
       callSid: call.sid,
       campaign: input.campaign,
       contactId: input.contactId,
@@ -503,7 +489,7 @@ async function placeCall(deps: Deps, input: PlaceCallInput): Promise<PlaceCallRe
     const adopted = await adoptEarlierCall(deps, input, e164, attempt.createRequestedAt, log);
     if (adopted) return adopted;
   }
-  const heldBack = await checkBeforeCreate(deps, input, e164, attempt.liveNumber !== null, log);
+  const heldBack = await checkBeforeCreate(deps, input, e164, attempt, log);
   return heldBack ?? createCall(deps, input, e164, log);
 }
 
@@ -516,98 +502,6 @@ async function fetchCallFacts(deps: Deps, { callSid }: { callSid: string }): Pro
     return factsFromCall(ended);
   }
   return factsFromCall(call);
-}
-
-/** An attempt's outcome worked out from its facts and the contact's row (§7). */
-function decideOutcome(
-  deps: Deps,
-  input: RecordOutcomeInput,
-  attempt: { facts: CallFacts | null; placed: boolean },
-  numberOfContacts: number,
-) {
-  const facts = { ...(attempt.facts ?? {}), ...input.facts };
-  const state = mapOutcome(facts);
-  const placed = attempt.placed || wasPlaced(facts);
-  const count = numberOfContacts + (placed ? 1 : 0);
-  const next = nextContactState(state, count, input.maxAttempts, input.retryRules);
-  const now = deps.clock();
-  // an attempt no rule allowed is tried again when the placing step said, not by the retry rule
-  const redialTime =
-    next.redialDelayMs === null
-      ? null
-      : facts.notDialed
-        ? new Date(facts.notDialed.retryAt)
-        : new Date(now.getTime() + next.redialDelayMs);
-  return { facts, state, placed, count, contactSuccessful: next.contactSuccessful, redialTime, now };
-}
-
-type Outcome = ReturnType<typeof decideOutcome>;
-
-/** Writes the outcome on the contact and the attempt, frees a preview agent, and logs it. */
-async function writeOutcome(tx: DbTx, input: RecordOutcomeInput, o: Outcome): Promise<void> {
-  await recordContactOutcome(tx, input.contactId, {
-    contactSuccessful: o.contactSuccessful,
-    lastState: o.state,
-    numberOfContacts: o.count,
-    redialTime: o.redialTime,
-  });
-  await recordAttemptOutcome(tx, input, { facts: o.facts, lastState: o.state, placed: o.placed, now: o.now });
-  // preview mode: the agent who took the attempt and was never bridged (no answer, a
-  // machine) is free again; one on the call goes to wrap-up through the <Dial> action
-  if (input.preview) {
-    const agentId = await agentWhoTookOffer(tx, input);
-    if (agentId !== null) await freeAgentNeverBridged(tx, agentId);
-  }
-  await logEvents(tx, [
-    {
-      contactId: input.contactId,
-      campaign: input.campaign,
-      attemptNo: input.attemptNo,
-      kind: 'outcome',
-      reason: outcomeReason(o.state, o.contactSuccessful, o.placed, o.count, input.maxAttempts),
-      until: o.redialTime,
-      details: {
-        lastState: o.state,
-        contactSuccessful: o.contactSuccessful,
-        placed: o.placed,
-        numberOfContacts: o.count,
-      },
-    },
-  ]);
-}
-
-/**
- * Applies an attempt's outcome to the contact row and the attempt row in one transaction (§7),
- * exactly once: an attempt already recorded returns what was recorded.
- */
-async function recordOutcome(deps: Deps, input: RecordOutcomeInput): Promise<AttemptResult> {
-  let fresh = false;
-  const result = await deps.db.db.transaction(async (tx): Promise<AttemptResult> => {
-    const attempt = await lockAttempt(tx, input);
-    if (!attempt) throw permanent('AttemptMissing', `no attempt row for ${JSON.stringify(input)}`);
-    const contact = await lockContact(tx, input.contactId);
-    if (!contact) throw permanent('ContactMissing', `contact ${input.contactId} no longer exists`);
-    const recorded = attempt.recordedAt !== null;
-    const o = recorded ? undefined : decideOutcome(deps, input, attempt, contact.numberOfContacts);
-    if (o) await writeOutcome(tx, input, o);
-    fresh = !recorded;
-    const redialTime = o ? o.redialTime : contact.redialTime;
-    return {
-      contactId: input.contactId,
-      attemptNo: input.attemptNo,
-      lastState: (o ? o.state : attempt.lastState) as AttemptResult['lastState'],
-      contactSuccessful: (o ? o.contactSuccessful : contact.contactSuccessful) as ContactSuccessful,
-      placed: o ? o.placed : attempt.placed,
-      redialTime: redialTime ? redialTime.toISOString() : null,
-    };
-  });
-  if (fresh) {
-    deps.metrics?.outcomes.inc({
-      campaign: input.campaign,
-      last_state: lastStateName(result.lastState) ?? String(result.lastState),
-    });
-  }
-  return result;
 }
 
 /** The activities of one attempt's call: place it, ask Twilio about it, record its outcome. */

@@ -172,5 +172,7 @@ async function attemptOne(
     facts,
     maxAttempts: settings.maxAttempts,
     retryRules: settings.retryRules,
+    // as the contact workflow does: what it knows of the rows lets the write go in one statement
+    ...(placed.kind === 'placed' ? { known: { numberOfContacts: c.numberOfContacts, placed: true } } : {}),
   });
 }

@@ -105,7 +105,8 @@ async function attempt(a: ContactAttempt): Promise<AttemptResult> {
     if (a.preview) await offerToAgent(a);
     if (a.withdrawn) return await giveBack(a, campaign);
     const placed = await place(a);
-    if (placed.kind !== 'delayed') return await record(a, await callFacts(a, placed));
+    if (placed.kind !== 'delayed')
+      return await record(a, await callFacts(a, placed), placed.kind === 'placed');
     await waitAfterHoldBack(a, placed, campaign);
   }
 }
@@ -236,16 +237,24 @@ async function callFacts(
   return fetched ? { ...fetched, ...a.tracker.webhookFacts() } : a.tracker.final!;
 }
 
-/** §7: the outcome on the contact's row, and on the workflow for the Temporal UI. */
-async function record(a: ContactAttempt, facts: CallFacts): Promise<AttemptResult> {
+/**
+ * §7: the outcome on the contact's row, and on the workflow for the Temporal UI. What the attempt
+ * knows of the rows (the contact's count as cached, its call placed) lets the write go in one
+ * statement while the rows still say so.
+ */
+async function record(a: ContactAttempt, facts: CallFacts, placedCall: boolean): Promise<AttemptResult> {
   a.phase = 'recording';
   const { input } = a;
+  const cachedCount = input.contact.numberOfContacts;
   const result = await dbLocal.recordOutcome({
     ...a.key,
     facts,
     maxAttempts: input.settings.maxAttempts,
     retryRules: input.settings.retryRules,
     ...(a.preview ? { preview: true } : {}),
+    ...(placedCall && typeof cachedCount === 'number'
+      ? { known: { numberOfContacts: cachedCount, placed: true } }
+      : {}),
   });
   upsertSearchAttributes([
     { key: LastStateKey, value: result.lastState },

@@ -3,11 +3,14 @@
  * and the number it holds while it may have a live call (invariant 9, §9).
  */
 import { and, eq, inArray, lte } from 'drizzle-orm';
+import type { JSONValue } from 'postgres';
 import type { DbOrTx, DbTx, Sql, SqlOrTx } from '../client';
 import { type CallAttempt, callAttempts } from '../schema';
 import { LIVE_ANSWER_STATES } from '../../domain/abandon';
 import { type CallFacts, LastState } from '../../domain/contract';
 import { abandonedWhere } from './abandon-ledger';
+import { type NewContactEvent, insertContactEventWhen } from './contact-events';
+import { recordContactOutcomeWhen } from './contacts';
 
 export type { CallAttempt };
 
@@ -35,6 +38,10 @@ const attemptWhere = (k: AttemptKey) =>
     eq(callAttempts.contactId, k.contactId),
     eq(callAttempts.attemptNo, k.attemptNo),
   );
+
+/** The attempt's row, in plain SQL (of call_attempts unaliased). */
+const keyWhere = (sql: Sql, k: AttemptKey) =>
+  sql`campaign_name = ${k.campaign} and contact_id = ${k.contactId} and attempt_no = ${k.attemptNo}`;
 
 /** Whether `err` (or an error it wraps, as drizzle wraps the driver's) broke this unique index. */
 function violatesUnique(err: unknown, index: string): boolean {
@@ -77,19 +84,24 @@ export async function lockAttempt(tx: DbTx, k: AttemptKey): Promise<CallAttempt 
   return attempt;
 }
 
-/** Stores the call's SID on its attempt, placed now; returns the SID the row holds afterwards. */
+/**
+ * Stores the call's SID on its attempt, placed now, and logs `dialed` in the same statement;
+ * returns the SID the row holds afterwards.
+ */
 export async function storeAttemptCallSid(
-  db: DbOrTx,
+  sql: Sql,
   k: AttemptKey,
   callSid: string,
   placedAt: Date,
+  dialed: NewContactEvent,
 ): Promise<string | null | undefined> {
-  const changed = await db
-    .update(callAttempts)
-    .set({ callSid, placed: true, placedAt })
-    .where(attemptWhere(k))
-    .returning({ callSid: callAttempts.callSid });
-  return changed[0]?.callSid;
+  const [r] = await sql<{ call_sid: string | null }[]>`
+    with s as (
+      update call_attempts set call_sid = ${callSid}, placed = true, placed_at = ${placedAt}
+      where ${keyWhere(sql, k)} returning call_sid
+    ), e as (${insertContactEventWhen(sql, dialed, sql`exists (select 1 from s where call_sid = ${callSid})`)})
+    select call_sid from s`;
+  return r?.call_sid;
 }
 
 /** Of these call SIDs, those some attempt already owns. */
@@ -191,39 +203,221 @@ export async function recordAttemptOutcome(
     .where(attemptWhere(k));
 }
 
+/** What an attempt's outcome is worked out from: its row and its contact's (outcomeBasis). */
+export interface OutcomeBasis {
+  recordedAt: Date | null;
+  lastState: number | null;
+  placed: boolean;
+  facts: CallFacts | null;
+  /** Null: the contact no longer exists. */
+  contact: { numberOfContacts: number; contactSuccessful: number; redialTime: Date | null } | null;
+}
+
+/** The attempt's row and its contact's, as recording the outcome needs them; undefined: no attempt. */
+export async function outcomeBasis(sql: Sql, k: AttemptKey): Promise<OutcomeBasis | undefined> {
+  const [r] = await sql<
+    {
+      recorded_at: Date | null;
+      last_state: number | null;
+      placed: boolean;
+      facts: CallFacts | null;
+      number_of_contacts: number | null;
+      contact_successful: number | null;
+      redial_time: Date | null;
+    }[]
+  >`select a.recorded_at, a.last_state, a.placed, a.facts,
+      c.number_of_contacts, c.contact_successful, c.redial_time
+    from call_attempts a left join contacts c on c.id = a.contact_id
+    where a.campaign_name = ${k.campaign} and a.contact_id = ${k.contactId} and a.attempt_no = ${k.attemptNo}`;
+  if (!r) return undefined;
+  return {
+    recordedAt: r.recorded_at,
+    lastState: r.last_state,
+    placed: r.placed,
+    facts: r.facts,
+    contact:
+      r.number_of_contacts === null
+        ? null
+        : {
+            numberOfContacts: r.number_of_contacts,
+            contactSuccessful: r.contact_successful!,
+            redialTime: r.redial_time,
+          },
+  };
+}
+
+/** An outcome to write (writeOutcomeIfAsRead), and what it was worked out from. */
+export interface OutcomeWrite {
+  /** What the rows said when the outcome was decided; the write happens only if they still do. */
+  basis: { numberOfContacts: number; placed: boolean; facts: CallFacts | null };
+  attempt: { facts: CallFacts; lastState: number; placed: boolean; now: Date };
+  contact: {
+    contactSuccessful: number;
+    lastState: number;
+    numberOfContacts: number;
+    redialTime: Date | null;
+  };
+  event: NewContactEvent;
+}
+
+/**
+ * Records the outcome (§7) in one statement, if the attempt is not recorded yet and both rows
+ * still say what it was decided from: the attempt ended and recorded, its number let go; the
+ * contact's outcome (out of the cache); the `outcome` event. Both rows are locked first, so the
+ * three writes happen together or not at all. False: nothing was written (read again).
+ */
+export async function writeOutcomeIfAsRead(sql: Sql, k: AttemptKey, w: OutcomeWrite): Promise<boolean> {
+  const { basis, attempt: o } = w;
+  const [r] = await sql<{ written: boolean }[]>`
+    with lk as (
+      select a.id from call_attempts a join contacts c on c.id = a.contact_id
+      where a.campaign_name = ${k.campaign} and a.contact_id = ${k.contactId} and a.attempt_no = ${k.attemptNo}
+        and a.recorded_at is null and a.placed = ${basis.placed}
+        and a.facts is not distinct from ${basis.facts ? sql.json(basis.facts as JSONValue) : null}::jsonb
+        and c.number_of_contacts = ${basis.numberOfContacts}
+      for update of a, c
+    ), a as (
+      update call_attempts set facts = ${sql.json(o.facts as JSONValue)}::jsonb, last_state = ${o.lastState},
+        placed = ${o.placed}, ended_at = ${o.now}, recorded_at = ${o.now}, live_number = null
+      where id in (select id from lk) returning 1
+    ), c as (${recordContactOutcomeWhen(sql, k.contactId, w.contact, sql`exists (select 1 from a)`)}),
+    e as (${insertContactEventWhen(sql, w.event, sql`exists (select 1 from c)`)})
+    select exists (select 1 from c) as written`;
+  return r?.written ?? false;
+}
+
+/** What the placing step checks right before the create (see dialCheckRow). */
+export interface DialCheckRow {
+  calling_window: string;
+  time_zone: string | null;
+  max_attempts_per_day: number | null;
+  max_attempts_per_24h: number | null;
+  min_attempt_gap_seconds: number | null;
+  abandon_cooloff: boolean;
+  contact_zone: string | null;
+  banned_since: Date | null;
+  banned_reason: string | null;
+  holder_campaign: string | null;
+  holder_contact: string | null;
+  holder_attempt: number | null;
+  holder_until: Date | null;
+}
+
+/** The dial check's columns, of the campaign aliased `c` (the FROM of dialCheckFrom). */
+const dialCheckColumns = (sql: Sql, k: AttemptKey) => sql`
+  c.calling_window, c.time_zone, c.max_attempts_per_day, c.max_attempts_per_24h,
+  c.min_attempt_gap_seconds, c.abandon_cooloff,
+  (select time_zone from contacts where id = ${k.contactId}) as contact_zone,
+  b.created_at as banned_since, b.reason as banned_reason,
+  h.campaign_name as holder_campaign, h.contact_id as holder_contact,
+  h.attempt_no as holder_attempt, h.live_until as holder_until`;
+
+/** The campaign, the number's do-not-call entry and the other attempt holding the number, if any. */
+const dialCheckFrom = (sql: Sql, k: AttemptKey, e164: string | null) => sql`
+  campaigns c left join banned_numbers b on b.phone_number = ${e164}
+    left join call_attempts h on h.live_number = ${e164}
+      and not (h.campaign_name = ${k.campaign} and h.contact_id = ${k.contactId} and h.attempt_no = ${k.attemptNo})`;
+
 /**
  * What the placing step checks right before the create, in one statement: the campaign's dialing
  * rules, the contact's time zone now, whether the number is on the do-not-call list, and which
  * other attempt, if any, holds the number. Undefined: no such campaign.
  */
-export async function dialCheckRow(sql: Sql, k: AttemptKey, e164: string) {
-  const [row] = await sql<
-    {
-      calling_window: string;
-      time_zone: string | null;
-      max_attempts_per_day: number | null;
-      max_attempts_per_24h: number | null;
-      min_attempt_gap_seconds: number | null;
-      abandon_cooloff: boolean;
-      contact_zone: string | null;
-      banned_since: Date | null;
-      banned_reason: string | null;
-      holder_campaign: string | null;
-      holder_contact: string | null;
-      holder_attempt: number | null;
-      holder_until: Date | null;
-    }[]
-  >`select c.calling_window, c.time_zone, c.max_attempts_per_day, c.max_attempts_per_24h,
-        c.min_attempt_gap_seconds, c.abandon_cooloff,
-        (select time_zone from contacts where id = ${k.contactId}) as contact_zone,
-        b.created_at as banned_since, b.reason as banned_reason,
-        h.campaign_name as holder_campaign, h.contact_id as holder_contact,
-        h.attempt_no as holder_attempt, h.live_until as holder_until
-      from campaigns c left join banned_numbers b on b.phone_number = ${e164}
-        left join call_attempts h on h.live_number = ${e164}
-          and not (h.campaign_name = ${k.campaign} and h.contact_id = ${k.contactId} and h.attempt_no = ${k.attemptNo})
-      where c.name = ${k.campaign}`;
+export async function dialCheckRow(sql: Sql, k: AttemptKey, e164: string): Promise<DialCheckRow | undefined> {
+  const [row] = await sql<DialCheckRow[]>`select ${dialCheckColumns(sql, k)}
+    from ${dialCheckFrom(sql, k, e164)} where c.name = ${k.campaign}`;
   return row;
+}
+
+/** A contact's recent attempt, for the caps: when its create was sent, and when it ended as an abandon. */
+export interface RecentAttempt {
+  at: Date;
+  abandoned_at: Date | null;
+}
+
+/** What openAttempt returns: the attempt's row as the placing step needs it, and the dial check. */
+export interface OpenedAttempt {
+  callSid: string | null;
+  facts: CallFacts | null;
+  createRequestedAt: Date | null;
+  liveNumber: string | null;
+  /** Undefined: no such campaign. */
+  check: DialCheckRow | undefined;
+  /** The contact's recent attempts (as recentAttemptsOfContact), or null if the campaign has no cap. */
+  recent: RecentAttempt[] | null;
+}
+
+/** How far back the caps look at a contact's attempts (the cool-off after an abandon is 72 h). */
+export const CAP_HISTORY_MS = 4 * 24 * 3600_000;
+
+/**
+ * The contact's attempts the caps look at, as JSON (null: the campaign `c` has no cap): those of
+ * any campaign sent within CAP_HISTORY_MS (or the minimum gap, if longer) before `now`, this
+ * attempt excepted.
+ */
+const recentAttemptsJson = (sql: Sql, k: AttemptKey, now: Date) => sql`
+  case when c.max_attempts_per_day is not null or c.max_attempts_per_24h is not null
+      or c.min_attempt_gap_seconds is not null or c.abandon_cooloff then (
+    select coalesce(json_agg(json_build_object('at', create_requested_at, 'abandoned_at',
+        case when ${abandonedWhere(sql)} then coalesce(ended_at, create_requested_at) end)), '[]')
+    from call_attempts
+    where contact_id = ${k.contactId} and create_requested_at is not null
+      and create_requested_at > ${now}::timestamptz - greatest(${CAP_HISTORY_MS / 1000} * interval '1 second',
+        (coalesce(c.min_attempt_gap_seconds, 0) + 1) * interval '1 second')
+      and not (campaign_name = ${k.campaign} and attempt_no = ${k.attemptNo}))
+  end`;
+
+type OpenRow = {
+  call_sid: string | null;
+  facts: CallFacts | null;
+  create_requested_at: Date | null;
+  live_number: string | null;
+  found: boolean | null;
+  recent: { at: string; abandoned_at: string | null }[] | null;
+} & DialCheckRow;
+
+/**
+ * The placing step's one look, in one statement: writes the attempt's row unless it exists (a
+ * retried step finds the first one's), and returns it with the dial check (dialCheckRow) and the
+ * contact's recent attempts. Undefined: the row was written meanwhile by another try of the same
+ * attempt, whose write this statement's snapshot cannot see (try again).
+ */
+export async function openAttempt(
+  sql: Sql,
+  a: AttemptKey & { workflowId: string; phoneNumber: string; dueAt: Date | null },
+  e164: string | null,
+  now: Date,
+): Promise<OpenedAttempt | undefined> {
+  const [r] = await sql<OpenRow[]>`
+    with ins as (
+      insert into call_attempts (campaign_name, contact_id, attempt_no, workflow_id, phone_number, due_at)
+      values (${a.campaign}, ${a.contactId}, ${a.attemptNo}, ${a.workflowId}, ${a.phoneNumber}, ${a.dueAt})
+      on conflict do nothing
+      returning call_sid, facts, create_requested_at, live_number
+    ), att as (
+      select * from ins
+      union all
+      select call_sid, facts, create_requested_at, live_number from call_attempts
+      where campaign_name = ${a.campaign} and contact_id = ${a.contactId} and attempt_no = ${a.attemptNo}
+        and not exists (select 1 from ins)
+    )
+    select att.*, d.* from att left join lateral (
+      select ${dialCheckColumns(sql, a)}, ${recentAttemptsJson(sql, a, now)} as recent, true as found
+      from ${dialCheckFrom(sql, a, e164)} where c.name = ${a.campaign}) d on true`;
+  if (!r) return undefined;
+  const { call_sid, facts, create_requested_at, live_number, found, recent, ...check } = r;
+  return {
+    callSid: call_sid,
+    facts,
+    createRequestedAt: create_requested_at,
+    liveNumber: live_number,
+    check: found === true ? check : undefined,
+    recent:
+      recent?.map((p) => ({
+        at: new Date(p.at),
+        abandoned_at: p.abandoned_at ? new Date(p.abandoned_at) : null,
+      })) ?? null,
+  };
 }
 
 /**

@@ -2,6 +2,7 @@
  * The decision log, `contact_events`: one row per decision about a contact, written by the step
  * that made it (in its transaction where it has one).
  */
+import type { JSONValue, PendingQuery, Row } from 'postgres';
 import type { DbOrTx, Sql, SqlOrTx } from '../client';
 import { contactEvents } from '../schema';
 
@@ -52,6 +53,17 @@ export async function insertContactEventSql(sql: SqlOrTx, e: NewContactEvent): P
   await sql`insert into contact_events (contact_id, campaign_name, attempt_no, kind, reason, until)
     values (${e.contactId}, ${e.campaign}, ${e.attemptNo}, ${e.kind}, ${e.reason}, ${e.until ?? null})`;
 }
+
+/**
+ * An event's insert as part of another statement (a CTE of it): written only `when` the
+ * condition holds; kept once, as insertContactEvents does.
+ */
+export const insertContactEventWhen = (sql: Sql, e: NewContactEvent, when: PendingQuery<Row[]>) => sql`
+  insert into contact_events (contact_id, campaign_name, attempt_no, kind, reason, until, details)
+  select ${e.contactId}::bigint, ${e.campaign}::text, ${e.attemptNo}::int, ${e.kind}::text, ${e.reason}::text,
+    ${e.until ?? null}::timestamptz, ${e.details ? sql.json(e.details as JSONValue) : null}::jsonb
+  where ${when}
+  on conflict do nothing`;
 
 /** A contact's decisions, oldest first. */
 export async function contactEventRows(sql: Sql, contactId: number): Promise<ContactEventRow[]> {

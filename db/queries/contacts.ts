@@ -3,6 +3,7 @@
  * last_state, number_of_contacts and redial_time (§7), and its cache bookkeeping (§6).
  */
 import { and, eq, inArray, lt, sql as sqlText } from 'drizzle-orm';
+import type { PendingQuery, Row } from 'postgres';
 import type { DbOrTx, DbTx, Sql, SqlOrTx, TxSql } from '../client';
 import { type Contact, contacts } from '../schema';
 import type { RedialRow } from '../../domain/redial-rules';
@@ -63,6 +64,22 @@ export async function recordContactOutcome(
     })
     .where(eq(contacts.id, id));
 }
+
+/**
+ * recordContactOutcome as part of another statement (a CTE of it): written only `when` the
+ * condition holds; returns 1 for the row written.
+ */
+export const recordContactOutcomeWhen = (
+  sql: Sql,
+  id: number,
+  o: { contactSuccessful: number; lastState: number; numberOfContacts: number; redialTime: Date | null },
+  when: PendingQuery<Row[]>,
+) => sql`
+  update contacts set contact_successful = ${o.contactSuccessful}, last_state = ${o.lastState},
+    number_of_contacts = ${o.numberOfContacts}, redial_time = ${o.redialTime}::timestamptz,
+    cached_from = null, cached_by = null, cache_reservation = null, cached_at = null
+  where id = ${id} and ${when}
+  returning 1`;
 
 /**
  * The columns of a CachedContactRow, of contacts aliased `c`; the next attempt's number comes
