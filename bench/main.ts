@@ -38,6 +38,13 @@ import { dataScale } from './data-scale';
 import { type HistoryEvent, eventMs, eventType, forEachHistory } from './histories';
 import { HistoryPayloads, codecCost } from './codec';
 import { engineLabel, printTable } from './table';
+import { campaignCeiling } from './ceiling';
+import { summarizeProfiles } from './profile-top';
+import { parseConfig } from '../infra/config';
+import { dataConverterFor } from '../infra/payload-codec';
+
+/** How many of the most frequent statements the cost part lists. */
+const STATEMENTS_SHOWN = 12;
 
 const PARTS = ['throughput', 'cost', 'lateness', 'crm', 'scale', 'memory', 'codec'] as const;
 type Part = (typeof PARTS)[number];
@@ -68,6 +75,10 @@ export interface BenchReport {
   rawDialsPerSecond: number | null;
   ratioToRaw: number | null;
   eventsPerAttempt: number | null;
+  /** Statements the dialer's processes sent to its database per attempt (the proxy's count). */
+  dbStatementsPerAttempt: number | null;
+  /** Attempts a second one campaign's workflow can carry with a core to itself (bench/ceiling.ts). */
+  campaignCeilingPerSecond: number | null;
   latenessP50Ms: number | null;
   latenessP99Ms: number | null;
   /** §8: a follow-up the CRM writes by SQL alone, from its redial_time to the create (p99). */
@@ -263,7 +274,18 @@ function campaignStats(campaign: CampaignTally): HistoryStats['campaign'] {
 }
 
 /** Reads the histories of the workflows a visibility query finds (all runs). */
-async function historyStats(client: Client, query: string, expected: number): Promise<HistoryStats> {
+/** Histories historyStats keeps for the ceiling: every run of the campaign, and one contact's. */
+interface KeptHistories {
+  campaignRuns: { events: HistoryEvent[] }[];
+  contact?: { events: HistoryEvent[] };
+}
+
+async function historyStats(
+  client: Client,
+  query: string,
+  expected: number,
+  keep?: KeptHistories,
+): Promise<HistoryStats> {
   const stats: HistoryStats = {
     executions: 0,
     events: 0,
@@ -296,8 +318,11 @@ async function historyStats(client: Client, query: string, expected: number): Pr
     causes: {},
   };
   stats.executions = await forEachHistory(client, query, expected, (e, events) => {
-    if (e.workflowId.startsWith('campaign/')) tallyCampaignRun(campaign, events);
-    else {
+    if (e.workflowId.startsWith('campaign/')) {
+      tallyCampaignRun(campaign, events);
+      keep?.campaignRuns.push({ events });
+    } else {
+      if (keep) keep.contact ??= { events };
       contactExecutions++;
       tallyGaps(gaps, events);
     }
@@ -369,11 +394,15 @@ async function throughputAndCost(s: BenchStack, o: Options, report: BenchReport)
   log(`throughput: campaign ${name}, ${n} contacts answered at once, 100 lines…`);
   const pids = { temporal: s.temporalPid(), worker: s.workerPid(), server: s.serverPid() };
   const statements0 = s.proxy.statements;
+  const tally0 = new Map(s.proxy.byStatement);
   const {
     result: { seconds },
     cpu,
   } = await cpuWhile(s, pids, () => runCampaign(s, name, n));
-  const statements = s.proxy.statements - statements0;
+  const statements = {
+    total: s.proxy.statements - statements0,
+    top: s.proxy.topStatements(STATEMENTS_SHOWN, tally0),
+  };
   const problem = await checkOnce(s, name, n);
   if (problem) throw new Error(`the throughput campaign did not dial everyone exactly once: ${problem}`);
   report.dialsPerSecond = round(n / seconds);
@@ -391,7 +420,7 @@ async function costPerAttempt(
   name: string,
   n: number,
   report: BenchReport,
-  statements: number,
+  statements: { total: number; top: { statement: string; count: number }[] },
   cpu: Awaited<ReturnType<typeof cpuWhile>>['cpu'],
 ): Promise<Record<string, unknown>> {
   // the campaign's history, for a profile of where its time goes (temporal workflow show …)
@@ -399,8 +428,20 @@ async function costPerAttempt(
   const historyFile = path.join(s.workDir, 'throughput-campaign-history.json');
   fs.writeFileSync(historyFile, JSON.stringify(history));
   log(`  the campaign's history: ${historyFile}`);
-  const h = await historyStats(s.client, `CampaignName = '${name}'`, n + 1);
+  const kept: KeptHistories = { campaignRuns: [] };
+  const h = await historyStats(s.client, `CampaignName = '${name}'`, n + 1, kept);
   report.eventsPerAttempt = round(h.events / n);
+  report.dbStatementsPerAttempt = round(statements.total / n, 1);
+  log('  the campaign’s ceiling: its histories replayed…');
+  const ceiling = await campaignCeiling({
+    attempts: n,
+    campaignRuns: kept.campaignRuns,
+    warmUp: kept.contact ?? kept.campaignRuns[0]!,
+    totalEvents: h.events,
+    temporalCpuMs: cpu.temporal,
+    dataConverter: dataConverterFor(parseConfig(process.env)),
+  });
+  report.campaignCeilingPerSecond = ceiling.campaignCeilingPerSecond;
   return {
     attempts: n,
     executions: h.executions,
@@ -408,7 +449,12 @@ async function costPerAttempt(
     activitiesPerAttempt: round(h.activities / n, 2),
     signalsPerAttempt: round(h.signals / n, 2),
     timersPerAttempt: round(h.timers / n, 2),
-    dbStatementsPerAttempt: round(statements / n, 1),
+    dbStatementsPerAttempt: report.dbStatementsPerAttempt,
+    // which statements, per attempt (the proxy names them by their text's first words)
+    statementsPerAttempt: statements.top.map((t) => ({
+      perAttempt: round(t.count / n, 2),
+      statement: t.statement,
+    })),
     temporalCpuMsPerAttempt: round(cpu.temporal / n),
     // PostgreSQL's backends serving Temporal's two databases (null: the dev server, SQLite inside it)
     temporalPostgresCpuMsPerAttempt: perAttempt(cpu.postgresForTemporal, n),
@@ -418,7 +464,7 @@ async function costPerAttempt(
     webhookServerCpuMsPerAttempt: round(cpu.server / n),
     simulatorAndDriverCpuMsPerAttempt: round(cpu.benchAndSimulator / n),
     contactWorkflowMsBeforeEvent: h.msBeforeEvent,
-    campaignWorkflow: h.campaign,
+    campaignWorkflow: { ...h.campaign, ...ceiling },
   };
 }
 
@@ -741,6 +787,8 @@ async function newReport(engine: Engine, shards: number): Promise<BenchReport> {
     rawDialsPerSecond: null,
     ratioToRaw: null,
     eventsPerAttempt: null,
+    dbStatementsPerAttempt: null,
+    campaignCeilingPerSecond: null,
     latenessP50Ms: null,
     latenessP99Ms: null,
     crmLatenessP99Ms: null,
@@ -837,6 +885,12 @@ async function runEngine(o: Options & { profile: boolean }, engine: Engine, repo
   } finally {
     await s.stop();
     stopCurrent = undefined;
+  }
+  // the worker wrote its profiles as it stopped: where its CPU went (bench/profile-top.ts)
+  const profiles = path.join(s.workDir, 'profiles');
+  if (o.profile && fs.existsSync(profiles)) {
+    report.details.workerProfile = { folder: profiles, ...summarizeProfiles(profiles, 12) };
+    log(`worker profiles: ${profiles} (npx tsx bench/profile-top.ts ${profiles})`);
   }
   // the stack's start and stop included
   report.seconds = round((Date.now() - started) / 1000);

@@ -16,6 +16,8 @@ export class PgProxy {
    * query (parse/bind/execute) counts once — the database round trips, pipelined ones included.
    */
   statements = 0;
+  /** The same count by statement: its text's first words (whitespace folded), for the bench. */
+  readonly byStatement = new Map<string, number>();
 
   private constructor(target: { host: string; port: number }) {
     this.server = net.createServer((client) => this.accept(client, target));
@@ -55,6 +57,7 @@ export class PgProxy {
   private counter(): (chunk: Buffer) => void {
     let pending: Buffer = Buffer.alloc(0);
     let startup = true;
+    const tally = statementTally(this.byStatement);
     return (chunk) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       for (;;) {
@@ -70,10 +73,20 @@ export class PgProxy {
         } else {
           const type = String.fromCharCode(pending[0]!);
           if (type === 'Q' || type === 'S') this.statements++;
+          tally(type, pending.subarray(5, total));
         }
         pending = pending.subarray(total);
       }
     };
+  }
+
+  /** The statements sent most often since `before` (a copy of byStatement), with their counts. */
+  topStatements(n: number, before = new Map<string, number>()): { statement: string; count: number }[] {
+    return [...this.byStatement]
+      .map(([statement, count]) => ({ statement, count: count - (before.get(statement) ?? 0) }))
+      .filter((s) => s.count > 0)
+      .sort((a, b) => b.count - a.count)
+      .slice(0, n);
   }
 
   /** A proxy in front of the database a URL names, and the same URL pointing at the proxy. */
@@ -106,4 +119,28 @@ export class PgProxy {
     this.cut(Infinity);
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+const STATEMENT_TEXT = 90;
+
+const cstrings = (body: Buffer): string[] => body.toString('utf8').split('\0');
+const shortText = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, STATEMENT_TEXT);
+
+/**
+ * Names each counted statement on one connection: a simple Query by its text; an extended one by
+ * the text its Parse gave the statement its Bind names (prepared once, bound many times).
+ */
+function statementTally(into: Map<string, number>): (type: string, body: Buffer) => void {
+  const prepared = new Map<string, string>();
+  let current = '?';
+  const count = (text: string) => into.set(text, (into.get(text) ?? 0) + 1);
+  return (type, body) => {
+    if (type === 'Q') count(shortText(cstrings(body)[0] ?? ''));
+    else if (type === 'P') {
+      const [name = '', text = ''] = cstrings(body);
+      prepared.set(name, shortText(text));
+      current = shortText(text);
+    } else if (type === 'B') current = prepared.get(cstrings(body)[1] ?? '') ?? current;
+    else if (type === 'S') count(current);
+  };
 }
