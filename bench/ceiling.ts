@@ -19,12 +19,18 @@ import { workflowBundle } from '../harness/stack';
 
 type History = temporal.api.history.v1.IHistory;
 
+/** A run's history and its workflow id (the workflow code reads it). */
+export interface ReplayableRun {
+  workflowId: string;
+  history: History;
+}
+
 export interface CeilingInput {
   attempts: number;
   /** Every run of the campaign's workflow. */
-  campaignRuns: History[];
+  campaignRuns: ReplayableRun[];
   /** A contact workflow's history: replayed first, so the timed replays do not pay for the set-up. */
-  warmUp: History;
+  warmUp: ReplayableRun;
   /** History events of every workflow of the run (the campaign's and its children's). */
   totalEvents: number;
   /** The Temporal server's CPU over the run. */
@@ -50,13 +56,13 @@ const cpuNow = () => {
 
 /** Replays the histories one after the other in this process; the CPU it took (every thread). */
 async function replayCpuMs(
-  histories: History[],
+  runs: ReplayableRun[],
   dataConverter: CeilingInput['dataConverter'],
 ): Promise<number> {
   const bundle = await workflowBundle();
   const options = { workflowBundle: bundle, ...(dataConverter ? { dataConverter } : {}) };
   const from = cpuNow();
-  for (const history of histories) await Worker.runReplayHistory(options, history);
+  for (const run of runs) await Worker.runReplayHistory(options, run.history, run.workflowId);
   return cpuNow() - from;
 }
 
@@ -66,8 +72,8 @@ const workflowTasks = (h: History) =>
 export async function campaignCeiling(i: CeilingInput): Promise<Ceiling> {
   await replayCpuMs([i.warmUp], i.dataConverter);
   const workerMs = (await replayCpuMs(i.campaignRuns, i.dataConverter)) / i.attempts;
-  const campaignEvents = i.campaignRuns.reduce((n, h) => n + (h.events?.length ?? 0), 0);
-  const tasks = i.campaignRuns.reduce((n, h) => n + workflowTasks(h), 0);
+  const campaignEvents = i.campaignRuns.reduce((n, r) => n + (r.history.events?.length ?? 0), 0);
+  const tasks = i.campaignRuns.reduce((n, r) => n + workflowTasks(r.history), 0);
   const serverMsPerEvent = i.temporalCpuMs / Math.max(1, i.totalEvents);
   const serverMs = (serverMsPerEvent * campaignEvents) / i.attempts;
   return {

@@ -38,7 +38,7 @@ import { dataScale } from './data-scale';
 import { type HistoryEvent, eventMs, eventType, forEachHistory } from './histories';
 import { HistoryPayloads, codecCost } from './codec';
 import { engineLabel, printTable } from './table';
-import { campaignCeiling } from './ceiling';
+import { type ReplayableRun, campaignCeiling } from './ceiling';
 import { summarizeProfiles } from './profile-top';
 import { parseConfig } from '../infra/config';
 import { dataConverterFor } from '../infra/payload-codec';
@@ -276,8 +276,8 @@ function campaignStats(campaign: CampaignTally): HistoryStats['campaign'] {
 /** Reads the histories of the workflows a visibility query finds (all runs). */
 /** Histories historyStats keeps for the ceiling: every run of the campaign, and one contact's. */
 interface KeptHistories {
-  campaignRuns: { events: HistoryEvent[] }[];
-  contact?: { events: HistoryEvent[] };
+  campaignRuns: ReplayableRun[];
+  contact?: ReplayableRun;
 }
 
 async function historyStats(
@@ -320,9 +320,9 @@ async function historyStats(
   stats.executions = await forEachHistory(client, query, expected, (e, events) => {
     if (e.workflowId.startsWith('campaign/')) {
       tallyCampaignRun(campaign, events);
-      keep?.campaignRuns.push({ events });
+      keep?.campaignRuns.push({ workflowId: e.workflowId, history: { events } });
     } else {
-      if (keep) keep.contact ??= { events };
+      if (keep) keep.contact ??= { workflowId: e.workflowId, history: { events } };
       contactExecutions++;
       tallyGaps(gaps, events);
     }

@@ -30,6 +30,24 @@ export type ServerDeps = WebhookDeps &
  */
 export const REQUEST_DEADLINE_MS = 15_000;
 
+/**
+ * Fastify's request lines, at `info` for the API and the rest, at `debug` for Twilio's webhooks:
+ * those come several times per attempt, and at `info` an attempt costs no log line (nothing is
+ * formatted unless the level asks for it).
+ */
+function logRequests(app: FastifyInstance): void {
+  const levelOf = (url: string) => (url.startsWith('/twilio/') ? 'debug' : 'info');
+  app.addHook('onRequest', async (req) => {
+    req.log[levelOf(req.url)]({ req }, 'incoming request'); // a level not enabled is a no-op
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log[levelOf(req.url)](
+      { res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
+      'request completed',
+    );
+  });
+}
+
 /** The HTTP server: Twilio's webhooks, the HTTP API under /api and the codec server under /codec. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -38,7 +56,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // refuse unknown fields instead of dropping them silently
     ajv: { customOptions: { removeAdditional: false } },
     handlerTimeout: deps.requestDeadlineMs ?? REQUEST_DEADLINE_MS,
+    // logged below, at a level by route
+    disableRequestLogging: true,
   });
+  logRequests(app);
   await app.register(formbody);
   app.get('/health', async (_req, reply) => {
     const checks = await healthChecks(deps);

@@ -20,7 +20,7 @@ import {
   claimPreviewAgent,
   setAgentWrapUp,
 } from '../db/queries/agents';
-import { findAnswerSettings, findCampaignMessage } from '../db/queries/campaigns';
+import { type AnswerSettings, findAnswerSettings, findCampaignMessage } from '../db/queries/campaigns';
 import {
   type CallbackKey,
   claimCallbackOnce,
@@ -80,9 +80,33 @@ export function statusEvent(
   };
 }
 
+/**
+ * How long the answer webhook keeps a campaign's settings: its calls are answered many times a
+ * second, and an edit (a message, an agent added) still shows within a second.
+ */
+const ANSWER_SETTINGS_TTL_MS = 1000;
+
+type SettingsOf = (campaign: string) => Promise<AnswerSettings | undefined>;
+
+/** findAnswerSettings, each campaign's kept for ANSWER_SETTINGS_TTL_MS (a failed read is not kept). */
+function cachedAnswerSettings(db: Database): SettingsOf {
+  const kept = new Map<string, { at: number; settings: Promise<AnswerSettings | undefined> }>();
+  return (campaign) => {
+    const now = Date.now();
+    const hit = kept.get(campaign);
+    if (hit && now - hit.at < ANSWER_SETTINGS_TTL_MS) return hit.settings;
+    if (kept.size > 1000) kept.clear();
+    const settings = findAnswerSettings(db.sql, campaign);
+    kept.set(campaign, { at: now, settings });
+    settings.catch(() => kept.delete(campaign));
+    return settings;
+  };
+}
+
 export function registerTwilioWebhooks(app: FastifyInstance, deps: WebhookDeps): void {
+  const settingsOf = cachedAnswerSettings(deps.db);
   app.post<{ Querystring: Query }>('/twilio/status', (req, reply) => onStatus(deps, req, reply));
-  app.post<{ Querystring: Query }>('/twilio/answer', (req, reply) => onAnswer(deps, req, reply));
+  app.post<{ Querystring: Query }>('/twilio/answer', (req, reply) => onAnswer(deps, settingsOf, req, reply));
   app.post<{ Querystring: DialActionQuery }>('/twilio/dial-action', (req, reply) =>
     onDialAction(deps, req, reply),
   );
@@ -133,11 +157,16 @@ const twimlDocument = (body: string) => `<?xml version="1.0" encoding="UTF-8"?><
 // hears the campaign's machine message. A person is bridged to a free agent of the campaign,
 // claimed atomically; with agents but none free they hear the safe-harbor message (NoAgent);
 // a campaign without agents plays its message and ends the call (§2 row 20: Connected).
-async function onAnswer(deps: WebhookDeps, req: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply) {
+async function onAnswer(
+  deps: WebhookDeps,
+  settingsOf: SettingsOf,
+  req: FastifyRequest<{ Querystring: Query }>,
+  reply: FastifyReply,
+) {
   const p = verified(deps, req, reply);
   if (!p) return reply;
   const twiml = (body: string) => reply.type('text/xml').send(twimlDocument(body));
-  const c = req.query.campaign ? await findAnswerSettings(deps.db.sql, req.query.campaign) : undefined;
+  const c = req.query.campaign ? await settingsOf(req.query.campaign) : undefined;
   const by = p.AnsweredBy ?? '';
   if (by === 'fax') return twiml('<Hangup/>');
   if (by.startsWith('machine')) {
