@@ -47,10 +47,24 @@ const AREAS: [RegExp, string][] = [
   [/^node:|^internal\/|^$/, 'Node.js itself (streams, sockets, timers)'],
 ];
 
+/** Native functions (no URL) worth an area of their own. */
+const NATIVE: Record<string, string> = {
+  '(garbage collector)': 'garbage collection',
+  '(program)': 'V8 and native code (program)',
+  // the SDK calls into the sandbox with a timeout: Node starts a watchdog thread for every call
+  runInContext: 'entering the workflow sandbox (vm.runInContext with its timeout)',
+  postMessage: 'messages between the worker’s threads',
+  writeBuffer: 'socket writes (gRPC, PostgreSQL, HTTP)',
+  writev: 'socket writes (gRPC, PostgreSQL, HTTP)',
+  writeUtf8String: 'socket writes (gRPC, PostgreSQL, HTTP)',
+};
+
 const areaOf = (n: ProfileNode): string => {
   const { functionName, url } = n.callFrame;
-  if (functionName === '(garbage collector)') return 'garbage collection';
-  if (functionName === '(program)') return 'V8 and native code (program)';
+  if (!url && NATIVE[functionName]) return NATIVE[functionName];
+  // the workflow bundle: our workflow code with the SDK's, run inside the sandbox
+  if (/workflow-bundle-|evalmachine/.test(url))
+    return 'workflow bundle (our workflows and the SDK, in the sandbox)';
   return AREAS.find(([re]) => re.test(url))?.[1] ?? 'other packages';
 };
 
