@@ -91,15 +91,26 @@ const webhookUrl = (deps: Deps, path: string, input: PlaceCallInput) => {
   return u.toString();
 };
 
+/**
+ * A decision not to dial now, with the rule that made it (details.rule: a DialCheckRule,
+ * 'do-not-call' or 'not-a-number'), which the console counts held-back contacts by.
+ */
 const logDecision = (
   deps: Deps,
   k: AttemptKey,
   kind: 'skipped' | 'delayed',
-  reason: string,
-  until: Date | null = null,
+  held: { rule: string; reason: string; until?: Date | null },
 ) =>
   logEvents(deps.db.db, [
-    { contactId: k.contactId, campaign: k.campaign, attemptNo: k.attemptNo, kind, reason, until },
+    {
+      contactId: k.contactId,
+      campaign: k.campaign,
+      attemptNo: k.attemptNo,
+      kind,
+      reason: held.reason,
+      until: held.until ?? null,
+      details: { rule: held.rule },
+    },
   ]);
 
 /**
@@ -264,7 +275,7 @@ async function holdBack(
   // an earlier try of this attempt took the number and sent nothing: it lets it go while it waits
   if (ownHold) await releaseAttemptNumber(deps.db.db, input);
   if (verdict.until) {
-    await logDecision(deps, input, 'delayed', verdict.reason, verdict.until);
+    await logDecision(deps, input, 'delayed', verdict);
     deps.metrics?.dialsDelayed.inc({ campaign: input.campaign, rule: verdict.rule });
     return {
       kind: 'delayed',
@@ -276,7 +287,7 @@ async function holdBack(
   // no moment allowed to wait for (a window that never opens): looked at again a day later
   const retryAt = new Date(deps.clock().getTime() + NOT_DIALED_RETRY_MS);
   const reason = `${verdict.reason}; not dialed, tried again at ${retryAt.toISOString()}`;
-  await logDecision(deps, input, 'skipped', reason);
+  await logDecision(deps, input, 'skipped', { rule: verdict.rule, reason });
   return finalBeforeCreate(deps, input, {
     notDialed: { rule: verdict.rule, reason: verdict.reason, retryAt: retryAt.toISOString() },
   });
@@ -351,13 +362,12 @@ async function checkBeforeCreate(
   const { banned, verdict, holder } = await dialCheck(deps, input, e164, looked);
   const ownHold = attempt.liveNumber !== null;
   if (banned) {
-    await logDecision(
-      deps,
-      input,
-      'skipped',
-      `the number is on the do-not-call list (since ${banned.since.toISOString()}` +
+    await logDecision(deps, input, 'skipped', {
+      rule: 'do-not-call',
+      reason:
+        `the number is on the do-not-call list (since ${banned.since.toISOString()}` +
         (banned.reason ? `: ${banned.reason})` : ')'),
-    );
+    });
     return finalBeforeCreate(deps, input, { banned: true });
   }
   const free = verdict.dial ? checkNumberFree(holder, deps.clock()) : verdict;
@@ -482,7 +492,10 @@ async function placeCall(deps: Deps, input: PlaceCallInput): Promise<PlaceCallRe
   if (attempt.callSid) return { kind: 'placed', callSid: attempt.callSid };
   if (attempt.facts) return { kind: 'final', facts: attempt.facts };
   if (e164 === null) {
-    await logDecision(deps, input, 'skipped', `'${input.phoneNumber}' is not a phone number`);
+    await logDecision(deps, input, 'skipped', {
+      rule: 'not-a-number',
+      reason: `'${input.phoneNumber}' is not a phone number`,
+    });
     return finalBeforeCreate(deps, input, { unparsable: true });
   }
   if (attempt.createRequestedAt) {

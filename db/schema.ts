@@ -267,6 +267,10 @@ export const contactEvents = pgTable(
     uniqueIndex('contact_events_once_idx')
       .on(t.campaignName, t.contactId, t.attemptNo, t.kind)
       .where(sql`${t.kind} in ('dialed', 'outcome')`),
+    // the console's "held back, by rule": a campaign's recent delayed and skipped decisions only
+    index('contact_events_held_idx')
+      .on(t.campaignName, t.at)
+      .where(sql`${t.kind} in ('delayed', 'skipped')`),
   ],
 );
 

@@ -124,6 +124,7 @@ export async function decidePreview(
         decision === 'take'
           ? `preview: taken by agent ${endpoint}, dialed now`
           : `preview: skipped by agent ${endpoint}${opts.reason ? `: ${opts.reason}` : ''}; back undialed, held ${Math.round(holdMs / 60_000)} min`,
+      ...(decision === 'skip' ? { details: { rule: 'preview-skip' } } : {}),
     });
     return true;
   });

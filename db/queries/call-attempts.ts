@@ -499,3 +499,39 @@ export async function redialLateness(
           where campaign_name = ${campaign} and attempt_no > 1 and due_at is not null and create_requested_at is not null) t`;
   return late!;
 }
+
+/**
+ * Per campaign: the attempts whose create was sent since `since` (dials in the last minute, for
+ * the console) and those that may have a live call now (lines in use). An attempt whose create
+ * was sent since then has not ended before then either, which lets the (campaign, ended_at) index
+ * find the recent ones without reading the campaign's whole history.
+ */
+export async function recentDialCounts(
+  sql: Sql,
+  campaigns: string[],
+  since: Date,
+  now: Date,
+): Promise<{ campaign: string; dials: number; live: number }[]> {
+  return sql<{ campaign: string; dials: number; live: number }[]>`
+    select c.name as campaign,
+      (select count(*)::int from call_attempts a
+        where a.campaign_name = c.name and (a.ended_at is null or a.ended_at >= ${since})
+          and a.create_requested_at >= ${since}) as dials,
+      (select count(*)::int from call_attempts a
+        where a.live_number is not null and a.campaign_name = c.name and a.live_until > ${now}) as live
+    from unnest(${campaigns}::text[]) as c(name)`;
+}
+
+/** A campaign's creates sent since `since`, counted per minute (minutes without one are absent). */
+export async function dialsPerMinute(
+  sql: Sql,
+  campaign: string,
+  since: Date,
+): Promise<{ minute: Date; dials: number }[]> {
+  return sql<{ minute: Date; dials: number }[]>`
+    select date_trunc('minute', create_requested_at) as minute, count(*)::int as dials
+    from call_attempts
+    where campaign_name = ${campaign} and (ended_at is null or ended_at >= ${since})
+      and create_requested_at >= ${since}
+    group by 1 order by 1`;
+}

@@ -158,3 +158,36 @@ export async function markCampaignStoppedIfLive(sql: Sql, name: string): Promise
     where name = ${name} and status in ('running', 'paused', 'stopping') returning name`;
   return rows.length > 0;
 }
+
+/** A campaign as the operator's console lists it: what it is set to, and its contacts' progress. */
+export interface CampaignBoardRow {
+  name: string;
+  status: string;
+  dialing_mode: string;
+  lines: number;
+  caller_id: string;
+  calling_window: string;
+  time_zone: string | null;
+  abandon_target: number;
+  max_attempts: number;
+  /** Its contacts; of them those in a cache (3) and those still to dial (0 or 2, attempts left). */
+  total: number;
+  cached: number;
+  open: number;
+}
+
+/**
+ * Every campaign (or the one named) with its contacts counted as its progress counts them
+ * (activities/contacts.ts progressOf), by name; the counts come from contacts_campaign_state_idx.
+ */
+export async function campaignBoardRows(sql: Sql, name?: string): Promise<CampaignBoardRow[]> {
+  return sql<CampaignBoardRow[]>`
+    select c.name, c.status, c.dialing_mode, c.lines, c.caller_id, c.calling_window, c.time_zone,
+      c.abandon_target, c.max_attempts,
+      count(k.id)::int as total,
+      count(k.id) filter (where k.contact_successful = 3)::int as cached,
+      count(k.id) filter (where k.contact_successful in (0, 2) and k.number_of_contacts < c.max_attempts)::int as open
+    from campaigns c left join contacts k on k.campaign_name = c.name
+    where (${name ?? null}::text is null or c.name = ${name ?? null})
+    group by c.id order by c.name`;
+}

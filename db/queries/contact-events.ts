@@ -48,10 +48,11 @@ export async function insertContactEvents(db: DbOrTx, events: NewContactEvent[])
     .onConflictDoNothing();
 }
 
-/** Appends one event through the plain driver (or its transaction), without its details. */
+/** Appends one event through the plain driver (or its transaction). */
 export async function insertContactEventSql(sql: SqlOrTx, e: NewContactEvent): Promise<void> {
-  await sql`insert into contact_events (contact_id, campaign_name, attempt_no, kind, reason, until)
-    values (${e.contactId}, ${e.campaign}, ${e.attemptNo}, ${e.kind}, ${e.reason}, ${e.until ?? null})`;
+  const details = e.details ? sql.json(e.details as JSONValue) : null;
+  await sql`insert into contact_events (contact_id, campaign_name, attempt_no, kind, reason, until, details)
+    values (${e.contactId}, ${e.campaign}, ${e.attemptNo}, ${e.kind}, ${e.reason}, ${e.until ?? null}, ${details})`;
 }
 
 /**
@@ -69,4 +70,22 @@ export const insertContactEventWhen = (sql: Sql, e: NewContactEvent, when: Pendi
 export async function contactEventRows(sql: Sql, contactId: number): Promise<ContactEventRow[]> {
   return sql<ContactEventRow[]>`select id, at, campaign_name, attempt_no, kind, reason, until, details
     from contact_events where contact_id = ${contactId} order by id`;
+}
+
+/**
+ * The campaign's contacts held back (delayed) or not dialed (skipped) since `since`, counted by
+ * kind and rule (details.rule; null for events written before it was recorded):
+ * contact_events_held_idx keeps this to those events.
+ */
+export async function heldBackCounts(
+  sql: Sql,
+  campaign: string,
+  since: Date,
+): Promise<{ kind: string; rule: string | null; events: number; contacts: number; latest: Date }[]> {
+  return sql<{ kind: string; rule: string | null; events: number; contacts: number; latest: Date }[]>`
+    select kind, details->>'rule' as rule, count(*)::int as events,
+      count(distinct contact_id)::int as contacts, max(at) as latest
+    from contact_events
+    where campaign_name = ${campaign} and kind in ('delayed', 'skipped') and at >= ${since}
+    group by 1, 2 order by 3 desc`;
 }

@@ -528,3 +528,31 @@ export async function holdersOfCachedContacts(sql: Sql, minAgeMs: number): Promi
       and (cached_at is null or cached_at < now() - ${minAgeMs} * interval '1 millisecond')`;
   return rows.map((r) => r.cached_by);
 }
+
+/** A redial to come: the contact, when, and whether its campaign already holds it (waiting on its timer). */
+export interface NextRedialRow {
+  id: string;
+  redial_time: Date;
+  cached: boolean;
+}
+
+/**
+ * The campaign's next redials, soonest first: contacts at 0 or 2 with a redial time and attempts
+ * left (contacts_selection_idx), and those its workflow `holder` has cached and waits for
+ * (contacts_cache_idx). No number: the console shows the contact's id.
+ */
+export async function nextRedials(
+  sql: Sql,
+  q: { campaign: string; holder: string; maxAttempts: number; now: Date; limit: number },
+): Promise<NextRedialRow[]> {
+  return sql<NextRedialRow[]>`
+    (select id, redial_time, false as cached from contacts
+      where campaign_name = ${q.campaign} and contact_successful in (0, 2) and redial_time is not null
+        and number_of_contacts < ${q.maxAttempts}
+      order by redial_time limit ${q.limit})
+    union all
+    (select id, redial_time, true as cached from contacts
+      where cached_by = ${q.holder} and contact_successful = 3 and redial_time > ${q.now}
+      order by redial_time limit ${q.limit})
+    order by redial_time, id limit ${q.limit}`;
+}
