@@ -113,16 +113,7 @@ export async function campaignStatus(deps: CampaignDeps, name: string): Promise<
   const row = await requireCampaign(deps.db, name);
   const byCs = await countContactsBySuccess(deps.db.db, name);
   const byLs = await countContactsByLastState(deps.db.db, name);
-  let workflow: CampaignStatusView | null = null;
-  try {
-    const client = await deps.temporal();
-    const handle = client.workflow.getHandle(campaignWorkflowId(name));
-    const desc = await handle.describe();
-    if (desc.status.name === 'RUNNING') workflow = await handle.query(campaignStatusQuery);
-  } catch (err) {
-    // a campaign that has just started answers queries once it has read its settings
-    if (!(err instanceof WorkflowNotFoundError) && !(err instanceof QueryNotRegisteredError)) throw err;
-  }
+  const workflow = await campaignWorkflowView(deps, name);
   return {
     name,
     status: row.status,
@@ -137,6 +128,23 @@ export async function campaignStatus(deps: CampaignDeps, name: string): Promise<
     workflow,
     abandons: await abandonLedger(deps.db.sql, name, new Date(), row.abandonTarget),
   };
+}
+
+/** The campaign workflow's own view (its status query) while it runs; null when none runs. */
+export async function campaignWorkflowView(
+  deps: Pick<CampaignDeps, 'temporal'>,
+  name: string,
+): Promise<CampaignStatusView | null> {
+  try {
+    const client = await deps.temporal();
+    const handle = client.workflow.getHandle(campaignWorkflowId(name));
+    const desc = await handle.describe();
+    if (desc.status.name === 'RUNNING') return await handle.query(campaignStatusQuery);
+  } catch (err) {
+    // a campaign that has just started answers queries once it has read its settings
+    if (!(err instanceof WorkflowNotFoundError) && !(err instanceof QueryNotRegisteredError)) throw err;
+  }
+  return null;
 }
 
 /** What a control command did: whether it signalled the workflow, and the line to show for it. */
