@@ -8,6 +8,7 @@ import { logSerializers, redactUrl } from '../infra/logger';
 import { DatabaseTimeoutError, withTimeout } from '../infra/unavailable';
 import { registerApi } from './api';
 import { type CodecDeps, registerCodecServer } from './codec';
+import { registerConsole } from './console';
 import { registerTwilioWebhooks, type WebhookDeps } from './twilio-webhooks';
 
 export type ServerDeps = WebhookDeps &
@@ -21,6 +22,8 @@ export type ServerDeps = WebhookDeps &
     apiToken?: string;
     /** A request not answered within this is answered 503 (default REQUEST_DEADLINE_MS). */
     requestDeadlineMs?: number;
+    /** The Temporal UI as browsers reach it: the console links a campaign's workflows there. */
+    temporalUiUrl?: string;
   };
 
 /**
@@ -48,7 +51,10 @@ function logRequests(app: FastifyInstance): void {
   });
 }
 
-/** The HTTP server: Twilio's webhooks, the HTTP API under /api and the codec server under /codec. */
+/**
+ * The HTTP server: Twilio's webhooks, the HTTP API under /api, the codec server under /codec and
+ * the operator's console under /console.
+ */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     // request lines without query strings and with numbers masked, whichever logger was given
@@ -94,6 +100,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     apiToken: deps.apiToken,
   });
   await registerCodecServer(app, deps);
+  await registerConsole(app, {
+    db: deps.db,
+    temporal: deps.temporal,
+    taskQueue: deps.taskQueue,
+    apiToken: deps.apiToken,
+    publicBaseUrl: deps.publicBaseUrl,
+    temporalUiUrl: deps.temporalUiUrl,
+  });
   return app;
 }
 

@@ -350,6 +350,7 @@ async function startServer(cfg: Config, publicBaseUrl: string, trustUiOrigin = f
     payloadCodec: payloadCodecFor(cfg),
     uiOrigins: cfg.temporal.uiOrigins,
     trustUiOrigin,
+    temporalUiUrl: cfg.temporal.uiOrigins[0],
   });
   app.addHook('onClose', async () => {
     await connection.close();
