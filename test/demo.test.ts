@@ -33,6 +33,8 @@ test(
         JSON.stringify(summary.attemptsByLastState),
       );
       assert.equal(summary.byContactSuccessful.MarkedForDialing, undefined, 'no contact left at 3');
+      assert.equal(summary.consoleUrl, `http://127.0.0.1:${env.SERVER_PORT}/console`);
+      assert.match(r.stderr, new RegExp(`operator console: http://127.0.0.1:${env.SERVER_PORT}/console`));
 
       // the demo stopped everything it started; open its database directly and compare
       const db = await PGlite.create(path.join(dataDir, 'pglite'));

@@ -80,6 +80,9 @@ test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 18
     });
     // the codec server the Web UI decodes through: from the UI's origin, no token under dev
     assert.match(out, new RegExp(`Codec server +http://127.0.0.1:${serverPort}/codec`));
+    // the operator's console on the same port
+    assert.match(out, new RegExp(`Console +http://127.0.0.1:${serverPort}/console `));
+    assert.equal((await fetch(`http://127.0.0.1:${serverPort}/console/assets/console.css`)).status, 200);
     const codec = (op: string, body: unknown) =>
       fetch(`http://127.0.0.1:${serverPort}/codec/${op}`, {
         method: 'POST',

@@ -56,6 +56,8 @@ export interface DemoSummary extends Pick<
   redials: number;
   redialLatenessMs: { p50: number | null; p99: number | null; max: number | null };
   temporalUi: string | null;
+  /** The operator's console (sign in with DIALER_API_TOKEN); up while the demo runs, and after with --keep-running. */
+  consoleUrl: string;
 }
 
 function demoNumbers(n: number): { phones: string[]; scenario: Record<string, string[]> } {
@@ -151,7 +153,7 @@ async function runDemo(given: CommandContext, o: DemoOptions): Promise<void> {
       c.cfg.temporal.namespace,
     );
     printOutput(o, summary, printSummary);
-    if (o.keepRunning && !signals.interrupted) await keepRunning(signals);
+    if (o.keepRunning && !signals.interrupted) await keepRunning(signals, stack.consoleUrl);
   } finally {
     signals.off();
     await database.close();
@@ -195,6 +197,11 @@ async function setUpDemo(stack: DevStack, database: Database, name: string, cont
   console.error(
     `demo campaign ${name}: ${contacts} contacts (2 on the do-not-call list), 10 lines, retries after 3–6 s`,
   );
+  console.error(
+    stack.cfg.apiToken
+      ? `operator console: ${stack.consoleUrl} (sign in with DIALER_API_TOKEN)`
+      : `operator console: ${stack.consoleUrl} (off: set DIALER_API_TOKEN to sign in)`,
+  );
 }
 
 /** Live progress each second until the campaign ends or the demo is interrupted. */
@@ -218,9 +225,9 @@ async function watchDemo(
   }
 }
 
-/** --keep-running: the stack stays up until Ctrl-C. */
-async function keepRunning(signals: { interrupted: boolean }): Promise<void> {
-  console.error('the stack keeps running; Ctrl-C stops it');
+/** --keep-running: the stack (the console and the Temporal UI with it) stays up until Ctrl-C. */
+async function keepRunning(signals: { interrupted: boolean }, consoleUrl: string): Promise<void> {
+  console.error(`the stack keeps running (the console at ${consoleUrl}); Ctrl-C stops it`);
   await new Promise<void>((resolve) => {
     if (signals.interrupted) return resolve();
     process.once('SIGINT', () => resolve());
@@ -257,6 +264,7 @@ async function summarise(
     redials: a.redials,
     redialLatenessMs: { p50: round(late.p50), p99: round(late.p99), max: round(late.max) },
     temporalUi: stack.uiUrl ? `${stack.uiUrl}/namespaces/${namespace}/workflows?query=${query}` : null,
+    consoleUrl: stack.consoleUrl,
   };
 }
 
@@ -277,6 +285,7 @@ function printSummary(s: DemoSummary): void {
         : 'Temporal UI: wherever your Temporal server serves it (filter: CampaignName = "' +
           s.campaign +
           '")',
+      `Operator console: ${s.consoleUrl} (sign in with DIALER_API_TOKEN; --keep-running keeps it up)`,
     ].join('\n'),
   );
 }

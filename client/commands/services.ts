@@ -365,6 +365,8 @@ export interface DevStack {
   cfg: Config & { publicBaseUrl: string };
   /** The Temporal Web UI, when this process started the server. */
   uiUrl: string | null;
+  /** The operator's console on the server's port, as a browser on this machine reaches it. */
+  consoleUrl: string;
   /** Whether Twilio is our simulator (no credentials configured). */
   simulated: boolean;
   cleanup(): Promise<void>;
@@ -378,6 +380,8 @@ interface DevCodec {
   keysFile?: string;
   /** The codec server as the browser reaches it. */
   url: string;
+  /** The operator's console, on the same port. */
+  consoleUrl: string;
   /** Whether the UI's requests need no token: the server listens on loopback only. */
   trustUiOrigin: boolean;
 }
@@ -415,6 +419,7 @@ export async function startDev(
     const result: DevStack = {
       cfg: { ...cfg, publicBaseUrl },
       uiUrl: temporal.uiUrl,
+      consoleUrl: codec.consoleUrl,
       simulated: !base.twilio.apiBaseUrl && !base.twilio.accountSid,
       cleanup,
     };
@@ -436,7 +441,11 @@ function devPayloadCodec(cfg: Config): { cfg: Config; codec: DevCodec } {
   const { host, port } = cfg.server;
   const browserHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const codec: DevCodec = { url: `http://${browserHost}:${port}/codec`, trustUiOrigin: LOOPBACK.test(host) };
+  const codec: DevCodec = {
+    url: `http://${browserHost}:${port}/codec`,
+    consoleUrl: `http://${browserHost}:${port}/console`,
+    trustUiOrigin: LOOPBACK.test(host),
+  };
   if (cfg.payloadKeys.length) return { cfg, codec };
   const { text, file } = devPayloadKeys(cfg.dataDir);
   process.env.DIALER_PAYLOAD_KEYS = text;
@@ -535,6 +544,7 @@ function printDevSummary(
       `  Database          ${dbUrl}${cfg.embeddedDatabase ? '  (embedded PGlite; set DATABASE_URL for your own PostgreSQL)' : ''}`,
       `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
       `  Webhook server    ${publicBaseUrl}  (GET /health)`,
+      `  Console           ${codec.consoleUrl}  (${cfg.apiToken ? 'sign in with DIALER_API_TOKEN' : 'off until DIALER_API_TOKEN is set: it signs in with it'})`,
       `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
       `  Metrics           ${metricsUrl ?? 'off (METRICS_PORT=off)'}`,
       `  Codec server      ${codec.url}  (the Web UI decrypts payloads through it${codec.trustUiOrigin ? '; its origin needs no token here' : ''})`,
