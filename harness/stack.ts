@@ -159,6 +159,7 @@ async function listenServer(
     ...(opts.trustedUiOrigin
       ? { uiOrigins: [opts.trustedUiOrigin], trustUiOrigin: true }
       : { uiOrigins: cfg.temporal.uiOrigins }),
+    temporalUiUrl: opts.trustedUiOrigin ?? cfg.temporal.uiOrigins[0],
   };
   const server = await buildServer(serverDeps);
   await server.listen({ host: '127.0.0.1', port: opts.serverPort ?? 0 });

@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { launchChromium } from '../harness/browser';
 import { ensureTemporalCli, startDevServer, stopDevServer } from '../infra/temporal-server';
 import { campaignWorkflowId, contactWorkflowId } from '../workflows/shared';
 import {
@@ -27,34 +28,8 @@ import {
   uid,
 } from '../harness/stack';
 
-const CHROMIUM = '/usr/bin/chromium';
-/** Without the background-networking flags chromium keeps calling out to a network we do not have. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** The UI polls and renders on two busy cores: every wait on it is generous. */
 const UI_WAIT_MS = 60_000;
-
-async function launchChromium(profileDir: string): Promise<BrowserContext> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: this test drives Debian's chromium (apt-get install -y chromium; .ci/run installs it)`,
-    );
-  }
-  return chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-  });
-}
 
 /** The UI's pages, as an operator reaches them. */
 class TemporalUi {

@@ -1,0 +1,231 @@
+/**
+ * The operator console in a real browser (Debian's chromium, driven by playwright-core), as an
+ * operator works in it: signing in (a wrong token refused), creating a campaign with the form (a
+ * taken name refused with the operation's text), starting it, watching its progress reach done
+ * against the simulator, pausing and resuming it, and stopping it after the confirm step (declined
+ * once). Each step is checked in the database or the workflow too. The run writes the screenshots
+ * of the README (docs/console-campaigns.png, docs/console-campaign.png, 1280×800); on a failure it
+ * saves one of the page and prints where.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../harness/browser';
+import {
+  API_TOKEN,
+  type Stack,
+  eventually,
+  insertContacts,
+  repoRoot,
+  startStack,
+  testPhone,
+  uid,
+} from '../harness/stack';
+import { campaignWorkflowId, campaignStatusQuery } from '../workflows/shared';
+
+/** The page polls and renders on two busy cores: every wait on it is generous. */
+const UI_WAIT_MS = 60_000;
+const VIEWPORT = { width: 1280, height: 800 };
+const CALLER = '+15005550006';
+
+describe('the operator console in a real browser', { timeout: 360_000 }, () => {
+  let stack: Stack;
+  let context: BrowserContext | undefined;
+  let page: Page;
+  const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-browser-profile-'));
+  const name = uid('console');
+  const phones = Array.from({ length: 8 }, testPhone);
+  let setupError: unknown;
+
+  const setUp = async () => {
+    context = await launchChromium(profileDir, VIEWPORT);
+    stack = await startStack({ timeScale: 0.05 });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(UI_WAIT_MS);
+  };
+  before(() => setUp().catch((err: unknown) => void (setupError = err)));
+  after(async () => {
+    await context?.close();
+    await stack?.stop();
+    fs.rmSync(profileDir, { recursive: true, force: true });
+  });
+
+  /** A test whose failure leaves a screenshot of the page, at a path it prints. */
+  const step = (title: string, body: () => Promise<void>) =>
+    test(title, async () => {
+      if (setupError) throw setupError;
+      try {
+        await body();
+      } catch (err) {
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'console-browser-')), 'failure.png');
+        await page?.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+        console.error(`console-browser: "${title}" failed; screenshot at ${file}`);
+        throw err;
+      }
+    });
+
+  const row = async () =>
+    (
+      await stack.db.sql<{ status: string; lines: number; caller_id: string; calling_window: string }[]>`
+        select status, lines, caller_id, calling_window from campaigns where name = ${name}`
+    )[0];
+  const statusIs = (status: string) =>
+    eventually(
+      async () => (await row())?.status === status,
+      UI_WAIT_MS,
+      `the campaign ${status} in the database`,
+    );
+  const campaignUrl = () => `${stack.serverUrl}/console/campaigns/${encodeURIComponent(name)}`;
+  /** The notice an action leaves (role status, or alert for a refusal). */
+  const notice = () => page.locator('#notice');
+
+  step('sign in: a wrong token is refused, the right one opens the campaigns', async () => {
+    await page.goto(`${stack.serverUrl}/console`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('API token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Wrong token.' }).waitFor();
+    assert.equal((await context!.cookies()).filter((c) => c.name === 'dialer_console').length, 0);
+
+    await page.getByLabel('API token').fill(API_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Campaigns' }).waitFor();
+    const [cookie] = (await context!.cookies()).filter((c) => c.name === 'dialer_console');
+    assert.ok(
+      cookie?.httpOnly && cookie.sameSite === 'Strict',
+      'an HttpOnly, SameSite=Strict session cookie',
+    );
+  });
+
+  step('create a campaign with the form; a taken name is refused with its reason', async () => {
+    await page.getByRole('link', { name: 'New campaign' }).click();
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Caller id').fill('12345');
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page.getByText('not a phone number in E.164 form').waitFor();
+    assert.equal(await row(), undefined, 'nothing created from a wrong form');
+
+    await page.getByLabel('Caller id').fill(CALLER);
+    await page.getByLabel('Lines').fill('3');
+    await page.getByLabel('Calls per second').fill('50');
+    await page.getByLabel('Dialing mode').selectOption('agentless');
+    await page.getByLabel('Calling window').fill('daily 00:00-24:00');
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page.getByRole('heading', { name: `Campaign “${name}”` }).waitFor();
+    assert.deepEqual(await row(), {
+      status: 'idle',
+      lines: 3,
+      caller_id: CALLER,
+      calling_window: 'daily 00:00-24:00',
+    });
+
+    await page.goto(`${stack.serverUrl}/console/new-campaign`);
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Caller id').fill(CALLER);
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: `A campaign named "${name}" already exists.` })
+      .waitFor();
+  });
+
+  step('start it and watch its progress reach done against the simulator', async () => {
+    // people answer, two numbers are wrong: every contact ends (Successful or Unreachable)
+    stack.sim.setScenario({
+      default: { outcome: 'human', ringSeconds: 1, talkSeconds: 4 },
+      numbers: { [phones[0]!]: ['wrong-number'], [phones[1]!]: ['wrong-number'] },
+    });
+    await insertContacts(stack.db, name, phones);
+    await page.goto(campaignUrl());
+    await page.getByRole('button', { name: `Start campaign ${name}` }).click();
+    await notice().getByText(`Started campaign “${name}”.`).waitFor();
+    await statusIs('running');
+    await page.getByText(`${phones.length} / ${phones.length} done, 0 remaining`).waitFor();
+    const open = await stack.db.sql`
+      select 1 from contacts where campaign_name = ${name} and contact_successful not in (1, -1)`;
+    assert.equal(open.length, 0, 'every contact done in the table too');
+    await page
+      .getByRole('img', { name: /Contacts by outcome: .*Connected \(reached\): 6.*WrongNumber/ })
+      .waitFor();
+    await page
+      .getByRole('img', { name: new RegExp(`Dials per minute .*: ${phones.length} in all`) })
+      .waitFor();
+    const ui = page.getByRole('link', { name: 'Its workflows in the Temporal UI' });
+    assert.match((await ui.getAttribute('href')) ?? '', new RegExp(`query=CampaignName%3D%22${name}%22$`));
+  });
+
+  step('the screenshots of the README: the campaigns and one campaign, 1280×800', async () => {
+    await page.goto(`${stack.serverUrl}/console`);
+    await page.getByRole('link', { name, exact: true }).waitFor();
+    await page.screenshot({ path: path.join(repoRoot, 'docs', 'console-campaigns.png') });
+    await page.goto(campaignUrl());
+    await page.getByRole('img', { name: /Contacts by outcome/ }).waitFor();
+    await page.screenshot({ path: path.join(repoRoot, 'docs', 'console-campaign.png') });
+  });
+
+  step('pause and resume, the resume by keyboard', async () => {
+    await page.goto(`${stack.serverUrl}/console`);
+    await page.getByRole('button', { name: `Pause campaign ${name}` }).click();
+    await notice().getByText(`Paused campaign ${name}.`).waitFor();
+    await statusIs('paused');
+    const handle = stack.client.workflow.getHandle(campaignWorkflowId(name));
+    assert.equal((await handle.query(campaignStatusQuery)).status, 'paused');
+    // the list redraws itself with the campaign's state: Resume appears in place of Pause
+    const resume = page.getByRole('button', { name: `Resume campaign ${name}` });
+    await resume.focus();
+    await page.keyboard.press('Enter');
+    await notice().getByText(`Resumed campaign ${name}.`).waitFor();
+    await statusIs('running');
+    assert.equal((await handle.query(campaignStatusQuery)).status, 'running');
+  });
+
+  step('stop asks first: declined, nothing changes; confirmed, the campaign is stopped', async () => {
+    const stop = page.getByRole('button', { name: `Stop campaign ${name}` });
+    page.once('dialog', (d) => void d.dismiss());
+    await stop.click();
+    await page.getByRole('button', { name: `Pause campaign ${name}` }).waitFor();
+    assert.equal((await row())?.status, 'running', 'declined: still running');
+
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.accept();
+    });
+    await stop.click();
+    await notice().getByText(`Stopping campaign ${name}.`).waitFor();
+    assert.match(asked, /Stop campaign .* Undialed contacts go back/);
+    await statusIs('stopped');
+    await page.getByRole('button', { name: `Start campaign ${name}` }).waitFor();
+  });
+
+  step(
+    'every control is labelled, and a phone’s screen shows the list without scrolling sideways',
+    async () => {
+      for (const url of [
+        `${stack.serverUrl}/console`,
+        campaignUrl(),
+        `${stack.serverUrl}/console/new-campaign`,
+      ]) {
+        await page.goto(url);
+        // in the page's own JavaScript (this project's TypeScript has no DOM types)
+        const unlabelled = (await page.evaluate(`[...document.querySelectorAll(
+        'input:not([type=hidden]), select, textarea, button')]
+        .filter((el) => !(el.getAttribute('aria-label') || (el.labels && el.labels.length)
+          || (el.tagName === 'BUTTON' && el.textContent.trim())))
+        .map((el) => el.outerHTML)`)) as string[];
+        assert.deepEqual(unlabelled, [], url);
+      }
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${stack.serverUrl}/console`);
+      await page.getByRole('link', { name, exact: true }).waitFor();
+      const overflow = (await page.evaluate(
+        'document.documentElement.scrollWidth - window.innerWidth',
+      )) as number;
+      assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone's screen`);
+      await page.setViewportSize(VIEWPORT);
+    },
+  );
+});

@@ -1,0 +1,239 @@
+/**
+ * The console's safety, over plain HTTP against the real stack: no page or fragment answers
+ * without the session cookie; a POST without the session's CSRF token, or sent from another
+ * origin, is refused 403 and changes nothing (the same POST done right does change it); without
+ * DIALER_API_TOKEN the console says it is off; and no page, fragment or URL the console emits holds
+ * a contact's full number (nor the caller id's), after the campaign has dialed them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../infra/logger';
+import { payloadCodecFor } from '../infra/payload-codec';
+import { SIMULATOR_AUTH_TOKEN } from '../infra/config';
+import { upsertAgent } from '../ops/agents';
+import { createCampaign } from '../ops/campaign-operations';
+import { buildServer } from '../server/app';
+import { DEFAULT_RETRY_RULES } from '../domain/contract';
+import { campaignWorkflowId } from '../workflows/shared';
+import {
+  API_TOKEN,
+  type Stack,
+  cfg,
+  eventually,
+  insertContacts,
+  startStack,
+  testPhone,
+  uid,
+} from '../harness/stack';
+
+const CALLER = '+15005550006';
+
+/** A signed-in client of the console: its cookie, and the CSRF token its pages carry. */
+async function signIn(base: string): Promise<{ cookie: string; csrf: string }> {
+  const res = await fetch(`${base}/console/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: API_TOKEN }),
+  });
+  assert.equal(res.status, 303);
+  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  const page = await (await fetch(`${base}/console`, { headers: { cookie } })).text();
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
+  assert.ok(csrf, 'the page carries its CSRF token');
+  return { cookie, csrf };
+}
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+
+describe('the console refuses what it must, and shows no number', { timeout: 180_000 }, () => {
+  let stack: Stack;
+  let base: string;
+  const name = uid('console-safety');
+  const phones = Array.from({ length: 4 }, testPhone);
+  const agentPhone = testPhone();
+
+  before(async () => {
+    stack = await startStack({ timeScale: 0.05 });
+    base = stack.serverUrl;
+    stack.sim.setScenario({ default: { outcome: 'human', ringSeconds: 1, talkSeconds: 2 } });
+    await createCampaign(stack.db, {
+      name,
+      callerId: CALLER,
+      lines: 2,
+      callsPerSecond: 50,
+      retryRules: DEFAULT_RETRY_RULES,
+      callingWindow: 'daily 00:00-24:00',
+    });
+    await insertContacts(stack.db, name, [...phones, 'call me maybe 5550199']);
+    await upsertAgent(stack.db.sql, { endpoint: agentPhone, name: 'Ada', campaign: name, status: 'offline' });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const status = async () =>
+    (await stack.db.sql<{ status: string }[]>`select status from campaigns where name = ${name}`)[0]?.status;
+  const lines = async () =>
+    (await stack.db.sql<{ lines: number }[]>`select lines from campaigns where name = ${name}`)[0]?.lines;
+  const workflowExists = () =>
+    stack.client.workflow
+      .getHandle(campaignWorkflowId(name))
+      .describe()
+      .then(() => true)
+      .catch(() => false);
+
+  const paths = () => {
+    const c = `/console/campaigns/${encodeURIComponent(name)}`;
+    return [
+      '/console',
+      '/console/fragments/campaigns',
+      c,
+      `${c}/live`,
+      `${c}/edit`,
+      `${c}/stop`,
+      '/console/new-campaign',
+    ];
+  };
+
+  test('no page or fragment answers without the session cookie', async () => {
+    for (const path of [...paths(), '/console/no-such-page']) {
+      const res = await fetch(`${base}${path}`, { redirect: 'manual' });
+      assert.equal(res.status, 303, path);
+      assert.equal(res.headers.get('location'), '/console/sign-in', path);
+      assert.ok(!(await res.text()).includes(name), `${path} names nothing`);
+      const htmx = await fetch(`${base}${path}`, { redirect: 'manual', headers: { 'HX-Request': 'true' } });
+      assert.equal(htmx.status, 401, `${path} (htmx)`);
+      assert.equal(htmx.headers.get('hx-redirect'), '/console/sign-in');
+    }
+    const forged = `dialer_console=${Date.now()}.${'A'.repeat(43)}`;
+    const res = await fetch(`${base}/console`, { redirect: 'manual', headers: { cookie: forged } });
+    assert.equal(res.status, 303, 'a forged cookie is no session');
+    const post = await fetch(`${base}/console/campaigns/${encodeURIComponent(name)}/start`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({}),
+    });
+    assert.equal(post.status, 303);
+    assert.equal(await workflowExists(), false, 'nothing started');
+    for (const asset of ['/console/assets/htmx.min.js', '/console/assets/console.css', '/console/sign-in'])
+      assert.equal((await fetch(`${base}${asset}`)).status, 200, asset);
+  });
+
+  test('a POST without the CSRF token, with another one, or from another origin is refused 403 and changes nothing', async () => {
+    const { cookie, csrf } = await signIn(base);
+    const startUrl = `${base}/console/campaigns/${encodeURIComponent(name)}/start`;
+    const editUrl = `${base}/console/campaigns/${encodeURIComponent(name)}/edit`;
+    const headers = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
+    const refused = [
+      { url: startUrl, headers, body: form({}) },
+      { url: startUrl, headers, body: form({ _csrf: `${csrf.slice(0, -2)}xx` }) },
+      { url: startUrl, headers: { ...headers, 'X-CSRF-Token': 'nope' }, body: form({}) },
+      { url: startUrl, headers: { ...headers, origin: 'http://evil.example' }, body: form({ _csrf: csrf }) },
+      {
+        url: startUrl,
+        headers: { ...headers, referer: 'http://evil.example/x' },
+        body: form({ _csrf: csrf }),
+      },
+      { url: editUrl, headers, body: form({ lines: '9' }) },
+      { url: editUrl, headers: { ...headers, origin: 'null' }, body: form({ _csrf: csrf, lines: '9' }) },
+      { url: `${base}/console/new-campaign`, headers, body: form({ name: `${name}-2`, callerId: CALLER }) },
+    ];
+    for (const r of refused) {
+      const res = await fetch(r.url, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: r.headers,
+        body: r.body,
+      });
+      assert.equal(res.status, 403, `${r.url} ${r.body} ${JSON.stringify(r.headers)}`);
+    }
+    assert.equal(await status(), 'idle');
+    assert.equal(await workflowExists(), false);
+    assert.equal(await lines(), 2);
+    const twin = await stack.db.sql`select 1 from campaigns where name = ${`${name}-2`}`;
+    assert.equal(twin.length, 0);
+
+    // the same request done right does what it says: the refusals above were the token's and the origin's
+    const ok = await fetch(startUrl, {
+      method: 'POST',
+      headers: { ...headers, origin: base, 'X-CSRF-Token': csrf, 'HX-Request': 'true' },
+      body: form({}),
+    });
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /Started campaign/);
+    await eventually(async () => (await status()) === 'running', 30_000, 'the campaign running');
+  });
+
+  test('no page, fragment or URL of the console holds a full phone number', async () => {
+    await eventually(
+      async () =>
+        (
+          await stack.db
+            .sql`select 1 from contacts where campaign_name = ${name} and contact_successful in (1, -1)`
+        ).length ===
+        phones.length + 1,
+      60_000,
+      'every contact dialed (or skipped)',
+    );
+    const { cookie } = await signIn(base);
+    const digits = (p: string) => p.replace(/^\+1/, '');
+    for (const path of paths()) {
+      const res = await fetch(`${base}${path}`, { headers: { cookie } });
+      assert.equal(res.status, 200, path);
+      const body = await res.text();
+      assert.ok(body.includes(name), `${path} is about the campaign`);
+      for (const p of [...phones, agentPhone, CALLER]) {
+        assert.ok(!body.includes(p) && !body.includes(digits(p)), `${path} shows ${p}`);
+        assert.ok(!body.includes(encodeURIComponent(p)), `${path} puts ${p} in a URL`);
+      }
+      assert.ok(!body.includes('5550199'), `${path} shows the unparsable number`);
+    }
+    const live = await (
+      await fetch(`${base}/console/campaigns/${encodeURIComponent(name)}`, { headers: { cookie } })
+    ).text();
+    assert.ok(live.includes('+1500'), 'the masked caller id and agent are shown');
+    assert.match(live, /not a phone number/, 'the unparsable contact is held back by its rule');
+  });
+
+  test('without JavaScript, stop asks on a page of its own, and its form stops the campaign', async () => {
+    const { cookie, csrf } = await signIn(base);
+    const stopUrl = `${base}/console/campaigns/${encodeURIComponent(name)}/stop`;
+    const ask = await (await fetch(stopUrl, { headers: { cookie } })).text();
+    assert.match(ask, /Stop campaign “/);
+    assert.equal(await status(), 'running', 'asking changed nothing');
+    const res = await fetch(stopUrl, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: base },
+      body: form({ _csrf: csrf }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /[Ss]topping campaign/);
+    await eventually(async () => (await status()) === 'stopped', 30_000, 'the campaign stopped');
+  });
+
+  test('without DIALER_API_TOKEN the console says it is off', async () => {
+    const app = await buildServer({
+      temporal: stack.client,
+      db: stack.db,
+      authToken: SIMULATOR_AUTH_TOKEN,
+      publicBaseUrl: 'http://127.0.0.1',
+      logger: createLogger('error', 'test'),
+      taskQueue: stack.taskQueue,
+      defaultRegion: 'US',
+      payloadCodec: payloadCodecFor(cfg),
+    });
+    try {
+      for (const url of ['/console', '/console/sign-in']) {
+        const res = await app.inject({ url });
+        assert.equal(res.statusCode, 503, url);
+        assert.match(res.body, /set DIALER_API_TOKEN/);
+      }
+      const res = await app.inject({ url: '/console/sign-in', method: 'POST', payload: { token: '' } });
+      assert.equal(res.statusCode, 503);
+    } finally {
+      await app.close();
+    }
+  });
+});
