@@ -178,16 +178,18 @@ export interface CampaignBoardRow {
 
 /**
  * Every campaign (or the one named) with its contacts counted as its progress counts them
- * (activities/contacts.ts progressOf), by name; the counts come from contacts_campaign_state_idx.
+ * (activities/contacts.ts progressOf), by name: per campaign, an index-only scan of
+ * contacts_campaign_state_idx.
  */
 export async function campaignBoardRows(sql: Sql, name?: string): Promise<CampaignBoardRow[]> {
   return sql<CampaignBoardRow[]>`
     select c.name, c.status, c.dialing_mode, c.lines, c.caller_id, c.calling_window, c.time_zone,
-      c.abandon_target, c.max_attempts,
-      count(k.id)::int as total,
-      count(k.id) filter (where k.contact_successful = 3)::int as cached,
-      count(k.id) filter (where k.contact_successful in (0, 2) and k.number_of_contacts < c.max_attempts)::int as open
-    from campaigns c left join contacts k on k.campaign_name = c.name
+      c.abandon_target, c.max_attempts, p.total, p.cached, p.open
+    from campaigns c, lateral (
+      select count(*)::int as total,
+        count(*) filter (where k.contact_successful = 3)::int as cached,
+        count(*) filter (where k.contact_successful in (0, 2) and k.number_of_contacts < c.max_attempts)::int as open
+      from contacts k where k.campaign_name = c.name) p
     where (${name ?? null}::text is null or c.name = ${name ?? null})
-    group by c.id order by c.name`;
+    order by c.name`;
 }

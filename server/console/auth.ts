@@ -10,7 +10,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sameSecret } from '../../infra/secrets';
-import { html, page } from './html';
+import { html, notice, page } from './html';
 
 export const SESSION_COOKIE = 'dialer_console';
 export const SESSION_MAX_AGE_S = 12 * 3600;
@@ -102,17 +102,16 @@ const OPEN = /^\/console\/(sign-in|assets\/[a-z.-]+)(\?.*)?$/;
 
 export const isHtmx = (req: FastifyRequest) => req.headers['hx-request'] === 'true';
 
-function refuse(reply: FastifyReply, status: number, title: string, text: string) {
-  return reply
-    .code(status)
-    .type('text/html; charset=utf-8')
-    .send(
-      page({
+/** A refusal: a page, or for htmx the notice alone (swapped in where the answer goes). */
+function refuse(req: FastifyRequest, reply: FastifyReply, status: number, title: string, text: string) {
+  const body = isHtmx(req)
+    ? notice({ text, error: true }).text
+    : page({
         title,
         body: html`<h1>${title}</h1>
-          <p role="alert">${text}</p>`,
-      }),
-    );
+          ${notice({ text, error: true })}`,
+      });
+  return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(body);
 }
 
 /**
@@ -126,6 +125,7 @@ export function registerAuthHooks(scope: FastifyInstance, deps: AuthDeps): void 
     if (/^\/console\/assets\//.test(req.url)) return;
     if (!deps.apiToken) {
       return refuse(
+        req,
         reply,
         503,
         'Console disabled',
@@ -139,7 +139,7 @@ export function registerAuthHooks(scope: FastifyInstance, deps: AuthDeps): void 
   scope.addHook('preHandler', async (req, reply) => {
     if (req.method !== 'POST') return;
     if (!sameOrigin(req.headers)) {
-      return refuse(reply, 403, 'Refused', 'This form was sent from another site: nothing was done.');
+      return refuse(req, reply, 403, 'Refused', 'This form was sent from another site: nothing was done.');
     }
     if (/^\/console\/sign-in(\?|$)/.test(req.url)) return;
     const body = req.body as { _csrf?: unknown } | undefined;
@@ -148,6 +148,7 @@ export function registerAuthHooks(scope: FastifyInstance, deps: AuthDeps): void 
     const expected = csrfOf(deps, req);
     if (!expected || !sameSecret(sent, expected)) {
       return refuse(
+        req,
         reply,
         403,
         'Refused',
