@@ -80,6 +80,8 @@ export interface StackOptions {
   worker?: boolean;
   /** The database URL the worker's contact-change listener connects to (e.g. through a PgProxy). */
   contactChangesUrl?: string;
+  /** A database of the test's own, which it created and migrated (default: the suite's, TEST_DATABASE_URL). */
+  databaseUrl?: string;
   /** A Temporal server of the test's own (default: the suite's, TEMPORAL_ADDRESS). */
   temporalAddress?: string;
   /** The server's port (default: any free one), for a URL to give out before the stack starts. */
@@ -97,7 +99,8 @@ export async function startStack(
   opts: StackOptions = {},
 ): Promise<Stack> {
   const taskQueue = uid('tq');
-  const db = testDatabase();
+  const databaseUrl = opts.databaseUrl ?? cfg.testDatabaseUrl;
+  const db = connectDatabase(databaseUrl, { max: 5 });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'error', 'test');
   const simulator = await startSimulator({
     accountSid: SIMULATOR_ACCOUNT_SID,
@@ -113,7 +116,7 @@ export async function startStack(
   const worker =
     opts.worker === false
       ? undefined
-      : await startWorker(opts, { address, client, simulator, serverUrl, taskQueue });
+      : await startWorker(opts, { address, client, simulator, serverUrl, taskQueue, databaseUrl });
   return {
     taskQueue,
     db,
@@ -122,7 +125,7 @@ export async function startStack(
     sim: simulator,
     server,
     serverUrl,
-    env: stackEnv({ taskQueue, simulatorUrl: simulator.url, serverUrl, address }),
+    env: stackEnv({ taskQueue, simulatorUrl: simulator.url, serverUrl, address, databaseUrl }),
     async stop() {
       // a test that failed half way leaves its open campaigns running with no worker to answer:
       // end them, so later tests on the same server (recover asks every holder) do not wait on them
@@ -172,12 +175,19 @@ async function listenServer(
 /** The in-process worker, with its own database connections and the simulator as Twilio. */
 async function startWorker(
   opts: StackOptions,
-  p: { address: string; client: Client; simulator: RunningSimulator; serverUrl: string; taskQueue: string },
+  p: {
+    address: string;
+    client: Client;
+    simulator: RunningSimulator;
+    serverUrl: string;
+    taskQueue: string;
+    databaseUrl: string;
+  },
 ): Promise<{ worker: DialerWorker; stop(): Promise<void> }> {
   const nativeConnection = await NativeConnection.connect({ address: p.address });
   // the worker's own connections, named as a worker process names them: the contacts trigger
   // leaves its writes alone, while stack.db's (the CRM's) notify
-  const workerDb = connectDatabase(cfg.testDatabaseUrl, { max: 5, applicationName: WORKER_APPLICATION_NAME });
+  const workerDb = connectDatabase(p.databaseUrl, { max: 5, applicationName: WORKER_APPLICATION_NAME });
   const twilioClient = createTwilioClient({
     accountSid: SIMULATOR_ACCOUNT_SID,
     authToken: SIMULATOR_AUTH_TOKEN,
@@ -190,7 +200,7 @@ async function startWorker(
     taskQueue: p.taskQueue,
     dataConverter: testDataConverter,
     workflowBundle: await workflowBundle(),
-    contactChanges: { databaseUrl: opts.contactChangesUrl ?? cfg.testDatabaseUrl, mode: 'listen' },
+    contactChanges: { databaseUrl: opts.contactChangesUrl ?? p.databaseUrl, mode: 'listen' },
     deps: {
       db: workerDb,
       calls: twilioCalls(twilioClient),
@@ -219,10 +229,11 @@ function stackEnv(p: {
   simulatorUrl: string;
   serverUrl: string;
   address: string;
+  databaseUrl: string;
 }): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    DATABASE_URL: cfg.testDatabaseUrl,
+    DATABASE_URL: p.databaseUrl,
     TEMPORAL_ADDRESS: p.address,
     TEMPORAL_TASK_QUEUE: p.taskQueue,
     TWILIO_API_BASE_URL: p.simulatorUrl,

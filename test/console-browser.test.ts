@@ -17,6 +17,7 @@ import { launchChromium } from '../harness/browser';
 import {
   API_TOKEN,
   type Stack,
+  cfg,
   eventually,
   insertContacts,
   repoRoot,
@@ -24,6 +25,11 @@ import {
   testPhone,
   uid,
 } from '../harness/stack';
+import { dropDatabases } from '../harness/raw-db';
+import { ensureDatabase, migrateDatabase } from '../db/migrate';
+import type { Database } from '../db/client';
+import { DEFAULT_RETRY_RULES } from '../domain/contract';
+import { createCampaign } from '../ops/campaign-operations';
 import { campaignWorkflowId, campaignStatusQuery } from '../workflows/shared';
 
 /** The page polls and renders on two busy cores: every wait on it is generous. */
@@ -31,18 +37,49 @@ const UI_WAIT_MS = 60_000;
 const VIEWPORT = { width: 1280, height: 800 };
 const CALLER = '+15005550006';
 
+/**
+ * Two campaigns besides the one the test drives, as a CRM would have them: one not started yet,
+ * one stopped part way (its contacts' rows written as the dialer leaves them).
+ */
+async function seedOtherCampaigns(db: Database): Promise<void> {
+  const settings = { callerId: CALLER, retryRules: DEFAULT_RETRY_RULES };
+  await createCampaign(db, {
+    ...settings,
+    name: 'spring-sale',
+    dialingMode: 'predictive',
+    lines: 20,
+    callingWindow: 'mon-fri 09:00-20:00; sat 10:00-16:00',
+    timeZone: 'America/New_York',
+  });
+  await insertContacts(db, 'spring-sale', Array.from({ length: 40 }, testPhone));
+  await createCampaign(db, { ...settings, name: 'renewals', lines: 5 });
+  await insertContacts(db, 'renewals', Array.from({ length: 10 }, testPhone));
+  await insertContacts(db, 'renewals', Array.from({ length: 12 }, testPhone), {
+    contact_successful: 1,
+    number_of_contacts: 1,
+  });
+  await db.sql`update campaigns set status = 'stopped' where name = 'renewals'`;
+}
+
 describe('the operator console in a real browser', { timeout: 360_000 }, () => {
   let stack: Stack;
   let context: BrowserContext | undefined;
   let page: Page;
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-browser-profile-'));
-  const name = uid('console');
+  const name = uid('summer-promo');
   const phones = Array.from({ length: 8 }, testPhone);
+  // a database of its own: the list shows this test's campaigns only (and the README's screenshot)
+  const database = new URL(cfg.testDatabaseUrl);
+  database.pathname = `${database.pathname}_console_${Date.now().toString(36)}`;
+  const databaseUrl = database.toString();
   let setupError: unknown;
 
   const setUp = async () => {
     context = await launchChromium(profileDir, VIEWPORT);
-    stack = await startStack({ timeScale: 0.05 });
+    await ensureDatabase(databaseUrl);
+    await migrateDatabase(databaseUrl);
+    stack = await startStack({ timeScale: 0.05 }, { databaseUrl });
+    await seedOtherCampaigns(stack.db);
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(UI_WAIT_MS);
   };
@@ -50,6 +87,7 @@ describe('the operator console in a real browser', { timeout: 360_000 }, () => {
   after(async () => {
     await context?.close();
     await stack?.stop();
+    await dropDatabases(cfg.testDatabaseUrl, [database.pathname.slice(1)]);
     fs.rmSync(profileDir, { recursive: true, force: true });
   });
 
@@ -157,13 +195,14 @@ describe('the operator console in a real browser', { timeout: 360_000 }, () => {
     assert.match((await ui.getAttribute('href')) ?? '', new RegExp(`query=CampaignName%3D%22${name}%22$`));
   });
 
-  step('the screenshots of the README: the campaigns and one campaign, 1280×800', async () => {
-    await page.goto(`${stack.serverUrl}/console`);
-    await page.getByRole('link', { name, exact: true }).waitFor();
-    await page.screenshot({ path: path.join(repoRoot, 'docs', 'console-campaigns.png') });
+  step('the screenshots of the README: one campaign and the campaigns, 1280×800', async () => {
+    // the abandon ledgers are read every 15 s: wait for this run's answers to show
     await page.goto(campaignUrl());
-    await page.getByRole('img', { name: /Contacts by outcome/ }).waitFor();
+    await page.getByText('30 d 0.0 %').waitFor();
     await page.screenshot({ path: path.join(repoRoot, 'docs', 'console-campaign.png') });
+    await page.goto(`${stack.serverUrl}/console`);
+    await page.getByText('30 d 0.0 %').waitFor();
+    await page.screenshot({ path: path.join(repoRoot, 'docs', 'console-campaigns.png') });
   });
 
   step('pause and resume, the resume by keyboard', async () => {
@@ -228,4 +267,13 @@ describe('the operator console in a real browser', { timeout: 360_000 }, () => {
       await page.setViewportSize(VIEWPORT);
     },
   );
+
+  step('sign out ends the session', async () => {
+    await page.goto(`${stack.serverUrl}/console`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal((await context!.cookies()).filter((c) => c.name === 'dialer_console').length, 0);
+    await page.goto(campaignUrl());
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
 });

@@ -64,6 +64,8 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       callsPerSecond: 50,
       retryRules: DEFAULT_RETRY_RULES,
       callingWindow: 'daily 00:00-24:00',
+      // its agent is offline: without agents in the calls, the campaign dials up to its lines
+      dialingMode: 'agentless',
     });
     await insertContacts(stack.db, name, [...phones, 'call me maybe 5550199']);
     await upsertAgent(stack.db.sql, { endpoint: agentPhone, name: 'Ada', campaign: name, status: 'offline' });
@@ -183,7 +185,7 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       const res = await fetch(`${base}${path}`, { headers: { cookie } });
       assert.equal(res.status, 200, path);
       const body = await res.text();
-      assert.ok(body.includes(name), `${path} is about the campaign`);
+      if (path !== '/console/new-campaign') assert.ok(body.includes(name), `${path} is about the campaign`);
       for (const p of [...phones, agentPhone, CALLER]) {
         assert.ok(!body.includes(p) && !body.includes(digits(p)), `${path} shows ${p}`);
         assert.ok(!body.includes(encodeURIComponent(p)), `${path} puts ${p} in a URL`);
