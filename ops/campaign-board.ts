@@ -15,7 +15,7 @@ import {
   isOverTarget,
   ledgerPeriodOf,
 } from '../domain/abandon';
-import { isOpen, nextOpen, parseCallingWindow } from '../domain/calling-window';
+import { type CallingWindow, isOpen, nextOpen, parseCallingWindow } from '../domain/calling-window';
 import { type LastStateName, lastStateName } from '../domain/contract';
 import { type CampaignStatusView, campaignWorkflowId } from '../workflows/shared';
 import { abandonLedger, recentLedgers } from './abandon-ledger';
@@ -27,7 +27,7 @@ export interface WindowNow {
   text: string;
   /** The campaign's zone (for callees whose zone is unknown); null: each callee's own decides. */
   zone: string | null;
-  /** Open now in the campaign's zone; null without a zone (or a window it cannot read). */
+  /** Open now in the campaign's zone (or everywhere: a window of every hour); null without a zone. */
   open: boolean | null;
   /** When closed: when it opens next in that zone (null: not within 14 days). */
   opensAt: string | null;
@@ -74,8 +74,14 @@ export const ATTEMPTS_WINDOW_MS = 30 * 60_000;
 export const HELD_BACK_MS = 15 * 60_000;
 const NEXT_REDIALS = 10;
 
+/** Every hour of every day, no holidays: open whatever the callee's zone. */
+const alwaysOpen = (w: CallingWindow) =>
+  w.holidays === null &&
+  Object.values(w.hours).every((spans) => spans.some((s) => s.start <= 0 && s.end >= 86_400));
+
 export function windowNow(text: string, zone: string | null, now: Date): WindowNow {
   const parsed = parseCallingWindow(text);
+  if (parsed.ok && alwaysOpen(parsed.window)) return { text, zone, open: true, opensAt: null };
   if (!parsed.ok || zone === null) return { text, zone, open: null, opensAt: null };
   const open = isOpen(parsed.window, [zone], now);
   const next = open ? null : nextOpen(parsed.window, [zone], now);

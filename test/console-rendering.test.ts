@@ -109,13 +109,15 @@ test('the outcome chart says every bar in words, the dials chart every minute', 
   assert.match(dialsChart(series).text, /7 in all, at most 7 \(at 10:20 UTC\)/);
 });
 
-test('the calling window: open or closed in the campaign’s zone, per callee without one', () => {
+test('the calling window: open or closed in the campaign’s zone, per callee without one (unless always open)', () => {
   const noon = new Date('2026-03-02T11:00:00Z'); // a Monday, 12:00 in Berlin
   assert.deepEqual(windowNow('mon-fri 09:00-20:00', 'Europe/Berlin', noon).open, true);
   const night = windowNow('mon-fri 09:00-20:00', 'Europe/Berlin', new Date('2026-03-02T21:00:00Z'));
   assert.equal(night.open, false);
   assert.equal(night.opensAt, '2026-03-03T08:00:00.000Z');
   assert.equal(windowNow('daily 08:00-21:00', null, noon).open, null);
+  assert.equal(windowNow('daily 00:00-24:00', null, noon).open, true, 'every hour: open in any zone');
+  assert.equal(windowNow('daily 00:00-24:00; holidays US', null, noon).open, null);
 });
 
 test('pacing and the Temporal UI link in words', () => {

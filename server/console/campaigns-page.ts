@@ -60,7 +60,7 @@ export function actionButton(
 /** "open" / "closed, opens …" / "per callee": the calling window now. */
 export function windowText(w: CampaignCard['window']): Html {
   if (w.open === null) return html`<span title="${w.text}">per callee’s zone</span>`;
-  if (w.open) return html`<span class="ok" title="${w.text} (${w.zone})">open</span>`;
+  if (w.open) return html`<span class="ok" title="${w.text}${w.zone ? ` (${w.zone})` : ''}">open</span>`;
   return html`<span class="warn" title="${w.text} (${w.zone})"
     >closed${w.opensAt ? html`, opens ${timeText(w.opensAt)}` : ''}</span
   >`;
@@ -96,9 +96,11 @@ function cardRow(c: CampaignCard, csrf: string): Html {
     <td data-label="Dials, last minute">${c.dialsLastMinute}</td>
     <td data-label="Abandoned calls">${abandonText(c.abandons)}</td>
     <td data-label="Calling window">${windowText(c.window)}</td>
-    <td data-label="Actions" class="actions">
-      ${actionsFor(c.status).map((a) => actionButton(c.name, a, csrf, 'list'))}
-      <a href="${campaignPath(c.name, '/edit')}" aria-label="Edit campaign ${c.name}">Edit</a>
+    <td data-label="Actions">
+      <div class="actions">
+        ${actionsFor(c.status).map((a) => actionButton(c.name, a, csrf, 'list'))}
+        <a href="${campaignPath(c.name, '/edit')}" aria-label="Edit campaign ${c.name}">Edit</a>
+      </div>
     </td>
   </tr>`;
 }

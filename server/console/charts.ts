@@ -93,17 +93,19 @@ export function dialsChart(series: { minute: Date; dials: number }[]): Html {
   const total = series.reduce((a, s) => a + s.dials, 0);
   const peak = series.reduce((a, s) => (s.dials > a.dials ? s : a), { minute: new Date(0), dials: 0 });
   const max = Math.max(1, peak.dials);
-  const [W, H, BOTTOM, LEFT] = [620, 160, 20, 40];
-  const step = (W - LEFT) / Math.max(1, series.length);
+  const [W, H, BOTTOM, LEFT, RIGHT] = [620, 160, 20, 40, 20];
+  const step = (W - LEFT - RIGHT) / Math.max(1, series.length);
   const bars = series.map((s, i) => {
     const h = Math.round((s.dials / max) * (H - BOTTOM - 10));
     const x = LEFT + i * step;
     const tick =
       s.minute.getUTCMinutes() % 5 === 0
-        ? html`<text x="${x}" y="${H - 4}" class="axis">${hhmm(s.minute)}</text>`
+        ? html`<text x="${x + step / 2}" y="${H - 4}" class="axis" text-anchor="middle"
+            >${hhmm(s.minute)}</text
+          >`
         : '';
-    return html`<rect x="${x + 1}" y="${H - BOTTOM - h}" width="${Math.max(1, step - 2)}" height="${h}"
-        ><title>${hhmm(s.minute)} UTC: ${s.dials} dials</title></rect
+    return html`<rect x="${x + 1}" y="${H - BOTTOM - h}" width="${Math.max(1, step - 2)}" height="${h}">
+        <title>${hhmm(s.minute)} UTC: ${s.dials} dials</title></rect
       >${tick}`;
   });
   const label =
@@ -112,7 +114,7 @@ export function dialsChart(series: { minute: Date; dials: number }[]): Html {
   return html`<svg class="chart dials" viewBox="0 0 ${W} ${H}" role="img" aria-label="${label}">
       <text x="0" y="12" class="axis">${max}</text>
       <text x="0" y="${H - BOTTOM}" class="axis">0</text>
-      <line x1="${LEFT}" y1="${H - BOTTOM}" x2="${W}" y2="${H - BOTTOM}" class="baseline"></line>
+      <line x1="${LEFT}" y1="${H - BOTTOM}" x2="${W - RIGHT}" y2="${H - BOTTOM}" class="baseline"></line>
       ${bars}
     </svg>
     <p class="chart-note">${label}. Times in UTC.</p>`;
