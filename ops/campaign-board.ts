@@ -215,6 +215,8 @@ function keptFor<V>(maxAgeMs: number, clock: () => Date, load: (key: string) => 
     const hit = kept.get(key);
     if (hit && now - hit.at < maxAgeMs) return hit.value;
     const value = load(key);
+    // one entry per campaign looked at: forget the stale ones now and then
+    if (kept.size >= 256) for (const [k, v] of kept) if (now - v.at >= maxAgeMs) kept.delete(k);
     kept.set(key, { at: now, value });
     // a failed read is not kept: the next poll tries again
     value.catch(() => kept.delete(key));
