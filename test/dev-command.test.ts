@@ -2,6 +2,7 @@
  * `dialer dev` brings every piece up for local use (here on the suite's Temporal server and test
  * database), prints where they are, dials a campaign, and stops what it started on SIGTERM.
  */
+import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -40,6 +41,8 @@ test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 18
     TWILIO_AUTH_TOKEN: '',
     TWILIO_API_BASE_URL: '',
     PUBLIC_BASE_URL: '',
+    // no API token: dev keeps one in its data folder, and the console signs in with it
+    DIALER_API_TOKEN: '',
     LOG_LEVEL: 'warn',
   };
   const dev = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'client/main.ts'), 'dev'], {
@@ -83,6 +86,24 @@ test('dialer dev runs a campaign end to end and stops on SIGTERM', { timeout: 18
     // the operator's console on the same port
     assert.match(out, new RegExp(`Console +http://127.0.0.1:${serverPort}/console `));
     assert.equal((await fetch(`http://127.0.0.1:${serverPort}/console/assets/console.css`)).status, 200);
+    const tokenFile = /sign in with the token in (\S+)\)/.exec(out)?.[1];
+    assert.ok(tokenFile, `dev says where its API token is:\n${out}`);
+    const signedIn = await fetch(`http://127.0.0.1:${serverPort}/console/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: `http://127.0.0.1:${serverPort}`,
+      },
+      body: new URLSearchParams({ token: fs.readFileSync(path.resolve(repoRoot, tokenFile), 'utf8').trim() }),
+    });
+    assert.equal(signedIn.status, 303, 'the kept token signs in to the console');
+    assert.match(signedIn.headers.get('set-cookie') ?? '', /HttpOnly/i);
+    assert.doesNotMatch(
+      out,
+      new RegExp(fs.readFileSync(path.resolve(repoRoot, tokenFile), 'utf8').trim()),
+      'the token is never printed',
+    );
     const codec = (op: string, body: unknown) =>
       fetch(`http://127.0.0.1:${serverPort}/codec/${op}`, {
         method: 'POST',

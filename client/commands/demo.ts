@@ -58,6 +58,8 @@ export interface DemoSummary extends Pick<
   temporalUi: string | null;
   /** The operator's console (sign in with DIALER_API_TOKEN); up while the demo runs, and after with --keep-running. */
   consoleUrl: string;
+  /** How to sign in to the console: with DIALER_API_TOKEN, or the token kept in the data folder. */
+  consoleSignIn: string;
 }
 
 function demoNumbers(n: number): { phones: string[]; scenario: Record<string, string[]> } {
@@ -197,11 +199,7 @@ async function setUpDemo(stack: DevStack, database: Database, name: string, cont
   console.error(
     `demo campaign ${name}: ${contacts} contacts (2 on the do-not-call list), 10 lines, retries after 3–6 s`,
   );
-  console.error(
-    stack.cfg.apiToken
-      ? `operator console: ${stack.consoleUrl} (sign in with DIALER_API_TOKEN)`
-      : `operator console: ${stack.consoleUrl} (off: set DIALER_API_TOKEN to sign in)`,
-  );
+  console.error(`operator console: ${stack.consoleUrl} (${stack.signIn})`);
 }
 
 /** Live progress each second until the campaign ends or the demo is interrupted. */
@@ -265,6 +263,7 @@ async function summarise(
     redialLatenessMs: { p50: round(late.p50), p99: round(late.p99), max: round(late.max) },
     temporalUi: stack.uiUrl ? `${stack.uiUrl}/namespaces/${namespace}/workflows?query=${query}` : null,
     consoleUrl: stack.consoleUrl,
+    consoleSignIn: stack.signIn,
   };
 }
 
@@ -285,7 +284,7 @@ function printSummary(s: DemoSummary): void {
         : 'Temporal UI: wherever your Temporal server serves it (filter: CampaignName = "' +
           s.campaign +
           '")',
-      `Operator console: ${s.consoleUrl} (sign in with DIALER_API_TOKEN; --keep-running keeps it up)`,
+      `Operator console: ${s.consoleUrl} (${s.consoleSignIn}; --keep-running keeps it up)`,
     ].join('\n'),
   );
 }

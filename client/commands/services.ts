@@ -14,7 +14,7 @@ import {
 } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
 import { dataConverterFor, payloadCodecFor } from '../../infra/payload-codec';
-import { devPayloadKeys } from '../../infra/payload-keys';
+import { devApiToken, devPayloadKeys } from '../../infra/payload-keys';
 import { maskUrlPassword } from '../../infra/secrets';
 import { connectTemporal, temporalClient } from '../../infra/temporal-connection';
 import {
@@ -367,6 +367,8 @@ export interface DevStack {
   uiUrl: string | null;
   /** The operator's console on the server's port, as a browser on this machine reaches it. */
   consoleUrl: string;
+  /** How to sign in to the console: with DIALER_API_TOKEN, or the token kept in this file. */
+  signIn: string;
   /** Whether Twilio is our simulator (no credentials configured). */
   simulated: boolean;
   cleanup(): Promise<void>;
@@ -396,7 +398,8 @@ export async function startDev(
     for (const c of cleanups.reverse()) await c().catch((e) => console.error(String(e)));
   };
   try {
-    const { cfg: base, codec } = devPayloadCodec(given);
+    const { cfg: keyed, codec } = devPayloadCodec(given);
+    const { cfg: base, signIn } = devSignIn(keyed);
     await startDatabase(base, cleanups);
     const temporal = await ensureTemporal(
       base,
@@ -420,10 +423,11 @@ export async function startDev(
       cfg: { ...cfg, publicBaseUrl },
       uiUrl: temporal.uiUrl,
       consoleUrl: codec.consoleUrl,
+      signIn,
       simulated: !base.twilio.apiBaseUrl && !base.twilio.accountSid,
       cleanup,
     };
-    if (!o.quiet) printDevSummary({ ...cfg, publicBaseUrl }, { temporal, metricsUrl, codec });
+    if (!o.quiet) printDevSummary({ ...cfg, publicBaseUrl }, { temporal, metricsUrl, codec, signIn });
     return result;
   } catch (err) {
     await cleanup();
@@ -450,6 +454,20 @@ function devPayloadCodec(cfg: Config): { cfg: Config; codec: DevCodec } {
   const { text, file } = devPayloadKeys(cfg.dataDir);
   process.env.DIALER_PAYLOAD_KEYS = text;
   return { cfg: { ...cfg, payloadKeys: parsePayloadKeys(text, file) }, codec: { ...codec, keysFile: file } };
+}
+
+/**
+ * Dev's API token: DIALER_API_TOKEN, or else the data folder's own (infra/payload-keys.ts),
+ * exported to the processes this one starts: the API and the console work on embedded defaults.
+ * Returns how to sign in to the console.
+ */
+const SIGN_IN_WITH_TOKEN = 'sign in with DIALER_API_TOKEN';
+
+function devSignIn(cfg: Config): { cfg: Config; signIn: string } {
+  if (cfg.apiToken) return { cfg, signIn: SIGN_IN_WITH_TOKEN };
+  const { token, file } = devApiToken(cfg.dataDir);
+  process.env.DIALER_API_TOKEN = token;
+  return { cfg: { ...cfg, apiToken: token }, signIn: `sign in with the token in ${file}` };
 }
 
 /** The embedded PostgreSQL when no DATABASE_URL is set; then the database created if missing, and migrated. */
@@ -531,7 +549,8 @@ function printDevSummary(
     temporal,
     metricsUrl,
     codec,
-  }: { temporal: TemporalInUse; metricsUrl: string | undefined; codec: DevCodec },
+    signIn,
+  }: { temporal: TemporalInUse; metricsUrl: string | undefined; codec: DevCodec; signIn: string },
 ) {
   const dbUrl = maskUrlPassword(cfg.databaseUrl); // postgres://user:***@host/db
   const creds = twilioCredentials(cfg);
@@ -544,7 +563,7 @@ function printDevSummary(
       `  Database          ${dbUrl}${cfg.embeddedDatabase ? '  (embedded PGlite; set DATABASE_URL for your own PostgreSQL)' : ''}`,
       `  Twilio            ${cfg.twilio.apiBaseUrl ? `simulator at ${cfg.twilio.apiBaseUrl}` : 'api.twilio.com'}`,
       `  Webhook server    ${publicBaseUrl}  (GET /health)`,
-      `  Console           ${codec.consoleUrl}  (${cfg.apiToken ? 'sign in with DIALER_API_TOKEN' : 'off until DIALER_API_TOKEN is set: it signs in with it'})`,
+      `  Console           ${codec.consoleUrl}  (${signIn})`,
       `  Worker            task queue ${cfg.temporal.taskQueue}, namespace ${cfg.temporal.namespace}`,
       `  Metrics           ${metricsUrl ?? 'off (METRICS_PORT=off)'}`,
       `  Codec server      ${codec.url}  (the Web UI decrypts payloads through it${codec.trustUiOrigin ? '; its origin needs no token here' : ''})`,
@@ -557,7 +576,7 @@ function printDevSummary(
       `  TWILIO_AUTH_TOKEN=(set, not shown)`,
       `  TWILIO_API_BASE_URL=${cfg.twilio.apiBaseUrl ?? '(unset: real Twilio)'}`,
       `  PUBLIC_BASE_URL=${publicBaseUrl}`,
-      `  DIALER_API_TOKEN=${cfg.apiToken ? '(set, not shown)' : '(unset: the HTTP API at /api answers 503)'}`,
+      `  DIALER_API_TOKEN=${signIn === SIGN_IN_WITH_TOKEN ? '(set, not shown)' : `(unset: ${signIn.replace(/^sign in with /, '')})`}`,
       `  DIALER_PAYLOAD_KEYS=${codec.keysFile ? `(unset: the key in ${codec.keysFile})` : '(set, not shown)'}`,
       `  SERVER_PORT=${cfg.server.port}`,
       `  SIMULATOR_PORT=${cfg.simulator.port}`,
