@@ -1,7 +1,13 @@
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type pino from 'pino';
 import { pingDatabase } from '../db/queries/health';
 import { logSerializers, redactUrl } from '../infra/logger';
@@ -36,19 +42,21 @@ export const REQUEST_DEADLINE_MS = 15_000;
 /**
  * Fastify's request lines, at `info` for the API and the rest, at `debug` for Twilio's webhooks:
  * those come several times per attempt, and at `info` an attempt costs no log line (nothing is
- * formatted unless the level asks for it).
+ * formatted unless the level asks for it). Errors stay at `error`.
  */
-function logRequests(app: FastifyInstance): void {
-  const levelOf = (url: string) => (url.startsWith('/twilio/') ? 'debug' : 'info');
-  app.addHook('onRequest', async (req) => {
-    req.log[levelOf(req.url)]({ req }, 'incoming request'); // a level not enabled is a no-op
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    req.log[levelOf(req.url)](
-      { res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
-      'request completed',
-    );
-  });
+class RequestLogs extends LogController {
+  private static levelOf(req: FastifyRequest): 'debug' | 'info' {
+    return req.url.startsWith('/twilio/') ? 'debug' : 'info';
+  }
+
+  override incomingRequest(req: FastifyRequest): void {
+    req.log[RequestLogs.levelOf(req)]({ req }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    if (error) return super.requestCompleted(error, req, reply);
+    reply.log[RequestLogs.levelOf(req)]({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
 }
 
 /**
@@ -62,10 +70,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // refuse unknown fields instead of dropping them silently
     ajv: { customOptions: { removeAdditional: false } },
     handlerTimeout: deps.requestDeadlineMs ?? REQUEST_DEADLINE_MS,
-    // logged below, at a level by route
-    disableRequestLogging: true,
+    // request lines at a level by route
+    logController: new RequestLogs(),
   });
-  logRequests(app);
   await app.register(formbody);
   app.get('/health', async (_req, reply) => {
     const checks = await healthChecks(deps);
