@@ -69,7 +69,16 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     });
     await insertContacts(stack.db, name, [...phones, 'call me maybe 5550199']);
     await upsertAgent(stack.db.sql, { endpoint: agentPhone, name: 'Ada', campaign: name, status: 'offline' });
+    const [first] = await stack.db.sql<{ id: string }[]>`
+      select id from contacts where campaign_name = ${name} and phone_number = ${phones[0]!}`;
+    contactId = first!.id;
   });
+  const redialTime = async () =>
+    (
+      await stack.db.sql<
+        { redial_time: Date | null }[]
+      >`select redial_time from contacts where id = ${contactId}`
+    )[0]?.redial_time;
   after(async () => {
     await stack?.stop();
   });
@@ -85,9 +94,13 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       .then(() => true)
       .catch(() => false);
 
+  let contactId = '';
   const paths = () => {
     const c = `/console/campaigns/${encodeURIComponent(name)}`;
     return [
+      '/console/contacts',
+      `/console/contacts/${contactId}`,
+      `/console/contacts/${contactId}/detail`,
       '/console',
       '/console/fragments/campaigns',
       c,
@@ -141,6 +154,16 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       { url: editUrl, headers, body: form({ lines: '9' }) },
       { url: editUrl, headers: { ...headers, origin: 'null' }, body: form({ _csrf: csrf, lines: '9' }) },
       { url: `${base}/console/new-campaign`, headers, body: form({ name: `${name}-2`, callerId: CALLER }) },
+      { url: `${base}/console/contacts/${contactId}/redial`, headers, body: form({ at: '+1h' }) },
+      {
+        url: `${base}/console/contacts/${contactId}/redial`,
+        headers: { ...headers, origin: 'http://evil.example' },
+        body: form({ _csrf: csrf, at: '+1h' }),
+      },
+      { url: `${base}/console/contacts/${contactId}/release`, headers, body: form({}) },
+      { url: `${base}/console/contacts/${contactId}/reset`, headers, body: form({}) },
+      { url: `${base}/console/contacts/${contactId}/number`, headers, body: form({}) },
+      { url: `${base}/console/contacts/search`, headers, body: form({ q: phones[0]!.slice(-7) }) },
     ];
     for (const r of refused) {
       const res = await fetch(r.url, {
@@ -150,7 +173,9 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
         body: r.body,
       });
       assert.equal(res.status, 403, `${r.url} ${r.body} ${JSON.stringify(r.headers)}`);
+      assert.ok(!(await res.text()).includes(phones[0]!.slice(2)), `${r.url} shows no number`);
     }
+    assert.equal(await redialTime(), null, 'no redial written');
     assert.equal(await status(), 'idle');
     assert.equal(await workflowExists(), false);
     assert.equal(await lines(), 2);
@@ -185,7 +210,8 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       const res = await fetch(`${base}${path}`, { headers: { cookie } });
       assert.equal(res.status, 200, path);
       const body = await res.text();
-      if (path !== '/console/new-campaign') assert.ok(body.includes(name), `${path} is about the campaign`);
+      if (!['/console/new-campaign', '/console/contacts'].includes(path))
+        assert.ok(body.includes(name), `${path} is about the campaign`);
       for (const p of [...phones, agentPhone, CALLER]) {
         assert.ok(!body.includes(p) && !body.includes(digits(p)), `${path} shows ${p}`);
         assert.ok(!body.includes(encodeURIComponent(p)), `${path} puts ${p} in a URL`);
@@ -197,6 +223,32 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     ).text();
     assert.ok(live.includes('+1500'), 'the masked caller id and agent are shown');
     assert.match(live, /not a phone number/, 'the unparsable contact is held back by its rule');
+  });
+
+  test('a contact is found by its number’s last digits, shown masked, its number shown only when asked by POST', async () => {
+    const { cookie, csrf } = await signIn(base);
+    const headers = { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: base };
+    const search = await fetch(`${base}/console/contacts/search`, {
+      method: 'POST',
+      headers,
+      body: form({ _csrf: csrf, q: phones[0]!.slice(-7) }),
+    });
+    assert.equal(search.status, 200);
+    const found = await search.text();
+    assert.ok(found.includes(`/console/contacts/${contactId}"`), 'the contact is listed by its id');
+    assert.ok(!found.includes(phones[0]!.slice(2)), 'its number is masked');
+    assert.ok(found.includes(phones[0]!.slice(0, 5)), 'its masked number is shown');
+    const contact = await (
+      await fetch(`${base}/console/contacts/${contactId}`, { headers: { cookie } })
+    ).text();
+    assert.match(contact, /Show number/);
+    const shown = await fetch(`${base}/console/contacts/${contactId}/number`, {
+      method: 'POST',
+      headers: { ...headers, 'X-CSRF-Token': csrf, 'HX-Request': 'true' },
+      body: form({}),
+    });
+    assert.equal(shown.status, 200);
+    assert.ok((await shown.text()).includes(phones[0]!), 'the number, in place');
   });
 
   test('without JavaScript, stop asks on a page of its own, and its form stops the campaign', async () => {

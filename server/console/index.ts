@@ -9,6 +9,8 @@ import { isHtmx, registerAuthHooks } from './auth';
 import { registerCampaignEdit } from './campaign-edit';
 import { registerCampaignPage } from './campaign-page';
 import { registerCampaignsPage } from './campaigns-page';
+import { registerContactPage } from './contact-page';
+import { registerContactsPage } from './contacts-page';
 import { type ConsoleDeps, consoleContext, refusalOf, sendHtml } from './context';
 import { html, notice, page } from './html';
 import { registerSignIn } from './sign-in';
@@ -79,6 +81,8 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       const renderCampaign = registerCampaignPage(scope, ctx);
       registerCampaignsPage(scope, ctx, renderCampaign);
       registerCampaignEdit(scope, ctx);
+      registerContactsPage(scope, ctx);
+      registerContactPage(scope, ctx);
     },
     { prefix: '/console' },
   );
