@@ -73,6 +73,9 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       select id from contacts where campaign_name = ${name} and phone_number = ${phones[0]!}`;
     contactId = first!.id;
   });
+  const importCsv = `phone_number,name\n${testPhone()},Imported\n`;
+  const contactsNamed = async (who: string) =>
+    (await stack.db.sql`select 1 from contacts where campaign_name = ${name} and name = ${who}`).length;
   const redialTime = async () =>
     (
       await stack.db.sql<
@@ -101,6 +104,7 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       '/console/contacts',
       `/console/contacts/${contactId}`,
       `/console/contacts/${contactId}/detail`,
+      '/console/import',
       '/console',
       '/console/fragments/campaigns',
       c,
@@ -164,6 +168,8 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       { url: `${base}/console/contacts/${contactId}/reset`, headers, body: form({}) },
       { url: `${base}/console/contacts/${contactId}/number`, headers, body: form({}) },
       { url: `${base}/console/contacts/search`, headers, body: form({ q: phones[0]!.slice(-7) }) },
+      { url: `${base}/console/import/check`, headers, body: form({ campaign: name, csv: importCsv }) },
+      { url: `${base}/console/import`, headers, body: form({ campaign: name, csv: importCsv }) },
     ];
     for (const r of refused) {
       const res = await fetch(r.url, {
@@ -176,6 +182,7 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       assert.ok(!(await res.text()).includes(phones[0]!.slice(2)), `${r.url} shows no number`);
     }
     assert.equal(await redialTime(), null, 'no redial written');
+    assert.equal(await contactsNamed('Imported'), 0, 'no contact imported');
     assert.equal(await status(), 'idle');
     assert.equal(await workflowExists(), false);
     assert.equal(await lines(), 2);
@@ -210,7 +217,7 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       const res = await fetch(`${base}${path}`, { headers: { cookie } });
       assert.equal(res.status, 200, path);
       const body = await res.text();
-      if (!['/console/new-campaign', '/console/contacts'].includes(path))
+      if (!['/console/new-campaign', '/console/contacts', '/console/import'].includes(path))
         assert.ok(body.includes(name), `${path} is about the campaign`);
       for (const p of [...phones, agentPhone, CALLER]) {
         assert.ok(!body.includes(p) && !body.includes(digits(p)), `${path} shows ${p}`);
@@ -249,6 +256,37 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     });
     assert.equal(shown.status, 200);
     assert.ok((await shown.text()).includes(phones[0]!), 'the number, in place');
+  });
+
+  test('an import shows each bad line and writes nothing; a file without one is imported', async () => {
+    const { cookie, csrf } = await signIn(base);
+    const headers = { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: base };
+    const post = (url: string, csv: string) =>
+      fetch(`${base}${url}`, { method: 'POST', headers, body: form({ _csrf: csrf, campaign: name, csv }) });
+    const good = [testPhone(), testPhone()];
+    const bad = `phone_number,name\n${good[0]},Grace\nnot a number,Grace\n${good[1]},Grace\n`;
+    for (const url of ['/console/import/check', '/console/import']) {
+      const res = await post(url, bad);
+      assert.equal(res.status, 422, url);
+      const body = await res.text();
+      assert.match(body, /Nothing was imported/);
+      assert.match(body, /<td>3<\/td>/, 'the bad line by its number');
+      assert.ok(!body.includes(good[0]!.slice(2)), 'no number in the answer');
+      assert.equal(await contactsNamed('Grace'), 0, `${url} wrote nothing`);
+    }
+    const fine = `phone_number,name\n${good[0]},Grace\n${good[1]},Grace\n`;
+    const checked = await post('/console/import/check', fine);
+    assert.equal(checked.status, 200);
+    assert.match(await checked.text(), /No problems in 2 rows/);
+    assert.equal(await contactsNamed('Grace'), 0, 'a check writes nothing');
+    const imported = await post('/console/import', fine);
+    assert.equal(imported.status, 200);
+    assert.match(await imported.text(), /Imported 2 contacts/);
+    assert.equal(await contactsNamed('Grace'), 2);
+    const again = await (await post('/console/import', fine)).text();
+    assert.match(again, /already in campaign/, 'a number the campaign has is refused');
+    assert.ok(!again.includes(good[0]!.slice(2)), 'the number it quotes is masked');
+    assert.equal(await contactsNamed('Grace'), 2);
   });
 
   test('without JavaScript, stop asks on a page of its own, and its form stops the campaign', async () => {

@@ -87,7 +87,10 @@ export function contactsPage(o: {
     title: 'Contacts',
     csrf: o.csrf,
     nav: 'contacts',
-    body: html`<h1>Contacts</h1>
+    body: html`<div class="heading-row">
+        <h1>Contacts</h1>
+        <a href="/console/import">Import contacts from a CSV</a>
+      </div>
       ${searchForm(o.csrf, o.text ?? '')}
       <div id="results" aria-live="polite">${resultsPart(o.rows, o.message)}</div>`,
   });

@@ -11,6 +11,7 @@ import { registerCampaignPage } from './campaign-page';
 import { registerCampaignsPage } from './campaigns-page';
 import { registerContactPage } from './contact-page';
 import { registerContactsPage } from './contacts-page';
+import { registerImportPage } from './import-page';
 import { type ConsoleDeps, consoleContext, refusalOf, sendHtml } from './context';
 import { html, notice, page } from './html';
 import { registerSignIn } from './sign-in';
@@ -83,6 +84,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       registerCampaignEdit(scope, ctx);
       registerContactsPage(scope, ctx);
       registerContactPage(scope, ctx);
+      registerImportPage(scope, ctx);
     },
     { prefix: '/console' },
   );
