@@ -13,7 +13,7 @@ import { SIMULATOR_AUTH_TOKEN } from '../infra/config';
 import { upsertAgent } from '../ops/agents';
 import { createCampaign } from '../ops/campaign-operations';
 import { buildServer } from '../server/app';
-import { DEFAULT_RETRY_RULES } from '../domain/contract';
+import { DEFAULT_RETRY_RULES, LastState } from '../domain/contract';
 import { campaignWorkflowId } from '../workflows/shared';
 import {
   API_TOKEN,
@@ -76,6 +76,8 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
   const importCsv = `phone_number,name\n${testPhone()},Imported\n`;
   const contactsNamed = async (who: string) =>
     (await stack.db.sql`select 1 from contacts where campaign_name = ${name} and name = ${who}`).length;
+  const listed = async (phone: string) =>
+    (await stack.db.sql`select 1 from banned_numbers where phone_number = ${phone}`).length > 0;
   const redialTime = async () =>
     (
       await stack.db.sql<
@@ -105,6 +107,8 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       `/console/contacts/${contactId}`,
       `/console/contacts/${contactId}/detail`,
       '/console/import',
+      '/console/dnc',
+      '/console/dnc/list',
       '/console',
       '/console/fragments/campaigns',
       c,
@@ -170,6 +174,9 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       { url: `${base}/console/contacts/search`, headers, body: form({ q: phones[0]!.slice(-7) }) },
       { url: `${base}/console/import/check`, headers, body: form({ campaign: name, csv: importCsv }) },
       { url: `${base}/console/import`, headers, body: form({ campaign: name, csv: importCsv }) },
+      { url: `${base}/console/dnc/add`, headers, body: form({ number: phones[1]! }) },
+      { url: `${base}/console/dnc/import`, headers, body: form({ lines: phones[1]! }) },
+      { url: `${base}/console/dnc/remove`, headers, body: form({ number: agentPhone }) },
     ];
     for (const r of refused) {
       const res = await fetch(r.url, {
@@ -183,6 +190,7 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     }
     assert.equal(await redialTime(), null, 'no redial written');
     assert.equal(await contactsNamed('Imported'), 0, 'no contact imported');
+    assert.equal(await listed(phones[1]!), false, 'nothing on the do-not-call list');
     assert.equal(await status(), 'idle');
     assert.equal(await workflowExists(), false);
     assert.equal(await lines(), 2);
@@ -217,7 +225,10 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       const res = await fetch(`${base}${path}`, { headers: { cookie } });
       assert.equal(res.status, 200, path);
       const body = await res.text();
-      if (!['/console/new-campaign', '/console/contacts', '/console/import'].includes(path))
+      if (
+        !['/console/new-campaign', '/console/contacts', '/console/import'].includes(path) &&
+        !path.includes('dnc')
+      )
         assert.ok(body.includes(name), `${path} is about the campaign`);
       for (const p of [...phones, agentPhone, CALLER]) {
         assert.ok(!body.includes(p) && !body.includes(digits(p)), `${path} shows ${p}`);
@@ -287,6 +298,62 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     assert.match(again, /already in campaign/, 'a number the campaign has is refused');
     assert.ok(!again.includes(good[0]!.slice(2)), 'the number it quotes is masked');
     assert.equal(await contactsNamed('Grace'), 2);
+  });
+
+  test('a number put on the do-not-call list ends its contact Banned; a bad list adds nothing', async () => {
+    const { cookie, csrf } = await signIn(base);
+    const headers = { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: base };
+    const post = async (url: string, fields: Record<string, string>) => {
+      const res = await fetch(`${base}${url}`, {
+        method: 'POST',
+        headers,
+        body: form({ _csrf: csrf, ...fields }),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const other = [testPhone(), testPhone()];
+    const badList = await post('/console/dnc/import', { lines: `${other[0]}\nnot a number\n\n${other[1]}` });
+    assert.equal(badList.status, 422);
+    assert.match(badList.text, /Nothing was added/);
+    assert.match(badList.text, /<td>2<\/td>/, 'the bad line by its number');
+    assert.equal((await listed(other[0]!)) || (await listed(other[1]!)), false, 'nothing added');
+    const goodList = await post('/console/dnc/import', { lines: `${other[0]}\n${other[1]}\n` });
+    assert.match(goodList.text, /Added 2 numbers/);
+    assert.ok((await listed(other[0]!)) && (await listed(other[1]!)));
+    assert.match((await post('/console/dnc/remove', { number: other[1]! })).text, /Removed/);
+    assert.equal(await listed(other[1]!), false);
+
+    const banned = uid('console-dnc');
+    const phone = testPhone();
+    await createCampaign(stack.db, {
+      name: banned,
+      callerId: CALLER,
+      retryRules: DEFAULT_RETRY_RULES,
+      callingWindow: 'daily 00:00-24:00',
+      dialingMode: 'agentless',
+    });
+    const [id] = await insertContacts(stack.db, banned, [phone]);
+    // written as an operator types it: national format, normalised to E.164
+    const added = await post('/console/dnc/add', {
+      number: `(${phone.slice(2, 5)}) ${phone.slice(5, 8)}-${phone.slice(8)}`,
+    });
+    assert.equal(added.status, 200);
+    assert.match(added.text, /Added \+1500/);
+    assert.ok(!added.text.includes(phone.slice(2)), 'the answer shows it masked');
+    assert.equal(await listed(phone), true);
+    assert.equal((await post(`/console/campaigns/${encodeURIComponent(banned)}/start`, {})).status, 200);
+    await eventually(
+      async () =>
+        (
+          await stack.db.sql<
+            { last_state: number | null }[]
+          >`select last_state from contacts where id = ${id!}`
+        )[0]?.last_state === LastState.Banned,
+      60_000,
+      'the contact Banned',
+    );
+    const page = await (await fetch(`${base}/console/contacts/${id}`, { headers: { cookie } })).text();
+    assert.match(page, /Banned \(1000\)/);
   });
 
   test('without JavaScript, stop asks on a page of its own, and its form stops the campaign', async () => {

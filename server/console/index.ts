@@ -12,6 +12,7 @@ import { registerCampaignsPage } from './campaigns-page';
 import { registerContactPage } from './contact-page';
 import { registerContactsPage } from './contacts-page';
 import { registerImportPage } from './import-page';
+import { registerDncPage } from './dnc-page';
 import { type ConsoleDeps, consoleContext, refusalOf, sendHtml } from './context';
 import { html, notice, page } from './html';
 import { registerSignIn } from './sign-in';
@@ -85,6 +86,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       registerContactsPage(scope, ctx);
       registerContactPage(scope, ctx);
       registerImportPage(scope, ctx);
+      registerDncPage(scope, ctx);
     },
     { prefix: '/console' },
   );
