@@ -72,10 +72,16 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     const [first] = await stack.db.sql<{ id: string }[]>`
       select id from contacts where campaign_name = ${name} and phone_number = ${phones[0]!}`;
     contactId = first!.id;
+    const [agent] = await stack.db.sql<
+      { id: number }[]
+    >`select id from agents where endpoint = ${agentPhone}`;
+    agentId = agent!.id;
   });
   const importCsv = `phone_number,name\n${testPhone()},Imported\n`;
   const contactsNamed = async (who: string) =>
     (await stack.db.sql`select 1 from contacts where campaign_name = ${name} and name = ${who}`).length;
+  const agentStatus = async () =>
+    (await stack.db.sql<{ status: string }[]>`select status from agents where id = ${agentId}`)[0]?.status;
   const listed = async (phone: string) =>
     (await stack.db.sql`select 1 from banned_numbers where phone_number = ${phone}`).length > 0;
   const redialTime = async () =>
@@ -100,6 +106,7 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       .catch(() => false);
 
   let contactId = '';
+  let agentId = 0;
   const paths = () => {
     const c = `/console/campaigns/${encodeURIComponent(name)}`;
     return [
@@ -109,6 +116,8 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       '/console/import',
       '/console/dnc',
       '/console/dnc/list',
+      '/console/agents',
+      '/console/agents/board',
       '/console',
       '/console/fragments/campaigns',
       c,
@@ -177,6 +186,7 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
       { url: `${base}/console/dnc/add`, headers, body: form({ number: phones[1]! }) },
       { url: `${base}/console/dnc/import`, headers, body: form({ lines: phones[1]! }) },
       { url: `${base}/console/dnc/remove`, headers, body: form({ number: agentPhone }) },
+      { url: `${base}/console/agents/${agentId}/status`, headers, body: form({ status: 'available' }) },
     ];
     for (const r of refused) {
       const res = await fetch(r.url, {
@@ -191,6 +201,7 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     assert.equal(await redialTime(), null, 'no redial written');
     assert.equal(await contactsNamed('Imported'), 0, 'no contact imported');
     assert.equal(await listed(phones[1]!), false, 'nothing on the do-not-call list');
+    assert.equal(await agentStatus(), 'offline', 'the agent left as it was');
     assert.equal(await status(), 'idle');
     assert.equal(await workflowExists(), false);
     assert.equal(await lines(), 2);
@@ -354,6 +365,39 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     );
     const page = await (await fetch(`${base}/console/contacts/${id}`, { headers: { cookie } })).text();
     assert.match(page, /Banned \(1000\)/);
+  });
+
+  test('the agent board shows an agent reached by phone masked, and sets its status', async () => {
+    const { cookie, csrf } = await signIn(base);
+    const board = await (await fetch(`${base}/console/agents`, { headers: { cookie } })).text();
+    assert.ok(board.includes(agentPhone.slice(0, 5)) && !board.includes(agentPhone.slice(2)), 'masked');
+    assert.match(board, /Ada/);
+    const set = await fetch(`${base}/console/agents/${agentId}/status`, {
+      method: 'POST',
+      headers: {
+        cookie,
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: base,
+        'HX-Request': 'true',
+      },
+      body: form({ _csrf: csrf, status: 'wrap-up' }),
+    });
+    assert.equal(set.status, 200);
+    assert.match(await set.text(), /is wrap-up/);
+    assert.equal(await agentStatus(), 'wrap-up');
+    const refused = await fetch(`${base}/console/agents/${agentId}/status`, {
+      method: 'POST',
+      headers: {
+        cookie,
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: base,
+        'HX-Request': 'true',
+      },
+      body: form({ _csrf: csrf, status: 'asleep' }),
+    });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /is not one of available/);
+    await stack.db.sql`update agents set status = 'offline' where id = ${agentId}`;
   });
 
   test('without JavaScript, stop asks on a page of its own, and its form stops the campaign', async () => {

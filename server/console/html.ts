@@ -88,6 +88,7 @@ function navigation(o: PageOptions): Html {
       <li><a href="/console" ${current('campaigns')}>Campaigns</a></li>
       <li><a href="/console/contacts" ${current('contacts')}>Contacts</a></li>
       <li><a href="/console/dnc" ${current('dnc')}>Do-not-call</a></li>
+      <li><a href="/console/agents" ${current('agents')}>Agents</a></li>
     </ul>
     <form method="post" action="/console/sign-out" class="sign-out">
       ${csrfField(o.csrf)}

@@ -13,6 +13,7 @@ import { registerContactPage } from './contact-page';
 import { registerContactsPage } from './contacts-page';
 import { registerImportPage } from './import-page';
 import { registerDncPage } from './dnc-page';
+import { registerAgentsPage } from './agents-page';
 import { type ConsoleDeps, consoleContext, refusalOf, sendHtml } from './context';
 import { html, notice, page } from './html';
 import { registerSignIn } from './sign-in';
@@ -87,6 +88,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       registerContactPage(scope, ctx);
       registerImportPage(scope, ctx);
       registerDncPage(scope, ctx);
+      registerAgentsPage(scope, ctx);
     },
     { prefix: '/console' },
   );
