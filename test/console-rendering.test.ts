@@ -167,4 +167,9 @@ test('the contacts list and the timeline show numbers masked only', () => {
   const reason = maskNumbersIn('skipped: 500 555-0199 is on the do-not-call list (+15005550199)');
   assert.ok(!/\d{5,}\D?\d{4}/.test(reason.replace(/\*/g, '')) && !reason.includes('5550199'), reason);
   assert.match(reason, /on the do-not-call list/);
+  assert.equal(
+    maskNumbersIn('call CA682275ba57234 created'),
+    'call CA682275ba57234 created',
+    'a SID left whole',
+  );
 });

@@ -15,9 +15,9 @@ import { type Html, campaignPath, csrfField, html, notice, page, timeText } from
 
 type Message = { text: string; error: boolean };
 
-/** A number quoted in a decision's reason (as it was written), masked like any other. */
+/** A number quoted in a decision's reason (as it was written), masked like any other; ids (a call's SID) are left whole. */
 export const maskNumbersIn = (text: string) =>
-  text.replace(/\+?\d[\d ().-]{5,}\d/g, (m) => maskPhone(m.replace(/[^\d+]/g, '')));
+  text.replace(/(?<![\w+])\+?\d[\d ().-]{5,}\d(?!\w)/g, (m) => maskPhone(m.replace(/[^\d+]/g, '')));
 
 const when = (d: Date | string | null) => (d === null ? '—' : timeText(new Date(d).toISOString()));
 
