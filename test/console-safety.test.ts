@@ -280,6 +280,48 @@ describe('the console refuses what it must, and shows no number', { timeout: 180
     assert.ok((await shown.text()).includes(phones[0]!), 'the number, in place');
   });
 
+  test('a contact’s redial, release and reset do what they say, or say why not', async () => {
+    const { cookie, csrf } = await signIn(base);
+    const idle = uid('console-contact');
+    await createCampaign(stack.db, { name: idle, callerId: CALLER, retryRules: DEFAULT_RETRY_RULES });
+    const [id] = await insertContacts(stack.db, idle, [testPhone()]);
+    const act = async (action: string, fields: Record<string, string> = {}) => {
+      const res = await fetch(`${base}/console/contacts/${id}/${action}`, {
+        method: 'POST',
+        headers: {
+          cookie,
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: base,
+          'HX-Request': 'true',
+        },
+        body: form({ _csrf: csrf, ...fields }),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const row = async () =>
+      (
+        await stack.db.sql<{ contact_successful: number; redial_time: Date | null }[]>`
+          select contact_successful, redial_time from contacts where id = ${id!}`
+      )[0]!;
+    const wrong = await act('redial', { at: 'tomorrow' });
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.text, /&quot;tomorrow&quot; is not a time/);
+    assert.equal((await row()).redial_time, null);
+    const redial = await act('redial', { at: '+2h' });
+    assert.equal(redial.status, 200);
+    assert.match(redial.text, /its campaign is not running/);
+    assert.ok((await row()).redial_time! > new Date(), 'the redial written');
+    const release = await act('release');
+    assert.equal(release.status, 409);
+    assert.match(release.text, /is not in a campaign&#39;s cache/);
+    const reset = await act('reset');
+    assert.match(reset.text, /reset: NotUsed \(0\)/);
+    assert.deepEqual(await row(), { contact_successful: 0, redial_time: null });
+    const page = await (await fetch(`${base}/console/contacts/${id}`, { headers: { cookie } })).text();
+    assert.match(page, /a redial was asked for/, 'the redial in its decisions');
+    assert.match(page, /reset to NotUsed/, 'the reset in its decisions');
+  });
+
   test('an import shows each bad line and writes nothing; a file without one is imported', async () => {
     const { cookie, csrf } = await signIn(base);
     const headers = { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: base };
