@@ -1,6 +1,13 @@
 import type { Sql } from '../db/client';
 import { campaignExists } from '../db/queries/campaigns';
-import { type AgentRow, listAgentRows, setAgentStatusByEndpoint, upsertAgentRow } from '../db/queries/agents';
+import {
+  type AgentRow,
+  agentEndpointById,
+  listAgentRows,
+  listAgentRowsWithIds,
+  setAgentStatusByEndpoint,
+  upsertAgentRow,
+} from '../db/queries/agents';
 import { OperationError } from './errors';
 
 /**
@@ -77,4 +84,16 @@ export async function setAgentStatus(sql: Sql, endpoint: string, status: string)
 
 export async function listAgents(sql: Sql, campaign?: string): Promise<AgentView[]> {
   return (await listAgentRows(sql, campaign ?? null)).map(view);
+}
+
+/** Every agent with its id, for the console (which names an agent by id, not by endpoint). */
+export async function listAgentsById(sql: Sql): Promise<(AgentView & { id: number })[]> {
+  return (await listAgentRowsWithIds(sql)).map((r) => ({ id: r.id, ...view(r) }));
+}
+
+/** setAgentStatus for the agent with this id. */
+export async function setAgentStatusById(sql: Sql, id: number, status: string): Promise<AgentView> {
+  const endpoint = Number.isSafeInteger(id) ? await agentEndpointById(sql, id) : undefined;
+  if (endpoint === undefined) throw new OperationError('not-found', `No agent with id ${id}`);
+  return setAgentStatus(sql, endpoint, status);
 }

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Sql, SqlOrTx, TxSql } from '../db/client';
 import { campaignExists, campaignNames } from '../db/queries/campaigns';
 import {
@@ -9,7 +11,7 @@ import {
 } from '../db/queries/contacts';
 import { type FieldNames, checkContactFields, textProblem } from './contact-fields';
 import { OperationError } from './errors';
-import { readCsv } from '../infra/csv';
+import { CsvError, readCsv } from '../infra/csv';
 import type { BadRow } from './dnc';
 import { toE164 } from '../domain/phone';
 
@@ -26,6 +28,8 @@ export interface ImportOptions {
   /** Every row's campaign; a campaign_name column must then agree with it. */
   campaign?: string;
   skipInvalid?: boolean;
+  /** Check every row (the campaigns' numbers too) and write nothing. */
+  checkOnly?: boolean;
   /** `fraction` of the file read, or of the good rows written. */
   onProgress?: (stage: 'read' | 'written', rows: number, fraction: number) => void;
   now?: Date;
@@ -207,10 +211,32 @@ export async function importContacts(sql: Sql, file: string, o: ImportOptions): 
       return false;
     });
     bad.sort((a, b) => a.line - b.line);
-    if (bad.length && !o.skipInvalid) return { rows, bad, imported: false, byCampaign: {} };
+    if (o.checkOnly || (bad.length && !o.skipInvalid)) return { rows, bad, imported: false, byCampaign: {} };
     return { rows, bad, imported: true, byCampaign: await writeContacts(tx, fresh, o) };
   });
 }
+
+/**
+ * The import of a CSV given as text (the console's form): the same checks and the same all-or-nothing
+ * write as the file's, through a file of its own (mode 0600, removed at once). A header the reader
+ * refuses is an OperationError.
+ */
+export async function importContactsText(sql: Sql, text: string, o: ImportOptions): Promise<ImportResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-import-'));
+  const file = path.join(dir, 'contacts.csv');
+  try {
+    fs.writeFileSync(file, text, { mode: 0o600 });
+    return await importContacts(sql, file, o);
+  } catch (err) {
+    if (err instanceof CsvError) throw new OperationError('invalid', err.message.split(file).join('The CSV'));
+    throw err;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The campaigns contacts can be imported into, by name. */
+export const importableCampaigns = (sql: Sql) => campaignNames(sql);
 
 async function writeContacts(tx: TxSql, good: Row[], o: ImportOptions): Promise<Record<string, number>> {
   const byCampaign: Record<string, number> = {};

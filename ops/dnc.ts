@@ -112,3 +112,28 @@ export async function importDnc(
   });
   return { rows, added, alreadyListed: unique.length - added, bad, imported: true };
 }
+
+/**
+ * A list pasted one number per line (the console's): every line checked first, and with any line
+ * that is not a number nothing is added and each such line is named by its number (empty lines
+ * are skipped). All good: every number added, those already listed keeping their reason.
+ */
+export async function addDncLines(
+  sql: Sql,
+  text: string,
+  o: { defaultRegion: string; reason: string | null },
+): Promise<{ rows: number; added: number; alreadyListed: number; bad: BadRow[]; imported: boolean }> {
+  const good: string[] = [];
+  const bad: BadRow[] = [];
+  let rows = 0;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const t = raw.trim();
+    if (t === '') return;
+    rows++;
+    const e164 = toE164(t, o.defaultRegion);
+    if (e164 === null) bad.push({ line: i + 1, message: `${JSON.stringify(t)} is not a phone number` });
+    else good.push(e164);
+  });
+  if (bad.length || rows === 0) return { rows, added: 0, alreadyListed: 0, bad, imported: false };
+  return { rows, ...(await addToDnc(sql, good, o.reason)), bad, imported: true };
+}

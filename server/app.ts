@@ -114,6 +114,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     apiToken: deps.apiToken,
     publicBaseUrl: deps.publicBaseUrl,
     temporalUiUrl: deps.temporalUiUrl,
+    defaultRegion: deps.defaultRegion,
   });
   return app;
 }

@@ -3,9 +3,12 @@
  * operator works in it: signing in (a wrong token refused), creating a campaign with the form (a
  * taken name refused with the operation's text), starting it, watching its progress reach done
  * against the simulator, pausing and resuming it, and stopping it after the confirm step (declined
- * once). Each step is checked in the database or the workflow too. The run writes the screenshots
- * of the README (docs/console-campaigns.png, docs/console-campaign.png, 1280×800); on a failure it
- * saves one of the page and prints where.
+ * once); importing contacts (a file with a bad line refused, then a good one), finding a contact
+ * and reading its decisions, putting a number on the do-not-call list and seeing its contact end
+ * Banned, and setting an agent's status. Each step is checked in the database or the workflow too.
+ * The run writes the screenshots of the README (docs/console-campaigns.png,
+ * docs/console-campaign.png, docs/console-contact.png, 1280×800); on a failure it saves one of the
+ * page and prints where.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -28,7 +31,7 @@ import {
 import { dropDatabases } from '../harness/raw-db';
 import { ensureDatabase, migrateDatabase } from '../db/migrate';
 import type { Database } from '../db/client';
-import { DEFAULT_RETRY_RULES } from '../domain/contract';
+import { DEFAULT_RETRY_RULES, LastState } from '../domain/contract';
 import { createCampaign } from '../ops/campaign-operations';
 import { campaignWorkflowId, campaignStatusQuery } from '../workflows/shared';
 
@@ -240,6 +243,107 @@ describe('the operator console in a real browser', { timeout: 360_000 }, () => {
     await page.getByRole('button', { name: `Start campaign ${name}` }).waitFor();
   });
 
+  const imported = [testPhone(), testPhone()];
+  const contactsNamed = async (who: string) =>
+    stack.db.sql<{ id: string; phone_number: string; campaign_name: string; contact_successful: number }[]>`
+      select id, phone_number, campaign_name, contact_successful from contacts where name = ${who} order by id`;
+
+  step('import contacts: a file with a bad line is shown and refused, a good one is imported', async () => {
+    await page.goto(`${stack.serverUrl}/console/contacts`);
+    await page.getByRole('link', { name: 'Import contacts from a CSV' }).click();
+    await page.getByLabel('Campaign').selectOption(name);
+    const result = page.locator('#import-result');
+    await page
+      .getByLabel('CSV (header row first)')
+      .fill(`phone_number,name\n${imported[0]},Imported\nnot a number,Imported\n${imported[1]},Imported\n`);
+    await page.getByRole('button', { name: 'Check' }).click();
+    await result.getByRole('alert').filter({ hasText: 'Nothing was imported: 1 of 3 rows' }).waitFor();
+    await result.getByRole('cell', { name: '3', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await result.getByRole('alert').filter({ hasText: 'Nothing was imported' }).waitFor();
+    assert.equal((await contactsNamed('Imported')).length, 0, 'nothing written');
+
+    await page
+      .getByLabel('CSV (header row first)')
+      .fill(`phone_number,name\n${imported[0]},Imported\n${imported[1]},Imported\n`);
+    await page.getByRole('button', { name: 'Check' }).click();
+    await result.getByText('No problems in 2 rows; nothing written yet.').waitFor();
+    assert.equal((await contactsNamed('Imported')).length, 0, 'a check writes nothing');
+    await page.getByRole('button', { name: 'Import 2 contacts' }).click();
+    await result.getByText(`Imported 2 contacts: 2 into “${name}”.`).waitFor();
+    const rows = await contactsNamed('Imported');
+    assert.deepEqual(
+      rows.map((r) => [r.phone_number, r.campaign_name, r.contact_successful]),
+      imported.map((p) => [p, name, 0]),
+    );
+  });
+
+  step('find a contact by its last digits, open it, see its attempts and decisions', async () => {
+    await page.goto(`${stack.serverUrl}/console/contacts`);
+    await page.getByLabel('Id, last digits of the number, or name').fill(phones[0]!.slice(-7));
+    await page.getByRole('button', { name: 'Search' }).click();
+    const [contact] = await stack.db.sql<{ id: string }[]>`
+      select id from contacts where campaign_name = ${name} and phone_number = ${phones[0]!}`;
+    await page.getByRole('link', { name: `#${contact!.id}`, exact: true }).click();
+    await page.getByRole('heading', { name: `Contact #${contact!.id}` }).waitFor();
+    assert.ok(!page.url().includes(phones[0]!.slice(2)), 'no number in the URL');
+    await page.getByRole('cell', { name: 'WrongNumber (4)' }).waitFor();
+    const timeline = page.locator('.timeline');
+    for (const kind of ['cached', 'dialed', 'outcome'])
+      await timeline.locator(`.kind-${kind}`).first().waitFor();
+    assert.ok(!(await page.content()).includes(phones[0]!.slice(2)), 'the number masked');
+    await page.screenshot({ path: path.join(repoRoot, 'docs', 'console-contact.png') });
+    await page.getByRole('button', { name: 'Show number' }).click();
+    await page.locator('#number').getByText(phones[0]!, { exact: true }).waitFor();
+  });
+
+  step(
+    'a number put on the do-not-call list ends its contact Banned when the campaign reaches it',
+    async () => {
+      await page.goto(`${stack.serverUrl}/console/dnc`);
+      await page.getByLabel('Number', { exact: true }).first().fill(imported[0]!);
+      await page.getByRole('button', { name: 'Add', exact: true }).click();
+      await notice()
+        .getByText(/^Added \+1500\*+\d\d\.$/)
+        .waitFor();
+      await page
+        .locator('#dnc-list')
+        .getByText(/^\+1500\*+\d\d$/)
+        .first()
+        .waitFor();
+      await page.goto(campaignUrl());
+      await page.getByRole('button', { name: `Start campaign ${name}` }).click();
+      await notice().getByText(`Started campaign “${name}”.`).waitFor();
+      const [banned] = await contactsNamed('Imported');
+      await eventually(
+        async () =>
+          (
+            await stack.db.sql<{ last_state: number | null }[]>`
+          select last_state from contacts where id = ${banned!.id}`
+          )[0]?.last_state === LastState.Banned,
+        UI_WAIT_MS,
+        'the contact Banned in the database',
+      );
+      await page.goto(`${stack.serverUrl}/console/contacts/${banned!.id}`);
+      await page.getByText('Banned (1000)').first().waitFor();
+    },
+  );
+
+  step('the agent board sets an agent’s status', async () => {
+    await stack.db
+      .sql`insert into agents (endpoint, name, status) values ('client:grace', 'Grace', 'offline')`;
+    await page.goto(`${stack.serverUrl}/console/agents`);
+    await page.getByRole('combobox', { name: /Status of Grace/ }).selectOption('available');
+    await page.getByRole('button', { name: /Set the status of Grace/ }).click();
+    await notice()
+      .getByText(/\(Grace\) is available\./)
+      .waitFor();
+    const [agent] = await stack.db.sql<
+      { status: string }[]
+    >`select status from agents where endpoint = 'client:grace'`;
+    assert.equal(agent?.status, 'available');
+  });
+
   step(
     'every control is labelled, and a phone’s screen shows the list without scrolling sideways',
     async () => {
@@ -247,6 +351,10 @@ describe('the operator console in a real browser', { timeout: 360_000 }, () => {
         `${stack.serverUrl}/console`,
         campaignUrl(),
         `${stack.serverUrl}/console/new-campaign`,
+        `${stack.serverUrl}/console/contacts`,
+        `${stack.serverUrl}/console/import`,
+        `${stack.serverUrl}/console/dnc`,
+        `${stack.serverUrl}/console/agents`,
       ]) {
         await page.goto(url);
         // in the page's own JavaScript (this project's TypeScript has no DOM types)

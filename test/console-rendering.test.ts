@@ -10,6 +10,9 @@ import { changedSettings, formTexts, parseCampaignForm } from '../server/console
 import { pacingText, temporalUiLink } from '../server/console/campaign-page';
 import { dialsChart, outcomeChart, perMinuteSeries } from '../server/console/charts';
 import { html, page } from '../server/console/html';
+import { maskNumbersIn } from '../server/console/contact-page';
+import { resultsTable } from '../server/console/contacts-page';
+import { readSearch } from '../ops/contact-lookup';
 
 test('values put into a page are escaped; only markup made by html`` goes in as it is', () => {
   const evil = `<script>alert("x")</script>' onmouseover='x`;
@@ -135,4 +138,38 @@ test('pacing and the Temporal UI link in words', () => {
     'http://127.0.0.1:8233/namespaces/default/workflows?query=CampaignName%3D%22spring%20sale%22',
   );
   assert.equal(temporalUiLink(undefined, 'default', 'x'), undefined);
+});
+
+test('a contact search reads digits as an id and the number’s last digits, anything else as a name', () => {
+  assert.deepEqual(readSearch(' 42 '), { id: 42 });
+  assert.deepEqual(readSearch('555-0199'), { id: 5550199, digits: '5550199' });
+  assert.deepEqual(readSearch('+1 500 555 0199'), { digits: '15005550199', id: 15005550199 });
+  assert.deepEqual(readSearch('Ada Lovelace'), { name: 'Ada Lovelace' });
+  assert.throws(() => readSearch('   '), /Type an id/);
+  assert.throws(() => readSearch('0'), /at least 4 digits/);
+});
+
+test('the contacts list and the timeline show numbers masked only', () => {
+  const out = resultsTable([
+    {
+      id: '7',
+      campaign_name: 'c',
+      phone_number: '+15005550199',
+      name: 'Ada',
+      contact_successful: 1,
+      last_state: 1000,
+    },
+  ]).text;
+  assert.ok(!out.includes('+15005550199') && !out.includes('5005550199'));
+  assert.match(out, /\+1500\*+99/);
+  assert.match(out, /Successful \(1\)/);
+  assert.match(out, /Banned \(1000\)/);
+  const reason = maskNumbersIn('skipped: 500 555-0199 is on the do-not-call list (+15005550199)');
+  assert.ok(!/\d{5,}\D?\d{4}/.test(reason.replace(/\*/g, '')) && !reason.includes('5550199'), reason);
+  assert.match(reason, /on the do-not-call list/);
+  assert.equal(
+    maskNumbersIn('call CA682275ba57234 created'),
+    'call CA682275ba57234 created',
+    'a SID left whole',
+  );
 });

@@ -74,6 +74,18 @@ export async function listAgentRows(sql: Sql, campaign: string | null): Promise<
     where (${campaign}::text is null or campaign_name = ${campaign}) order by id`;
 }
 
+/** Every agent with its id (the console names agents by id: an endpoint may be a number), by id. */
+export async function listAgentRowsWithIds(sql: Sql): Promise<(AgentRow & { id: number })[]> {
+  return sql<(AgentRow & { id: number })[]>`
+    select id, endpoint, name, campaign_name, status, wrap_up_until, current_call_sid from agents order by id`;
+}
+
+/** The endpoint of the agent with this id, if any. */
+export async function agentEndpointById(sql: Sql, id: number): Promise<string | undefined> {
+  const [row] = await sql<{ endpoint: string }[]>`select endpoint from agents where id = ${id}`;
+  return row?.endpoint;
+}
+
 /** The agent with this endpoint, if any. */
 export async function agentByEndpoint(sql: Sql, endpoint: string): Promise<AgentRef | undefined> {
   const [agent] = await sql<AgentRef[]>`

@@ -535,3 +535,20 @@ export async function dialsPerMinute(
       and create_requested_at >= ${since}
     group by 1 order by 1`;
 }
+
+/** One attempt as a contact's page shows it (no number: the attempt dialed the contact's). */
+export interface ContactAttemptRow {
+  campaign_name: string;
+  attempt_no: number;
+  placed: boolean;
+  created_at: Date;
+  ended_at: Date | null;
+  last_state: number | null;
+}
+
+/** The contact's attempts in every campaign, oldest first. */
+export async function attemptsOfContact(sql: Sql, contactId: number): Promise<ContactAttemptRow[]> {
+  return sql<ContactAttemptRow[]>`
+    select campaign_name, attempt_no, placed, created_at, ended_at, last_state from call_attempts
+    where contact_id = ${contactId} order by created_at, id`;
+}

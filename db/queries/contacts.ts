@@ -556,3 +556,28 @@ export async function nextRedials(
       order by redial_time limit ${q.limit})
     order by redial_time, id limit ${q.limit}`;
 }
+
+/** A contact as the console's search lists it (its number is masked before it is shown). */
+export type ContactSearchRow = Pick<
+  ContactRow,
+  'id' | 'campaign_name' | 'phone_number' | 'name' | 'contact_successful' | 'last_state'
+>;
+
+/**
+ * Contacts by id, by the last digits of their number, or by a part of their name (any one given
+ * matches), by id, at most `limit`. The digits are compared with the number's digits only, so that
+ * a number written with spaces or dashes is found too.
+ */
+export async function searchContacts(
+  sql: SqlOrTx,
+  q: { id?: number; digits?: string; name?: string; limit: number },
+): Promise<ContactSearchRow[]> {
+  const pattern = q.name === undefined ? null : `%${q.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return sql<ContactSearchRow[]>`
+    select id, campaign_name, phone_number, name, contact_successful, last_state from contacts
+    where id = ${q.id ?? null}
+      or (${q.digits ?? null}::text is not null
+          and right(regexp_replace(phone_number, '[^0-9]', '', 'g'), ${q.digits?.length ?? 0}) = ${q.digits ?? null})
+      or name ilike ${pattern}
+    order by id limit ${q.limit}`;
+}

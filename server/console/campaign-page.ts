@@ -8,6 +8,7 @@ import { maskPhone } from '../../infra/logger';
 import type { CampaignLive } from '../../ops/campaign-board';
 import type { PacingView } from '../../workflows/shared';
 import { actionButton, actionsFor, abandonText, progressCell, windowText } from './campaigns-page';
+import { endpointText } from './agents-page';
 import { dialsChart, outcomeChart, perMinuteSeries, toneLegend } from './charts';
 import { type ConsoleContext, requestView, sendHtml } from './context';
 import { type Html, campaignPath, html, notice, page, percent, timeText } from './html';
@@ -37,9 +38,6 @@ const RULES: Record<string, string> = {
   'preview-skip': 'skipped by an agent (preview)',
   unrecorded: 'rule not recorded (older decision)',
 };
-
-/** An agent's endpoint, its number masked when it is one. */
-const endpointText = (e: string) => (e.startsWith('+') ? maskPhone(e) : e);
 
 function figures(l: CampaignLive): Html {
   const c = l.card;

@@ -14,6 +14,8 @@ export interface ConsoleDeps extends AuthDeps {
   temporal: Client;
   /** The workers' task queue: where a campaign started from the console runs. */
   taskQueue: string;
+  /** Where a number written without its country code is (DEFAULT_REGION): for imports and do-not-call. */
+  defaultRegion: string;
   /** The Temporal UI as browsers reach it (TEMPORAL_UI_ORIGIN); unset: no link to it. */
   temporalUiUrl?: string;
 }

@@ -75,17 +75,20 @@ export interface PageOptions {
   /** The session's CSRF token: sent by htmx with every request (hx-headers) and shown in forms. */
   csrf?: string;
   /** Which entry of the navigation is this page's. */
-  nav?: 'campaigns';
+  nav?: 'campaigns' | 'contacts' | 'dnc' | 'agents';
   body: Html;
 }
 
-/** The navigation: the console's screens (contacts, do-not-call and agents join it later). */
+/** The navigation: the console's screens. */
 function navigation(o: PageOptions): Html {
   if (o.csrf === undefined) return html``;
   const current = (which: PageOptions['nav']) => (o.nav === which ? html` aria-current="page"` : '');
   return html`<nav aria-label="Console">
     <ul>
       <li><a href="/console" ${current('campaigns')}>Campaigns</a></li>
+      <li><a href="/console/contacts" ${current('contacts')}>Contacts</a></li>
+      <li><a href="/console/dnc" ${current('dnc')}>Do-not-call</a></li>
+      <li><a href="/console/agents" ${current('agents')}>Agents</a></li>
     </ul>
     <form method="post" action="/console/sign-out" class="sign-out">
       ${csrfField(o.csrf)}

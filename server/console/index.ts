@@ -9,6 +9,11 @@ import { isHtmx, registerAuthHooks } from './auth';
 import { registerCampaignEdit } from './campaign-edit';
 import { registerCampaignPage } from './campaign-page';
 import { registerCampaignsPage } from './campaigns-page';
+import { registerContactPage } from './contact-page';
+import { registerContactsPage } from './contacts-page';
+import { registerImportPage } from './import-page';
+import { registerDncPage } from './dnc-page';
+import { registerAgentsPage } from './agents-page';
 import { type ConsoleDeps, consoleContext, refusalOf, sendHtml } from './context';
 import { html, notice, page } from './html';
 import { registerSignIn } from './sign-in';
@@ -79,6 +84,11 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       const renderCampaign = registerCampaignPage(scope, ctx);
       registerCampaignsPage(scope, ctx, renderCampaign);
       registerCampaignEdit(scope, ctx);
+      registerContactsPage(scope, ctx);
+      registerContactPage(scope, ctx);
+      registerImportPage(scope, ctx);
+      registerDncPage(scope, ctx);
+      registerAgentsPage(scope, ctx);
     },
     { prefix: '/console' },
   );
