@@ -253,9 +253,14 @@ describe('the operator console in a real browser', { timeout: 360_000 }, () => {
     await page.getByRole('link', { name: 'Import contacts from a CSV' }).click();
     await page.getByLabel('Campaign').selectOption(name);
     const result = page.locator('#import-result');
-    await page
-      .getByLabel('CSV (header row first)')
-      .fill(`phone_number,name\n${imported[0]},Imported\nnot a number,Imported\n${imported[1]},Imported\n`);
+    // a file picked from disk, as an operator does
+    const badFile = path.join(os.tmpdir(), `${name}-bad.csv`);
+    fs.writeFileSync(
+      badFile,
+      `phone_number,name\n${imported[0]},Imported\nnot a number,Imported\n${imported[1]},Imported\n`,
+    );
+    await page.getByLabel('CSV file').setInputFiles(badFile);
+    await page.waitForFunction("document.getElementById('import-csv').value.includes('not a number')");
     await page.getByRole('button', { name: 'Check' }).click();
     await result.getByRole('alert').filter({ hasText: 'Nothing was imported: 1 of 3 rows' }).waitFor();
     await result.getByRole('cell', { name: '3', exact: true }).waitFor();

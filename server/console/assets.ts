@@ -1,5 +1,6 @@
 /**
- * The console's two files: htmx (the npm package htmx.org, as shipped) and our stylesheet. Read
+ * The console's files: htmx (the npm package htmx.org, as shipped), our stylesheet and our one
+ * small script (a CSV file read into the import box). Read
  * once at start-up and served from memory: nothing is built, nothing comes from a CDN.
  */
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ const ASSETS = {
     type: 'text/javascript; charset=utf-8',
   },
   'console.css': { file: path.join(__dirname, 'console.css'), type: 'text/css; charset=utf-8' },
+  'console.js': { file: path.join(__dirname, 'console.js'), type: 'text/javascript; charset=utf-8' },
 } as const;
 
 export function registerAssets(scope: FastifyInstance): void {

@@ -109,6 +109,7 @@ export function page(o: PageOptions): string {
 <title>${o.title} · Dialer console</title>
 <link rel="stylesheet" href="/console/assets/console.css">
 <script src="/console/assets/htmx.min.js" defer></script>
+<script src="/console/assets/console.js" defer></script>
 </head>
 <body${headers ? html` hx-headers="${headers}"` : ''}>
 <header class="top">

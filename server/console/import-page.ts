@@ -28,6 +28,11 @@ function importForm(csrf: string, campaigns: string[], chosen: string): Html {
       </select>
     </div>
     <div class="field">
+      <label for="import-file">CSV file</label>
+      <input type="file" id="import-file" accept=".csv,text/csv,text/plain" data-fills="import-csv" />
+      <p class="hint">Read in your browser into the box below; or paste the CSV there.</p>
+    </div>
+    <div class="field">
       <label for="import-csv">CSV (header row first)</label>
       <textarea id="import-csv" name="csv" rows="12" required spellcheck="false"></textarea>
       <p class="hint">
